@@ -1,0 +1,1 @@
+"""Consent: signed consents per office."""

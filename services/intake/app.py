@@ -1,0 +1,10 @@
+"""App factory of the intake service."""
+from shared.web import create_service_app
+
+from . import tables
+
+
+def create_app(settings=None, platform=None):
+    app = create_service_app("intake", __name__, tables.all_tables(), settings=settings, platform=platform,
+                             api_title="Intake: inclusion cases")
+    return app

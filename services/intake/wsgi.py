@@ -1,0 +1,4 @@
+"""gunicorn entry: `gunicorn services.intake.wsgi:app`."""
+from services.intake.app import create_app
+
+app = create_app()

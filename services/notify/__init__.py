@@ -1,0 +1,1 @@
+"""Notify: reminders and digests."""

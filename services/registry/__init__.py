@@ -1,0 +1,1 @@
+"""Registry: pseudonymised closures for researchers."""

@@ -1,0 +1,115 @@
+"""Who is calling, and what they may see.
+
+Every API call carries a signed JWT (bearer header, or the sign-in cookie for pages). Issuer, audience,
+algorithm and keys are configuration, so an OpenID Connect provider's tokens verify the same way as the
+local issuer's. Scoping by office happens here, once: `office_filter` and `require_owned` are what every
+query and every id lookup go through, and an id from another office answers 404, never 403.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import jwt
+
+from .directory import OFFICE_ROLES, ROLES
+
+COOKIE_NAME = "hybrid_session"
+
+
+class AuthError(Exception):
+    """No valid token: the caller must sign in (401)."""
+
+
+class Forbidden(Exception):
+    """A valid caller whose role may not do this (403)."""
+
+
+class NotFound(Exception):
+    """Absent, or owned by another office: the same answer for both (404)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    name: str
+    office: str | None = None
+    county: str | None = None
+    expires_at: datetime | None = None
+    auth_time: datetime | None = None
+
+    @property
+    def is_office_member(self) -> bool:
+        return self.role in OFFICE_ROLES and self.office is not None
+
+
+def mint_token(settings, subject, role, name, office=None, county=None, lifetime_minutes=None, now=None,
+               auth_time=None) -> str:
+    """Issue a token as the local issuer does (sign-in page and `flask auth mint`)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if settings.auth_signing_key is None:
+        raise AuthError("this deployment verifies tokens from an external issuer and cannot mint them")
+    now = now or datetime.now(timezone.utc)
+    lifetime = lifetime_minutes or settings.token_lifetime_minutes
+    claims = {
+        "iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": subject, "role": role,
+        "name": name, "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=lifetime)).timestamp()),
+        "jti": str(uuid.uuid4()), "auth_time": int((auth_time or now).timestamp()),
+    }
+    if office:
+        claims["office"] = office
+    if county:
+        claims["county"] = county
+    return jwt.encode(claims, settings.auth_signing_key, algorithm=settings.auth_algorithm)
+
+
+def verify_token(settings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, settings.auth_verify_key, algorithms=[settings.auth_algorithm],
+            audience=settings.auth_audience, issuer=settings.auth_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired") from None
+    except jwt.PyJWTError as error:
+        raise AuthError(f"invalid token: {error}") from None
+    role = claims.get("role")
+    if role not in ROLES:
+        raise AuthError("token carries no known role")
+    if role in OFFICE_ROLES and not claims.get("office"):
+        raise AuthError("an office role's token must carry its office")
+    if role == "county_contact" and not claims.get("county"):
+        raise AuthError("a county contact's token must carry the county")
+    return Principal(
+        subject=claims["sub"], role=role, name=claims.get("name", claims["sub"]),
+        office=claims.get("office") if role in OFFICE_ROLES else None,
+        county=claims.get("county") if role == "county_contact" else None,
+        expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
+        auth_time=datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), timezone.utc),
+    )
+
+
+def require_role(principal: Principal | None, *roles: str) -> Principal:
+    if principal is None:
+        raise AuthError("sign-in required")
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role} may not do this")
+    return principal
+
+
+def office_filter(principal: Principal, office_column):
+    """The WHERE clause every office-owned query carries. Only office members have an office to see."""
+    if not principal.is_office_member:
+        raise Forbidden(f"role {principal.role} sees no office's case contents")
+    return office_column == principal.office
+
+
+def require_owned(principal: Principal, row):
+    """An id lookup's result: missing and another office's answer alike (404), so ids leak nothing."""
+    if row is None or not principal.is_office_member or row["office"] != principal.office:
+        raise NotFound("not found")
+    return row

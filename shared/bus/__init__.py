@@ -1,0 +1,1 @@
+"""The office-separated event bus: envelope, outbox and relay, idempotent consumers, broker topology."""

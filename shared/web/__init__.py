@@ -1,0 +1,279 @@
+"""The web plumbing every service inherits: app factory base, auth, CSRF, headers, errors, health, metrics.
+
+`create_service_app` builds a Flask app with all of it; a service adds its API blueprints (flask-smorest,
+so the OpenAPI document comes from the schemas) and its page blueprint.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.auth import COOKIE_NAME, AuthError, Forbidden, NotFound, mint_token, verify_token
+from shared.config import load_settings
+from shared.logs import configure_logging, correlation_id, log_event
+from shared.platform import Platform
+
+from . import health, metrics
+
+CSRF_COOKIE = "hybrid_csrf"
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+log = logging.getLogger("shared.web")
+
+platform_blueprint = Blueprint("platform", __name__, template_folder="templates", static_folder="static",
+                               static_url_path="/platform-static")
+
+
+def create_service_app(service: str, import_name: str, tables: dict, settings=None, platform=None,
+                       api_title: str | None = None) -> Flask:
+    settings = settings or load_settings(service)
+    configure_logging(service, settings.log_level)
+    app = Flask(import_name)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    app.config.update(
+        SERVICE=service,
+        API_TITLE=api_title or f"{service} API",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        PUBLIC_URL=settings.public_url,
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["platform"] = platform or Platform(settings, tables)
+    app.extensions["smorest_api"] = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}, "security": [{"bearer": []}]})
+    app.register_blueprint(platform_blueprint)
+    from .signin import signin_blueprint
+    app.register_blueprint(signin_blueprint)
+    health.register(app)
+    metrics.register(app, service)
+    from . import cli
+    cli.register(app)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+    app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
+                                 nav_links=nav_links, service_name=service)
+    return app
+
+
+def current_platform() -> Platform:
+    return current_app.extensions["platform"]
+
+
+def api_of(app) -> Api:
+    return app.extensions["smorest_api"]
+
+
+# ---------------------------------------------------------------- auth on requests
+def current_principal():
+    principal = g.get("principal")
+    if principal is None:
+        raise AuthError(g.get("auth_error") or "sign-in required")
+    return principal
+
+
+def roles_required(*roles):
+    """Decorator: the caller must be signed in with one of these roles (403 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = current_principal()
+            if principal.role not in roles:
+                raise Forbidden(f"role {principal.role} may not do this")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def _load_principal():
+    settings = current_platform().settings
+    header = request.headers.get("Authorization", "")
+    g.principal, g.auth_error, g.auth_via_cookie = None, None, False
+    token = None
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+    elif request.cookies.get(COOKIE_NAME):
+        token = request.cookies[COOKIE_NAME]
+        g.auth_via_cookie = True
+    if not token:
+        return
+    try:
+        principal = verify_token(settings, token)
+    except AuthError as error:
+        g.auth_error = str(error)
+        return
+    if g.auth_via_cookie and principal.auth_time is not None:
+        # Absolute session limit: a sliding cookie never outlives the token lifetime since sign-in.
+        if datetime.now(timezone.utc) - principal.auth_time > timedelta(minutes=settings.token_lifetime_minutes):
+            g.auth_error = "session expired"
+            return
+    g.principal = principal
+
+
+def set_session_cookie(response, principal_like: dict, auth_time=None):
+    settings = current_platform().settings
+    token = mint_token(settings, lifetime_minutes=settings.session_idle_minutes, auth_time=auth_time, **principal_like)
+    response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="Lax", secure=settings.secure_cookies,
+                        path="/", max_age=settings.session_idle_minutes * 60)
+    return response
+
+
+def _refresh_session_cookie(response):
+    """Idle timeout: each page request by a cookie session slides its expiry forward."""
+    principal = g.get("principal")
+    if not (principal and g.get("auth_via_cookie")) or response.status_code >= 400:
+        return
+    if request.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/platform-static")):
+        return
+    if current_platform().settings.auth_signing_key is None:
+        return
+    set_session_cookie(response, {"subject": principal.subject, "role": principal.role, "name": principal.name,
+                                  "office": principal.office, "county": principal.county},
+                       auth_time=principal.auth_time)
+
+
+# ---------------------------------------------------------------- CSRF (double submit)
+def csrf_token() -> str:
+    token = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf")
+    if not token:
+        token = g.new_csrf = secrets.token_urlsafe(32)
+    return token
+
+
+def _check_csrf():
+    """Cookie-authenticated or anonymous form posts must echo the CSRF cookie; bearer API calls need not."""
+    if request.method not in UNSAFE_METHODS or request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    given = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+    if not expected or not hmac.compare_digest(expected, given):
+        raise Forbidden("CSRF token missing or wrong; reload the page and try again")
+
+
+# ---------------------------------------------------------------- hooks
+def _register_request_hooks(app):
+    @app.before_request
+    def _before():
+        g.started = time.perf_counter()
+        cid = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
+        g.correlation_token = correlation_id.set(cid[:100])
+        _load_principal()
+        _check_csrf()
+
+    @app.after_request
+    def _after(response):
+        if g.get("new_csrf"):
+            response.set_cookie(CSRF_COOKIE, g.new_csrf, httponly=True, samesite="Strict",
+                                secure=current_platform().settings.secure_cookies, path="/")
+        _refresh_session_cookie(response)
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy",
+                           "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                           "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if current_platform().settings.secure_cookies:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if g.get("principal") is not None:
+            headers.setdefault("Cache-Control", "no-store")
+        headers["X-Correlation-Id"] = correlation_id.get() or ""
+        return response
+
+    @app.teardown_request
+    def _teardown(_exc):
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            correlation_id.reset(token)
+
+
+# ---------------------------------------------------------------- errors
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str, errors=None, code=None):
+    body = {"code": code or status, "status": _status_phrase(status), "message": message}
+    if errors:
+        body["errors"] = errors
+    return jsonify(body), status
+
+
+def _status_phrase(status):
+    from http import HTTPStatus
+    return HTTPStatus(status).phrase
+
+
+def _register_error_handlers(app):
+    @app.errorhandler(AuthError)
+    def _unauthenticated(error):
+        if wants_json():
+            response, status = error_response(401, "Innlogging kreves: " + str(error))
+            response.headers["WWW-Authenticate"] = 'Bearer realm="hybrid"'
+            return response, status
+        return redirect(url_for("signin.signin_form", next=request.full_path))
+
+    @app.errorhandler(Forbidden)
+    def _forbidden(error):
+        if wants_json():
+            return error_response(403, "Ingen tilgang: " + str(error))
+        return render_template("error.html", status=403, message="Du har ikke tilgang til denne siden."), 403
+
+    @app.errorhandler(NotFound)
+    def _not_found(error):
+        if wants_json():
+            return error_response(404, "Fant ikke det du ba om.")
+        return render_template("error.html", status=404, message="Fant ikke siden eller saken."), 404
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        if wants_json():
+            data = getattr(error, "data", None) or {}
+            messages = data.get("messages") if isinstance(data, dict) else None
+            errors = None
+            if messages:
+                # flask-smorest groups by location (json, query, form); callers care about the fields.
+                errors = {}
+                for location_errors in messages.values():
+                    errors.update(location_errors)
+            message = "Ugyldige data: se feltene." if error.code == 422 else (error.description or error.name)
+            return error_response(error.code, message, errors)
+        return render_template("error.html", status=error.code, message=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(error):
+        # No stack trace, no message text that might carry data: a reference the operator finds in the log.
+        reference = correlation_id.get()
+        log_event(log, "unhandled error", level=logging.ERROR, error_type=type(error).__name__, path=request.path)
+        if wants_json():
+            return error_response(500, f"Intern feil. Referanse: {reference}")
+        return render_template("error.html", status=500, message=f"Noe gikk galt. Referanse: {reference}"), 500
+
+
+def nav_links():
+    principal = g.get("principal")
+    if principal is None:
+        return []
+    base = current_platform().settings.public_url
+    by_role = {
+        "counsellor": [("Saker", "/intake/"), ("Samtykker", "/consent/"), ("Varsler", "/notify/")],
+        "local_contact": [("Saker", "/intake/"), ("Kontoroversikt", "/intake/oversikt"), ("Samtykker", "/consent/"),
+                          ("Varsler", "/notify/")],
+        "county_contact": [("Fylkesoversikt", "/notify/fylke"), ("Varsler", "/notify/")],
+        "researcher": [("Forskningsdata", "/registry/")],
+        "admin": [("Prosjekt", "/intake/admin"), ("Samtykkemaler", "/consent/maler"), ("Varsler", "/notify/")],
+    }
+    return [(label, base + path) for label, path in by_role.get(principal.role, [])]
