@@ -21,8 +21,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _make_sqlite_transactional(engine)
         return engine
-    kwargs.setdefault("pool_size", 5)
-    kwargs.setdefault("max_overflow", 5)
+    if "poolclass" not in kwargs:  # NullPool (migrations) takes no pool sizes
+        kwargs.setdefault("pool_size", 5)
+        kwargs.setdefault("max_overflow", 5)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
