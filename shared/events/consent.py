@@ -46,3 +46,11 @@ class ConsentExpiredV1(ConsentStatusBase):
 @register("consent.expiring")
 class ConsentExpiringV1(ConsentStatusBase):
     expires_on = fields.Date(required=True)
+
+
+@register("consent.incomplete")
+class ConsentIncompleteV1(ConsentStatusBase):
+    """Added (additive): a granted status stops holding because the case's parties changed and a newly required
+    signer has not signed yet (e.g. a mentor joined). Consumers that ignore it lose nothing they had before."""
+
+    missing_roles = fields.List(fields.String(validate=validate.OneOf(codes("signer_role"))), required=True)

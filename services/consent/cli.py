@@ -1,0 +1,118 @@
+"""Consent operations in the Flask CLI: `flask --app services.consent.wsgi <command>`.
+
+templates load | rewrap | audit verify | expiry sweep | demo seed
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+
+from shared.config import REPO_ROOT
+
+from . import audit, domain, rewrap as rewrap_module
+from .cipher import OfficeCipher
+from .schemas import TemplateFileSchema
+
+DEFAULT_TEMPLATES = REPO_ROOT / "deploy" / "data" / "consent_templates.json"
+
+templates_cli = AppGroup("templates", help="Consent templates (purposes, versions, signers, texts, expiry).")
+audit_cli = AppGroup("audit", help="The hash-chained audit log of document views.")
+expiry_cli = AppGroup("expiry", help="Expiry of consents on the platform clock.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+def _platform():
+    return current_app.extensions["platform"]
+
+
+def read_template_file(path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return TemplateFileSchema().load(json.load(handle))["templates"]
+
+
+def load_template_file(platform, path, actor="cli") -> dict:
+    items = read_template_file(path)
+    with platform.engine.begin() as conn:
+        return domain.load_templates(conn, items, actor, platform.clock.now())
+
+
+@templates_cli.command("load")
+@click.option("--file", "path", default=str(DEFAULT_TEMPLATES), show_default=True)
+def templates_load(path):
+    """Add the file's template versions; an existing version with a different text is an error."""
+    try:
+        result = load_template_file(_platform(), path)
+    except ValidationError as error:
+        click.echo(f"template file {path} is invalid: {json.dumps(error.messages, ensure_ascii=False)}", err=True)
+        sys.exit(2)
+    except domain.ConsentInvalid as error:
+        click.echo(f"template file {path} refused: {json.dumps(error.errors, ensure_ascii=False)}", err=True)
+        sys.exit(2)
+    click.echo(f"templates: {len(result['added'])} added, {len(result['unchanged'])} unchanged")
+
+
+@click.command("rewrap")
+@click.option("--office", "offices", multiple=True, help="only these offices (default: every office in the keyring)")
+@click.option("--batch-size", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--pause", default=0.0, type=float, help="seconds to sleep between batches (to go easy on the database)")
+def rewrap_command(offices, batch_size, pause):
+    """Re-wrap every record and document under the office's current key version (resumable: run it again)."""
+    platform = _platform()
+    cipher = OfficeCipher(platform.keyring)
+    total = 0
+    for office in offices or platform.keyring.offices():
+        def progress(office_code, table, n, done):
+            click.echo(f"{office_code}: {table} batch of {n} committed ({done} so far)")
+        total += rewrap_module.rewrap_office(platform.engine, cipher, office, batch_size, pause, progress)
+        left = rewrap_module.pending(platform.engine, cipher, office)
+        if left:
+            click.echo(f"{office}: {left} rows still behind (another run is at work?)", err=True)
+    click.echo(f"rewrap done: {total} rows re-wrapped")
+
+
+@audit_cli.command("verify")
+@click.option("--office", default=None)
+def audit_verify(office):
+    """Recompute the hash chains; exit 1 and name the entries if a row was edited, deleted or reordered."""
+    platform = _platform()
+    with platform.engine.connect() as conn:
+        report = audit.verify(conn, office)
+    broken = False
+    for code, problems in sorted(report.items()):
+        if problems:
+            broken = True
+            for problem in problems:
+                click.echo(f"{code}: {problem}")
+        else:
+            click.echo(f"{code}: chain intact")
+    if broken:
+        sys.exit(1)
+
+
+@expiry_cli.command("sweep")
+def expiry_sweep():
+    """Mark consents past their expiry as expired and warn N days before (events consent.expired / .expiring)."""
+    platform = _platform()
+    with platform.engine.begin() as conn:
+        result = domain.sweep_expiry(conn, domain.deps_from_platform(platform))
+    click.echo(f"expiry sweep: {result['expired']} expired, {result['expiring']} expiring")
+
+
+@demo_cli.command("seed")
+def demo_seed():
+    """Templates, plus consents for the demo cases this database already knows from intake's events."""
+    from .demo import seed
+    result = seed(_platform())
+    click.echo(f"demo: {result['templates']} template versions added, {result['consents']} consents recorded "
+               f"for {result['cases']} known cases")
+
+
+def register(app):
+    for command in (templates_cli, audit_cli, expiry_cli, demo_cli, rewrap_command):
+        app.cli.add_command(command)

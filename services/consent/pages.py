@@ -1,0 +1,210 @@
+"""Norwegian pages: the office's cases, per case who has signed what and what is missing, upload, view, withdraw."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from shared.auth import Forbidden
+from shared.vocab import choices, codes, label
+
+from . import access, domain
+from .api import deps, serve_document
+from .schemas import ConsentForm, TemplateFileSchema, decisions_from_form
+from shared.web import current_platform, current_principal
+
+pages = Blueprint("consent_pages", __name__)
+
+FIELD_LABELS = {"signer_role": "Hvem signerte", "signer_name": "Navn på den som signerte",
+                "signer_national_id": "Fødselsnummer", "signed_on": "Signert dato", "method": "Signeringsmåte",
+                "decisions": "Svar per formål", "document": "Skannet samtykkeerklæring", "case_id": "Sak",
+                "purposes": "Formål", "requested_on": "Dato for tilbaketrekking", "reason": "Begrunnelse",
+                "templates": "Malfil", "version": "Versjon"}
+STATE_LABELS = {"granted": "Gitt", "missing": "Mangler signatur", "refused": "Ikke samtykket",
+                "withdrawn": "Trukket tilbake", "expired": "Utløpt", "not_applicable": "Gjelder ikke saken",
+                "no_template": "Ingen mal"}
+MESSAGES = {"lagret": "Samtykket er lagret (kryptert).", "trukket": "Samtykket er trukket tilbake med virkning nå."}
+
+
+@pages.app_context_processor
+def _helpers():
+    return {"state_label": lambda s: STATE_LABELS.get(s, s), "purpose_label": lambda p: label("consent_purpose", p),
+            "role_label": lambda r: label("signer_role", r) if r in codes("signer_role") else r,
+            "slot_label": domain.slot_label, "field_labels": FIELD_LABELS}
+
+
+@pages.get("/")
+def index():
+    principal = current_principal()
+    if principal.role == "admin":
+        return redirect(url_for("consent_pages.template_list"))
+    access.require(principal, access.READ_STATUS)
+    platform = current_platform()
+    with platform.engine.connect() as conn:
+        cases = domain.cases_of_office(conn, principal.office)
+        granted = domain.granted_counts(conn, principal.office)
+    staff = [u for u in platform.directory.users(office_code=principal.office) if u["role"] == "counsellor"]
+    return render_template("consent/index.html", cases=cases, granted=granted, staff=staff,
+                           office=platform.directory.office(principal.office))
+
+
+def _subject(kind, ref):
+    principal = access.require(current_principal(), access.READ_STATUS)
+    d = deps()
+    if kind == "case":
+        with current_platform().engine.connect() as conn:
+            case = domain.owned_case(conn, ref, principal.office)
+        return principal, d, case, case["case_id"], None
+    person = domain.owned_person(d, ref, principal.office)
+    return principal, d, None, None, person["id"]
+
+
+def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, status=200):
+    principal, d, case, case_id, subject_ref = _subject(kind, ref)
+    key = domain.subject_key(case_id, subject_ref)
+    with current_platform().engine.connect() as conn:
+        evaluations = domain.overview(conn, case, key, d.clock.today(), kind)
+        records = domain.records_of(conn, d, key, principal.office)
+    person = current_platform().directory.user(subject_ref) if subject_ref else None
+    roles = ["counsellor"] if kind == "person" else [r for r in codes("signer_role")
+                                                     if not (r == "mentor" and case["mentor_relation"] == "none")]
+    return render_template(
+        "consent/subject.html", kind=kind, ref=ref, case=case, person=person, evaluations=evaluations,
+        records=records, errors=errors or {}, form=form or {}, withdraw_errors=withdraw_errors or {},
+        signer_roles=[(r, label("signer_role", r)) for r in roles],
+        purposes=[e.purpose for e in evaluations], today=d.clock.today(),
+        can_view_documents=principal.role in access.VIEW_DOCUMENTS, message=MESSAGES.get(request.args.get("melding")),
+        policy_text=domain.DATA_POLICY_TEXT.get(request.args.get("policy", "")),
+    ), status
+
+
+@pages.get("/saker/<case_id>")
+def case_page(case_id):
+    return _render_subject("case", case_id)
+
+
+@pages.get("/personer/<subject_ref>")
+def person_page(subject_ref):
+    return _render_subject("person", subject_ref)
+
+
+def _page_url(kind, ref, **args):
+    endpoint = "consent_pages.case_page" if kind == "case" else "consent_pages.person_page"
+    return url_for(endpoint, **({"case_id": ref} if kind == "case" else {"subject_ref": ref}), **args)
+
+
+def _record(kind, ref):
+    principal, d, case, case_id, subject_ref = _subject(kind, ref)
+    access.require(principal, access.RECORD)
+    raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+    upload = request.files.get("document")
+    content = upload.read() if upload and upload.filename else None
+    try:
+        form = ConsentForm().load(raw)
+    except ValidationError as error:
+        errors = {k: v if isinstance(v, list) else [str(v)] for k, v in error.messages.items()}
+        errors = {("decisions" if k.startswith("decision_") else k): v for k, v in errors.items()}
+        return _render_subject(kind, ref, errors=errors, form=raw, status=422)
+    cmd = {**form, "case_id": case_id, "subject_ref": subject_ref, "decisions": decisions_from_form(form),
+           "document": content}
+    try:
+        with current_platform().engine.begin() as conn:
+            domain.record_consent(conn, d, principal.office, principal.subject, cmd)
+    except domain.ConsentInvalid as error:
+        return _render_subject(kind, ref, errors=error.errors, form=raw, status=422)
+    return redirect(_page_url(kind, ref, melding="lagret"))
+
+
+def _withdraw(kind, ref):
+    principal, d, case, case_id, subject_ref = _subject(kind, ref)
+    access.require(principal, access.WITHDRAW)
+    everything = request.form.get("all_purposes") == "yes"
+    purposes = request.form.getlist("purposes")
+    errors = {}
+    if not everything and not purposes:
+        errors["purposes"] = ["Velg hvilke formål som trekkes tilbake, eller «Alle formål»."]
+    requested = request.form.get("requested_on") or None
+    from datetime import date
+    try:
+        requested_on = date.fromisoformat(requested) if requested else None
+    except ValueError:
+        errors["requested_on"] = ["Skriv datoen som dd.mm.åååå."]
+        requested_on = None
+    if errors:
+        return _render_subject(kind, ref, withdraw_errors=errors, status=422)
+    cmd = {"case_id": case_id, "subject_ref": subject_ref, "signer_role": request.form.get("signer_role") or None,
+           "purposes": [] if everything else purposes, "requested_on": requested_on}
+    try:
+        with current_platform().engine.begin() as conn:
+            result = domain.withdraw(conn, d, principal.office, principal.subject, cmd)
+    except domain.ConsentInvalid as error:
+        return _render_subject(kind, ref, withdraw_errors=error.errors, status=422)
+    except domain.Conflict as error:
+        return _render_subject(kind, ref, withdraw_errors={"purposes": [error.message]}, status=409)
+    return redirect(_page_url(kind, ref, melding="trukket", policy=result["data_policy"]))
+
+
+@pages.post("/saker/<case_id>/samtykke")
+def case_record(case_id):
+    return _record("case", case_id)
+
+
+@pages.post("/personer/<subject_ref>/samtykke")
+def person_record(subject_ref):
+    return _record("person", subject_ref)
+
+
+@pages.post("/saker/<case_id>/trekk-tilbake")
+def case_withdraw(case_id):
+    return _withdraw("case", case_id)
+
+
+@pages.post("/personer/<subject_ref>/trekk-tilbake")
+def person_withdraw(subject_ref):
+    return _withdraw("person", subject_ref)
+
+
+@pages.route("/dokumenter/<document_id>", methods=["GET", "POST"])
+def document_page(document_id):
+    """Ask why, then show: every opening of a document is logged with the reason."""
+    principal = access.require(current_principal(), access.VIEW_DOCUMENTS)
+    with current_platform().engine.connect() as conn:
+        row = domain.owned_document(conn, document_id, principal.office)
+    errors = {}
+    if request.method == "POST":
+        reason = (request.form.get("reason") or "").strip()
+        disposition = "attachment" if request.form.get("download") == "yes" else "inline"
+        if len(reason) < 5:
+            errors["reason"] = ["Skriv hvorfor du åpner dokumentet (minst 5 tegn). Alle åpninger logges."]
+        else:
+            return serve_document(principal, document_id, reason, disposition)
+    return render_template("consent/document.html", document=row, errors=errors), (422 if errors else 200)
+
+
+@pages.route("/maler", methods=["GET", "POST"])
+def template_list():
+    principal = access.require(current_principal(), access.READ_TEMPLATES)
+    platform = current_platform()
+    errors, message = {}, None
+    status = 200
+    if request.method == "POST":
+        access.require(principal, access.MANAGE_TEMPLATES)
+        upload = request.files.get("templates")
+        try:
+            data = TemplateFileSchema().load(json.loads(upload.read() if upload else b""))
+            with platform.engine.begin() as conn:
+                result = domain.load_templates(conn, data["templates"], principal.subject, platform.clock.now())
+            message = f"{len(result['added'])} nye malversjoner lagt til, {len(result['unchanged'])} uendret."
+        except (ValueError, ValidationError) as error:
+            if isinstance(error, domain.ConsentInvalid):
+                errors = error.errors
+            elif isinstance(error, ValidationError):
+                errors = {"templates": [json.dumps(error.messages, ensure_ascii=False)]}
+            else:
+                errors = {"templates": ["Filen er ikke gyldig JSON."]}
+            status = 422
+    with platform.engine.connect() as conn:
+        templates = domain.list_templates(conn)
+    return render_template("consent/templates.html", templates=templates, errors=errors, message=message,
+                           can_manage=principal.role in access.MANAGE_TEMPLATES), status

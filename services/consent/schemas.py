@@ -1,0 +1,138 @@
+"""Schemas at the HTTP edge and for the template file: unknown fields are refused, messages in Norwegian."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from shared.vocab import codes
+
+from .domain import DECISIONS, METHODS, SUBJECT_KINDS
+
+REQUIRED = {"required": "Feltet må fylles ut.", "null": "Feltet må fylles ut.", "invalid": "Ugyldig verdi."}
+
+
+def _one_of(choices):
+    return validate.OneOf(choices, error="Må være en av: {choices}.")
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TemplateSchema(Strict):
+    purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1), error_messages=REQUIRED)
+    subject_kind = fields.String(required=True, validate=_one_of(SUBJECT_KINDS), error_messages=REQUIRED)
+    signer_roles = fields.List(fields.String(validate=_one_of(codes("signer_role"))), required=True,
+                               validate=validate.Length(min=1, error="Minst én rolle må signere."))
+    title_nb = fields.String(required=True, validate=validate.Length(min=1, max=200), error_messages=REQUIRED)
+    text_nb = fields.String(required=True, validate=validate.Length(min=1), error_messages=REQUIRED)
+    text_nn = fields.String(load_default=None, allow_none=True)
+    text_en = fields.String(load_default=None, allow_none=True)
+    valid_from = fields.Date(required=True, error_messages=REQUIRED)
+    expires_on = fields.Date(required=True, error_messages=REQUIRED)
+
+    @validates_schema
+    def _consistent(self, data, **_):
+        if data["valid_from"] > data["expires_on"]:
+            raise ValidationError("Utløpsdatoen må være etter gyldig-fra-datoen.", "expires_on")
+        if len(set(data["signer_roles"])) != len(data["signer_roles"]):
+            raise ValidationError("En rolle er oppgitt to ganger.", "signer_roles")
+        if data["subject_kind"] == "person" and data["signer_roles"] != ["counsellor"]:
+            raise ValidationError("Et samtykke som gjelder en ansatt, signeres bare av den ansatte (counsellor).",
+                                  "signer_roles")
+
+
+class TemplateFileSchema(Strict):
+    templates = fields.List(fields.Nested(TemplateSchema), required=True)
+
+
+class TemplateOut(Schema):
+    purpose = fields.String()
+    version = fields.Integer()
+    subject_kind = fields.String()
+    signer_roles = fields.List(fields.String())
+    title_nb = fields.String()
+    text_nb = fields.String()
+    text_nn = fields.String(allow_none=True)
+    text_en = fields.String(allow_none=True)
+    valid_from = fields.Date()
+    expires_on = fields.Date()
+
+
+def _decision_fields():
+    return {f"decision_{p}": fields.String(load_default=None, allow_none=True, validate=_one_of(DECISIONS))
+            for p in codes("consent_purpose")}
+
+
+ConsentFormBase = Schema.from_dict({
+    "case_id": fields.UUID(load_default=None, allow_none=True),
+    "subject_ref": fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64)),
+    "signer_role": fields.String(required=True, validate=_one_of(codes("signer_role")), error_messages=REQUIRED),
+    "signer_name": fields.String(required=True, validate=validate.Length(min=1, max=200), error_messages=REQUIRED),
+    "signer_national_id": fields.String(load_default=None, allow_none=True),
+    "signed_on": fields.Date(required=True, error_messages=REQUIRED),
+    "method": fields.String(load_default="scanned_paper", validate=_one_of(METHODS)),
+    **_decision_fields(),
+}, name="ConsentFormBase")
+
+
+class ConsentForm(ConsentFormBase):
+    """multipart/form-data: one signed form, a decision per purpose (`decision_<purpose>` = granted|refused)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def decisions_from_form(data: dict) -> dict:
+    return {p: data.get(f"decision_{p}") for p in codes("consent_purpose") if data.get(f"decision_{p}")}
+
+
+class DocumentUpload(Schema):
+    document = fields.Raw(metadata={"type": "string", "format": "binary"}, load_default=None)
+
+
+class RecordedOut(Schema):
+    record_id = fields.String()
+    document_id = fields.String()
+    status = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class WithdrawalIn(Strict):
+    case_id = fields.UUID(load_default=None, allow_none=True)
+    subject_ref = fields.String(load_default=None, allow_none=True)
+    signer_role = fields.String(load_default=None, allow_none=True, validate=_one_of(codes("signer_role")))
+    purposes = fields.List(fields.String(validate=_one_of(codes("consent_purpose"))), load_default=list,
+                           metadata={"description": "empty: every purpose"})
+    requested_on = fields.Date(load_default=None, allow_none=True)
+
+
+class WithdrawalOut(Schema):
+    withdrawal_id = fields.String()
+    purposes = fields.List(fields.String())
+    data_policy = fields.String()
+    data_policy_text = fields.String()
+    status = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class StatusQuery(Strict):
+    case_id = fields.UUID(load_default=None, allow_none=True)
+    subject_ref = fields.String(load_default=None, allow_none=True)
+    purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
+
+
+class StatusOut(Schema):
+    case_id = fields.String(allow_none=True)
+    subject_ref = fields.String(allow_none=True)
+    purpose = fields.String()
+    granted = fields.Boolean()
+    state = fields.String()
+    missing_roles = fields.List(fields.String())
+    expires_on = fields.Date(allow_none=True)
+    template_version = fields.Integer(allow_none=True)
+
+
+class DocumentQuery(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=5, max=500, error="Skriv hvorfor du åpner "
+                           "dokumentet (minst 5 tegn)."), error_messages=REQUIRED)
+    disposition = fields.String(load_default="inline", validate=_one_of(("inline", "attachment")))
