@@ -106,7 +106,7 @@ def status(query):
             raise domain.ConsentInvalid({"case_id": ["Oppgi enten case_id eller subject_ref."]})
         case = domain.owned_case(conn, case_id, principal.office) if case_id else None
         if not case_id:
-            domain.owned_person(d, query["subject_ref"], principal.office)
+            domain.owned_person(conn, d, query["subject_ref"], principal.office)
         key = domain.subject_key(case_id, query.get("subject_ref"))
         evaluation = domain.evaluate(conn, case, key, query["purpose"], d.clock.today())
     return {"case_id": case_id, "subject_ref": query.get("subject_ref"), "purpose": query["purpose"],
@@ -128,8 +128,8 @@ def case_overview(case_id):
 def person_overview(subject_ref):
     principal = access.require(current_principal(), access.READ_STATUS)
     d = deps()
-    domain.owned_person(d, subject_ref, principal.office)
     with current_platform().engine.connect() as conn:
+        domain.owned_person(conn, d, subject_ref, principal.office)
         return _overview(conn, d, None, domain.subject_key(None, subject_ref), "person", principal.office)
 
 

@@ -51,8 +51,8 @@ class Deps:
     cipher: object
     clock: object
     emit: object  # emit(conn, event_type, office, payload)
-    project_settings: object  # () -> dict
-    directory_user: object  # (user_id) -> dict | None
+    project_settings: object  # (conn) -> dict
+    directory_user: object  # (conn, user_id) -> dict | None
     max_upload_bytes: int = uploads.DEFAULT_MAX_BYTES
     expiring_days: int = 30
 
@@ -66,12 +66,24 @@ def deps_from_platform(platform, cipher=None) -> Deps:
         cipher=cipher or OfficeCipher(lambda: platform.keyring),
         clock=platform.clock,
         emit=platform.emit,
-        project_settings=platform.directory.project_settings,
-        directory_user=platform.directory.user,
+        project_settings=lambda conn: _project_settings(conn, platform.tables["project"]),
+        directory_user=lambda conn, user_id: _directory_user(conn, platform.tables["users"], user_id),
         max_upload_bytes=env_int(extra, "CONSENT_MAX_UPLOAD_BYTES", uploads.DEFAULT_MAX_BYTES, minimum=1024,
                                  maximum=100 * 1024 * 1024),
         expiring_days=env_int(extra, "CONSENT_EXPIRING_DAYS", 30, minimum=1, maximum=365),
     )
+
+
+def _project_settings(conn, table) -> dict | None:
+    """Read in the caller's transaction (SQLite takes its write lock at BEGIN: a second connection would wait)."""
+    from shared.directory import ProjectSettingsSchema
+    row = conn.execute(select(table)).mappings().first()
+    return None if row is None else ProjectSettingsSchema().load(row["settings"])
+
+
+def _directory_user(conn, table, user_id) -> dict | None:
+    row = conn.execute(select(table).where(table.c.id == user_id)).mappings().first()
+    return dict(row) if row else None
 
 
 def subject_key(case_id: str | None, subject_ref: str | None) -> str:
@@ -261,7 +273,7 @@ def refresh_status(conn, deps: Deps, office: str, case: dict | None, case_id: st
         deps.emit(conn, "consent.granted", office, {**base, "expires_on": evaluation.expires_on})
     elif old_state == "granted" and not evaluation.granted:
         if evaluation.state in ("withdrawn", "refused"):
-            deps.emit(conn, "consent.withdrawn", office, {**base, "data_policy": data_policy(deps)})
+            deps.emit(conn, "consent.withdrawn", office, {**base, "data_policy": data_policy(conn, deps)})
         elif evaluation.state == "expired":
             deps.emit(conn, "consent.expired", office, base)
         else:
@@ -269,8 +281,8 @@ def refresh_status(conn, deps: Deps, office: str, case: dict | None, case_id: st
     return evaluation
 
 
-def data_policy(deps: Deps) -> str:
-    settings = deps.project_settings() or {}
+def data_policy(conn, deps: Deps) -> str:
+    settings = deps.project_settings(conn) or {}
     return settings.get("withdrawal_policy", "erase")
 
 
@@ -307,8 +319,8 @@ def owned_case(conn, case_id, office: str) -> dict:
     return case
 
 
-def owned_person(deps: Deps, subject_ref: str, office: str) -> dict:
-    user = deps.directory_user(subject_ref) if subject_ref else None
+def owned_person(conn, deps: Deps, subject_ref: str, office: str) -> dict:
+    user = deps.directory_user(conn, subject_ref) if subject_ref else None
     if user is None or user.get("office_code") != office or user["role"] not in ("counsellor", "local_contact"):
         raise NotFound("not found")
     return user
@@ -346,7 +358,7 @@ def record_consent(conn, deps: Deps, office: str, actor: str, cmd: dict) -> dict
         case = owned_case(conn, case_id, office)
         case_id = case["case_id"]
     else:
-        owned_person(deps, subject_ref, office)
+        owned_person(conn, deps, subject_ref, office)
     kind = "case" if case_id else "person"
 
     signer_role = cmd.get("signer_role")
@@ -479,7 +491,7 @@ def withdraw(conn, deps: Deps, office: str, actor: str, cmd: dict) -> dict:
         case = owned_case(conn, case_id, office)
         case_id = case["case_id"]
     else:
-        owned_person(deps, subject_ref, office)
+        owned_person(conn, deps, subject_ref, office)
     today = deps.clock.today()
     requested_on = cmd.get("requested_on") or today
     errors = {}
@@ -508,7 +520,7 @@ def withdraw(conn, deps: Deps, office: str, actor: str, cmd: dict) -> dict:
     if not targets:
         raise Conflict("Det finnes ikke noe gjeldende samtykke å trekke tilbake for dette valget.")
     now = deps.clock.now()
-    policy = data_policy(deps)
+    policy = data_policy(conn, deps)
     withdrawal_id = str(uuid.uuid4())
     affected = sorted({row.purpose for row in targets})
     conn.execute(T["withdrawals"].insert().values(

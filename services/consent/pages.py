@@ -56,7 +56,8 @@ def _subject(kind, ref):
         with current_platform().engine.connect() as conn:
             case = domain.owned_case(conn, ref, principal.office)
         return principal, d, case, case["case_id"], None
-    person = domain.owned_person(d, ref, principal.office)
+    with current_platform().engine.connect() as conn:
+        person = domain.owned_person(conn, d, ref, principal.office)
     return principal, d, None, None, person["id"]
 
 
