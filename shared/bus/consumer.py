@@ -1,0 +1,354 @@
+"""The idempotent consumer base: inbox row and effect in one transaction, ack only after commit.
+
+A service declares `ConsumerSpec(queue="registry.ingest", handlers={"case.closed": fn, ...})` and sets
+`app.extensions["consumer_spec"]`; `flask bus consume` runs it. A handler is `fn(conn, envelope, platform)`:
+it makes its effect with `conn` only (the open transaction that also records the inbox row; never commit, never
+talk to the outside world from a handler: a batch may be replayed), reads `envelope["payload"]` already loaded
+by the event's schema, and raises `Reject("reason")` for a message that can never succeed.
+
+Outcome contract, per message:
+- invalid envelope or payload, or Reject, or a non-transient error in the handler -> basic.reject without
+  requeue -> the queue's dead-letter queue (by policy), where `flask bus dead-letters` / `bus replay` see it;
+- already in the inbox (a redelivery) -> acknowledged, no effect;
+- type without a handler -> acknowledged and ignored;
+- transient failure (database down, lock timeout) -> the whole batch is rolled back and retried with
+  exponential backoff; nothing is acknowledged before its commit.
+
+Speed: messages are taken in batches (prefetch = 2 x batch, so the next batch streams in while one is being
+written); a batch is one transaction (a savepoint per message only when some message fails), then one
+`basic.ack(multiple)`. Tuning: <SVC>_CONSUMER_BATCH.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+
+import pika
+from prometheus_client import Counter
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.config import env_int
+from shared.db import is_transient, utcnow
+from shared.logs import correlation_id, log_event
+
+from .envelope import InvalidEvent, decode, validate_envelope
+
+log = logging.getLogger("shared.bus.consumer")
+
+CONSUMED = Counter("bus_consumed_total", "Messages settled by consumers", ["queue", "outcome"])
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class Reject(Exception):
+    """A message that can never be processed: it goes to the dead-letter queue (the reason is logged)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class ConsumerSpec:
+    queue: str
+    handlers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Delivery:
+    tag: int
+    message_id: str | None
+    envelope: dict | None = None
+    outcome: str = "pending"  # processed | duplicate | ignored | rejected
+    reason: str | None = None
+
+
+@dataclass
+class Stats:
+    processed: int = 0
+    duplicate: int = 0
+    ignored: int = 0
+    rejected: int = 0
+    batches: int = 0
+
+    def add(self, deliveries):
+        for delivery in deliveries:
+            setattr(self, delivery.outcome, getattr(self, delivery.outcome) + 1)
+        self.batches += 1
+
+    @property
+    def total(self):
+        return self.processed + self.duplicate + self.ignored + self.rejected
+
+
+class _RetryCarefully(Exception):
+    """Internal: a message failed in the fast path; redo the batch with a savepoint per message."""
+
+
+def _message_id(envelope) -> str:
+    return str(envelope["message_id"])
+
+
+def _load(body: bytes, delivery: Delivery) -> None:
+    try:
+        envelope = decode(body)
+    except InvalidEvent as error:
+        delivery.outcome, delivery.reason = "rejected", "invalid: " + ",".join(sorted(map(str, error.errors)))
+        return
+    envelope["message_id"] = _message_id(envelope)
+    delivery.envelope = envelope
+    delivery.message_id = envelope["message_id"]
+
+
+class BatchProcessor:
+    """The database half of a consumer: no broker here, so handler tests (apply_envelope) use the same path."""
+
+    def __init__(self, platform, spec: ConsumerSpec):
+        self.platform = platform
+        self.spec = spec
+        self.inbox = platform.tables["inbox"]
+
+    def process(self, deliveries: list[Delivery]) -> None:
+        """Settle every delivery's outcome in one committed transaction; transient errors propagate."""
+        live = [d for d in deliveries if d.envelope is not None]
+        for delivery in live:
+            delivery.outcome, delivery.reason = "pending", None
+        if not live:
+            return
+        try:
+            with self.platform.engine.begin() as conn:
+                self._run(conn, live, careful=False)
+        except _RetryCarefully:
+            for delivery in live:
+                delivery.outcome, delivery.reason = "pending", None
+            with self.platform.engine.begin() as conn:
+                self._run(conn, live, careful=True)
+
+    def _run(self, conn, live, careful: bool) -> None:
+        inbox = self.inbox
+        ids = [d.message_id for d in live]
+        seen = set(conn.execute(select(inbox.c.message_id).where(
+            inbox.c.consumer == self.spec.queue, inbox.c.message_id.in_(bindparam("ids", expanding=True))),
+            {"ids": ids}).scalars())
+        todo = []
+        for delivery in live:
+            if delivery.message_id in seen:
+                delivery.outcome = "duplicate"
+                continue
+            seen.add(delivery.message_id)
+            if delivery.envelope["type"] not in self.spec.handlers:
+                delivery.outcome = "ignored"
+                continue
+            todo.append(delivery)
+        if not todo:
+            return
+        now = utcnow()
+        rows = [{"consumer": self.spec.queue, "message_id": d.message_id, "event_type": d.envelope["type"],
+                 "processed_at": now} for d in todo]
+        if not careful:
+            try:
+                conn.execute(insert(inbox), rows)
+            except IntegrityError:
+                raise _RetryCarefully() from None  # another consumer got one of them first
+            for delivery in todo:
+                try:
+                    self._handle(conn, delivery)
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    raise _RetryCarefully() from None
+                delivery.outcome = "processed"
+            return
+        for delivery, row in zip(todo, rows):
+            savepoint = conn.begin_nested()  # one Reject must not undo the others
+            try:
+                try:
+                    conn.execute(insert(inbox), row)
+                except IntegrityError:
+                    savepoint.rollback()
+                    delivery.outcome = "duplicate"
+                    continue
+                self._handle(conn, delivery)
+                savepoint.commit()
+                delivery.outcome = "processed"
+            except Reject as error:
+                savepoint.rollback()  # the inbox row goes too: a replay from the dead-letter queue runs again
+                delivery.outcome, delivery.reason = "rejected", error.reason
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                savepoint.rollback()
+                delivery.outcome, delivery.reason = "rejected", f"handler error: {type(error).__name__}"
+                log_event(log, "handler failed; message dead-lettered", logging.ERROR, queue=self.spec.queue,
+                          message_id=delivery.message_id, event_type=delivery.envelope["type"],
+                          error=type(error).__name__)
+
+    def _handle(self, conn, delivery: Delivery) -> None:
+        token = correlation_id.set(delivery.envelope["correlation_id"])
+        try:
+            self.spec.handlers[delivery.envelope["type"]](conn, delivery.envelope, self.platform)
+        finally:
+            correlation_id.reset(token)
+
+
+class Consumer:
+    def __init__(self, platform, spec: ConsumerSpec, batch: int | None = None, idle_seconds: float | None = None,
+                 max_connect_failures: int | None = None):
+        settings = platform.settings
+        self.platform = platform
+        self.spec = spec
+        self.processor = BatchProcessor(platform, spec)
+        self.urls = list(settings.amqp_urls)
+        self.batch = batch or env_int(settings.extra, settings.service.upper() + "_CONSUMER_BATCH", 250, minimum=1)
+        self.prefetch = min(65535, self.batch * 2)
+        self.idle_seconds = idle_seconds  # drain mode: return after this long without a message
+        self.max_connect_failures = max_connect_failures
+        self.stopping = False
+        self.stats = Stats()
+        self._buffer: list = []
+        self._connection = None
+
+    def request_stop(self, *_args):
+        self.stopping = True
+
+    def _on_message(self, _channel, method, properties, body):
+        self._buffer.append((method.delivery_tag, properties, body))
+
+    def run(self) -> Stats:
+        failures, attempt = 0, 0
+        while not self.stopping:
+            url = self.urls[attempt % len(self.urls)]
+            opened = False
+            try:
+                params = pika.URLParameters(url)
+                params.connection_attempts = 1
+                params.socket_timeout = 5
+                self._connection = pika.BlockingConnection(params)
+                opened = True
+                failures = 0
+                finished = self._consume(self._connection)
+                if finished:
+                    break
+            except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError,
+                    pika.exceptions.StreamLostError, ConnectionError, OSError) as error:
+                log_event(log, "broker connection lost" if opened else "broker connection failed", logging.WARNING,
+                          queue=self.spec.queue, error=type(error).__name__, detail=str(error)[:200])
+            finally:
+                self._buffer.clear()  # unacked deliveries come back from the broker (and are deduplicated)
+                if self._connection is not None and self._connection.is_open:
+                    try:
+                        self._connection.close()
+                    except Exception:
+                        pass
+                self._connection = None
+            if not opened:
+                failures += 1
+                if self.max_connect_failures is not None and failures >= self.max_connect_failures:
+                    raise ConnectionError(f"no broker reachable for {self.spec.queue} after {failures} attempts")
+            attempt += 1
+            delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2 ** min(failures, 8)) if failures else 0.2
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not self.stopping:
+                time.sleep(0.05)
+        return self.stats
+
+    def _consume(self, connection) -> bool:
+        """Consume on one connection; True when done (stopped, or idle in drain mode)."""
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=self.prefetch)
+        channel.basic_consume(self.spec.queue, self._on_message)
+        last_message = time.monotonic()
+        while not self.stopping:
+            connection.process_data_events(time_limit=0.2 if not self._buffer else 0)
+            # Take what is already here, up to a batch (the broker streams the next one meanwhile).
+            while self._buffer and len(self._buffer) < self.batch:
+                before = len(self._buffer)
+                connection.process_data_events(time_limit=0)
+                if len(self._buffer) == before:
+                    break
+            if not self._buffer:
+                if self.idle_seconds is not None and time.monotonic() - last_message >= self.idle_seconds:
+                    return True
+                continue
+            batch, self._buffer = self._buffer[:self.batch], self._buffer[self.batch:]
+            if not self._settle(connection, channel, batch):
+                return True  # asked to stop while the database was down: nothing acked, all redelivered
+            last_message = time.monotonic()
+        return True
+
+    def _settle(self, connection, channel, batch) -> bool:
+        deliveries = []
+        for tag, properties, body in batch:
+            delivery = Delivery(tag=tag, message_id=getattr(properties, "message_id", None))
+            _load(body, delivery)
+            deliveries.append(delivery)
+        backoff = 0.0
+        while True:
+            try:
+                self.processor.process(deliveries)
+                break
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                backoff = min(MAX_BACKOFF_SECONDS, max(0.25, backoff * 2))
+                log_event(log, "database unavailable; batch not acknowledged, retrying", logging.WARNING,
+                          queue=self.spec.queue, count=len(deliveries), retry_in=backoff, error=type(error).__name__)
+                connection.sleep(backoff)  # keeps the broker connection (heartbeats) alive
+                if self.stopping:
+                    return False
+        last_ack = None
+        for delivery in deliveries:
+            if delivery.outcome == "rejected":
+                channel.basic_reject(delivery.tag, requeue=False)
+                log_event(log, "message dead-lettered", logging.WARNING, queue=self.spec.queue,
+                          message_id=delivery.message_id,
+                          event_type=delivery.envelope["type"] if delivery.envelope else None, reason=delivery.reason)
+            else:
+                last_ack = delivery.tag
+        if last_ack is not None:
+            channel.basic_ack(last_ack, multiple=True)
+        self.stats.add(deliveries)
+        for delivery in deliveries:
+            CONSUMED.labels(self.spec.queue, delivery.outcome).inc()
+        log_event(log, "batch settled", logging.DEBUG, queue=self.spec.queue, count=len(deliveries),
+                  processed=sum(d.outcome == "processed" for d in deliveries),
+                  duplicate=sum(d.outcome == "duplicate" for d in deliveries))
+        return True
+
+
+def run_consumer(platform, spec: ConsumerSpec) -> Stats:
+    """`flask bus consume`: consume until SIGTERM/SIGINT, across the configured broker addresses."""
+    consumer = Consumer(platform, spec)
+    previous = {sig: signal.signal(sig, consumer.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log_event(log, "consumer started", queue=spec.queue, batch=consumer.batch, brokers=len(consumer.urls))
+    try:
+        return consumer.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log_event(log, "consumer stopped", queue=spec.queue, processed=consumer.stats.processed,
+                  duplicate=consumer.stats.duplicate, rejected=consumer.stats.rejected)
+
+
+def drain(platform, spec: ConsumerSpec, idle_seconds: float = 1.0, **kwargs) -> Stats:
+    """Consume until the queue has been idle for idle_seconds; returns the counts (tests, demo seeding)."""
+    kwargs.setdefault("max_connect_failures", 5)
+    return Consumer(platform, spec, idle_seconds=idle_seconds, **kwargs).run()
+
+
+def apply_envelope(platform, spec: ConsumerSpec, envelope: dict) -> str:
+    """Process one envelope through the same inbox + handler transaction, without a broker.
+
+    Returns "processed", "duplicate" or "ignored"; raises InvalidEvent for a bad envelope and Reject when the
+    handler rejects it (nothing is written then)."""
+    raw = json.loads(json.dumps(envelope, default=str))
+    loaded = validate_envelope(raw)
+    loaded["message_id"] = _message_id(loaded)
+    delivery = Delivery(tag=0, message_id=loaded["message_id"], envelope=loaded)
+    BatchProcessor(platform, spec).process([delivery])
+    if delivery.outcome == "rejected":
+        raise Reject(delivery.reason)
+    return delivery.outcome

@@ -1,0 +1,121 @@
+"""The bus's own probe: a tiny effect table and a `bus.probe` consumer, for the bus's tests and benchmark.
+
+It borrows a service's settings (database, broker addresses; default "intake") and publishes and consumes as
+the `probe` broker user on the `bus.probe` queue, so it exercises exactly the code paths services use:
+
+    python -m shared.bus.probe produce N [--office kristiansand]   # N events into the outbox, one transaction
+    python -m shared.bus.probe relay                               # the outbox relay (until SIGTERM)
+    python -m shared.bus.probe consume                             # the consumer (until SIGTERM)
+    python -m shared.bus.probe drain [--idle 1.0]                  # consume until idle, print counts
+
+The effect table deliberately has no unique key on message_id: a duplicate effect would show as two rows.
+A probe payload `fail="reject"` makes the handler Reject (poison message); `fail="error"` raises a bug.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select
+
+from shared.db import UTCDateTime
+
+from .consumer import ConsumerSpec, Reject, drain, run_consumer
+
+PROBE_QUEUE = "bus.probe"
+probe_metadata = MetaData()
+probe_effects = Table(
+    "bus_probe_effect", probe_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("office", String(50), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+)
+
+
+def handle_probe(conn, envelope, platform):
+    payload = envelope["payload"]
+    if payload.get("fail") == "reject":
+        raise Reject("probe asked to be rejected")
+    if payload.get("fail") == "error":
+        raise RuntimeError("probe asked for a bug")
+    conn.execute(probe_effects.insert().values(message_id=envelope["message_id"], sequence=payload["sequence"],
+                                               office=envelope["office"], occurred_at=envelope["occurred_at"]))
+
+
+def probe_spec() -> ConsumerSpec:
+    return ConsumerSpec(queue=PROBE_QUEUE, handlers={"bus.probe": handle_probe})
+
+
+def install(platform) -> None:
+    """Create the probe's effect table next to the service's own tables (idempotent)."""
+    probe_metadata.create_all(platform.engine)
+
+
+def produce(platform, count: int, office: str = "kristiansand", start: int = 0, chunk: int = 5000,
+            fail: str | None = None) -> list[str]:
+    """Write `count` probe events to the outbox (in transactions of `chunk`); returns their message ids."""
+    ids = []
+    for first in range(start, start + count, chunk):
+        with platform.engine.begin() as conn:
+            for sequence in range(first, min(first + chunk, start + count)):
+                payload = {"sequence": sequence} if fail is None else {"sequence": sequence, "fail": fail}
+                ids.append(platform.emit(conn, "bus.probe", office, payload)["message_id"])
+    return ids
+
+
+def effect_counts(platform) -> dict[str, int]:
+    """message_id -> number of effect rows (must be 1 for each consumed event)."""
+    with platform.engine.connect() as conn:
+        rows = conn.execute(select(probe_effects.c.message_id, func.count())
+                            .group_by(probe_effects.c.message_id)).all()
+    return {message_id: count for message_id, count in rows}
+
+
+def host_platform(service: str | None = None, env=None):
+    """A Platform on a service's settings (database, broker URLs from its environment) plus the probe table."""
+    from shared.config import load_settings
+    from shared.platform import Platform, new_metadata, platform_tables
+
+    service = service or os.environ.get("PROBE_HOST_SERVICE", "intake")
+    settings = load_settings(service, env=env)
+    platform = Platform(settings, platform_tables(new_metadata()))
+    install(platform)
+    return platform
+
+
+def main(argv=None) -> int:
+    from shared.logs import configure_logging
+
+    parser = argparse.ArgumentParser(prog="python -m shared.bus.probe", description=__doc__.split("\n")[0])
+    parser.add_argument("--service", default=None, help="whose settings to borrow (default intake)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_produce = sub.add_parser("produce")
+    p_produce.add_argument("count", type=int)
+    p_produce.add_argument("--office", default="kristiansand")
+    p_produce.add_argument("--start", type=int, default=0)
+    sub.add_parser("relay")
+    sub.add_parser("consume")
+    p_drain = sub.add_parser("drain")
+    p_drain.add_argument("--idle", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    platform = host_platform(args.service)
+    configure_logging(platform.settings.service, platform.settings.log_level)
+    if args.command == "produce":
+        print(len(produce(platform, args.count, args.office, args.start)))
+    elif args.command == "relay":
+        from .relay import run_relay
+        run_relay(platform)
+    elif args.command == "consume":
+        run_consumer(platform, probe_spec())
+    elif args.command == "drain":
+        stats = drain(platform, probe_spec(), idle_seconds=args.idle)
+        print(f"processed={stats.processed} duplicate={stats.duplicate} rejected={stats.rejected}")
+    platform.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
