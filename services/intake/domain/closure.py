@@ -1,0 +1,218 @@
+"""The closure form: validation (every problem at once, field by field, Norwegian), prefill, and the record.
+
+Rules beyond "each field is a known code":
+- the closure date is not before the case was opened and not after today; no contact or measure starts after it
+- **a case without the mentor measure** (no mentor was ever registered, mentor relation "none") is closed with
+  the reason `mentor_measure_not_started`, and its closure date is the date it was decided not to use a mentor;
+  that reason is refused for a case that has a mentor; the candidate's feedback on the mentor is then "ikke gitt"
+- `project_end` is not a reason a counsellor picks: only the project-end status form uses it
+- "AG er mentor" as a contact frequency only in the employer column, and only when the manager is the mentor
+- with contacts logged the intensity and at least one contact form are required; the duration is never
+  "ikke avsluttet" on a closure
+- every success criterion of the current list version is assessed
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from shared.config import REPO_ROOT
+from shared.vocab import codes, label
+
+from . import rules
+from .rules import add
+
+SUCCESS_CRITERIA_FILE = REPO_ROOT / "deploy" / "data" / "success_criteria.json"
+
+SUMMARY_FIELDS = ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity", "forms", "duration")
+TABLE1_FIELDS = ("industry", "initiator", "reasons", "counsellor_knew_company", "attachment_before")
+FORM_FIELDS = ("closed_on", "closure_reason", "attachment_after", "attached_same_company", "feedback_mentor",
+               "feedback_counsellor") + TABLE1_FIELDS + SUMMARY_FIELDS + ("success_criteria",)
+VOCAB_OF = {"industry": "industry", "initiator": "initiator", "counsellor_knew_company": "yes_no",
+            "attachment_before": "attachment_before", "closure_reason": "closure_reason",
+            "attachment_after": "attachment_after", "attached_same_company": "yes_no_unknown",
+            "feedback_mentor": "feedback", "feedback_counsellor": "feedback", "frequency_candidate": "contact_frequency",
+            "frequency_mentor": "contact_frequency", "frequency_employer": "contact_frequency",
+            "intensity": "contact_intensity", "duration": "duration"}
+
+
+def load_success_criteria(path: Path | str = SUCCESS_CRITERIA_FILE) -> dict:
+    """The current version of the research team's list: {"version", "criteria": [{"code", "nb", "en"}]}."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    versions = {v["version"]: v for v in data["versions"]}
+    current = versions[data["current"]]
+    seen = [c["code"] for c in current["criteria"]]
+    if len(seen) != len(set(seen)):
+        raise ValueError(f"success criteria {data['current']}: a code appears twice")
+    return {"version": current["version"], "criteria": current["criteria"]}
+
+
+def criterion_field(code: str) -> str:
+    return f"success_criteria.{code}"
+
+
+def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], derived: dict, criteria: dict,
+             today: date) -> tuple[dict | None, dict]:
+    """Check a submitted closure form; returns (clean values, {}) or (None, errors) with every problem."""
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(raw) - set(FORM_FIELDS) - {"list_version"})
+    for field in unknown:
+        add(errors, field, "Ukjent felt.")
+    v = {}
+    opened_on = case["opened_on"]
+    v["closed_on"] = rules.a_date(errors, "closed_on", raw.get("closed_on"), not_after=today, not_before=opened_on,
+                                  not_before_text="Avslutningsdatoen kan ikke være før saken ble opprettet "
+                                                  f"({opened_on.strftime('%d.%m.%Y')}).")
+    allowed_reasons = [c for c in codes("closure_reason") if c != "project_end"]
+    v["closure_reason"] = rules.code(errors, "closure_reason", "closure_reason", raw.get("closure_reason"),
+                                     allowed=allowed_reasons)
+    for field in ("attachment_after", "attached_same_company", "feedback_mentor", "feedback_counsellor",
+                  "industry", "initiator", "counsellor_knew_company", "attachment_before", "duration"):
+        v[field] = rules.code(errors, field, VOCAB_OF[field], raw.get(field))
+    v["reasons"] = rules.codes_list(errors, "reasons", "reason", raw.get("reasons"))
+    no_manager = [c for c in codes("contact_frequency") if c != "employer_is_mentor"]
+    v["frequency_candidate"] = rules.code(errors, "frequency_candidate", "contact_frequency",
+                                          raw.get("frequency_candidate"), allowed=no_manager)
+    v["frequency_mentor"] = rules.code(errors, "frequency_mentor", "contact_frequency", raw.get("frequency_mentor"),
+                                       allowed=no_manager)
+    employer_allowed = codes("contact_frequency") if case["mentor_relation"] == "manager" else no_manager
+    v["frequency_employer"] = rules.code(errors, "frequency_employer", "contact_frequency",
+                                         raw.get("frequency_employer"), allowed=employer_allowed)
+    has_contacts = derived["contacts_logged"] > 0
+    v["intensity"] = rules.code(errors, "intensity", "contact_intensity", raw.get("intensity"), required=has_contacts)
+    v["forms"] = rules.codes_list(errors, "forms", "contact_form", raw.get("forms"), required=has_contacts)
+
+    # The mentor-measure rule: a case without a mentor is closed as "mentor measure not started".
+    mentor_used = case["mentor_relation"] != "none"
+    if v["closure_reason"] and not mentor_used and v["closure_reason"] != "mentor_measure_not_started":
+        add(errors, "closure_reason", "Saken har ingen mentor: velg «Mentortiltaket ble ikke tatt i bruk», og bruk "
+                                      "datoen da det ble bestemt å ikke bruke mentor som avslutningsdato.")
+    if v["closure_reason"] == "mentor_measure_not_started" and mentor_used:
+        add(errors, "closure_reason", "Saken har en registrert mentor, så mentortiltaket ble tatt i bruk. "
+                                      "Velg en annen årsak.")
+    if not mentor_used and v["feedback_mentor"] and v["feedback_mentor"] != "not_given":
+        add(errors, "feedback_mentor", "Saken har ingen mentor: velg «Ikke gitt».")
+    if v["duration"] == "not_closed":
+        add(errors, "duration", "«Ikke avsluttet» brukes bare i status ved prosjektslutt.")
+    if v["attachment_after"] == "no_attachment" and v["attached_same_company"] == "yes":
+        add(errors, "attached_same_company", "Brukeren har ingen tilknytning etter avslutning, og kan da ikke være "
+                                             "tilknyttet samme bedrift.")
+    if v["closed_on"]:
+        later = [c["contact_date"] for c in contacts if not c.get("deleted") and c["contact_date"] > v["closed_on"]]
+        if later:
+            add(errors, "closed_on", f"Det er logget kontakt etter avslutningsdatoen ({max(later).strftime('%d.%m.%Y')}). "
+                                     "Rett datoen eller kontaktloggen.")
+        started = [m["from_date"] for m in measures if not m.get("deleted") and m["from_date"] > v["closed_on"]]
+        if started:
+            add(errors, "closed_on", f"Et tiltak starter etter avslutningsdatoen ({min(started).strftime('%d.%m.%Y')}).")
+
+    v["success_criteria"] = _criteria(errors, raw, criteria)
+    if errors:
+        return None, errors
+    v["list_version"] = criteria["version"]
+    return v, {}
+
+
+def _criteria(errors, raw, criteria):
+    given = raw.get("success_criteria") or {}
+    if not isinstance(given, dict):
+        add(errors, "success_criteria", "Må være en oversikt over kriterier og vurderinger.")
+        return None
+    version = raw.get("list_version")
+    if version not in (None, "", criteria["version"]):
+        add(errors, "success_criteria", f"Kriterielisten er byttet til versjon {criteria['version']}: last skjemaet "
+                                        "på nytt og vurder kriteriene.")
+    known = {c["code"] for c in criteria["criteria"]}
+    for code in sorted(set(given) - known):
+        add(errors, criterion_field(code), f"Ukjent suksesskriterium «{str(code)[:40]}».")
+    result = {}
+    for criterion in criteria["criteria"]:
+        field = criterion_field(criterion["code"])
+        value = given.get(criterion["code"])
+        if rules.blank(value):
+            add(errors, field, f"Vurder kriteriet «{criterion['nb']}».")
+        elif value not in codes("success_assessment"):
+            add(errors, field, f"Ukjent kode «{str(value)[:40]}» for kriteriet «{criterion['nb']}».")
+        else:
+            result[criterion["code"]] = value
+    return result
+
+
+def prefill(case: dict, derived: dict, draft: dict | None, today: date) -> dict:
+    """The form as first shown: the saved draft if any, else table-1 answers from the case and derived summaries."""
+    values = {
+        "closed_on": today.isoformat(),
+        "closure_reason": "" if case["mentor_relation"] != "none" else "mentor_measure_not_started",
+        "attachment_after": "", "attached_same_company": "", "feedback_mentor": "" if case["mentor_relation"] != "none" else "not_given",
+        "feedback_counsellor": "",
+        "industry": case["industry"], "initiator": case["initiator"], "reasons": list(case["reasons"]),
+        "counsellor_knew_company": case["counsellor_knew_company"], "attachment_before": case["attachment_before"],
+        "frequency_candidate": derived["frequency_candidate"], "frequency_mentor": derived["frequency_mentor"],
+        "frequency_employer": derived["frequency_employer"], "intensity": derived["intensity"] or "",
+        "forms": list(derived["forms"]),
+        "duration": derived["duration"] if derived["duration"] != "not_closed" else "",
+        "success_criteria": {},
+    }
+    if draft:
+        values.update({k: v for k, v in draft.items() if k in FORM_FIELDS})
+    return values
+
+
+def project_end_values(case: dict, derived: dict, draft: dict | None, today: date, criteria: dict) -> dict:
+    """The status form at project end for an ongoing case: what is known, the rest as "unknown"-like codes.
+
+    Taken from the case and the derivations; a saved closure draft's valid answers win (the counsellor's own
+    assessment so far). Defaults where nothing is known: attachment "fortsatt i mentortiltak" when a mentor is
+    registered (else "vet ikke"), same company "vet ikke", feedback "ikke gitt", each success criterion
+    "ikke relevant" (the list has no "unknown"), duration "ikke avsluttet", status date = today.
+    """
+    mentor = case["mentor_relation"] != "none"
+    values = {
+        "closed_on": today, "closure_reason": "project_end",
+        "attachment_after": "still_in_mentor_measure" if mentor else "unknown",
+        "attached_same_company": "unknown", "feedback_mentor": "not_given", "feedback_counsellor": "not_given",
+        "industry": case["industry"], "initiator": case["initiator"], "reasons": list(case["reasons"]),
+        "counsellor_knew_company": case["counsellor_knew_company"], "attachment_before": case["attachment_before"],
+        **{k: derived[k] for k in SUMMARY_FIELDS},
+        "success_criteria": {c["code"]: "not_relevant" for c in criteria["criteria"]},
+        "list_version": criteria["version"],
+    }
+    for field, value in (draft or {}).items():
+        vocabulary = VOCAB_OF.get(field)
+        if field in ("attachment_after", "attached_same_company", "feedback_mentor", "feedback_counsellor") \
+                and isinstance(value, str) and value in codes(vocabulary):
+            values[field] = value
+    assessed = (draft or {}).get("success_criteria") or {}
+    if isinstance(assessed, dict):
+        for code_, value in assessed.items():
+            if code_ in values["success_criteria"] and value in codes("success_assessment"):
+                values["success_criteria"][code_] = value
+    return values
+
+
+def record(case: dict, values: dict, measures: list[dict], derived: dict, version: int) -> dict:
+    """The ClosureRecord payload (shared.events.case): codes, dates, hashes and ids; nothing personal."""
+    return {
+        "case_id": case["id"], "version": version, "candidate_hash": case["candidate_hash"],
+        "counsellor_id": case["counsellor_id"], "mentor_id": case["mentor_id"], "employer_hash": case["employer_hash"],
+        "opened_on": case["opened_on"], "closed_on": values["closed_on"], "closure_reason": values["closure_reason"],
+        "entry_point": case["entry_point"], "industry": values["industry"], "initiator": values["initiator"],
+        "reasons": values["reasons"], "counsellor_knew_company": values["counsellor_knew_company"],
+        "attachment_before": values["attachment_before"], "mentor_relation": case["mentor_relation"],
+        "mentor_measure_used": case["mentor_relation"] != "none",
+        "measures": [{"measure": m["measure"], "from_date": m["from_date"], "to_date": m["to_date"]}
+                     for m in measures if not m.get("deleted")],
+        "contact": {**{k: values[k] for k in SUMMARY_FIELDS},
+                    "contacts_logged": derived["contacts_logged"], "minutes_total": derived["minutes_total"]},
+        "attachment_after": values["attachment_after"], "attached_same_company": values["attached_same_company"],
+        "success_criteria": {"list_version": values["list_version"], "assessments": values["success_criteria"]},
+        "feedback_mentor": values["feedback_mentor"], "feedback_counsellor": values["feedback_counsellor"],
+    }
+
+
+def describe(vocabulary: str, value) -> str:
+    if value in (None, ""):
+        return "–"
+    return label(vocabulary, value)
