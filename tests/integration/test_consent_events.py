@@ -1,0 +1,151 @@
+"""Cases from intake's events, status events, expiry on the settable clock, person consents, and the real broker."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timezone
+
+import pika
+import pytest
+
+from services.consent import domain, handlers
+from shared.auth import NotFound
+from shared.bus.consumer import ConsumerSpec, Reject, apply_envelope
+from shared.bus.envelope import make_envelope
+from tests.integration.test_consent_helpers import (HASH, bearer, consent, consent_platform, count, make_client,  # noqa: F401
+                                                    open_case, outbox_types, record)
+
+SPEC = ConsumerSpec(queue=handlers.QUEUE, handlers=handlers.HANDLERS)
+
+
+def _parties(case_id, relation="colleague", employer=True):
+    return {"case_id": case_id, "counsellor_id": "kari-veileder", "mentor_id": str(uuid.uuid4()) if relation != "none" else None,
+            "mentor_relation": relation, "employer_hash": HASH if employer else None}
+
+
+def _opened(case_id, office="kristiansand", relation="colleague"):
+    return make_envelope("case.opened", office, {**_parties(case_id, relation), "candidate_hash": HASH,
+                                                  "opened_on": date(2026, 10, 1), "entry_point": "course_start"},
+                         producer="intake")
+
+
+def _outbox_payloads(platform, event_type):
+    t = platform.tables["outbox"]
+    with platform.engine.connect() as conn:
+        rows = conn.execute(t.select().where(t.c.event_type == event_type).order_by(t.c.id)).mappings()
+        return [json.loads(r["body"])["payload"] for r in rows]
+
+
+def test_cases_come_from_intakes_events_once(consent):
+    case_id = str(uuid.uuid4())
+    envelope = _opened(case_id)
+    assert apply_envelope(consent, SPEC, envelope) == "processed"
+    assert apply_envelope(consent, SPEC, envelope) == "duplicate"
+    with consent.engine.connect() as conn:
+        case = domain.get_case(conn, case_id)
+    assert case["office"] == "kristiansand" and case["mentor_relation"] == "colleague" and case["has_employer"]
+    closed = json.loads(json.dumps(envelope))
+    assert count(consent, "cases") == 1
+    with pytest.raises(Reject):  # a case's parties cannot change before the case is known
+        apply_envelope(consent, SPEC, make_envelope("case.parties_changed", "kristiansand",
+                                                    _parties(str(uuid.uuid4())), producer="intake"))
+    with pytest.raises(Reject):  # nor can another office claim it
+        apply_envelope(consent, SPEC, make_envelope("case.parties_changed", "bergen-vest", _parties(case_id),
+                                                    producer="intake"))
+    assert closed["office"] == "kristiansand"
+
+
+def test_employer_who_is_the_mentor_signs_once_for_both(consent):
+    case_id = str(uuid.uuid4())
+    apply_envelope(consent, SPEC, _opened(case_id, relation="manager"))
+    record(consent, case_id, "candidate", {"interviews": "granted"})
+    assert outbox_types(consent) == []
+    record(consent, case_id, "employer", {"interviews": "granted"}, name="Leder og mentor")
+    granted = _outbox_payloads(consent, "consent.granted")
+    assert [(p["case_id"], p["purpose"], p["expires_on"]) for p in granted] == [(case_id, "interviews", "2027-06-30")]
+
+
+def test_a_new_mentor_makes_a_granted_purpose_incomplete_until_they_sign(consent):
+    case_id = str(uuid.uuid4())
+    apply_envelope(consent, SPEC, _opened(case_id, relation="none"))
+    record(consent, case_id, "candidate", {"interviews": "granted"})
+    record(consent, case_id, "employer", {"interviews": "granted"}, name="Arbeidsgiver AS")
+    client = make_client(consent)
+    url = f"/api/v1/status?case_id={case_id}&purpose=interviews"
+    assert client.get(url, headers=bearer(consent, "kari-veileder")).json["granted"] is True
+    apply_envelope(consent, SPEC, make_envelope("case.parties_changed", "kristiansand", _parties(case_id, "colleague"),
+                                                producer="intake"))
+    assert _outbox_payloads(consent, "consent.incomplete")[0]["missing_roles"] == ["mentor"]
+    answer = client.get(url, headers=bearer(consent, "kari-veileder")).json
+    assert answer["granted"] is False and answer["missing_roles"] == ["mentor"]
+    record(consent, case_id, "mentor", {"interviews": "granted"}, name="Mentor Kollega")
+    assert client.get(url, headers=bearer(consent, "kari-veileder")).json["granted"] is True
+    assert outbox_types(consent) == ["consent.granted", "consent.incomplete", "consent.granted"]
+
+
+def test_closing_a_case_keeps_its_consents(consent):
+    case_id = open_case(consent)
+    record(consent, case_id, "candidate", {"research_registration": "granted"})
+    with consent.engine.begin() as conn:
+        domain.upsert_case(conn, domain.deps_from_platform(consent), "kristiansand",
+                           {**_parties(case_id), "case_id": uuid.UUID(case_id)}, closed_on=date(2026, 11, 25))
+        case = domain.get_case(conn, case_id)
+        assert case["closed_on"] == date(2026, 11, 25)
+        assert domain.evaluate(conn, case, case_id, "research_registration", date(2026, 11, 26)).granted
+
+
+def test_expiring_once_then_expired_on_the_settable_clock(consent):
+    case_id = open_case(consent)
+    record(consent, case_id, "candidate", {"research_registration": "granted"})
+    app = __import__("services.consent.app", fromlist=["create_app"]).create_app(platform=consent)
+    sweep = lambda: app.test_cli_runner().invoke(args=["expiry", "sweep"]).output  # noqa: E731
+    assert sweep() == "expiry sweep: 0 expired, 0 expiring\n"
+    consent.clock.set(datetime(2027, 6, 1, 9, 0, tzinfo=timezone.utc))  # 29 days before 2027-06-30
+    assert sweep() == "expiry sweep: 0 expired, 1 expiring\n"
+    assert sweep() == "expiry sweep: 0 expired, 0 expiring\n"  # once
+    assert _outbox_payloads(consent, "consent.expiring")[0]["expires_on"] == "2027-06-30"
+    consent.clock.set(datetime(2027, 7, 1, 9, 0, tzinfo=timezone.utc))
+    client = make_client(consent)
+    status = client.get(f"/api/v1/status?case_id={case_id}&purpose=research_registration",
+                        headers=bearer(consent, "kari-veileder")).json
+    assert status["granted"] is False and status["state"] == "expired"  # no before the sweep runs, too
+    assert sweep() == "expiry sweep: 1 expired, 0 expiring\n"
+    assert outbox_types(consent) == ["consent.granted", "consent.expiring", "consent.expired"]
+
+
+def test_focus_group_consent_concerns_a_person_of_the_office(consent):
+    made = record(consent, None, "counsellor", {"focus_groups": "granted"}, name="Ola Hansen", subject_ref="ola-veileder")
+    assert made["status"] == {"focus_groups": "granted"}
+    assert _outbox_payloads(consent, "consent.granted")[0]["subject_ref"] == "ola-veileder"
+    with pytest.raises(NotFound):  # a person of another office is not this office's to record
+        record(consent, None, "counsellor", {"focus_groups": "granted"}, subject_ref="per-veileder")
+    with pytest.raises(domain.ConsentInvalid) as refused:
+        record(consent, None, "candidate", {"focus_groups": "granted"}, subject_ref="ola-veileder")
+    assert "skal ikke signere" in " ".join(refused.value.errors["signer_role"])
+
+
+def test_withdrawal_reaches_the_real_broker(platform_factory, pg_url, bus_vhost):
+    from shared.bus.relay import relay_pending
+    platform = consent_platform(platform_factory, pg_url, env=bus_vhost.env("consent"))
+    case_id = open_case(platform)
+    record(platform, case_id, "candidate", {"research_registration": "granted"})
+    response = make_client(platform).post("/api/v1/withdrawals", headers=bearer(platform, "lise-kontakt"),
+                                           json={"case_id": case_id})
+    assert response.status_code == 201
+    assert relay_pending(platform) == 2  # granted, then withdrawn
+    connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.admin_url))
+    try:
+        channel = connection.channel()
+        received = []
+        while True:
+            method, properties, body = channel.basic_get("registry.ingest", auto_ack=True)
+            if method is None:
+                break
+            received.append((method.routing_key, json.loads(body)))
+    finally:
+        connection.close()
+    assert [key for key, _ in received] == ["office.kristiansand.consent.granted",
+                                            "office.kristiansand.consent.withdrawn"]
+    withdrawn = received[1][1]
+    assert withdrawn["payload"]["case_id"] == case_id and withdrawn["payload"]["data_policy"] == "erase"
+    assert "Ada" not in json.dumps(withdrawn)
