@@ -16,8 +16,5 @@ def create_app(settings=None, platform=None):
     app.register_blueprint(pages.pages)
     api.register_domain_errors(app)
     cli.register(app)
-    try:
-        app.extensions["consumer_spec"] = handlers.consumer_spec()
-    except ImportError:  # TEMP until shared.bus.consumer lands (bus helper); removed once it does
-        pass
+    app.extensions["consumer_spec"] = handlers.consumer_spec()
     return app
