@@ -1,0 +1,52 @@
+"""The consent pages in headless Chromium: see what is missing, a refused upload, record, withdraw, open a document."""
+from services.consent.app import create_app
+from tests.fixtures.system import sign_in
+from tests.integration.test_consent_helpers import PNG, consent_platform, count, open_case
+
+
+def test_counsellor_records_and_withdraws_and_local_contact_opens_the_document(platform_factory, live_server, page,
+                                                                               tmp_path):
+    platform = consent_platform(platform_factory, f"sqlite:///{tmp_path}/consent.db")
+    case_id = open_case(platform, mentor_relation="none")
+    app = create_app(platform=platform)
+    server = live_server(app)
+    app.config["PUBLIC_URL"] = server.url
+
+    sign_in(page, server.url, "kari-veileder")
+    page.click(f"text=Sak {case_id[:8]}")
+    row = page.locator("#status tr[data-purpose=research_registration]")
+    assert "Mangler signatur" in row.inner_text()
+
+    # An executable renamed to .pdf is refused with a clear message, and nothing is stored.
+    page.fill("#signer_name", "Ada Kandidat")
+    page.check("input[name=decision_research_registration][value=granted]")
+    page.set_input_files("#document", files=[{"name": "samtykke.pdf", "mimeType": "application/pdf",
+                                              "buffer": b"\x7fELF\x02\x01\x01" + b"\x00" * 64}])
+    page.click("#record-form button[type=submit]")
+    assert "ikke et skannet dokument" in page.locator("#error-summary").inner_text()
+    assert count(platform, "records") == 0
+
+    page.fill("#signer_name", "Ada Kandidat")
+    page.set_input_files("#document", files=[{"name": "skann.png", "mimeType": "image/png", "buffer": PNG}])
+    page.click("#record-form button[type=submit]")
+    assert "Samtykket er lagret" in page.locator("#melding").inner_text()
+    assert "Gitt" in row.inner_text()
+    assert "Ada Kandidat (Bruker)" in page.locator("#records").inner_text()
+    assert "Åpne dokument" not in page.content()  # a counsellor does not open scans
+
+    page.check("#withdraw-form input[name=purposes][value=research_registration]")
+    page.click("#withdraw-form button[type=submit]")
+    assert "trukket tilbake" in page.locator("#melding").inner_text() and "slettes" in page.locator("#melding").inner_text()
+    assert "Trukket tilbake" in row.inner_text()
+
+    page.context.clear_cookies()
+    sign_in(page, server.url, "lise-kontakt")
+    page.goto(f"{server.url}/saker/{case_id}")
+    page.click("text=Åpne dokument")
+    page.click("#document-form button[type=submit]")  # no reason given
+    assert "Skriv hvorfor" in page.locator("#error-summary").inner_text()
+    page.fill("#reason", "Kontroll av samtykke")
+    with page.expect_response(lambda r: "/dokumenter/" in r.url and r.request.method == "POST") as opened:
+        page.click("#document-form button[type=submit]")
+    assert opened.value.status == 200 and opened.value.body() == PNG
+    assert count(platform, "audit_log", actor="lise-kontakt", reason="Kontroll av samtykke") == 1

@@ -1,0 +1,63 @@
+"""Consent rules without I/O: what a document may be, who must sign, and the audit chain's hash."""
+from datetime import datetime, timezone
+
+import pytest
+
+from services.consent import audit, domain, uploads
+
+TEMPLATE = {"signer_roles": ["candidate", "mentor", "employer"]}
+
+
+@pytest.mark.parametrize("data,expected", [
+    (b"%PDF-1.4\n...", uploads.PDF), (b"\xff\xd8\xff\xe0JFIF", uploads.JPEG), (b"\x89PNG\r\n\x1a\n....", uploads.PNG)])
+def test_documents_are_judged_by_their_first_bytes(data, expected):
+    assert uploads.sniff_document(data) == expected
+
+
+@pytest.mark.parametrize("data,words", [
+    (b"", "tom"), (None, "Last opp"), (b"\x7fELF\x02\x01", "program"), (b"MZ\x90\x00", "program"),
+    (b"#!/bin/sh\nrm -rf /", "program"), (b"GIF89a", "Bare PDF, JPEG og PNG"), (b"<html>%PDF-", "Bare PDF"),
+    (b"%PDF-" + b"x" * 2000, "for stor"),
+])
+def test_bad_documents_are_refused_in_norwegian(data, words):
+    with pytest.raises(uploads.UploadRefused) as refused:
+        uploads.sniff_document(data, max_bytes=1024)
+    assert words in refused.value.message
+
+
+def _case(relation, employer=True):
+    return {"mentor_relation": relation, "has_employer": employer}
+
+
+def test_every_party_signs_for_themselves_when_the_mentor_is_a_colleague():
+    slots = domain.required_slots(TEMPLATE, _case("colleague"))
+    assert [(s.key, sorted(s.roles)) for s in slots] == [("candidate", ["candidate"]), ("mentor", ["mentor"]),
+                                                          ("employer", ["employer"])]
+
+
+def test_one_signature_covers_employer_and_mentor_when_the_employer_is_the_mentor():
+    slots = domain.required_slots(TEMPLATE, _case("manager"))
+    assert [(s.key, sorted(s.roles)) for s in slots] == [("candidate", ["candidate"]), ("employer", ["employer", "mentor"])]
+    assert domain.slot_label(slots[1]) == "Arbeidsgiver som også er mentor"
+
+
+def test_no_mentor_means_no_mentor_signature_but_an_unknown_employer_is_still_required():
+    slots = domain.required_slots(TEMPLATE, _case("none", employer=False))
+    assert [s.key for s in slots] == ["candidate", "employer"]
+    assert domain.required_slots({"signer_roles": ["mentor"]}, _case("none")) == []  # -> not applicable, never granted
+
+
+def test_audit_hash_covers_every_field_and_the_previous_entry():
+    entry = {"office": "kristiansand", "seq": 1, "at": datetime(2026, 11, 26, 10, tzinfo=timezone.utc),
+             "actor": "lise-kontakt", "actor_role": "local_contact", "action": "document.view", "document_id": "d",
+             "record_id": "r", "reason": "Kontroll"}
+    digest = audit.entry_hash(audit.GENESIS, entry)
+    assert audit.entry_hash(audit.GENESIS, dict(entry)) == digest
+    for field, other in [("reason", "Annet"), ("seq", 2), ("actor", "kari-veileder"), ("document_id", "e")]:
+        assert audit.entry_hash(audit.GENESIS, {**entry, field: other}) != digest
+    assert audit.entry_hash("f" * 64, entry) != digest
+
+
+def test_subject_keys_keep_cases_and_people_apart():
+    assert domain.subject_key("0b1c", None) == "0b1c"
+    assert domain.subject_key(None, "ola-veileder") == "person:ola-veileder"
