@@ -1,0 +1,85 @@
+"""Notify operations in the Flask CLI: `flask --app services.notify.wsgi notify sweep|deliver|run|dead-letters|retry`
+and `demo seed`."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from . import notices, service
+
+notify_cli = AppGroup("notify", help="Reminders: sweep, delivery, the loop, dead letters.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+def _platform():
+    return current_app.extensions["platform"]
+
+
+def _config():
+    return current_app.extensions["notify_config"]
+
+
+@notify_cli.command("sweep")
+def sweep_command():
+    """Evaluate every rule once (set-based); running it twice adds nothing."""
+    result = service.sweep_once(_platform(), _config())
+    click.echo(f"sweep: {result.new_reminders} new reminders {result.reminders}, {result.resolved} resolved, "
+               f"{result.notifications} notifications, {result.escalations} escalations, {result.mails} mails, "
+               f"{result.digests} daily digests, {result.county_digests} county digests")
+
+
+@notify_cli.command("deliver")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10000))
+def deliver_command(limit):
+    """Send due mail over SMTP (working days, office hours); failures back off, then become dead letters."""
+    result = service.deliver_once(_platform(), _config(), limit=limit)
+    if result.outside_hours:
+        click.echo("deliver: outside office hours or not a working day; nothing sent")
+        return
+    click.echo(f"deliver: {result.sent} sent, {result.failed} failed (will retry), {result.dead} dead, "
+               f"{result.cancelled} cancelled")
+    if result.errors:
+        click.echo("last error: " + result.errors[-1], err=True)
+
+
+@notify_cli.command("run")
+@click.option("--rounds", type=int, default=None, help="stop after this many rounds (default: run until killed)")
+def run_command(rounds):
+    """Sweep and deliver every NOTIFY_LOOP_SECONDS (the local run's notify worker)."""
+    service.run_loop(_platform(), _config(), rounds=rounds)
+
+
+@notify_cli.command("dead-letters")
+def dead_letters_command():
+    """List mail that failed every attempt."""
+    with _platform().engine.connect() as conn:
+        rows = notices.dead_letters(conn)
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['kind']}\t{row['recipient_id'] or 'survey'}\t{row['attempts']} attempts\t"
+                   f"{row['last_error']}")
+    click.echo(f"{len(rows)} dead letter(s)")
+    if rows:
+        sys.exit(1)
+
+
+@notify_cli.command("retry")
+@click.argument("mail_ids", nargs=-1, type=int)
+def retry_command(mail_ids):
+    """Put dead letters (all, or the given ids) back in the queue."""
+    from .mailer import retry_dead
+    click.echo(f"requeued {retry_dead(_platform(), list(mail_ids) or None)} mail(s)")
+
+
+@demo_cli.command("seed")
+def demo_seed():
+    """A few demo cases (as intake's events) so reminders fall due in the local run."""
+    from .demo import seed
+    click.echo(f"demo: {seed(_platform())} events applied")
+
+
+def register(app):
+    app.cli.add_command(notify_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,265 @@
+"""The reminder sweep: every rule is one set-based statement over the schedule, never a per-case loop.
+
+Due reminders are inserted with INSERT ... SELECT under the unique key (rule, case, period), so a second sweep at
+the same moment inserts nothing; the same goes for in-app notifications (unique key) and mails (unique mail key).
+A period is the date the rule counts from (the last activity, the last mentor contact, the opening, the project
+end, the interview point, the closure): new activity moves it, and a reminder for the old period is resolved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import String, and_, cast, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shared.directory import ProjectSettingsSchema
+
+from . import tables as t
+from .schedule import CLOSING_RULES
+
+RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing", "project_end", "interview", "employer_survey")
+DEFAULT_THRESHOLDS = {"closure_overdue": 30, "mentor_contact_missing": 21, "consent_missing": 14,
+                      "project_end_warning": 60, "escalate_after": 14}
+
+
+@dataclass
+class SweepResult:
+    resolved: int = 0
+    reminders: dict = field(default_factory=dict)
+    notifications: int = 0
+    escalations: int = 0
+    mails: int = 0
+    digests: int = 0
+    county_digests: int = 0
+
+    @property
+    def new_reminders(self):
+        return sum(self.reminders.values())
+
+
+def _insert(conn, table):
+    """INSERT ... ON CONFLICT DO NOTHING on both databases: a concurrent sweep loses quietly instead of failing."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _insert_select(conn, table, columns, query):
+    statement = _insert(conn, table).from_select(columns, query).on_conflict_do_nothing()
+    return conn.execute(statement).rowcount
+
+
+def _text(column):
+    return cast(column, String)
+
+
+def thresholds_of(project: dict) -> dict:
+    merged = dict(DEFAULT_THRESHOLDS)
+    merged.update(project.get("reminder_thresholds_days") or {})
+    return merged
+
+
+def load_project(conn) -> dict:
+    row = conn.execute(select(t.platform["project"])).mappings().first()
+    if row is None:
+        raise RuntimeError("no project settings: run `flask directory load`")
+    settings = ProjectSettingsSchema().load(row["settings"])
+    settings["code"] = row["code"]
+    return settings
+
+
+def resolve_automatic(conn, now: datetime) -> int:
+    """Reminders whose reason has gone: closure submitted, consent answered, mentor contact logged, activity."""
+    c, r = t.cases, t.reminders
+    same_case = c.c.case_id == r.c.case_id
+    gone = or_(
+        and_(r.c.rule.in_(CLOSING_RULES), exists().where(same_case, c.c.closed_on.is_not(None))),
+        and_(r.c.rule.in_(("closure_overdue", "project_end")), exists().where(same_case, c.c.end_status_sent.is_(True))),
+    )
+    total = conn.execute(r.update().where(r.c.resolved_at.is_(None), gone)
+                         .values(resolved_at=now, resolution="closure_submitted")).rowcount
+    reasons = (
+        ("consent_missing", "consent_registered",
+         exists().where(same_case, c.c.research_consent.in_(("granted", "withdrawn", "expired")))),
+        ("mentor_contact_missing", "mentor_contact_logged",
+         exists().where(same_case, or_(c.c.mentor_anchor_on.is_(None), c.c.mentor_anchor_on > r.c.period))),
+        ("closure_overdue", "case_active_again",
+         exists().where(same_case, or_(c.c.closure_anchor_on.is_(None), c.c.closure_anchor_on > r.c.period))),
+        ("employer_survey", "consent_withdrawn",
+         exists().where(same_case, or_(c.c.survey_consent.is_(None), c.c.survey_consent != "granted"))),
+    )
+    for rule, resolution, condition in reasons:
+        total += conn.execute(r.update().where(r.c.resolved_at.is_(None), r.c.rule == rule, condition)
+                              .values(resolved_at=now, resolution=resolution)).rowcount
+    # Mail not yet sent for a resolved reminder is not sent at all.
+    m = t.mails
+    conn.execute(m.update().where(
+        m.c.status == "pending", m.c.reminder_id.is_not(None),
+        exists().where(r.c.id == m.c.reminder_id, r.c.resolved_at.is_not(None), r.c.resolution != "survey_sent"),
+    ).values(status="cancelled", claimed_until=None))
+    return total
+
+
+def due_reminders(conn, today: date, project: dict, interview_notice_days: int, now: datetime) -> dict:
+    """One INSERT ... SELECT per rule (two for the two interview points)."""
+    c = t.cases
+    th = thresholds_of(project)
+    active = and_(c.c.closed_on.is_(None), c.c.end_status_sent.is_(False))
+    columns = ["rule", "case_id", "period", "office", "recipient_id", "due_on", "created_at"]
+
+    def rule_select(rule, period, condition, recipient=None):
+        recipient = c.c.counsellor_id if recipient is None else recipient
+        return select(literal(rule), c.c.case_id, period, c.c.office, recipient, literal(today), literal(now, t.reminders.c.created_at.type)).where(condition)
+
+    selects = [
+        ("closure_overdue", rule_select("closure_overdue", c.c.closure_anchor_on, and_(
+            active, c.c.closure_anchor_on <= today - timedelta(days=th["closure_overdue"])))),
+        ("mentor_contact_missing", rule_select("mentor_contact_missing", c.c.mentor_anchor_on, and_(
+            active, c.c.mentor_anchor_on <= today - timedelta(days=th["mentor_contact_missing"])))),
+        ("consent_missing", rule_select("consent_missing", c.c.opened_on, and_(
+            active, or_(c.c.research_consent.is_(None), c.c.research_consent == "incomplete"),
+            c.c.opened_on <= today - timedelta(days=th["consent_missing"])))),
+        ("employer_survey", rule_select("employer_survey", c.c.closed_on, and_(
+            c.c.closed_on.is_not(None), c.c.survey_consent == "granted"), recipient=literal(None, String))),
+    ]
+    end_date = project["end_date"]
+    if today >= end_date - timedelta(days=th["project_end_warning"]):
+        selects.append(("project_end", rule_select("project_end", literal(end_date), and_(active, c.c.opened_on <= today))))
+    for point in project["interview_points"]:
+        if point - timedelta(days=interview_notice_days) <= today <= point:
+            selects.append(("interview", rule_select("interview", literal(point), and_(active, c.c.opened_on <= point))))
+    counts = {}
+    for rule, query in selects:
+        counts[rule] = counts.get(rule, 0) + _insert_select(conn, t.reminders, columns, query)
+    return counts
+
+
+def notify_recipients(conn, now: datetime) -> int:
+    """An in-app notification for each open reminder's recipient (the counsellor)."""
+    r, n = t.reminders, t.notifications
+    key = (literal("reminder:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + r.c.recipient_id)
+    query = select(key, r.c.id, r.c.recipient_id, literal("reminder"), literal(now, n.c.created_at.type)).where(
+        r.c.resolved_at.is_(None), r.c.recipient_id.is_not(None),
+        ~exists().where(n.c.reminder_id == r.c.id, n.c.kind == "reminder"))
+    return _insert_select(conn, n, ["key", "reminder_id", "recipient_id", "kind", "created_at"], query)
+
+
+def escalate(conn, today: date, now: datetime, escalate_after: int) -> int:
+    """Unresolved after N days: a notification to the office's local contact(s) too. Resolved ones never escalate."""
+    r, n, u = t.reminders, t.notifications, t.platform["users"]
+    overdue = and_(r.c.resolved_at.is_(None), r.c.escalated_at.is_(None), r.c.recipient_id.is_not(None),
+                   r.c.due_on <= today - timedelta(days=escalate_after))
+    key = (literal("escalation:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + u.c.id)
+    query = (select(key, r.c.id, u.c.id, literal("escalation"), literal(now, n.c.created_at.type))
+             .select_from(r.join(u, and_(u.c.office_code == r.c.office, u.c.role == "local_contact")))
+             .where(overdue))
+    inserted = _insert_select(conn, n, ["key", "reminder_id", "recipient_id", "kind", "created_at"], query)
+    conn.execute(r.update().where(overdue).values(escalated_at=now))
+    return inserted
+
+
+def queue_immediate_mail(conn, now: datetime) -> int:
+    """One mail per notification for users who chose immediate mail (the default) and have not unsubscribed."""
+    n, p, m = t.notifications, t.preferences, t.mails
+    # Unsubscribed users keep the in-app list; their notifications are marked so they are never mailed later.
+    unsubscribed = select(p.c.user_id).where(p.c.unsubscribed.is_(True))
+    conn.execute(n.update().where(n.c.digest_key.is_(None), n.c.recipient_id.in_(unsubscribed))
+                 .values(digest_key="unsubscribed"))
+    daily = select(p.c.user_id).where(p.c.mode == "daily")
+    query = select(literal("notice:") + n.c.key, literal("notice"), n.c.recipient_id, n.c.id, n.c.reminder_id,
+                   literal("pending"), literal(0), literal(now, m.c.next_attempt_at.type),
+                   literal(now, m.c.created_at.type)).where(
+        n.c.digest_key.is_(None), n.c.recipient_id.not_in(daily), ~exists().where(m.c.notification_id == n.c.id))
+    columns = ["mail_key", "kind", "recipient_id", "notification_id", "reminder_id", "status", "attempts",
+               "next_attempt_at", "created_at"]
+    return _insert_select(conn, m, columns, query)
+
+
+def queue_survey_mail(conn, now: datetime) -> int:
+    """The employer survey invitation: one mail per open employer_survey reminder, to the research team."""
+    r, m = t.reminders, t.mails
+    query = select(literal("survey:") + r.c.case_id + ":" + _text(r.c.period), literal("survey"), r.c.id,
+                   literal("pending"), literal(0), literal(now, m.c.next_attempt_at.type),
+                   literal(now, m.c.created_at.type)).where(
+        r.c.rule == "employer_survey", r.c.resolved_at.is_(None), ~exists().where(m.c.reminder_id == r.c.id))
+    return _insert_select(conn, m, ["mail_key", "kind", "reminder_id", "status", "attempts", "next_attempt_at",
+                                    "created_at"], query)
+
+
+def queue_daily_digests(conn, today: date, now: datetime) -> int:
+    """Users who chose a daily digest: collect today's uncollected notifications under one mail per user."""
+    n, p, m = t.notifications, t.preferences, t.mails
+    daily = select(p.c.user_id).where(p.c.mode == "daily", p.c.unsubscribed.is_(False))
+    digest_key = literal("digest:") + n.c.recipient_id + ":" + literal(today.isoformat())
+    # Once today's digest mail exists, later notifications wait for tomorrow's (never into a mail already queued).
+    conn.execute(n.update().where(n.c.digest_key.is_(None), n.c.recipient_id.in_(daily),
+                                  ~exists().where(m.c.notification_id == n.c.id),
+                                  ~exists().where(m.c.mail_key == digest_key)).values(digest_key=digest_key))
+    query = (select(n.c.digest_key, literal("digest"), n.c.recipient_id, literal("pending"), literal(0),
+                    literal(now, m.c.next_attempt_at.type), literal(now, m.c.created_at.type))
+             .where(n.c.digest_key.like(f"digest:%:{today.isoformat()}"),
+                    ~exists().where(m.c.mail_key == n.c.digest_key))
+             .group_by(n.c.digest_key, n.c.recipient_id))
+    return _insert_select(conn, m, ["mail_key", "kind", "recipient_id", "status", "attempts", "next_attempt_at",
+                                    "created_at"], query)
+
+
+def office_counts(conn, offices: list[str], today: date, days: int = 7) -> dict:
+    """Counts only, per office: opened and closed in the last `days` days, overdue closures now, active cases."""
+    c, r = t.cases, t.reminders
+    since = today - timedelta(days=days)
+    result = {o: {"opened": 0, "closed": 0, "overdue": 0, "active": 0} for o in offices}
+    if not offices:
+        return result
+    queries = {
+        "opened": select(c.c.office, func.count()).where(c.c.office.in_(offices), c.c.opened_on > since,
+                                                        c.c.opened_on <= today).group_by(c.c.office),
+        "closed": select(c.c.office, func.count()).where(c.c.office.in_(offices), c.c.closed_on > since,
+                                                        c.c.closed_on <= today).group_by(c.c.office),
+        "active": select(c.c.office, func.count()).where(c.c.office.in_(offices), c.c.closed_on.is_(None))
+        .group_by(c.c.office),
+        "overdue": select(r.c.office, func.count(func.distinct(r.c.case_id))).where(
+            r.c.office.in_(offices), r.c.rule == "closure_overdue", r.c.resolved_at.is_(None)).group_by(r.c.office),
+    }
+    for name, query in queries.items():
+        for office, count in conn.execute(query):
+            result[office][name] = count
+    return result
+
+
+def queue_county_digests(conn, today: date, now: datetime) -> int:
+    """Weekly: each county contact gets counts per office of their county (counts only, no case references)."""
+    users, offices, m = t.platform["users"], t.platform["offices"], t.mails
+    year, week, _ = today.isocalendar()
+    added = 0
+    for contact in conn.execute(select(users.c.id, users.c.county_code).where(users.c.role == "county_contact")).all():
+        key = f"county:{contact.id}:{year}-W{week:02d}"
+        if conn.execute(select(m.c.id).where(m.c.mail_key == key)).first():
+            continue
+        codes = [o for (o,) in conn.execute(select(offices.c.code).where(offices.c.county_code == contact.county_code)
+                                            .order_by(offices.c.name))]
+        counts = office_counts(conn, codes, today)
+        payload = {"county": contact.county_code, "week": f"{year}-W{week:02d}", "to": today.isoformat(),
+                   "offices": [{"office": o, **counts[o]} for o in codes]}
+        added += conn.execute(_insert(conn, m).values(
+            mail_key=key, kind="county", recipient_id=contact.id, payload=payload, status="pending", attempts=0,
+            next_attempt_at=now, created_at=now).on_conflict_do_nothing()).rowcount
+    return added
+
+
+def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21, local_hour: int = 12,
+              digest_hour: int = 8, county_weekday: int = 0, working_day: bool = True) -> SweepResult:
+    """The whole sweep in the caller's transaction: a crash anywhere leaves nothing half-done."""
+    project = load_project(conn)
+    th = thresholds_of(project)
+    result = SweepResult()
+    result.resolved = resolve_automatic(conn, now)
+    result.reminders = due_reminders(conn, today, project, interview_notice_days, now)
+    result.notifications = notify_recipients(conn, now)
+    result.escalations = escalate(conn, today, now, th["escalate_after"])
+    result.mails = queue_immediate_mail(conn, now) + queue_survey_mail(conn, now)
+    if working_day and local_hour >= digest_hour:
+        result.digests = queue_daily_digests(conn, today, now)
+        if today.weekday() >= county_weekday:
+            result.county_digests = queue_county_digests(conn, today, now)
+    return result
