@@ -144,6 +144,96 @@ def delete_vhosts(vhosts, user_prefixes=(), users=(), node: str | None = None) -
     rabbitmqctl("eval", expression, node=node)
 
 
+# ---------------------------------------------------------------- dead letters (over AMQP, as the operator)
+DEFAULT_ADMIN_URL = "amqp://guest:guest@127.0.0.1:5672/" + topology.DEFAULT_VHOST
+
+
+def _describe(queue: str, method, properties, body: bytes) -> dict:
+    headers = properties.headers or {}
+    deaths = headers.get("x-death") or []
+    death = deaths[0] if deaths else {}
+    office = None
+    try:
+        office = json.loads(body).get("office")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        pass
+
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else value
+    return {
+        "queue": queue,
+        "dead_letter_queue": queue + ".dead",
+        "message_id": properties.message_id,
+        "type": properties.type,
+        "office": office if isinstance(office, str) else None,
+        "routing_key": text(death.get("routing-keys", [method.routing_key])[0]) if death else method.routing_key,
+        "reason": text(death.get("reason")) or "unknown",
+        "count": int(death.get("count", 1)) if death else 1,
+    }
+
+
+def _dead_letter_queues(queues) -> list[str]:
+    return [topology.queue(q).name for q in queues] if queues else [q.name for q in topology.QUEUES]
+
+
+def _blocking(url: str):
+    import pika
+    params = pika.URLParameters(url)
+    params.connection_attempts = 1
+    params.socket_timeout = 5
+    return pika.BlockingConnection(params)
+
+
+def list_dead_letters(admin_url: str, queues=None) -> list[dict]:
+    """Every message in the dead-letter queues, read without consuming for good (all go back unchanged)."""
+    found = []
+    connection = _blocking(admin_url)
+    try:
+        for queue in _dead_letter_queues(queues):
+            channel = connection.channel()
+            while True:
+                method, properties, body = channel.basic_get(queue + ".dead", auto_ack=False)
+                if method is None:
+                    break
+                found.append(_describe(queue, method, properties, body))
+            channel.close()  # returns every unacknowledged message to its queue
+    finally:
+        connection.close()
+    return found
+
+
+def replay_dead_letters(admin_url: str, queues=None, message_id: str | None = None, replay_all: bool = False) -> list[dict]:
+    """Republish dead letters to their original queue (confirmed), then remove them from the dead-letter queue.
+
+    The message keeps its message_id, so a consumer that already has it in its inbox skips it."""
+    import pika
+    if not replay_all and not message_id:
+        raise ValueError("give a message id or ask for all")
+    replayed = []
+    connection = _blocking(admin_url)
+    try:
+        for queue in _dead_letter_queues(queues):
+            channel = connection.channel()
+            channel.confirm_delivery()
+            while True:
+                method, properties, body = channel.basic_get(queue + ".dead", auto_ack=False)
+                if method is None:
+                    break
+                if not replay_all and properties.message_id != message_id:
+                    continue  # left unacknowledged: back in the dead-letter queue when the channel closes
+                headers = {k: v for k, v in (properties.headers or {}).items() if not k.startswith("x-")}
+                channel.basic_publish("", queue, body, pika.BasicProperties(
+                    delivery_mode=2, content_type=properties.content_type, message_id=properties.message_id,
+                    correlation_id=properties.correlation_id, type=properties.type, app_id=properties.app_id,
+                    headers=headers or None), mandatory=True)
+                channel.basic_ack(method.delivery_tag)
+                replayed.append(_describe(queue, method, properties, body))
+            channel.close()
+    finally:
+        connection.close()
+    return replayed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.bus.admin", description=__doc__.split("\n")[0])
     parser.add_argument("--node", help="rabbitmqctl -n NODE (default: the local broker)")

@@ -41,6 +41,54 @@ def bus_consume():
     run_consumer(_platform(), spec)
 
 
+def _queues_for(queue):
+    from shared.bus import topology
+    if queue:
+        try:
+            topology.queue(queue)
+        except KeyError:
+            raise click.BadParameter(f"no consumer queue {queue!r} (known: "
+                                     f"{', '.join(q.name for q in topology.QUEUES)})", param_hint="--queue") from None
+        return [queue]
+    own = [q.name for q in topology.queues_of(_platform().settings.service)]
+    return own or None
+
+
+ADMIN_URL_OPTION = click.option("--admin-url", envvar="BUS_ADMIN_URL", show_envvar=True,
+                                default="amqp://guest:guest@127.0.0.1:5672/hybrid",
+                                help="an operator's AMQP URL for the vhost")
+
+
+@bus_cli.command("dead-letters")
+@click.option("--queue", help="a consumer queue (default: this service's queues)")
+@ADMIN_URL_OPTION
+def bus_dead_letters(queue, admin_url):
+    """List dead letters (message id, type, office, reason, count) without consuming them."""
+    from shared.bus.admin import list_dead_letters
+    letters = list_dead_letters(admin_url, _queues_for(queue))
+    for letter in letters:
+        click.echo("\t".join(str(letter[k]) for k in ("queue", "message_id", "type", "office", "reason", "count")))
+    click.echo(f"{len(letters)} dead letter(s)", err=True)
+
+
+@bus_cli.command("replay")
+@click.option("--queue", help="a consumer queue (default: this service's queues)")
+@click.option("--message-id", help="replay this message")
+@click.option("--all", "replay_all", is_flag=True, help="replay every dead letter of the queue(s)")
+@ADMIN_URL_OPTION
+def bus_replay(queue, message_id, replay_all, admin_url):
+    """Republish dead letters to their original queue and remove them from the dead-letter queue."""
+    from shared.bus.admin import replay_dead_letters
+    if bool(message_id) == bool(replay_all):
+        raise click.UsageError("give exactly one of --message-id ID or --all")
+    replayed = replay_dead_letters(admin_url, _queues_for(queue), message_id=message_id, replay_all=replay_all)
+    for letter in replayed:
+        click.echo(f"replayed {letter['message_id']} to {letter['queue']}")
+    if message_id and not replayed:
+        raise click.ClickException(f"no dead letter with message id {message_id}")
+    click.echo(f"{len(replayed)} replayed", err=True)
+
+
 def register(app):
     app.cli.add_command(outbox_cli)
     app.cli.add_command(bus_cli)

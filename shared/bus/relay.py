@@ -51,7 +51,7 @@ def broker_user(url: str) -> str:
 
 
 def retry_delay(attempts: int) -> float:
-    return min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** max(0, attempts - 1))
+    return min(MAX_BACKOFF_SECONDS, 2.0 * 2 ** max(0, attempts - 1))
 
 
 class Relay:

@@ -1,0 +1,187 @@
+"""Outbox -> relay -> real RabbitMQ (throwaway vhost) -> idempotent consumer, on SQLite and PostgreSQL."""
+import json
+import uuid
+
+import pika
+import pytest
+from sqlalchemy import func, select, update
+
+from services.intake import tables as intake_tables
+from shared.bus import probe
+from shared.bus.consumer import ConsumerSpec, Reject, apply_envelope, drain
+from shared.bus.envelope import InvalidEvent
+from shared.bus.relay import relay_pending
+
+
+@pytest.fixture
+def probe_platform(bus_vhost, db_url, platform_factory):
+    """The intake service's database and settings, publishing and consuming as the broker's probe user."""
+    platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake", "probe"))
+    probe.install(platform)
+    return platform
+
+
+def outbox_state(platform):
+    t = platform.tables["outbox"]
+    with platform.engine.connect() as conn:
+        return conn.execute(select(t.c.message_id, t.c.sent_at, t.c.attempts, t.c.last_error)).all()
+
+
+def inbox_count(platform):
+    t = platform.tables["inbox"]
+    with platform.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(t)).scalar()
+
+
+def test_an_outbox_event_takes_effect_exactly_once(probe_platform, bus_vhost):
+    ids = probe.produce(probe_platform, 300)
+    assert relay_pending(probe_platform) == 300
+    rows = outbox_state(probe_platform)
+    assert all(row.sent_at is not None and row.attempts == 0 for row in rows)
+    assert relay_pending(probe_platform) == 0  # nothing is sent twice by the relay on its own
+
+    stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
+    assert (stats.processed, stats.duplicate, stats.rejected) == (300, 0, 0)
+    assert probe.effect_counts(probe_platform) == {mid: 1 for mid in ids}
+    assert inbox_count(probe_platform) == 300
+    assert bus_vhost.ready("bus.probe") == 0
+
+
+def test_the_same_message_delivered_three_times_has_one_effect(probe_platform, bus_vhost):
+    ids = probe.produce(probe_platform, 20)
+    outbox = probe_platform.tables["outbox"]
+    for _ in range(3):  # as if the relay died after publishing, before marking sent: published again
+        with probe_platform.engine.begin() as conn:
+            conn.execute(update(outbox).values(sent_at=None))
+        assert relay_pending(probe_platform) == 20
+    assert bus_vhost.ready("bus.probe") == 60
+
+    stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
+    assert (stats.processed, stats.duplicate) == (20, 40)
+    assert probe.effect_counts(probe_platform) == {mid: 1 for mid in ids}
+
+
+def test_published_properties_let_the_broker_and_consumers_check(probe_platform, bus_vhost):
+    [message_id] = probe.produce(probe_platform, 1)
+    relay_pending(probe_platform)
+    connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.admin_url))
+    try:
+        method, properties, body = connection.channel().basic_get("bus.probe", auto_ack=True)
+    finally:
+        connection.close()
+    assert method.routing_key == "office.kristiansand.bus.probe"
+    assert properties.message_id == message_id and properties.delivery_mode == 2
+    assert properties.user_id == bus_vhost.user("probe") and properties.type == "bus.probe"
+    assert properties.content_type == "application/json"
+    envelope = json.loads(body)
+    assert envelope["message_id"] == message_id and envelope["payload"] == {"sequence": 0}
+    assert properties.correlation_id == envelope["correlation_id"]
+
+
+def test_a_refused_publish_stays_unsent_and_is_retried_later(bus_vhost, db_url, platform_factory):
+    """The intake user may not publish bus.* keys: the broker closes the channel, the row is kept with its error."""
+    platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake"))
+    probe.produce(platform, 3)
+    assert relay_pending(platform) == 0
+    rows = outbox_state(platform)
+    assert len(rows) == 3
+    assert all(row.sent_at is None and row.attempts == 1 and "ACCESS_REFUSED" in row.last_error for row in rows)
+    assert relay_pending(platform) == 0  # in backoff: not retried at once
+    assert bus_vhost.ready("bus.probe") == 0
+
+
+def test_an_unroutable_event_is_returned_and_not_marked_sent(bus_vhost, db_url, platform_factory):
+    """mandatory=True: with the queue gone, the broker returns the message; the row stays unsent."""
+    platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake", "probe"))
+    connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.admin_url))
+    try:
+        connection.channel().queue_unbind("bus.probe", "hybrid.events", "office.*.bus.probe")
+    finally:
+        connection.close()
+    probe.produce(platform, 2)
+    assert relay_pending(platform) == 0
+    rows = outbox_state(platform)
+    assert all(row.sent_at is None and row.attempts == 1 and "NO_ROUTE" in row.last_error for row in rows)
+
+
+def test_poison_messages_go_to_the_dead_letter_queue_without_holding_up_the_rest(probe_platform, bus_vhost):
+    good = probe.produce(probe_platform, 40)
+    rejected = probe.produce(probe_platform, 1, start=40, fail="reject")
+    buggy = probe.produce(probe_platform, 1, start=41, fail="error")
+    good += probe.produce(probe_platform, 40, start=42)
+    assert relay_pending(probe_platform) == 82
+    publish_raw(bus_vhost, b'{"not": "an envelope"}', message_id="raw-invalid-1")
+
+    stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
+    assert (stats.processed, stats.rejected) == (80, 3)
+    assert probe.effect_counts(probe_platform) == {mid: 1 for mid in good}
+    assert inbox_count(probe_platform) == 80  # a rejected message leaves no inbox row: a replay runs again
+    assert bus_vhost.ready("bus.probe.dead") == 3
+
+
+def publish_raw(bus_vhost, body, message_id, routing_key="office.kristiansand.bus.probe"):
+    connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.url("probe")))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("hybrid.events", routing_key, body, pika.BasicProperties(
+            message_id=message_id, delivery_mode=2, user_id=bus_vhost.user("probe")), mandatory=True)
+    finally:
+        connection.close()
+
+
+def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
+    from shared.web import create_service_app
+
+    good = probe.produce(probe_platform, 10)
+    [buggy] = probe.produce(probe_platform, 1, start=10, fail="error")
+    relay_pending(probe_platform)
+    publish_raw(bus_vhost, b"\xff not json", message_id="raw-invalid-2")
+    stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
+    assert (stats.processed, stats.rejected) == (10, 2)
+
+    app = create_service_app("intake", __name__, probe_platform.tables, settings=probe_platform.settings,
+                             platform=probe_platform)  # the platform base every service's CLI has
+    runner = app.test_cli_runner()
+    admin = ["--queue", "bus.probe", "--admin-url", bus_vhost.admin_url]
+    listed = runner.invoke(args=["bus", "dead-letters", *admin])
+    assert listed.exit_code == 0, listed.output
+    lines = sorted(line.split("\t") for line in listed.stdout.splitlines())
+    assert sorted((line[1], line[2], line[3], line[4]) for line in lines) == sorted([
+        (buggy, "bus.probe", "kristiansand", "rejected"), ("raw-invalid-2", "None", "None", "rejected")])
+    assert bus_vhost.ready("bus.probe.dead") == 2  # listing consumed nothing
+
+    # The operator fixes the bug (here: a handler that no longer fails) and replays that one message.
+    fixed = ConsumerSpec("bus.probe", {"bus.probe": lambda conn, env, platform: probe.handle_probe(
+        conn, {**env, "payload": {**env["payload"], "fail": None}}, platform)})
+    replayed = runner.invoke(args=["bus", "replay", "--message-id", buggy, *admin])
+    assert replayed.exit_code == 0, replayed.output
+    assert f"replayed {buggy}" in replayed.stdout
+    assert bus_vhost.ready("bus.probe.dead") == 1
+    stats = drain(probe_platform, fixed, idle_seconds=0.5)
+    assert stats.processed == 1
+    assert probe.effect_counts(probe_platform) == {mid: 1 for mid in good + [buggy]}
+
+    missing = runner.invoke(args=["bus", "replay", "--message-id", str(uuid.uuid4()), *admin])
+    assert missing.exit_code != 0 and "no dead letter" in missing.output
+    both = runner.invoke(args=["bus", "replay", *admin])
+    assert both.exit_code != 0 and "exactly one of" in both.output
+    assert bus_vhost.ready("bus.probe.dead") == 1
+
+
+def test_apply_envelope_runs_a_handler_once_without_a_broker(probe_platform):
+    with probe_platform.engine.begin() as conn:
+        envelope = probe_platform.emit(conn, "bus.probe", "kristiansand", {"sequence": 7})
+    spec = probe.probe_spec()
+    assert apply_envelope(probe_platform, spec, envelope) == "processed"
+    assert apply_envelope(probe_platform, spec, envelope) == "duplicate"
+    assert probe.effect_counts(probe_platform) == {envelope["message_id"]: 1}
+    assert apply_envelope(probe_platform, ConsumerSpec("bus.probe", {}), {**envelope, "message_id": str(uuid.uuid4())}) == "ignored"
+
+    with probe_platform.engine.begin() as conn:
+        poison = probe_platform.emit(conn, "bus.probe", "kristiansand", {"sequence": 8, "fail": "reject"})
+    with pytest.raises(Reject):
+        apply_envelope(probe_platform, spec, poison)
+    assert inbox_count(probe_platform) == 1  # the rejected one left nothing behind
+    with pytest.raises(InvalidEvent):
+        apply_envelope(probe_platform, spec, {**envelope, "payload": {"sequence": "seven"}})
