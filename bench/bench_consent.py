@@ -34,7 +34,7 @@ BASELINE = REPO.parent / "shared" / "bench" / "baseline_crypto.py"
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=120, help="stores per path")
+    parser.add_argument("--n", type=int, default=200, help="stores per path")
     parser.add_argument("--pg", default=os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args(argv)
     os.environ["TEST_PG_URL"] = args.pg
@@ -49,10 +49,14 @@ def main(argv=None):
         drop()
     enc, null = results["encrypted"], results["unencrypted"]
     med_enc, med_null = statistics.median(enc), statistics.median(null)
+    paired = statistics.median(results["paired_ratios"])
     print(f"consent_store_1MiB_encrypted_ms median={med_enc * 1000:.2f} mean={statistics.mean(enc) * 1000:.2f} n={len(enc)}")
     print(f"consent_store_1MiB_unencrypted_ms median={med_null * 1000:.2f} mean={statistics.mean(null) * 1000:.2f} n={len(null)}")
     ratio = med_enc / med_null
-    print(f"ratio_encrypted_over_unencrypted={ratio:.3f} (target <= 1.1: {'met' if ratio <= 1.1 else 'NOT met'})")
+    print(f"ratio_of_medians_encrypted_over_unencrypted={ratio:.3f}")
+    # Each encrypted store beside its unencrypted neighbour: drift in fsync latency cancels within a pair.
+    print(f"ratio_paired_median={paired:.3f} (target <= 1.1: {'met' if paired <= 1.1 else 'NOT met'})")
+    ratio = paired
     if BASELINE.exists():
         baseline = subprocess.run([sys.executable, str(BASELINE)], capture_output=True, text=True, timeout=300)
         print("baseline_crypto (context): " + " ".join(baseline.stdout.split()))
@@ -64,20 +68,25 @@ def run(platform, n):
     deps_null = domain.deps_from_platform(platform, cipher=NullCipher())
     assert isinstance(deps_enc.cipher, OfficeCipher)
     scan = b"%PDF-1.7\n" + os.urandom(1024 * 1024 - 9)  # a scan is already compressed: random bytes are fair
-    times = {"encrypted": [], "unencrypted": []}
+    times = {"encrypted": [], "unencrypted": [], "paired_ratios": []}
+    pair = {}
     cases = [_open_case(platform, deps_enc) for _ in range(2 * n + 10)]
     order = [("encrypted", deps_enc), ("unencrypted", deps_null)]
     for i, case_id in enumerate(cases):
         name, deps = order[i % 2] if (i // 2) % 2 == 0 else order[1 - i % 2]  # ABBA: neither path always goes first
+        document = bytes(scan[:-8]) + i.to_bytes(8, "big")  # each upload arrives as its own new buffer
         started = time.perf_counter()
         with platform.engine.begin() as conn:
             domain.record_consent(conn, deps, "kristiansand", "bench", {
                 "case_id": case_id, "signer_role": "candidate", "signer_name": "Bench Kandidat",
                 "signed_on": date(2026, 11, 20), "method": "scanned_paper",
-                "decisions": {"research_registration": "granted"}, "document": scan})
+                "decisions": {"research_registration": "granted"}, "document": document})
         elapsed = time.perf_counter() - started
         if i >= 10:  # warm-up: connection pool, plan caches
             times[name].append(elapsed)
+            pair[name] = elapsed
+            if i % 2 == 1:
+                times["paired_ratios"].append(pair["encrypted"] / pair["unencrypted"])
     return times
 
 
