@@ -84,6 +84,8 @@ def audit_verify(office):
     with platform.engine.connect() as conn:
         report = audit.verify(conn, office)
     broken = False
+    if not report:
+        click.echo("no audit entries yet")
     for code, problems in sorted(report.items()):
         if problems:
             broken = True

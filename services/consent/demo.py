@@ -27,7 +27,7 @@ def seed(platform) -> dict:
     deps = domain.deps_from_platform(platform)
     consents = 0
     with platform.engine.connect() as conn:
-        cases = [dict(r) for r in conn.execute(select(T["cases"]).order_by(T["cases"].c.opened_on)).mappings()]
+        cases = [dict(r) for r in conn.execute(select(T["cases"]).order_by(T["cases"].c.opened_on, T["cases"].c.case_id)).mappings()]
     for index, case in enumerate(cases):
         with platform.engine.begin() as conn:
             known = conn.execute(select(func.count()).select_from(T["records"])

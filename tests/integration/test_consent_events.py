@@ -149,3 +149,17 @@ def test_withdrawal_reaches_the_real_broker(platform_factory, pg_url, bus_vhost)
     withdrawn = received[1][1]
     assert withdrawn["payload"]["case_id"] == case_id and withdrawn["payload"]["data_policy"] == "erase"
     assert "Ada" not in json.dumps(withdrawn)
+
+
+def test_demo_seed_records_consents_for_known_cases_and_is_repeatable(consent):
+    from services.consent.app import create_app
+    first, second = open_case(consent, mentor_relation="colleague"), open_case(consent, mentor_relation="manager")
+    runner = create_app(platform=consent).test_cli_runner()
+    output = runner.invoke(args=["demo", "seed"]).output
+    assert output == "demo: 0 template versions added, 3 consents recorded for 2 known cases\n"
+    assert runner.invoke(args=["demo", "seed"]).output.startswith("demo: 0 template versions added, 0 consents")
+    client = make_client(consent)
+    answer = client.get(f"/api/v1/status?case_id={first}&purpose=research_registration",
+                        headers=bearer(consent, "kari-veileder")).json
+    assert answer["granted"] is True
+    assert count(consent, "records") == 3 and count(consent, "records", case_id=second) >= 1
