@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from shared.auth import Forbidden
 from shared.vocab import choices, codes, label
 
-from . import access, domain
+from . import access, domain, uploads
 from .api import deps, serve_document
 from .schemas import ConsentForm, TemplateFileSchema, decisions_from_form
 from shared.web import current_platform, current_principal
@@ -106,6 +106,10 @@ def _record(kind, ref):
     except ValidationError as error:
         errors = {k: v if isinstance(v, list) else [str(v)] for k, v in error.messages.items()}
         errors = {("decisions" if k.startswith("decision_") else k): v for k, v in errors.items()}
+        try:  # say everything that is wrong at once, the document included
+            uploads.sniff_document(content, d.max_upload_bytes)
+        except uploads.UploadRefused as refused:
+            errors["document"] = [refused.message]
         return _render_subject(kind, ref, errors=errors, form=raw, status=422)
     cmd = {**form, "case_id": case_id, "subject_ref": subject_ref, "decisions": decisions_from_form(form),
            "document": content}
