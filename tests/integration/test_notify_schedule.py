@@ -1,0 +1,216 @@
+"""The schedule and the sweep on both databases: events in (each delivered twice), reminders out, once per
+rule and period; resolution by closure, by consent, by new contact and by hand; escalation; survey consent."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from services.notify import tables as t
+from services.notify.config import load_notify_config
+from services.notify.service import sweep_once
+from shared.auth import Forbidden, NotFound, Principal
+from tests.integration.test_notify_support import (case_closed, case_opened, consent, contact_logged, deliver_event,
+                                                   measure_changed, notify_env)
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # a Thursday, 11:00 in Oslo
+
+
+@pytest.fixture
+def notify(platform_factory, db_url):
+    platform = platform_factory("notify", t.all_tables(), db_url, env=notify_env())
+    return platform
+
+
+def deliver_twice(platform, *envelopes):
+    for env in envelopes:
+        assert deliver_event(platform, env) is not False
+        deliver_event(platform, env)  # the same message again: the inbox makes it a no-op
+
+
+def rows(platform, table, *where):
+    with platform.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
+
+
+def open_reminders(platform, case_id=None):
+    where = [t.reminders.c.resolved_at.is_(None)]
+    if case_id:
+        where.append(t.reminders.c.case_id == str(case_id))
+    return {r["rule"]: r for r in rows(platform, t.reminders, *where)}
+
+
+def test_a_case_left_open_yields_one_reminder_per_rule_and_period(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify,
+                  case_opened(case, date(2026, 9, 1)),
+                  contact_logged(case, date(2026, 9, 10), party="mentor"),
+                  measure_changed(case, date(2026, 9, 1), date(2026, 10, 1)))
+    first = sweep_once(notify)
+    assert first.reminders["closure_overdue"] == 1
+    assert first.reminders["mentor_contact_missing"] == 1
+    assert first.reminders["consent_missing"] == 1
+    reminders = open_reminders(notify, case)
+    assert reminders["closure_overdue"]["period"] == date(2026, 10, 1)  # the last measure's end
+    assert reminders["mentor_contact_missing"]["period"] == date(2026, 9, 10)
+    assert reminders["consent_missing"]["period"] == date(2026, 9, 1)
+    assert first.notifications == 3 and first.mails == 3
+
+    again = sweep_once(notify)
+    assert again.new_reminders == 0 and again.notifications == 0 and again.mails == 0
+    with notify.engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(t.mails.c.kind == "notice")).scalar() == 3
+
+
+def test_new_contact_resolves_and_starts_a_new_period_and_escalation_goes_to_the_local_contact(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 9, 1)), contact_logged(case, date(2026, 9, 10)))
+    sweep_once(notify)
+    assert set(open_reminders(notify, case)) == {"closure_overdue", "mentor_contact_missing", "consent_missing"}
+
+    deliver_twice(notify, contact_logged(case, date(2026, 11, 20), party="mentor"))
+    result = sweep_once(notify)
+    assert result.resolved == 2  # mentor contact logged, and the case is active again
+    resolved = {r["rule"]: r["resolution"] for r in rows(notify, t.reminders, t.reminders.c.resolved_at.is_not(None))}
+    assert resolved == {"mentor_contact_missing": "mentor_contact_logged", "closure_overdue": "case_active_again"}
+    # Their mail, not yet sent, is not sent at all.
+    assert {m["status"] for m in rows(notify, t.mails) if m["reminder_id"] in
+            {r["id"] for r in rows(notify, t.reminders, t.reminders.c.resolved_at.is_not(None))}} == {"cancelled"}
+
+    notify.clock.set(NOW + timedelta(days=22))
+    later = sweep_once(notify)
+    assert later.reminders["mentor_contact_missing"] == 1  # a new period: 21 days after 20.11
+    assert open_reminders(notify, case)["mentor_contact_missing"]["period"] == date(2026, 11, 20)
+    assert later.escalations == 1  # consent still missing 22 days after its reminder: Lise, the local contact
+    escalation = rows(notify, t.notifications, t.notifications.c.kind == "escalation")
+    assert [e["recipient_id"] for e in escalation] == ["lise-kontakt"]
+    assert sweep_once(notify).escalations == 0
+
+
+def test_closure_resolves_every_reminder_and_nothing_escalates_afterwards(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 8, 1)))
+    sweep_once(notify)
+    assert open_reminders(notify, case)
+    deliver_twice(notify, case_closed(case, date(2026, 8, 1), date(2026, 11, 26)))
+    assert open_reminders(notify, case) == {}
+    assert {r["resolution"] for r in rows(notify, t.reminders)} == {"closure_submitted"}
+    notify.clock.set(NOW + timedelta(days=60))
+    result = sweep_once(notify)
+    assert result.new_reminders == 0 and result.escalations == 0
+
+
+def test_interview_reminder_resolved_by_hand_neither_repeats_nor_escalates(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 11, 20)),
+                  consent("granted", case, "research_registration", NOW))
+    notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # 18 days before the 15.01.2027 point
+    result = sweep_once(notify)
+    assert result.reminders.get("interview") == 1
+    reminder = open_reminders(notify, case)["interview"]
+    kari = Principal(subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand")
+    per = Principal(subject="per-veileder", role="counsellor", name="Per", office="bergen-vest")
+    from services.notify import notices
+    with notify.engine.begin() as conn:
+        with pytest.raises(NotFound):
+            notices.resolve_by_action(conn, per, reminder["id"], notify.clock.now())  # another office: 404
+    with notify.engine.begin() as conn:
+        resolved = notices.resolve_by_action(conn, kari, reminder["id"], notify.clock.now())
+    assert resolved["resolution"] == "interview_arranged" and resolved["resolved_by"] == "kari-veileder"
+    notify.clock.set(datetime(2027, 1, 14, 10, 0, tzinfo=timezone.utc))  # past escalate_after
+    later = sweep_once(notify)
+    assert later.reminders.get("interview") == 0
+    interview = rows(notify, t.reminders, t.reminders.c.rule == "interview")
+    assert len(interview) == 1 and interview[0]["escalated_at"] is None
+    escalated = rows(notify, t.reminders, t.reminders.c.escalated_at.is_not(None))
+    assert escalated and "interview" not in {r["rule"] for r in escalated}  # the others, unresolved, did escalate
+
+
+def test_consent_status_is_the_latest_by_effective_time_and_granted_resolves_the_reminder(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 10, 1)))
+    sweep_once(notify)
+    assert "consent_missing" in open_reminders(notify, case)
+    deliver_twice(notify, consent("granted", case, "research_registration", NOW - timedelta(hours=1)))
+    deliver_twice(notify, consent("withdrawn", case, "research_registration", NOW - timedelta(days=3)))  # late, older
+    assert rows(notify, t.cases)[0]["research_consent"] == "granted"
+    sweep_once(notify)
+    assert "consent_missing" not in open_reminders(notify, case)
+
+
+def test_edited_contact_keeps_the_highest_revision(notify):
+    case, contact = uuid.uuid4(), uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 9, 1)),
+                  contact_logged(case, date(2026, 11, 1), contact_id=contact, revision=2),
+                  contact_logged(case, date(2026, 9, 2), contact_id=contact, revision=1))  # older revision, late
+    assert rows(notify, t.cases)[0]["last_mentor_contact_on"] == date(2026, 11, 1)
+    deliver_twice(notify, contact_logged(case, date(2026, 11, 1), contact_id=contact, revision=3, deleted=True))
+    assert rows(notify, t.cases)[0]["last_mentor_contact_on"] is None
+    assert rows(notify, t.cases)[0]["mentor_anchor_on"] == date(2026, 9, 1)
+
+
+def test_open_ended_measure_keeps_the_case_from_closure_reminders(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 6, 1), relation="none"),
+                  measure_changed(case, date(2026, 6, 1), None))
+    result = sweep_once(notify)
+    assert result.reminders["closure_overdue"] == 0 and result.reminders["mentor_contact_missing"] == 0
+
+
+def test_employer_survey_only_with_the_employers_consent_and_withdrawal_cancels_it(notify):
+    with_consent, without = uuid.uuid4(), uuid.uuid4()
+    for case in (with_consent, without):
+        deliver_twice(notify, case_opened(case, date(2026, 9, 1)),
+                      case_closed(case, date(2026, 9, 1), date(2026, 11, 20)))
+    deliver_twice(notify, consent("granted", with_consent, "employer_survey", NOW - timedelta(days=1)))
+    result = sweep_once(notify)
+    assert result.reminders["employer_survey"] == 1
+    survey = rows(notify, t.mails, t.mails.c.kind == "survey")
+    assert len(survey) == 1 and survey[0]["recipient_id"] is None and survey[0]["payload"] is None
+    deliver_twice(notify, consent("withdrawn", with_consent, "employer_survey", NOW))
+    sweep_once(notify)
+    assert rows(notify, t.mails, t.mails.c.kind == "survey")[0]["status"] == "cancelled"
+    assert rows(notify, t.reminders, t.reminders.c.rule == "employer_survey")[0]["resolution"] == "consent_withdrawn"
+
+
+def test_project_end_reminds_every_counsellor_with_ongoing_cases(notify):
+    cases = [uuid.uuid4() for _ in range(3)]
+    deliver_twice(notify, case_opened(cases[0], date(2027, 1, 1)),
+                  case_opened(cases[1], date(2027, 2, 1), counsellor="ola-veileder"),
+                  case_opened(cases[2], date(2027, 2, 1), office="bergen-vest", counsellor="per-veileder"),
+                  case_closed(cases[0], date(2027, 1, 1), date(2027, 3, 1)))
+    notify.clock.set(datetime(2027, 5, 3, 10, 0, tzinfo=timezone.utc))  # 58 days before 30.06.2027
+    result = sweep_once(notify)
+    assert result.reminders["project_end"] == 2
+    recipients = {r["recipient_id"] for r in rows(notify, t.reminders, t.reminders.c.rule == "project_end")}
+    assert recipients == {"ola-veileder", "per-veileder"}
+
+
+def test_county_overview_counts_own_county_only(notify):
+    deliver_twice(notify, case_opened(uuid.uuid4(), date(2026, 11, 24)),
+                  case_opened(uuid.uuid4(), date(2026, 8, 1), office="lister", counsellor="kari-veileder"),
+                  case_opened(uuid.uuid4(), date(2026, 11, 24), office="bergen-vest", counsellor="per-veileder"))
+    sweep_once(notify)
+    from services.notify import notices
+    tone = Principal(subject="tone-fylke", role="county_contact", name="Tone", county="agder")
+    with notify.engine.connect() as conn:
+        overview = {r["office"]: r for r in notices.county_overview(conn, tone, NOW.date())}
+        assert set(overview) == {"kristiansand", "lister"}
+        assert overview["kristiansand"]["opened"] == 1 and overview["lister"]["overdue"] == 1
+        assert overview["lister"]["active"] == 1 and set(overview["lister"]) == {
+            "office", "name", "opened", "closed", "overdue", "active"}
+        with pytest.raises(Forbidden):
+            notices.county_overview(conn, Principal(subject="kari-veileder", role="counsellor", name="K",
+                                                    office="kristiansand"), NOW.date())
+
+
+def test_a_contact_for_a_case_another_office_owns_is_rejected(notify):
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 9, 1)))
+    from shared.bus.envelope import make_envelope
+    with pytest.raises(Exception) as raised:
+        deliver_event(notify, case_opened(case, date(2026, 9, 1), office="bergen-vest", counsellor="per-veileder"))
+    assert "another office" in str(raised.value)
+    assert rows(notify, t.cases)[0]["office"] == "kristiansand"
