@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select
 
@@ -45,8 +46,16 @@ def handle_probe(conn, envelope, platform):
                                                office=envelope["office"], occurred_at=envelope["occurred_at"]))
 
 
-def probe_spec() -> ConsumerSpec:
-    return ConsumerSpec(queue=PROBE_QUEUE, handlers={"bus.probe": handle_probe})
+def probe_spec(delay_ms: float | None = None) -> ConsumerSpec:
+    """Fault tests slow the handler (PROBE_HANDLER_DELAY_MS) so that a kill lands inside a batch's transaction."""
+    delay = (float(os.environ.get("PROBE_HANDLER_DELAY_MS", "0")) if delay_ms is None else delay_ms) / 1000
+    if not delay:
+        return ConsumerSpec(queue=PROBE_QUEUE, handlers={"bus.probe": handle_probe})
+
+    def slow_probe(conn, envelope, platform):
+        time.sleep(delay)
+        handle_probe(conn, envelope, platform)
+    return ConsumerSpec(queue=PROBE_QUEUE, handlers={"bus.probe": slow_probe})
 
 
 def install(platform) -> None:
