@@ -357,7 +357,7 @@ def save_contact(conn, platform, actor, case_id, raw: dict, contact_id=None) -> 
              "changed": sorted(k for k in values if before and before[k] != values[k]) if before else None},
             snapshot={"before": before and {k: before[k] for k in CONTACT_FIELDS}, "after": {**values, "note": note}})
     platform.emit(conn, "case.contact_logged", case["office"], {"case_id": case["id"], "contact_id": contact_id,
-                                                                "revision": revision, **values})
+                                                                "revision": revision, "deleted": False, **values})
     return {"id": contact_id, "revision": revision, **values}
 
 
@@ -411,7 +411,8 @@ def save_measure(conn, platform, actor, case_id, raw: dict, measure_id=None) -> 
             revision=revision, updated_by=actor.subject, updated_at=now, **values))
     _change(conn, platform, case, actor, "measure_added" if before is None else "measure_changed",
             {"measure_id": measure_id, **values, "before": before and {k: before[k] for k in MEASURE_FIELDS}})
-    platform.emit(conn, "case.measure_changed", case["office"], {"case_id": case["id"], "measure_id": measure_id, **values})
+    platform.emit(conn, "case.measure_changed", case["office"], {"case_id": case["id"], "measure_id": measure_id,
+                                                                 "deleted": False, **values})
     return {"id": measure_id, "revision": revision, **values}
 
 
@@ -583,7 +584,7 @@ def _store_version(conn, platform, actor, case, values, measures, derived, event
                                           "case.project_end_status": "project_end_status"}[event_type],
             {"version": version, "supersedes_version": supersedes, "closed_on": values["closed_on"],
              "closure_reason": values["closure_reason"]}, **updates)
-    return envelope["payload"]
+    return payload
 
 
 def project_end(platform, actor) -> dict:

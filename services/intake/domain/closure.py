@@ -212,6 +212,21 @@ def record(case: dict, values: dict, measures: list[dict], derived: dict, versio
     }
 
 
+def values_from_record(record: dict) -> dict:
+    """A submitted record back into form values (to correct it)."""
+    values = {k: record[k] for k in ("closed_on", "closure_reason", "attachment_after", "attached_same_company",
+                                     "feedback_mentor", "feedback_counsellor", "industry", "initiator", "reasons",
+                                     "counsellor_knew_company", "attachment_before")}
+    if values["closure_reason"] == "project_end":
+        values["closure_reason"] = ""
+        values["closed_on"] = None
+    values.update({k: record["contact"][k] for k in SUMMARY_FIELDS})
+    if values["duration"] == "not_closed":
+        values["duration"] = ""
+    values["success_criteria"] = dict(record["success_criteria"]["assessments"])
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def describe(vocabulary: str, value) -> str:
     if value in (None, ""):
         return "–"

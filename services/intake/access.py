@@ -1,0 +1,19 @@
+"""Who may do what in intake (the one place; the README's access table mirrors it).
+
+Cases belong to an office: its counsellors and its local contact read and write them (the office chose openness:
+every counsellor sees the office's cases); nobody else sees case contents (county contacts, researchers and admins
+get 403, another office's case id 404). The local contact also gets the office overview; the admin runs project end.
+"""
+from shared.auth import Forbidden, office_filter
+
+CASES = ("counsellor", "local_contact")
+OVERVIEW = ("local_contact",)
+PROJECT_END = ("admin",)
+
+
+def require(principal, allowed):
+    if principal.role not in allowed:
+        raise Forbidden(f"role {principal.role} may not do this")
+    if principal.role in CASES:
+        office_filter(principal, None)  # raises Forbidden for an office role without an office
+    return principal

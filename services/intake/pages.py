@@ -1,0 +1,256 @@
+"""Norwegian pages for counsellors and local contacts: case list, opening, the case (plan, log, measures, parties),
+the closure form (draft, submit, correct), the office overview, and the admin's project end."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from shared.auth import Forbidden
+from shared.vocab import choices, label
+from shared.web import current_platform, current_principal
+
+from . import access, cases
+from .domain import Conflict, Invalid, NotEligible, closure as closure_rules, states
+from .domain.rules import FIELD_LABELS
+
+pages = Blueprint("intake_pages", __name__, template_folder="templates", static_folder="static",
+                  static_url_path="/intake-static")
+
+MESSAGES = {
+    "opprettet": "Saken er opprettet.", "kontakt": "Kontakten er logget.", "kontakt-endret": "Kontakten er endret.",
+    "kontakt-slettet": "Kontakten er slettet (endringen står i historikken).", "tiltak": "Tiltaket er lagret.",
+    "tiltak-slettet": "Tiltaket er slettet.", "parter": "Mentor og arbeidsgiver er lagret.",
+    "plan": "Stegene og planen er lagret.", "overfort": "Saken er overført.", "utkast": "Utkastet er lagret. Du kan fortsette senere.",
+    "avsluttet": "Avslutningsskjemaet er sendt. Takk!", "rettet": "Rettelsen er sendt som ny versjon.",
+}
+STEP_TEXT = {
+    "1": "Kartlegge brukerens ønsker og interesser; drøfte om mentorordning er aktuelt",
+    "2": "Finne bedrift (med markedsrådgivere, IA-rådgivere, jobbspesialister)",
+    "3": "Kontakte arbeidsgiver og informere om mentorordningen",
+    "4": "Finne egnet mentor sammen med arbeidsgiver",
+    "5": "Samarbeide tett med mentor",
+    "6": "Følge opp arbeidsgiver og bruker som vanlig",
+    "7": "Dele erfaringer internt på kontoret (organisasjonslæring)",
+}
+
+
+@pages.app_context_processor
+def _helpers():
+    return {"vlabel": lambda vocabulary, code: closure_rules.describe(vocabulary, code), "choices": choices,
+            "field_labels": FIELD_LABELS, "state_label": lambda s: states.STATE_LABELS.get(s, s),
+            "step_text": STEP_TEXT, "fmt": lambda d: d.strftime("%d.%m.%Y") if d else "–"}
+
+
+def _member():
+    return access.require(current_principal(), access.CASES)
+
+
+def _form_dict(list_fields=(), skip=("csrf_token", "action")) -> dict:
+    raw = {}
+    for key in request.form:
+        if key in skip or key.startswith("success_criteria."):
+            continue
+        raw[key] = request.form.getlist(key) if key in list_fields else request.form.get(key)
+    return {k: v for k, v in raw.items() if v not in ("", None)}
+
+
+def _staff(office):
+    return [u for u in current_platform().directory.users(office_code=office)
+            if u["role"] == "counsellor" and not u["is_job_specialist"]]
+
+
+def _names(office):
+    return {u["id"]: u["name"] for u in current_platform().directory.users(office_code=office)}
+
+
+@pages.get("/")
+def index():
+    principal = current_principal()
+    if principal.role == "admin":
+        return redirect(url_for("intake_pages.admin"))
+    _member()
+    counsellor = request.args.get("veileder") or None
+    state = request.args.get("status") or None
+    if state not in (None, *states.STATE_LABELS):
+        state = None
+    with current_platform().engine.connect() as conn:
+        rows = cases.list_cases(conn, current_platform(), principal.office, counsellor, state)
+    return render_template("intake/index.html", cases=rows, staff=_staff(principal.office), names=_names(principal.office),
+                           counsellor=counsellor, state=state, office=current_platform().directory.office(principal.office),
+                           message=MESSAGES.get(request.args.get("melding")))
+
+
+@pages.post("/sok")
+def search():
+    principal = _member()
+    try:
+        with current_platform().engine.connect() as conn:
+            ids = cases.find_by_national_id(conn, current_platform(), principal.office, request.form.get("national_id"))
+    except Invalid as error:
+        return render_template("intake/search.html", ids=None, errors=error.errors), 422
+    if len(ids) == 1:
+        return redirect(url_for("intake_pages.case_page", case_id=ids[0]))
+    return render_template("intake/search.html", ids=ids, errors={})
+
+
+@pages.route("/saker/ny", methods=["GET", "POST"])
+def new_case():
+    principal = _member()
+    errors, form, rules_failed = {}, {}, []
+    if request.method == "POST":
+        form = _form_dict(list_fields=("reasons",))
+        try:
+            with current_platform().engine.begin() as conn:
+                case = cases.open_case(conn, current_platform(), principal, form)
+            return redirect(url_for("intake_pages.case_page", case_id=case["id"], melding="opprettet"))
+        except NotEligible as error:
+            errors, rules_failed = error.errors, error.rules
+        except Invalid as error:
+            errors = error.errors
+    return render_template("intake/new.html", errors=errors, form=form, rules_failed=rules_failed,
+                           today=current_platform().clock.today()), (422 if errors else 200)
+
+
+def _render_case(case_id, errors=None, form=None, section=None, status=200, edit_contact=None):
+    principal = _member()
+    with current_platform().engine.connect() as conn:
+        view = cases.case_view(conn, current_platform(), principal.office, case_id)
+    return render_template("intake/case.html", case=view, errors=errors or {}, form=form or {}, section=section,
+                           staff=_staff(principal.office), names=_names(principal.office),
+                           today=current_platform().clock.today(), edit_contact=edit_contact,
+                           active=view["state"] in states.ACTIVE, message=MESSAGES.get(request.args.get("melding")),
+                           can_overview=principal.role in access.OVERVIEW), status
+
+
+@pages.get("/saker/<case_id>")
+def case_page(case_id):
+    return _render_case(case_id, edit_contact=request.args.get("endre"))
+
+
+def _act(case_id, section, fn, message, list_fields=()):
+    """Run one change from a case-page form; on bad input re-render the page with the section's errors."""
+    principal = _member()
+    form = _form_dict(list_fields=list_fields)
+    try:
+        with current_platform().engine.begin() as conn:
+            fn(conn, principal, form)
+    except Invalid as error:
+        return _render_case(case_id, errors=error.errors, form=form, section=section, status=422,
+                            edit_contact=request.view_args.get("contact_id"))
+    except Conflict as error:
+        return _render_case(case_id, errors={section: [error.message]}, form=form, section=section, status=409)
+    return redirect(url_for("intake_pages.case_page", case_id=case_id, melding=message) + f"#{section}")
+
+
+@pages.post("/saker/<case_id>/kontakter")
+def add_contact(case_id):
+    return _act(case_id, "kontakter", lambda c, p, f: cases.save_contact(c, current_platform(), p, case_id, f), "kontakt")
+
+
+@pages.post("/saker/<case_id>/kontakter/<contact_id>")
+def edit_contact(case_id, contact_id):
+    return _act(case_id, "kontakter",
+                lambda c, p, f: cases.save_contact(c, current_platform(), p, case_id, f, contact_id=contact_id),
+                "kontakt-endret")
+
+
+@pages.post("/saker/<case_id>/kontakter/<contact_id>/slett")
+def delete_contact(case_id, contact_id):
+    return _act(case_id, "kontakter",
+                lambda c, p, f: cases.delete_contact(c, current_platform(), p, case_id, contact_id), "kontakt-slettet")
+
+
+@pages.post("/saker/<case_id>/tiltak")
+def add_measure(case_id):
+    return _act(case_id, "tiltak", lambda c, p, f: cases.save_measure(c, current_platform(), p, case_id, f), "tiltak")
+
+
+@pages.post("/saker/<case_id>/tiltak/<measure_id>/slett")
+def delete_measure(case_id, measure_id):
+    return _act(case_id, "tiltak",
+                lambda c, p, f: cases.delete_measure(c, current_platform(), p, case_id, measure_id), "tiltak-slettet")
+
+
+@pages.post("/saker/<case_id>/parter")
+def parties(case_id):
+    return _act(case_id, "parter", lambda c, p, f: cases.update_parties(c, current_platform(), p, case_id, f), "parter")
+
+
+@pages.post("/saker/<case_id>/plan")
+def plan(case_id):
+    return _act(case_id, "plan", lambda c, p, f: cases.update_plan(c, current_platform(), p, case_id, f), "plan")
+
+
+@pages.post("/saker/<case_id>/overfor")
+def handover(case_id):
+    return _act(case_id, "overfor",
+                lambda c, p, f: cases.handover(c, current_platform(), p, case_id, f.get("counsellor_id")), "overfort")
+
+
+def _closure_raw() -> dict:
+    raw = _form_dict(list_fields=("reasons", "forms"))
+    for list_field in ("reasons", "forms"):
+        raw.setdefault(list_field, [])
+    criteria = {key.split(".", 1)[1]: value for key, value in request.form.items()
+                if key.startswith("success_criteria.") and value}
+    raw["success_criteria"] = criteria
+    return raw
+
+
+@pages.route("/saker/<case_id>/avslutning", methods=["GET", "POST"])
+def closure(case_id):
+    principal = _member()
+    platform = current_platform()
+    errors, status, values = {}, 200, None
+    if request.method == "POST":
+        raw = _closure_raw()
+        values = raw
+        try:
+            with platform.engine.begin() as conn:
+                if request.form.get("action") == "draft":
+                    cases.save_draft(conn, platform, principal, case_id, raw)
+                    message = "utkast"
+                else:
+                    was_submitted = cases.owned_case(conn, principal.office, case_id)["closure_version"] > 0
+                    cases.submit_closure(conn, platform, principal, case_id, raw)
+                    message = "rettet" if was_submitted else "avsluttet"
+            target = "intake_pages.closure" if message == "utkast" else "intake_pages.case_page"
+            return redirect(url_for(target, case_id=case_id, melding=message))
+        except Invalid as error:
+            errors, status = error.errors, 422
+        except Conflict as error:
+            errors, status = {"closure_reason": [error.message]}, 409
+    with platform.engine.connect() as conn:
+        ctx = cases.closure_context(conn, platform, principal.office, case_id)
+        view_name = cases.case_view(conn, platform, principal.office, case_id)["candidate_name"]
+    case = ctx["case"]
+    if values is None:
+        source = ctx["draft"] or (ctx["latest"] and closure_rules.values_from_record(ctx["latest"]))
+        values = closure_rules.prefill(case, ctx["derived"], source, ctx["today"])
+    return render_template("intake/closure.html", case=case, candidate_name=view_name, values=values, errors=errors,
+                           derived=ctx["derived"], criteria=ctx["criteria"], today=ctx["today"],
+                           correcting=case["closure_version"] > 0 and case["state"] == states.CLOSED,
+                           has_draft=bool(ctx["draft"]), message=MESSAGES.get(request.args.get("melding")),
+                           criterion_field=closure_rules.criterion_field), status
+
+
+@pages.get("/oversikt")
+def overview():
+    principal = access.require(current_principal(), access.OVERVIEW)
+    with current_platform().engine.connect() as conn:
+        data = cases.office_overview(conn, current_platform(), principal.office)
+        rows = cases.list_cases(conn, current_platform(), principal.office)
+    overdue = [r for r in rows if r["id"] in set(data["overdue_case_ids"])]
+    return render_template("intake/overview.html", data=data, overdue=overdue, names=_names(principal.office),
+                           office=current_platform().directory.office(principal.office))
+
+
+@pages.route("/admin", methods=["GET", "POST"])
+def admin():
+    principal = current_principal()
+    if principal.role not in access.PROJECT_END:
+        raise Forbidden(f"role {principal.role} may not do this")
+    result = None
+    if request.method == "POST":
+        result = cases.project_end(current_platform(), principal)
+    return render_template("intake/admin.html", result=result,
+                           project=current_platform().directory.project_settings())

@@ -1,0 +1,228 @@
+"""Schemas at the HTTP edge: unknown fields are refused; the domain checks values so that every problem of a form
+is reported at once (a schema stops at types, the domain names each field's problem in Norwegian)."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields
+
+from shared.events.case import CaseCorrectedV1
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _s(**kw):
+    return fields.String(load_default=None, allow_none=True, **kw)
+
+
+def _answer(**kw):
+    return fields.Raw(load_default=None, allow_none=True, metadata={"description": "yes/no (or true/false)"}, **kw)
+
+
+class EmployerFields(Strict):
+    employer_orgnr = _s(metadata={"description": "organisation number, 9 digits with a valid control digit"})
+    employer_name = _s()
+    employer_contact_name = _s()
+    employer_contact_email = _s()
+    employer_contact_phone = _s()
+
+
+class PartiesIn(EmployerFields):
+    mentor_name = _s()
+    mentor_relation = _s(metadata={"description": "colleague | manager | external | none"})
+
+
+class OpenCaseIn(PartiesIn):
+    national_id = _s(metadata={"description": "fødselsnummer or D-number (11 digits, control digits checked)"})
+    candidate_name = _s()
+    in_target_group = _answer()
+    in_follow_up_measure = _answer()
+    entry_point = _s()
+    industry = _s()
+    initiator = _s()
+    attachment_before = _s()
+    counsellor_knew_company = _s(metadata={"description": "yes | no"})
+    reasons = fields.List(fields.String(), load_default=None, allow_none=True)
+    opened_on = _s(metadata={"description": "ISO date; default today"})
+
+
+class ContactIn(Strict):
+    contact_date = _s()
+    party = _s(metadata={"description": "candidate | mentor | employer"})
+    form = _s(metadata={"description": "phone | email | at_company | at_nav_office | digital"})
+    minutes = fields.Raw(load_default=None, allow_none=True)
+    note = _s(metadata={"description": "internal note: encrypted, never leaves the office"})
+
+
+class MeasureIn(Strict):
+    measure = _s()
+    from_date = _s()
+    to_date = _s()
+
+
+class HandoverIn(Strict):
+    counsellor_id = fields.String(required=True, metadata={"description": "a counsellor of the same office"})
+
+
+class PlanIn(Strict):
+    step_1 = _s()
+    step_2 = _s()
+    step_3 = _s()
+    step_4 = _s()
+    step_5 = _s()
+    step_6 = _s()
+    step_7 = _s()
+    start_meeting_on = _s()
+    plan_tasks = _s()
+    plan_mentor_expectations = _s()
+
+
+class ClosureIn(Strict):
+    closed_on = _s()
+    closure_reason = _s()
+    attachment_after = _s()
+    attached_same_company = _s(metadata={"description": "yes | no | unknown"})
+    feedback_mentor = _s()
+    feedback_counsellor = _s()
+    industry = _s()
+    initiator = _s()
+    reasons = fields.List(fields.String(), load_default=None, allow_none=True)
+    counsellor_knew_company = _s()
+    attachment_before = _s()
+    frequency_candidate = _s()
+    frequency_mentor = _s()
+    frequency_employer = _s()
+    intensity = _s()
+    forms = fields.List(fields.String(), load_default=None, allow_none=True)
+    duration = _s()
+    success_criteria = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_default=None,
+                                   allow_none=True, metadata={"description": "criterion code -> assessment"})
+    list_version = _s(metadata={"description": "the success-criteria list version the form was filled against"})
+
+
+class SearchIn(Strict):
+    national_id = fields.String(required=True)
+
+
+class ListQuery(Strict):
+    counsellor = fields.String(load_default=None)
+    state = fields.String(load_default=None, metadata={"description": "open | project_end | closed"})
+
+
+# ---------------------------------------------------------------- responses
+class CaseSummaryOut(Schema):
+    id = fields.String()
+    counsellor_id = fields.String()
+    state = fields.String()
+    opened_on = fields.Date()
+    closed_on = fields.Date(allow_none=True)
+    industry = fields.String()
+    mentor_relation = fields.String()
+    candidate_name = fields.String()
+    closure_version = fields.Integer()
+
+
+class ContactOut(Schema):
+    id = fields.String()
+    revision = fields.Integer()
+    contact_date = fields.Date()
+    party = fields.String()
+    form = fields.String()
+    minutes = fields.Integer()
+    note = fields.String(allow_none=True)
+
+
+class MeasureOut(Schema):
+    id = fields.String()
+    revision = fields.Integer()
+    measure = fields.String()
+    from_date = fields.Date()
+    to_date = fields.Date(allow_none=True)
+
+
+class HistoryOut(Schema):
+    seq = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    summary = fields.Dict()
+    snapshot = fields.Dict(allow_none=True)
+
+
+class ClosureVersionOut(Schema):
+    version = fields.Integer()
+    kind = fields.String()
+    supersedes_version = fields.Integer(allow_none=True)
+    record = fields.Dict()
+    submitted_by = fields.String()
+    submitted_at = fields.DateTime()
+
+
+class CaseOut(CaseSummaryOut):
+    revision = fields.Integer()
+    national_id = fields.String()
+    candidate_hash = fields.String()
+    in_target_group = fields.Boolean()
+    in_follow_up_measure = fields.Boolean()
+    entry_point = fields.String()
+    initiator = fields.String()
+    attachment_before = fields.String()
+    counsellor_knew_company = fields.String()
+    reasons = fields.List(fields.String())
+    employer_hash = fields.String(allow_none=True)
+    employer = fields.Dict(allow_none=True)
+    mentor_id = fields.String(allow_none=True)
+    mentor_name = fields.String(allow_none=True)
+    steps = fields.Dict()
+    start_meeting_on = fields.Date(allow_none=True)
+    plan = fields.Dict()
+    contacts = fields.List(fields.Nested(ContactOut))
+    measures = fields.List(fields.Nested(MeasureOut))
+    history = fields.List(fields.Nested(HistoryOut))
+    closures = fields.List(fields.Nested(ClosureVersionOut))
+    derived = fields.Dict(metadata={"description": "tables 5/6 derived from the log and the dates"})
+
+
+class OpenedOut(Schema):
+    id = fields.String()
+    state = fields.String()
+    candidate_hash = fields.String()
+
+
+class ClosureFormOut(Schema):
+    state = fields.String()
+    closure_version = fields.Integer()
+    values = fields.Dict(metadata={"description": "the form prefilled: draft, else case answers and derivations"})
+    derived = fields.Dict()
+    draft = fields.Dict(allow_none=True)
+    criteria = fields.Dict(metadata={"description": "the current success-criteria list (version, criteria)"})
+    latest = fields.Dict(allow_none=True, metadata={"description": "the latest submitted version's record"})
+
+
+class ClosureRecordOut(CaseCorrectedV1):
+    """The closure record as sent downstream (supersedes_version only on a correction)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class OverviewOut(Schema):
+    open = fields.Integer()
+    closed = fields.Integer()
+    closures_submitted = fields.Integer()
+    overdue = fields.Integer()
+    overdue_case_ids = fields.List(fields.String())
+    per_counsellor = fields.Dict()
+
+
+class ProjectEndOut(Schema):
+    status_forms = fields.Integer()
+
+
+class SearchOut(Schema):
+    case_ids = fields.List(fields.String())
+
+
+class OkOut(Schema):
+    ok = fields.Boolean()
