@@ -41,6 +41,7 @@ log = logging.getLogger("shared.bus.consumer")
 
 CONSUMED = Counter("bus_consumed_total", "Messages settled by consumers", ["queue", "outcome"])
 MAX_BACKOFF_SECONDS = 30.0
+RECONNECT_MAX_SECONDS = 5.0  # a broker back from a restart is found within seconds
 
 
 class Reject(Exception):
@@ -249,7 +250,7 @@ class Consumer:
                 if self.max_connect_failures is not None and failures >= self.max_connect_failures:
                     raise ConnectionError(f"no broker reachable for {self.spec.queue} after {failures} attempts")
             attempt += 1
-            delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2 ** min(failures, 8)) if failures else 0.2
+            delay = min(RECONNECT_MAX_SECONDS, 0.2 * 2 ** min(failures, 8)) if failures else 0.2
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and not self.stopping:
                 time.sleep(0.05)

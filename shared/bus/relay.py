@@ -39,6 +39,7 @@ PUBLISHED = Counter("bus_relay_published_total", "Outbox rows confirmed by the b
 FAILED = Counter("bus_relay_failed_total", "Publishes nacked, returned or refused (retried later)", ["service"])
 
 MAX_BACKOFF_SECONDS = 300.0
+RECONNECT_MAX_SECONDS = 5.0  # a broker back from a restart is found within seconds
 
 
 class RelayStopped(Exception):
@@ -341,7 +342,7 @@ class Relay:
             if self.max_connect_failures is not None and failures >= self.max_connect_failures:
                 raise ConnectionError(f"no broker reachable after {failures} attempts ({len(self.urls)} address(es))")
             attempt += 1
-            delay = min(30.0, 0.2 * 2 ** min(failures, 8)) if failures else 0.2
+            delay = min(RECONNECT_MAX_SECONDS, 0.2 * 2 ** min(failures, 8)) if failures else 0.2
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and not self.stopping:
                 time.sleep(0.05)

@@ -3,11 +3,7 @@
 Each fault test checks what a user would notice: every produced event has exactly one effect, nothing is lost,
 nothing is acknowledged before its effect is committed.
 """
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,18 +14,8 @@ from services.intake import tables as intake_tables
 from shared.bus import probe
 from shared.bus.consumer import Consumer, drain
 from shared.bus.relay import relay_pending
-from shared.config import REPO_ROOT
+from tests.fixtures.broker import ProbeProcess, wait_for
 from tests.fixtures.db import PG_ADMIN_URL
-
-
-def wait_for(predicate, timeout, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -50,70 +36,21 @@ def effect_total(platform):
         return conn.execute(select(func.count()).select_from(probe.probe_effects)).scalar()
 
 
-class ProbeProcess:
-    """`python -m shared.bus.probe <command>` as its own process, on the test's database and vhost."""
-
-    def __init__(self, command, platform, tmp_path, **env):
-        settings = platform.settings
-        self.log_path = tmp_path / f"{command}-{time.monotonic_ns()}.log"
-        full_env = {**os.environ, "DATA_DIR": str(settings.data_dir), "KEYRING_FILE": str(settings.keyring_file),
-                    "INTAKE_DATABASE_URL": settings.database_url, "INTAKE_AMQP_URLS": ",".join(settings.amqp_urls),
-                    "PROBE_HOST_SERVICE": "intake", **{k: str(v) for k, v in env.items()}}
-        self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "shared.bus.probe", command], cwd=REPO_ROOT,
-                                        env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.log.close()
-
-    def terminate(self, timeout=20):
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        self.log.close()
-        return code
-
-    def log_entries(self):
-        entries = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                pass
-        return entries
-
-    def cleanup(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        if not self.log.closed:
-            self.log.close()
-
-
-@pytest.fixture
-def processes():
-    started = []
-    yield started
-    for process in started:
-        process.cleanup()
-
-
 def test_consumer_killed_mid_batch_and_restarted_applies_every_event_once(probe_platform, bus_vhost, tmp_path,
-                                                                         processes):
+                                                                         probe_processes):
     count = int(os.environ.get("BUS_FAULT_EVENTS", "1500"))
     ids = probe.produce(probe_platform, count)
     assert relay_pending(probe_platform) == count
     consumer_env = {"INTAKE_CONSUMER_BATCH": 50, "PROBE_HANDLER_DELAY_MS": 1}
     first = ProbeProcess("consume", probe_platform, tmp_path, **consumer_env)
-    processes.append(first)
+    probe_processes.append(first)
     wait_for(lambda: effect_total(probe_platform) >= count // 3, 60, what="the consumer to be under way")
     first.kill()
     done_before = effect_total(probe_platform)
     assert done_before < count, "killed too late to prove anything"
 
     second = ProbeProcess("consume", probe_platform, tmp_path, **consumer_env)
-    processes.append(second)
+    probe_processes.append(second)
     wait_for(lambda: effect_total(probe_platform) >= count, 60, what="all effects")
     time.sleep(0.3)  # a duplicate effect, if any, would show now
     assert second.terminate() == 0  # graceful SIGTERM
@@ -123,18 +60,18 @@ def test_consumer_killed_mid_batch_and_restarted_applies_every_event_once(probe_
     assert bus_vhost.ready("bus.probe") == 0
 
 
-def test_relay_killed_mid_burst_and_restarted_publishes_every_event(probe_platform, bus_vhost, tmp_path, processes):
+def test_relay_killed_mid_burst_and_restarted_publishes_every_event(probe_platform, bus_vhost, tmp_path, probe_processes):
     count = int(os.environ.get("BUS_FAULT_EVENTS", "1500")) * 2
     ids = probe.produce(probe_platform, count)
     relay_env = {"INTAKE_RELAY_WINDOW": 40, "INTAKE_RELAY_BATCH": 20, "INTAKE_RELAY_LEASE_SECONDS": 1}
     first = ProbeProcess("relay", probe_platform, tmp_path, **relay_env)
-    processes.append(first)
+    probe_processes.append(first)
     wait_for(lambda: sent_count(probe_platform) >= count // 3, 60, interval=0.01, what="the relay to be under way")
     first.kill()
     assert sent_count(probe_platform) < count, "killed too late to prove anything"
 
     second = ProbeProcess("relay", probe_platform, tmp_path, **relay_env)
-    processes.append(second)
+    probe_processes.append(second)
     wait_for(lambda: sent_count(probe_platform) == count, 60, what="every row marked sent")
     assert second.terminate() == 0
 
