@@ -1,0 +1,73 @@
+"""A counsellor's day in headless Chromium: sign in, open a case, log contacts, submit the closure with one mistake,
+see the message at the field, fix it, see it accepted."""
+from services.intake import tables
+from services.intake.app import create_app
+from services.intake.testing import fake_national_id
+from tests.fixtures.system import sign_in
+
+
+def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, page, tmp_path):
+    platform = platform_factory("intake", tables.all_tables(), f"sqlite:///{tmp_path}/intake.db")
+    app = create_app(platform=platform)
+    server = live_server(app)
+    app.config["PUBLIC_URL"] = server.url
+
+    sign_in(page, server.url, "kari-veileder")
+    page.goto(server.url + "/")
+    page.click("#ny-sak")
+    page.fill("#national_id", fake_national_id(2024))
+    page.fill("#candidate_name", "Nettleser Prøvesen")
+    page.check("input[name=in_target_group][value=yes]")
+    page.check("input[name=in_follow_up_measure][value=no]")
+    page.fill("#opened_on", "2026-09-01")
+    page.select_option("#entry_point", "course_start")
+    page.select_option("#industry", "health_care")
+    page.select_option("#initiator", "counsellor")
+    page.select_option("#attachment_before", "none")
+    page.check("input[name=counsellor_knew_company][value=no]")
+    page.check("input[name=reasons][value=extra_follow_up]")
+    page.fill("#employer_orgnr", "974760673")
+    page.fill("#employer_name", "Demo Sykehjem AS")
+    page.fill("#mentor_name", "Mentor Nettlesersen")
+    page.select_option("#mentor_relation", "colleague")
+    page.click("text=Opprett sak")
+    assert page.locator("#melding").inner_text() == "Saken er opprettet."
+    assert page.locator("h1").inner_text() == "Nettleser Prøvesen"
+
+    for day, party, form in (("2026-09-02", "mentor", "at_company"), ("2026-09-09", "candidate", "phone"),
+                             ("2026-09-16", "mentor", "phone")):
+        page.fill("#contact_date", day)
+        page.select_option("#party", party)
+        page.select_option("#form", form)
+        page.fill("#minutes", "30")
+        page.fill("#note", "Internt notat")
+        page.click("#contact-form button[type=submit]")
+        assert page.locator("#melding").inner_text() == "Kontakten er logget."
+    assert page.locator("#contact-log tbody tr").count() == 3
+
+    page.click("#til-avslutning")
+    assert page.locator("#frequency_mentor").input_value() != ""  # derived from the log, for confirmation
+    assert page.locator("input[name=forms][value=phone]").is_checked()
+    page.fill("#closed_on", "2026-08-15")  # the mistake: before the case was opened
+    page.select_option("#closure_reason", "measure_completed")
+    page.select_option("#attachment_after", "temporary_with_wage_subsidy")
+    page.check("input[name=attached_same_company][value=yes]")
+    page.select_option("#duration", "up_to_3_months")
+    for select in page.locator("select[id^='success_criteria.']").all():
+        select.select_option("achieved")
+    page.select_option("#feedback_mentor", "very_satisfied")
+    page.select_option("#feedback_counsellor", "satisfied")
+    page.click("#send")
+
+    summary = page.locator("#error-summary")
+    assert "Skjemaet har 1 feil" in summary.inner_text()
+    assert page.locator("#closed_on-error").inner_text().startswith("Avslutningsdatoen kan ikke være før")
+    assert page.evaluate("document.activeElement.id") == "error-summary"  # focus moved to the summary
+    summary.locator("a[href='#closed_on']").click()
+    page.fill("#closed_on", "2026-11-20")  # fixed; every other answer was kept
+    assert page.locator("#attachment_after").input_value() == "temporary_with_wage_subsidy"
+    page.click("#send")
+
+    assert page.locator("#melding").inner_text() == "Avslutningsskjemaet er sendt. Takk!"
+    assert page.locator("#state").inner_text() == "Avsluttet"
+    assert page.locator("#contact-form").count() == 0  # the log is frozen after closure

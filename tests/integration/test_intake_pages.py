@@ -1,0 +1,112 @@
+"""Intake's Norwegian pages through the Flask test client (both databases): forms, error summaries, scoping."""
+import re
+
+import pytest
+
+from services.intake import tables
+from services.intake.app import create_app
+from services.intake.testing import enter_case, fake_national_id
+from shared.auth import mint_token
+from tests.integration.test_intake_api import USERS
+
+FNR = fake_national_id(77)
+
+
+@pytest.fixture
+def web(db_url, platform_factory):
+    platform = platform_factory("intake", tables.all_tables(), db_url)
+    app = create_app(platform=platform)
+    client = app.test_client()
+
+    def call(method, path, user="kari-veileder", data=None):
+        role, name, office = USERS[user]
+        token = mint_token(platform.settings, subject=user, role=role, name=name, office=office,
+                           county="agder" if role == "county_contact" else None)
+        return client.open(path, method=method, data=data, headers={"Authorization": f"Bearer {token}"})
+    call.platform = platform
+    return call
+
+
+NEW = {"national_id": FNR, "candidate_name": "Prøve Sidesen", "in_target_group": "yes", "in_follow_up_measure": "no",
+       "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "service", "initiator": "candidate",
+       "attachment_before": "none", "counsellor_knew_company": "yes", "reasons": ["extra_training", "job_readiness"],
+       "mentor_relation": "colleague", "mentor_name": "Mentor Sidesen"}
+
+
+def test_open_case_page_shows_every_error_then_opens(web):
+    bad = web("POST", "/saker/ny", data={**NEW, "national_id": "12345678901", "industry": "", "reasons": []})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert 'id="error-summary"' in html and "Skjemaet har 3 feil" in html
+    for field in ("national_id", "industry", "reasons"):
+        assert f'href="#{field}"' in html and f'id="{field}-error"' in html
+    assert "Prøve Sidesen" in html  # what was typed is kept
+    ok = web("POST", "/saker/ny", data=NEW)
+    assert ok.status_code == 302
+    case_url = ok.headers["Location"].split("?")[0]
+    page = web("GET", case_url).get_data(as_text=True)
+    assert "Prøve Sidesen" in page and "Saken er opprettet" not in page  # message only with ?melding
+    listing = web("GET", "/", user="ola-veileder").get_data(as_text=True)
+    assert "Prøve Sidesen" in listing
+    assert web("GET", case_url, user="per-veileder").status_code == 404
+    assert "Prøve Sidesen" not in web("GET", "/", user="per-veileder").get_data(as_text=True)
+
+
+def test_job_specialist_is_refused_with_the_rule_named(web):
+    response = web("POST", "/saker/ny", user="jonas-jobbspesialist", data={**NEW, "in_follow_up_measure": "yes"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "jobbspesialist" in html and "oppfølgingstiltak" in html
+
+
+def test_contact_log_and_closure_page_with_error_at_the_field(web):
+    result = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "colleague"}, seed=5)
+    case_id = result["case_id"]
+    added = web("POST", f"/saker/{case_id}/kontakter", data={"contact_date": "2026-08-10", "party": "mentor",
+                                                             "form": "phone", "minutes": "25", "note": "Internt"})
+    assert added.status_code == 302
+    bad = web("POST", f"/saker/{case_id}/kontakter", data={"contact_date": "2026-08-10", "party": "mentor",
+                                                           "form": "fax", "minutes": "25"})
+    assert bad.status_code == 422 and "Ukjent kode «fax»" in bad.get_data(as_text=True)
+    page = web("GET", f"/saker/{case_id}").get_data(as_text=True)
+    assert "Internt" in page and page.count("<td>25</td>") == 1
+
+    form = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
+    assert 'name="success_criteria.natural_support"' in form
+    assert re.search(r'<option value="phone" selected|value="phone" checked', form)  # derived forms prefilled
+    data = {"closed_on": "2026-07-01", "closure_reason": "measure_completed", "attachment_after": "work_training",
+            "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied",
+            "industry": "retail", "initiator": "counsellor", "reasons": "extra_follow_up",
+            "counsellor_knew_company": "no", "attachment_before": "none", "frequency_candidate": "never",
+            "frequency_mentor": "less_than_monthly", "frequency_employer": "never", "intensity": "even",
+            "forms": "phone", "duration": "up_to_3_months", "action": "submit", "list_version": "2026-1",
+            **{f"success_criteria.{c}": "achieved" for c in ("in_work_or_education", "natural_support",
+                                                              "masters_tasks", "employer_satisfied", "plan_followed",
+                                                              "experience_shared")}}
+    wrong = web("POST", f"/saker/{case_id}/avslutning", data=data)
+    html = wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and 'href="#closed_on"' in html and 'id="closed_on-error"' in html
+    assert "før saken ble opprettet" in html
+    draft = web("POST", f"/saker/{case_id}/avslutning", data={**data, "action": "draft"})
+    assert draft.status_code == 302
+    resumed = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
+    assert 'value="2026-07-01"' in resumed and "lagret utkast" in resumed
+    ok = web("POST", f"/saker/{case_id}/avslutning", data={**data, "closed_on": "2026-11-20"})
+    assert ok.status_code == 302 and "melding=avsluttet" in ok.headers["Location"]
+    closed = web("GET", f"/saker/{case_id}?melding=avsluttet").get_data(as_text=True)
+    assert "Avslutningsskjemaet er sendt" in closed and "Rett avslutningen" in closed
+
+
+def test_overview_and_admin_pages_by_role(web):
+    assert web("GET", "/oversikt", user="lise-kontakt").status_code == 200
+    assert web("GET", "/oversikt", user="kari-veileder").status_code == 403
+    assert web("GET", "/", user="rune-forsker").status_code == 403
+    assert web("GET", "/admin", user="kari-veileder").status_code == 403
+    enter_case(web.platform, "kristiansand", "kari-veileder", {
+        "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "none"}, seed=6)
+    done = web("POST", "/admin", user="admin")
+    assert done.status_code == 200 and "for 1 pågående saker" in done.get_data(as_text=True)
