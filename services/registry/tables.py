@@ -1,9 +1,126 @@
-"""The registry service's own database: its tables plus the platform's (directory, outbox, inbox)."""
+"""The registry service's own database: its tables plus the platform's (directory, outbox, inbox).
+
+Nothing here holds a case id, a candidate's keyed hash, a name or free text: every identifier is the registry's
+own pseudonym (HMAC with the project secret), every date is coarsened to the project's period.
+"""
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint)
+
+from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
 
 metadata = new_metadata()
 platform = platform_tables(metadata)
 
+PSEUDONYM = 40
+CODE = 40
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+# The current version of every accepted case: one row per case, the unit of table 1 and of the exports.
+closures = Table(
+    "registry_closures", metadata,
+    Column("case_pseudonym", String(PSEUDONYM), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("record_kind", String(20), nullable=False),  # closed | corrected | project_end
+    Column("status", String(20), nullable=False),  # active | withdrawn_marked (research exemption)
+    Column("change_seq", _ID, nullable=False, index=True),
+    Column("office", String(42), nullable=False),
+    Column("county", String(42), nullable=False),
+    Column("candidate_pseudonym", String(PSEUDONYM), nullable=False, index=True),
+    Column("counsellor_pseudonym", String(PSEUDONYM), nullable=False),
+    Column("mentor_pseudonym", String(PSEUDONYM), nullable=True),
+    Column("employer_pseudonym", String(PSEUDONYM), nullable=True),
+    Column("opened_period", String(10), nullable=False),
+    Column("closed_period", String(10), nullable=False),
+    Column("closure_reason", String(CODE), nullable=False),
+    Column("entry_point", String(CODE), nullable=False),
+    Column("industry", String(CODE), nullable=False),
+    Column("initiator", String(CODE), nullable=False),
+    Column("reasons", String(400), nullable=False),  # codes joined by ';'
+    Column("counsellor_knew_company", String(CODE), nullable=False),
+    Column("attachment_before", String(CODE), nullable=False),
+    Column("mentor_relation", String(CODE), nullable=False),
+    Column("mentor_measure_used", Boolean, nullable=False),
+    Column("measures", String(400), nullable=False),  # code:from_period:to_period joined by ';'
+    Column("frequency_candidate", String(CODE), nullable=False),
+    Column("frequency_mentor", String(CODE), nullable=False),
+    Column("frequency_employer", String(CODE), nullable=False),
+    Column("contact_intensity", String(CODE), nullable=True),
+    Column("contact_forms", String(200), nullable=False),
+    Column("duration", String(CODE), nullable=False),
+    Column("contacts_logged", Integer, nullable=False),
+    Column("minutes_total", Integer, nullable=False),
+    Column("attachment_after", String(CODE), nullable=False),
+    Column("attached_same_company", String(CODE), nullable=False),
+    Column("outcome_summary", String(CODE), nullable=False),
+    Column("success_list_version", String(40), nullable=False),
+    Column("success_assessments", String(1000), nullable=False),  # criterion=code joined by ';'
+    Column("feedback_mentor", String(CODE), nullable=False),
+    Column("feedback_counsellor", String(CODE), nullable=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+)
+Index("ix_registry_closures_office_period", closures.c.office, closures.c.closed_period)
+
+# Every accepted version (history of corrections); the natural key (case, version) makes a redelivery a no-op.
+versions = Table(
+    "registry_closure_versions", metadata,
+    Column("case_pseudonym", String(PSEUDONYM), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("record_kind", String(20), nullable=False),
+    Column("supersedes_version", Integer, nullable=True),
+    Column("record", JSON, nullable=False),  # the pseudonymised row as stored in registry_closures
+    Column("accepted_at", UTCDateTime, nullable=False),
+)
+
+# The change feed researchers pull incrementally: a monotonically increasing sequence.
+changes = Table(
+    "registry_changes", metadata,
+    Column("seq", _ID, primary_key=True, autoincrement=True),
+    Column("case_pseudonym", String(PSEUDONYM), nullable=False, index=True),
+    Column("change", String(30), nullable=False),  # closed | corrected | project_end | withdrawn_erased | withdrawn_marked
+    Column("version", Integer, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# The research-registration consent as the registry knows it, per case pseudonym.
+consents = Table(
+    "registry_consents", metadata,
+    Column("case_pseudonym", String(PSEUDONYM), primary_key=True),
+    Column("state", String(20), nullable=False),  # granted | withdrawn | expired
+    Column("data_policy", String(30), nullable=True),
+    Column("effective_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Closures from covered offices waiting for consent: already pseudonymised, so they hold no identifier
+# beyond keyed hashes; dropped after the project's consent_wait_days.
+waiting = Table(
+    "registry_waiting", metadata,
+    Column("case_pseudonym", String(PSEUDONYM), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("record_kind", String(20), nullable=False),
+    Column("supersedes_version", Integer, nullable=True),
+    Column("record", JSON, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Why something was refused, dropped or ignored: codes only, no personal data, no identifiers.
+log = Table(
+    "registry_log", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("message_id", String(36), nullable=True),
+    Column("event_type", String(60), nullable=False),
+    Column("office", String(42), nullable=True),
+    Column("outcome", String(20), nullable=False),  # refused | waiting | dropped | ignored | accepted | duplicate
+    Column("reason", String(60), nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+OWN = {"closures": closures, "versions": versions, "changes": changes, "consents": consents, "waiting": waiting,
+       "log": log}
+
 
 def all_tables() -> dict:
-    return dict(platform)
+    tables = dict(platform)
+    tables.update(OWN)
+    return tables

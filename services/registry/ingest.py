@@ -1,0 +1,300 @@
+"""Ingest from the `registry.ingest` queue: closures, corrections, project-end status forms and consent status.
+
+A closure is accepted only when its office is covered by the research and the case's research-registration
+consent is granted. Guest offices: refused before anything is computed or stored (only a reason in the log).
+Covered office, consent not (yet) granted: the closure waits, already pseudonymised, so it holds nothing beyond
+keyed hashes; it is accepted when consent.granted arrives and dropped after the project's consent_wait_days.
+A withdrawal erases the case (or marks it, under the research exemption) and bars every later closure of it.
+
+Handlers follow the bus contract `fn(conn, envelope, platform)`: the effect is written with `conn`, in the same
+transaction as the inbox row, and nothing commits here.
+"""
+from __future__ import annotations
+
+import contextvars
+import re
+import time
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import OperationalError
+
+from . import records
+from shared.directory import ProjectSettingsSchema
+
+from .pseudonym import Pseudonymiser, SecretUnavailable, read_secret
+from .tables import OWN
+
+from shared.bus.consumer import Reject
+
+QUEUE = "registry.ingest"
+PURPOSE = "research_registration"
+CRITERION_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+_CACHE_SECONDS = 30.0
+
+T = OWN
+# What the last handler did (accepted, waiting, refused...): for the CLI's replay summary and for tests; the bus
+# consumer itself only needs commit or Reject.
+last_outcome: contextvars.ContextVar = contextvars.ContextVar("registry_last_outcome", default=None)
+
+
+class IngestContext:
+    """What the ingest needs besides the message: project settings and the pseudonymiser (holds the secret)."""
+
+    def __init__(self, platform, env=None):
+        self.platform = platform
+        self.env = env
+        self._loaded_at = None
+        self.project = None
+        self.pseudonymiser = None
+
+    def refresh(self, conn):
+        """Read with the handler's own connection: on SQLite a second connection would wait for our lock."""
+        if self._loaded_at is None or time.monotonic() - self._loaded_at > _CACHE_SECONDS:
+            table = self.platform.tables["project"]
+            row = conn.execute(select(table)).mappings().first()
+            if row is None:
+                raise SecretUnavailable("no project settings in the directory: run `flask directory load`")
+            project = ProjectSettingsSchema().load(row["settings"])
+            project["code"] = row["code"]
+            self.pseudonymiser = Pseudonymiser(project["code"], read_secret(project["pseudonym_secret_ref"], self.env))
+            self.project = project
+            self._loaded_at = time.monotonic()
+        return self
+
+
+def context(platform, conn) -> IngestContext:
+    """One context per platform (per consumer process); the web app never builds one.
+
+    A missing secret is an operator's problem, not the message's: it is raised as a transient database-level
+    error so the consumer rolls back, acknowledges nothing and retries with backoff instead of dead-lettering."""
+    ctx = getattr(platform, "_registry_ingest", None)
+    if ctx is None:
+        ctx = platform._registry_ingest = IngestContext(platform)
+    try:
+        return ctx.refresh(conn)
+    except SecretUnavailable as error:
+        raise OperationalError("registry ingest: pseudonym secret unavailable", None, error) from None
+
+
+def write_log(conn, platform, envelope, outcome, reason, detail=None):
+    conn.execute(insert(T["log"]).values(
+        at=platform.clock.now(), message_id=str(envelope.get("message_id")) if envelope.get("message_id") else None,
+        event_type=envelope["type"], office=envelope.get("office"), outcome=outcome, reason=reason, detail=detail))
+
+
+def _office(conn, platform, code):
+    offices = platform.tables["offices"]
+    row = conn.execute(select(offices).where(offices.c.code == code)).mappings().first()
+    return dict(row) if row else None
+
+
+def _covered_office(conn, platform, envelope):
+    """The office if the research covers it; otherwise log the refusal and return None."""
+    office = _office(conn, platform, envelope["office"])
+    if office is None:
+        write_log(conn, platform, envelope, "refused", "unknown_office")
+        return None
+    if not office["covered_by_research"]:
+        write_log(conn, platform, envelope, "refused", "office_not_covered_by_research")
+        return None
+    return office
+
+
+def _consent_state(conn, case_pseudonym):
+    row = conn.execute(select(T["consents"].c.state).where(T["consents"].c.case_pseudonym == case_pseudonym)).first()
+    return row[0] if row else None
+
+
+def _record_change(conn, platform, case_pseudonym, change, version):
+    result = conn.execute(insert(T["changes"]).values(case_pseudonym=case_pseudonym, change=change, version=version,
+                                                      at=platform.clock.now()))
+    return result.inserted_primary_key[0]
+
+
+def accept(conn, platform, envelope, row: dict, supersedes_version=None) -> str:
+    """Store one pseudonymised version: history always, the current row when it is the newest version."""
+    now = platform.clock.now()
+    case = row["case_pseudonym"]
+    versions = T["versions"]
+    if conn.execute(select(versions.c.version).where(versions.c.case_pseudonym == case,
+                                                      versions.c.version == row["version"])).first():
+        write_log(conn, platform, envelope, "duplicate", "version_already_stored")
+        return "duplicate"
+    stored = dict(row)
+    conn.execute(insert(versions).values(case_pseudonym=case, version=row["version"], record_kind=row["record_kind"],
+                                         supersedes_version=supersedes_version, record=stored, accepted_at=now))
+    closures = T["closures"]
+    current = conn.execute(select(closures.c.version).where(closures.c.case_pseudonym == case)).first()
+    if current is not None and current[0] > row["version"]:
+        write_log(conn, platform, envelope, "accepted", "older_version_kept_in_history")
+        return "history"
+    seq = _record_change(conn, platform, case, row["record_kind"], row["version"])
+    values = dict(row, status="active", change_seq=seq, accepted_at=now)
+    if current is None:
+        conn.execute(insert(closures).values(**values))
+    else:
+        conn.execute(update(closures).where(closures.c.case_pseudonym == case).values(**values))
+    write_log(conn, platform, envelope, "accepted", row["record_kind"])
+    return "accepted"
+
+
+def on_closure(conn, envelope, platform):
+    """case.closed, case.corrected and case.project_end_status."""
+    office = _covered_office(conn, platform, envelope)
+    if office is None:
+        return "refused"
+    payload = envelope["payload"]
+    bad_keys = [k for k in payload["success_criteria"]["assessments"] if not CRITERION_KEY.match(k)]
+    if bad_keys:
+        write_log(conn, platform, envelope, "refused", "success_criterion_key_not_a_code")
+        raise Reject("success criterion keys must be codes (a-z, 0-9, _ . -)")
+    ctx = context(platform, conn)
+    row = records.to_row(payload, envelope["type"], office, ctx.pseudonymiser, ctx.project["date_coarsening"])
+    supersedes = payload.get("supersedes_version")
+    state = _consent_state(conn, row["case_pseudonym"])
+    if state == "withdrawn":
+        write_log(conn, platform, envelope, "refused", "consent_withdrawn")
+        return "refused"
+    if state == "granted":
+        return accept(conn, platform, envelope, row, supersedes)
+    waiting = T["waiting"]
+    if conn.execute(select(waiting.c.version).where(waiting.c.case_pseudonym == row["case_pseudonym"],
+                                                    waiting.c.version == row["version"])).first():
+        write_log(conn, platform, envelope, "duplicate", "already_waiting_for_consent")
+        return "duplicate"
+    conn.execute(insert(waiting).values(case_pseudonym=row["case_pseudonym"], version=row["version"],
+                                        record_kind=row["record_kind"], supersedes_version=supersedes, record=row,
+                                        received_at=platform.clock.now()))
+    write_log(conn, platform, envelope, "waiting", "consent_expired" if state == "expired" else "consent_not_granted")
+    return "waiting"
+
+
+def _consent_target(conn, envelope, platform):
+    """(office, case pseudonym) for a research-registration status of a case at a covered office, else None."""
+    payload = envelope["payload"]
+    if payload["purpose"] != PURPOSE or payload["case_id"] is None:
+        return None
+    office = _covered_office(conn, platform, envelope)
+    if office is None:
+        return None
+    return office, context(platform, conn).pseudonymiser.pseudonym("case", str(payload["case_id"]))
+
+
+def _set_consent(conn, platform, case, state, effective_at, data_policy=None):
+    consents = T["consents"]
+    values = dict(state=state, data_policy=data_policy, effective_at=effective_at, updated_at=platform.clock.now())
+    if conn.execute(select(consents.c.state).where(consents.c.case_pseudonym == case)).first():
+        conn.execute(update(consents).where(consents.c.case_pseudonym == case).values(**values))
+    else:
+        conn.execute(insert(consents).values(case_pseudonym=case, **values))
+
+
+def on_consent_granted(conn, envelope, platform):
+    target = _consent_target(conn, envelope, platform)
+    if target is None:
+        return "ignored"
+    _office_row, case = target
+    if _consent_state(conn, case) == "withdrawn":
+        # A withdrawal bars the case for good in this project; a new consent does not bring erased data back.
+        write_log(conn, platform, envelope, "refused", "case_barred_after_withdrawal")
+        return "refused"
+    _set_consent(conn, platform, case, "granted", envelope["payload"]["effective_at"])
+    waiting = T["waiting"]
+    held = conn.execute(select(waiting).where(waiting.c.case_pseudonym == case).order_by(waiting.c.version)).mappings().all()
+    for item in held:
+        accept(conn, platform, envelope, dict(item["record"]), item["supersedes_version"])
+    conn.execute(delete(waiting).where(waiting.c.case_pseudonym == case))
+    return "released" if held else "granted"
+
+
+def on_consent_withdrawn(conn, envelope, platform):
+    target = _consent_target(conn, envelope, platform)
+    if target is None:
+        return "ignored"
+    _office_row, case = target
+    policy = envelope["payload"]["data_policy"]
+    _set_consent(conn, platform, case, "withdrawn", envelope["payload"]["effective_at"], policy)
+    conn.execute(delete(T["waiting"]).where(T["waiting"].c.case_pseudonym == case))
+    closures = T["closures"]
+    present = conn.execute(select(closures.c.version).where(closures.c.case_pseudonym == case)).first()
+    if policy == "erase":
+        conn.execute(delete(closures).where(closures.c.case_pseudonym == case))
+        conn.execute(delete(T["versions"]).where(T["versions"].c.case_pseudonym == case))
+        if present:
+            _record_change(conn, platform, case, "withdrawn_erased", None)
+        write_log(conn, platform, envelope, "accepted", "withdrawn_erased")
+        return "erased"
+    if present:
+        seq = _record_change(conn, platform, case, "withdrawn_marked", present[0])
+        conn.execute(update(closures).where(closures.c.case_pseudonym == case)
+                     .values(status="withdrawn_marked", change_seq=seq))
+    write_log(conn, platform, envelope, "accepted", "withdrawn_marked")
+    return "marked"
+
+
+def on_consent_expired(conn, envelope, platform):
+    """Expiry is not withdrawal: stored data stays; later closures wait for a renewed consent."""
+    target = _consent_target(conn, envelope, platform)
+    if target is None:
+        return "ignored"
+    _office_row, case = target
+    if _consent_state(conn, case) != "withdrawn":
+        _set_consent(conn, platform, case, "expired", envelope["payload"]["effective_at"])
+    return "expired"
+
+
+def _recording(handler):
+    def run(conn, envelope, platform):
+        outcome = handler(conn, envelope, platform)
+        last_outcome.set(outcome)
+        return outcome
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+HANDLERS = {event: _recording(handler) for event, handler in {
+    "case.closed": on_closure,
+    "case.corrected": on_closure,
+    "case.project_end_status": on_closure,
+    "consent.granted": on_consent_granted,
+    "consent.withdrawn": on_consent_withdrawn,
+    "consent.expired": on_consent_expired,
+}.items()}
+
+
+def consumer_spec():
+    from shared.bus.consumer import ConsumerSpec
+    return ConsumerSpec(queue=QUEUE, handlers=HANDLERS)
+
+
+def process(platform, envelope: dict):
+    """One envelope through the bus's own inbox + handler transaction, without a broker (CLI replay, demo, tests).
+
+    Returns the handler's outcome (accepted, waiting, refused, duplicate, ...), "redelivery" when the inbox had the
+    message already, or "ignored" for a type the registry does not consume."""
+    from shared.bus.consumer import ConsumerSpec, apply_envelope
+    last_outcome.set(None)
+    result = apply_envelope(platform, ConsumerSpec(queue=QUEUE, handlers=HANDLERS), envelope)
+    if result == "duplicate":
+        return "redelivery"
+    if result == "ignored":
+        return "ignored"
+    return last_outcome.get()
+
+
+def purge_waiting(platform) -> int:
+    """Drop closures that waited longer than consent_wait_days for consent; log one reason per dropped closure."""
+    project = platform.directory.project_settings()
+    cutoff = platform.clock.now() - timedelta(days=project["consent_wait_days"])
+    waiting = T["waiting"]
+    with platform.engine.begin() as conn:
+        expired = conn.execute(select(waiting.c.case_pseudonym, waiting.c.version, waiting.c.record_kind)
+                               .where(waiting.c.received_at < cutoff)).all()
+        for _case, _version, kind in expired:
+            conn.execute(insert(T["log"]).values(at=platform.clock.now(), message_id=None,
+                                                 event_type=f"registry.purge_waiting", office=None, outcome="dropped",
+                                                 reason="consent_wait_expired", detail=kind))
+        conn.execute(delete(waiting).where(waiting.c.received_at < cutoff))
+    return len(expired)

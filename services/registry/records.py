@@ -1,0 +1,96 @@
+"""From a validated closure payload to the registry's row: pseudonyms, coarsened dates, codes only.
+
+Plain functions, no Flask, no database: the rules of what a researcher may receive live here.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from shared.vocab import ATTACHED_OUTCOMES
+
+KIND_BY_EVENT = {"case.closed": "closed", "case.corrected": "corrected", "case.project_end_status": "project_end"}
+
+# The report's summary of table 1 (ch. 2.1): still attached to the company, apprenticeship in another company,
+# no attachment, information missing. A registry vocabulary (the shared ones describe the form, this the analysis).
+OUTCOME_SUMMARY = {
+    "same_company": {"nb": "Fortsatt tilknyttet bedriften", "en": "Still attached to the company"},
+    "apprenticeship_other_company": {"nb": "Læreplass/utdanning i annen bedrift", "en": "Apprenticeship/education in another company"},
+    "other_company": {"nb": "Tilknyttet annen bedrift", "en": "Attached to another company"},
+    "no_attachment": {"nb": "Ingen tilknytning", "en": "No attachment"},
+    "missing": {"nb": "Mangler informasjon", "en": "Information missing"},
+}
+
+
+def coarsen(day: date | None, granularity: str) -> str | None:
+    """A date as the project's period: day (YYYY-MM-DD), month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY)."""
+    if day is None:
+        return None
+    if granularity == "day":
+        return day.isoformat()
+    if granularity == "month":
+        return f"{day.year:04d}-{day.month:02d}"
+    if granularity == "quarter":
+        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
+    if granularity == "year":
+        return f"{day.year:04d}"
+    raise ValueError(f"unknown date coarsening {granularity}")
+
+
+def outcome_summary(attached_same_company: str, attachment_after: str) -> str:
+    if attached_same_company == "yes":
+        return "same_company"
+    if attached_same_company == "unknown" or attachment_after == "unknown":
+        return "missing"
+    if attachment_after == "apprenticeship_education":
+        return "apprenticeship_other_company"
+    if attachment_after in ATTACHED_OUTCOMES:
+        return "other_company"
+    return "no_attachment"
+
+
+def to_row(payload: dict, event_type: str, office: dict, pseudonymiser, granularity: str) -> dict:
+    """The registry row for one closure. Only listed fields are copied: anything else never reaches a table."""
+    p = pseudonymiser.pseudonym
+    contact = payload["contact"]
+    measures = ";".join(
+        f"{m['measure']}:{coarsen(m['from_date'], granularity)}:{coarsen(m['to_date'], granularity) or ''}"
+        for m in payload["measures"])
+    success = payload["success_criteria"]
+    return {
+        "case_pseudonym": p("case", str(payload["case_id"])),
+        "version": payload["version"],
+        "record_kind": KIND_BY_EVENT[event_type],
+        "office": office["code"],
+        "county": office["county_code"],
+        "candidate_pseudonym": p("candidate", payload["candidate_hash"]),
+        "counsellor_pseudonym": p("counsellor", payload["counsellor_id"]),
+        "mentor_pseudonym": p("mentor", str(payload["mentor_id"]) if payload["mentor_id"] else None),
+        "employer_pseudonym": p("employer", payload["employer_hash"]),
+        "opened_period": coarsen(payload["opened_on"], granularity),
+        "closed_period": coarsen(payload["closed_on"], granularity),
+        "closure_reason": payload["closure_reason"],
+        "entry_point": payload["entry_point"],
+        "industry": payload["industry"],
+        "initiator": payload["initiator"],
+        "reasons": ";".join(sorted(set(payload["reasons"]))),
+        "counsellor_knew_company": payload["counsellor_knew_company"],
+        "attachment_before": payload["attachment_before"],
+        "mentor_relation": payload["mentor_relation"],
+        "mentor_measure_used": bool(payload["mentor_measure_used"]),
+        "measures": measures,
+        "frequency_candidate": contact["frequency_candidate"],
+        "frequency_mentor": contact["frequency_mentor"],
+        "frequency_employer": contact["frequency_employer"],
+        "contact_intensity": contact["intensity"],
+        "contact_forms": ";".join(sorted(set(contact["forms"]))),
+        "duration": contact["duration"],
+        "contacts_logged": contact["contacts_logged"],
+        "minutes_total": contact["minutes_total"],
+        "attachment_after": payload["attachment_after"],
+        "attached_same_company": payload["attached_same_company"],
+        "outcome_summary": outcome_summary(payload["attached_same_company"], payload["attachment_after"]),
+        "success_list_version": success["list_version"],
+        "success_assessments": ";".join(f"{k}={v}" for k, v in sorted(success["assessments"].items())),
+        "feedback_mentor": payload["feedback_mentor"],
+        "feedback_counsellor": payload["feedback_counsellor"],
+    }
