@@ -254,20 +254,20 @@ def refresh_status(conn, deps: Deps, office: str, case: dict | None, case_id: st
     """
     now = deps.clock.now()
     key = subject_key(case_id, subject_ref)
-    evaluation = evaluate(conn, case, key, purpose, now.date())
     s = T["status"]
-    old = conn.execute(select(s).where(s.c.subject_key == key, s.c.purpose == purpose)).mappings().first()
-    values = dict(state=evaluation.state, template_version=evaluation.template_version,
-                  expires_on=evaluation.expires_on, changed_at=now)
-    if old is None:
-        conn.execute(s.insert().values(subject_key=key, purpose=purpose, office=office, case_id=case_id,
-                                       subject_ref=subject_ref, **values))
-        old_state, old_expires = None, None
-    else:
-        old_state, old_expires = old["state"], old["expires_on"]
-        if old_state == evaluation.state and old_expires == evaluation.expires_on:
-            return evaluation
-        conn.execute(s.update().where(s.c.subject_key == key, s.c.purpose == purpose).values(**values))
+    # Lock the status row first (created if absent), so two transactions on the same subject and purpose take
+    # turns: the second evaluates after the first has committed and emits only what its own change means.
+    _insert_ignore(conn, s, dict(subject_key=key, purpose=purpose, office=office, case_id=case_id,
+                                 subject_ref=subject_ref, state=NEW, changed_at=now))
+    old = conn.execute(select(s).where(s.c.subject_key == key, s.c.purpose == purpose).with_for_update()).mappings().one()
+    evaluation = evaluate(conn, case, key, purpose, now.date())
+    old_state = None if old["state"] == NEW else old["state"]
+    old_expires = old["expires_on"]
+    if old_state == evaluation.state and old_expires == evaluation.expires_on:
+        return evaluation
+    conn.execute(s.update().where(s.c.subject_key == key, s.c.purpose == purpose).values(
+        state=evaluation.state, template_version=evaluation.template_version, expires_on=evaluation.expires_on,
+        changed_at=now))
     base = _status_payload(case_id, subject_ref, purpose, evaluation.template_version, now)
     if evaluation.granted and (old_state != "granted" or old_expires != evaluation.expires_on):
         deps.emit(conn, "consent.granted", office, {**base, "expires_on": evaluation.expires_on})
@@ -279,6 +279,17 @@ def refresh_status(conn, deps: Deps, office: str, case: dict | None, case_id: st
         else:
             deps.emit(conn, "consent.incomplete", office, {**base, "missing_roles": evaluation.missing_roles})
     return evaluation
+
+
+NEW = "new"  # a status row just created, not yet evaluated
+
+
+def _insert_ignore(conn, table, values):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).values(**values).on_conflict_do_nothing())
 
 
 def data_policy(conn, deps: Deps) -> str:

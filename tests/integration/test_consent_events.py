@@ -163,3 +163,26 @@ def test_demo_seed_records_consents_for_known_cases_and_is_repeatable(consent):
                         headers=bearer(consent, "kari-veileder")).json
     assert answer["granted"] is True
     assert count(consent, "records") == 3 and count(consent, "records", case_id=second) >= 1
+
+
+def test_last_two_signatures_at_the_same_moment_grant_exactly_once(platform_factory, pg_url):
+    import threading
+    platform = consent_platform(platform_factory, pg_url)
+    for _ in range(5):
+        case_id = open_case(platform, mentor_relation="none")  # interviews: candidate and employer
+        barrier, errors = threading.Barrier(2), []
+
+        def sign(role):
+            try:
+                barrier.wait(5)
+                record(platform, case_id, role, {"interviews": "granted"}, name=f"Signer {role}")
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+        threads = [threading.Thread(target=sign, args=(role,)) for role in ("candidate", "employer")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        granted = [p for p in _outbox_payloads(platform, "consent.granted") if p["case_id"] == case_id]
+        assert len(granted) == 1
