@@ -122,6 +122,15 @@ def test_focus_group_consent_concerns_a_person_of_the_office(consent):
     with pytest.raises(domain.ConsentInvalid) as refused:
         record(consent, None, "candidate", {"focus_groups": "granted"}, subject_ref="ola-veileder")
     assert "skal ikke signere" in " ".join(refused.value.errors["signer_role"])
+    client = make_client(consent)
+    url = "/api/v1/status?subject_ref=ola-veileder&purpose=focus_groups"
+    assert client.get(url, headers=bearer(consent, "lise-kontakt")).json["granted"] is True
+    assert client.get(url, headers=bearer(consent, "per-veileder")).status_code == 404
+    response = client.post("/api/v1/withdrawals", headers=bearer(consent, "kari-veileder"),
+                           json={"subject_ref": "ola-veileder", "purposes": ["focus_groups"]})
+    assert response.status_code == 201 and response.json["status"] == {"focus_groups": "withdrawn"}
+    assert client.get(url, headers=bearer(consent, "lise-kontakt")).json["granted"] is False
+    assert _outbox_payloads(consent, "consent.withdrawn")[0]["subject_ref"] == "ola-veileder"
 
 
 def test_withdrawal_reaches_the_real_broker(platform_factory, pg_url, bus_vhost):
