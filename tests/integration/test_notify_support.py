@@ -99,7 +99,8 @@ def personal_data_in(raw: bytes, names=CANDIDATE_NAMES) -> list[str]:
 
 def assert_no_personal_data(sink: SmtpSink, allow_survey=False):
     for raw in list(sink.raw):
-        assert personal_data_in(raw) == [], "personal data in a mail"
+        found = personal_data_in(raw)
+        assert found == [], f"personal data in a mail: {found} in {raw[:3000]!r}"
 
 
 @pytest.fixture
