@@ -11,7 +11,7 @@ from shared.web import current_platform, current_principal, error_response
 from . import access, audit, domain
 from .schemas import (ConsentForm, DocumentQuery, RecordedOut, StatusOut, StatusQuery, TemplateFileSchema,
                       TemplateOut, WithdrawalIn, WithdrawalOut, decisions_from_form)
-from .uploads import EXTENSIONS
+from .uploads import EXTENSIONS, human_size
 
 blp = Blueprint("consent_api", __name__, url_prefix="/api/v1", description="Signed consents of the office")
 
@@ -39,8 +39,7 @@ def register_domain_errors(app):
 
     @app.errorhandler(413)
     def _too_large(_error):
-        limit = deps().max_upload_bytes / (1024 * 1024)
-        message = f"Filen er for stor. Største tillatte størrelse er {limit:.1f} MB.".replace(".", ",", 1)
+        message = f"Filen er for stor. Største tillatte størrelse er {human_size(deps().max_upload_bytes)}."
         from flask import render_template, request
         if request.path.startswith("/api/"):
             return error_response(413, message, {"document": [message]})

@@ -22,8 +22,11 @@ class UploadRefused(ValueError):
         self.message = message
 
 
-def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".replace(".", ",")
+def human_size(size: int) -> str:
+    """Norwegian notation: '4 kB', '10,0 MB'."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} kB"
+    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
 
 
 def sniff_document(data: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -33,7 +36,7 @@ def sniff_document(data: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> st
     if len(data) == 0:
         raise UploadRefused("Filen er tom. Last opp den skannede samtykkeerklæringen (PDF, JPEG eller PNG).")
     if len(data) > max_bytes:
-        raise UploadRefused(f"Filen er for stor ({_mib(len(data))} MB). Største tillatte størrelse er {_mib(max_bytes)} MB.")
+        raise UploadRefused(f"Filen er for stor ({human_size(len(data))}). Største tillatte størrelse er {human_size(max_bytes)}.")
     if data.startswith(_EXECUTABLES):
         raise UploadRefused("Filen er et program (kjørbar fil), ikke et skannet dokument, uansett hva filnavnet sier. "
                             "Den er avvist og ikke lagret.")
