@@ -195,3 +195,27 @@ def test_last_two_signatures_at_the_same_moment_grant_exactly_once(platform_fact
         assert errors == []
         granted = [p for p in _outbox_payloads(platform, "consent.granted") if p["case_id"] == case_id]
         assert len(granted) == 1
+
+
+def test_case_events_arrive_through_the_real_broker(platform_factory, pg_url, bus_vhost):
+    from shared.bus.consumer import drain
+    from shared.bus.envelope import encode, routing_key
+    platform = consent_platform(platform_factory, pg_url, env=bus_vhost.env("consent"))
+    case_id = str(uuid.uuid4())
+    envelopes = [_opened(case_id, relation="manager"),
+                 make_envelope("case.parties_changed", "kristiansand", _parties(case_id, "colleague"), producer="intake")]
+    connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.url("intake")))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for envelope in envelopes + envelopes[:1]:  # the first delivered twice: one effect
+            channel.basic_publish("hybrid.events", routing_key(envelope["office"], envelope["type"]), encode(envelope),
+                                  pika.BasicProperties(delivery_mode=2, message_id=envelope["message_id"],
+                                                       user_id=bus_vhost.user("intake")), mandatory=True)
+    finally:
+        connection.close()
+    stats = drain(platform, handlers.consumer_spec(), idle_seconds=0.5)
+    assert (stats.processed, stats.duplicate) == (2, 1)
+    with platform.engine.connect() as conn:
+        case = domain.get_case(conn, case_id)
+    assert case["office"] == "kristiansand" and case["mentor_relation"] == "colleague"
