@@ -62,7 +62,7 @@ def _stream(body, mimetype, filename, upto):
 
 
 @blp.route("/exports/closures.csv", methods=["GET"])
-@blp.arguments(ExportQuery, location="query")
+@blp.arguments(ExportQuery, location="query", unknown=RAISE)
 @blp.doc(responses={200: {"description": "CSV, one row per case; header X-Registry-Cursor is the next cursor"}})
 @roles_required("researcher")
 def export_csv(query):
@@ -73,7 +73,7 @@ def export_csv(query):
 
 
 @blp.route("/exports/closures.json", methods=["GET"])
-@blp.arguments(ExportQuery, location="query")
+@blp.arguments(ExportQuery, location="query", unknown=RAISE)
 @blp.doc(responses={200: {"description": "JSON {after, next_cursor, columns, rows}"}})
 @roles_required("researcher")
 def export_json(query):
@@ -84,7 +84,7 @@ def export_json(query):
 
 
 @blp.route("/changes", methods=["GET"])
-@blp.arguments(ChangesQuery, location="query")
+@blp.arguments(ChangesQuery, location="query", unknown=RAISE)
 @roles_required("researcher")
 def change_feed(query):
     """New, corrected and withdrawn (erased or marked) cases since a cursor."""
@@ -111,7 +111,7 @@ def _csv_response(lines, filename):
 
 
 @blp.route("/tables/1", methods=["GET"])
-@blp.arguments(FilterQuery, location="query")
+@blp.arguments(FilterQuery, location="query", unknown=RAISE)
 @roles_required("researcher")
 def table_one(query):
     """Table 1: one row per case, codes as in the codebook. Row level: no counts."""
@@ -123,7 +123,7 @@ def table_one(query):
 
 
 @blp.route("/tables/<table_id>", methods=["GET"])
-@blp.arguments(DistributionQuery, location="query")
+@blp.arguments(DistributionQuery, location="query", unknown=RAISE)
 @roles_required("researcher")
 def distribution(query, table_id):
     """Tables 3–7 and the outcome summary: counts by office, county or period, small counts suppressed."""
