@@ -1,0 +1,100 @@
+"""The notify API and pages over HTTP (Flask test client, bearer tokens): own notifications only, 404 for
+another's, strict input with field errors, roles for the county overview and dead letters, unsubscribe."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from services.notify import tables as t
+from services.notify.app import create_app
+from services.notify.mailer import unsubscribe_token
+from services.notify.service import sweep_once
+from shared.auth import mint_token
+from tests.integration.test_notify_support import case_opened, deliver_event, notify_env
+
+
+@pytest.fixture
+def app(platform_factory, db_url):
+    platform = platform_factory("notify", t.all_tables(), db_url, env=notify_env())
+    deliver_event(platform, case_opened(uuid.uuid4(), date(2026, 9, 1), relation="none"))
+    deliver_event(platform, case_opened(uuid.uuid4(), date(2026, 9, 1), office="bergen-vest", counsellor="per-veileder",
+                                        relation="none"))
+    sweep_once(platform)
+    return create_app(platform=platform)
+
+
+def headers(app, user_id):
+    user = app.extensions["platform"].directory.user(user_id)
+    token = mint_token(app.extensions["platform"].settings, subject=user["id"], role=user["role"], name=user["name"],
+                       office=user["office_code"], county=user["county_code"])
+    return {"Authorization": "Bearer " + token}
+
+
+def test_each_user_sees_and_marks_only_their_own_notifications(app):
+    client = app.test_client()
+    kari = client.get("/api/v1/notifications", headers=headers(app, "kari-veileder")).get_json()
+    per = client.get("/api/v1/notifications", headers=headers(app, "per-veileder")).get_json()
+    assert len(kari) == 2 and len(per) == 2
+    assert {n["rule"] for n in kari} == {"closure_overdue", "consent_missing"}
+    assert not {n["id"] for n in kari} & {n["id"] for n in per}
+    other = client.post(f"/api/v1/notifications/{per[0]['id']}/read", headers=headers(app, "kari-veileder"))
+    assert other.status_code == 404
+    own = client.post(f"/api/v1/notifications/{kari[0]['id']}/read", headers=headers(app, "kari-veileder"))
+    assert own.status_code == 204
+    unread = client.get("/api/v1/notifications?unread=true", headers=headers(app, "kari-veileder")).get_json()
+    assert [n["id"] for n in unread] == [kari[1]["id"]]
+    assert client.get("/api/v1/notifications?unread=true", headers=headers(app, "per-veileder")).get_json() == per
+    assert client.get("/api/v1/notifications").status_code == 401
+
+
+def test_preferences_are_validated_strictly_and_change_nothing_when_wrong(app):
+    client = app.test_client()
+    h = headers(app, "kari-veileder")
+    bad = client.put("/api/v1/preferences", json={"mode": "weekly"}, headers=h)
+    assert bad.status_code == 422 and "mode" in bad.get_json()["errors"]
+    unknown = client.put("/api/v1/preferences", json={"mode": "daily", "colour": "red"}, headers=h)
+    assert unknown.status_code == 422 and "colour" in unknown.get_json()["errors"]
+    assert client.get("/api/v1/preferences", headers=h).get_json() == {"mode": "immediate", "unsubscribed": False}
+    ok = client.put("/api/v1/preferences", json={"mode": "daily"}, headers=h)
+    assert ok.get_json() == {"mode": "daily", "unsubscribed": False}
+
+
+def test_only_interview_reminders_are_resolved_by_hand_and_only_in_the_own_office(app):
+    client = app.test_client()
+    kari = client.get("/api/v1/notifications", headers=headers(app, "kari-veileder")).get_json()
+    response = client.post(f"/api/v1/reminders/{kari[0]['reminder_id']}/resolve", headers=headers(app, "kari-veileder"))
+    assert response.status_code == 409 and "automatisk" in response.get_json()["message"]
+    elsewhere = client.post(f"/api/v1/reminders/{kari[0]['reminder_id']}/resolve", headers=headers(app, "per-veileder"))
+    assert elsewhere.status_code == 404
+
+
+def test_roles_for_county_overview_and_dead_letters(app):
+    client = app.test_client()
+    county = client.get("/api/v1/county", headers=headers(app, "tone-fylke"))
+    assert county.status_code == 200
+    assert {r["office"] for r in county.get_json()} == {"kristiansand", "lister"}
+    assert next(r for r in county.get_json() if r["office"] == "kristiansand")["overdue"] == 1
+    for user in ("kari-veileder", "lise-kontakt", "rune-forsker"):
+        assert client.get("/api/v1/county", headers=headers(app, user)).status_code == 403
+        assert client.get("/api/v1/dead-letters", headers=headers(app, user)).status_code == 403
+    assert client.get("/api/v1/dead-letters", headers=headers(app, "admin")).get_json() == []
+
+
+def test_unsubscribe_link_asks_first_then_needs_the_form_post(app):
+    platform = app.extensions["platform"]
+    client = app.test_client()
+    token = unsubscribe_token(platform.settings, "kari-veileder")
+    page = client.get(f"/avmeld/{token}")
+    assert page.status_code == 200 and "Avmeld e-postvarsler" in page.get_data(as_text=True)
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(t.preferences)).first() is None  # a GET changes nothing
+    assert client.post(f"/avmeld/{token}").status_code == 403  # no CSRF token
+    csrf = client.get_cookie("hybrid_csrf").value
+    done = client.post(f"/avmeld/{token}", data={"csrf_token": csrf})
+    assert done.status_code == 200 and "Du får ikke lenger e-postvarsler" in done.get_data(as_text=True)
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(t.preferences.c.unsubscribed)).scalar() is True
+    assert client.get("/avmeld/forfalsket").status_code == 404
