@@ -1,6 +1,7 @@
 """Notify's own settings, from NOTIFY_* variables, parsed strictly (a typo stops start-up and names the variable)."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import time
@@ -21,6 +22,7 @@ class SmtpConfig:
     timeout: int
     sender: str
     message_id_domain: str
+    ca_file: str | None = None  # a private CA for the SMTP server's certificate (else the system's)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,13 @@ def _clock_time(env, name, default):
     return time(int(value[:2]), int(value[3:]))
 
 
+def _existing_file(env, name):
+    value = env_str(env, name)
+    if value is not None and not os.path.isfile(value):
+        raise ConfigError(f"{name}={value!r} is not a readable file")
+    return value
+
+
 def load_notify_config(settings) -> NotifyConfig:
     env = settings.extra
     security = env_choice(env, "NOTIFY_SMTP_SECURITY", "none", ("none", "starttls", "tls"))
@@ -63,6 +72,7 @@ def load_notify_config(settings) -> NotifyConfig:
         timeout=env_int(env, "NOTIFY_SMTP_TIMEOUT", 20, minimum=1, maximum=300),
         sender=sender,
         message_id_domain=env_str(env, "NOTIFY_MESSAGE_ID_DOMAIN", "notify.hybrid.local"),
+        ca_file=_existing_file(env, "NOTIFY_SMTP_CA_FILE"),
     )
     zone = env_str(env, "NOTIFY_TIMEZONE", "Europe/Oslo")
     try:

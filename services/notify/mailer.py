@@ -178,7 +178,7 @@ class SmtpSender:
 
     def __init__(self, config, ssl_context=None):
         self.config = config
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.ssl_context = ssl_context or ssl.create_default_context(cafile=config.ca_file)
         self.client = None
 
     def _connect(self):
@@ -187,10 +187,14 @@ class SmtpSender:
             client = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self.ssl_context)
         else:
             client = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        try:
             if c.security == "starttls":
                 client.starttls(context=self.ssl_context)
-        if c.username:
-            client.login(c.username, c.password)
+            if c.username:
+                client.login(c.username, c.password)
+        except BaseException:
+            client.close()
+            raise
         return client
 
     def send(self, message: EmailMessage):
