@@ -16,7 +16,7 @@ import re
 import time
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from . import records
@@ -47,6 +47,7 @@ class IngestContext:
         self._loaded_at = None
         self.project = None
         self.pseudonymiser = None
+        self.offices = {}
 
     def refresh(self, conn):
         """Read with the handler's own connection: on SQLite a second connection would wait for our lock."""
@@ -59,6 +60,8 @@ class IngestContext:
             project["code"] = row["code"]
             self.pseudonymiser = Pseudonymiser(project["code"], read_secret(project["pseudonym_secret_ref"], self.env))
             self.project = project
+            offices = self.platform.tables["offices"]
+            self.offices = {r["code"]: dict(r) for r in conn.execute(select(offices)).mappings()}
             self._loaded_at = time.monotonic()
         return self
 
@@ -83,15 +86,20 @@ def write_log(conn, platform, envelope, outcome, reason, detail=None):
         event_type=envelope["type"], office=envelope.get("office"), outcome=outcome, reason=reason, detail=detail))
 
 
-def _office(conn, platform, code):
-    offices = platform.tables["offices"]
-    row = conn.execute(select(offices).where(offices.c.code == code)).mappings().first()
-    return dict(row) if row else None
+# Statements built once: the hot path then skips SQLAlchemy's per-call construction and cache-key work.
+_CURRENT = select(T["closures"].c.version).where(T["closures"].c.case_pseudonym == bindparam("case"))
+_VERSION_STORED = select(T["versions"].c.version).where(T["versions"].c.case_pseudonym == bindparam("case"),
+                                                        T["versions"].c.version == bindparam("version"))
+_CONSENT = select(T["consents"].c.state).where(T["consents"].c.case_pseudonym == bindparam("case"))
+_INSERT_VERSION = insert(T["versions"])
+_INSERT_CHANGE = insert(T["changes"])
+_INSERT_CLOSURE = insert(T["closures"])
+_UPDATE_CLOSURE = update(T["closures"]).where(T["closures"].c.case_pseudonym == bindparam("case"))
 
 
 def _covered_office(conn, platform, envelope):
     """The office if the research covers it; otherwise log the refusal and return None."""
-    office = _office(conn, platform, envelope["office"])
+    office = context(platform, conn).offices.get(envelope["office"])
     if office is None:
         write_log(conn, platform, envelope, "refused", "unknown_office")
         return None
@@ -102,40 +110,41 @@ def _covered_office(conn, platform, envelope):
 
 
 def _consent_state(conn, case_pseudonym):
-    row = conn.execute(select(T["consents"].c.state).where(T["consents"].c.case_pseudonym == case_pseudonym)).first()
+    row = conn.execute(_CONSENT, {"case": case_pseudonym}).first()
     return row[0] if row else None
 
 
 def _record_change(conn, platform, case_pseudonym, change, version):
-    result = conn.execute(insert(T["changes"]).values(case_pseudonym=case_pseudonym, change=change, version=version,
-                                                      at=platform.clock.now()))
+    result = conn.execute(_INSERT_CHANGE, {"case_pseudonym": case_pseudonym, "change": change, "version": version,
+                                           "at": platform.clock.now()})
     return result.inserted_primary_key[0]
 
 
 def accept(conn, platform, envelope, row: dict, supersedes_version=None) -> str:
-    """Store one pseudonymised version: history always, the current row when it is the newest version."""
+    """Store one pseudonymised version: history always, the current row when it is the newest version.
+
+    The natural key (case pseudonym, version) makes the same closure delivered again (even under a new message
+    id) a no-op; an older version arriving late is kept in the history only. Acceptances are recorded in the
+    change feed, not in the log (the log explains what was not stored)."""
     now = platform.clock.now()
-    case = row["case_pseudonym"]
-    versions = T["versions"]
-    if conn.execute(select(versions.c.version).where(versions.c.case_pseudonym == case,
-                                                      versions.c.version == row["version"])).first():
-        write_log(conn, platform, envelope, "duplicate", "version_already_stored")
-        return "duplicate"
-    stored = dict(row)
-    conn.execute(insert(versions).values(case_pseudonym=case, version=row["version"], record_kind=row["record_kind"],
-                                         supersedes_version=supersedes_version, record=stored, accepted_at=now))
-    closures = T["closures"]
-    current = conn.execute(select(closures.c.version).where(closures.c.case_pseudonym == case)).first()
-    if current is not None and current[0] > row["version"]:
+    case, version = row["case_pseudonym"], row["version"]
+    current = conn.execute(_CURRENT, {"case": case}).first()
+    if current is not None and current[0] >= version:
+        if current[0] == version or conn.execute(_VERSION_STORED, {"case": case, "version": version}).first():
+            write_log(conn, platform, envelope, "duplicate", "version_already_stored")
+            return "duplicate"
+    conn.execute(_INSERT_VERSION, {"case_pseudonym": case, "version": version, "record_kind": row["record_kind"],
+                                   "supersedes_version": supersedes_version, "record": dict(row), "accepted_at": now})
+    if current is not None and current[0] > version:
         write_log(conn, platform, envelope, "accepted", "older_version_kept_in_history")
         return "history"
-    seq = _record_change(conn, platform, case, row["record_kind"], row["version"])
+    seq = _record_change(conn, platform, case, row["record_kind"], version)
     values = dict(row, status="active", change_seq=seq, accepted_at=now)
     if current is None:
-        conn.execute(insert(closures).values(**values))
+        conn.execute(_INSERT_CLOSURE, values)
     else:
-        conn.execute(update(closures).where(closures.c.case_pseudonym == case).values(**values))
-    write_log(conn, platform, envelope, "accepted", row["record_kind"])
+        values.pop("case_pseudonym")
+        conn.execute(_UPDATE_CLOSURE, dict(values, case=case))
     return "accepted"
 
 
@@ -181,10 +190,10 @@ def _consent_target(conn, envelope, platform):
     return office, context(platform, conn).pseudonymiser.pseudonym("case", str(payload["case_id"]))
 
 
-def _set_consent(conn, platform, case, state, effective_at, data_policy=None):
+def _set_consent(conn, platform, case, state, effective_at, data_policy=None, known=None):
     consents = T["consents"]
     values = dict(state=state, data_policy=data_policy, effective_at=effective_at, updated_at=platform.clock.now())
-    if conn.execute(select(consents.c.state).where(consents.c.case_pseudonym == case)).first():
+    if known is not None or conn.execute(_CONSENT, {"case": case}).first():
         conn.execute(update(consents).where(consents.c.case_pseudonym == case).values(**values))
     else:
         conn.execute(insert(consents).values(case_pseudonym=case, **values))
@@ -195,17 +204,21 @@ def on_consent_granted(conn, envelope, platform):
     if target is None:
         return "ignored"
     _office_row, case = target
-    if _consent_state(conn, case) == "withdrawn":
+    state = _consent_state(conn, case)
+    if state == "withdrawn":
         # A withdrawal bars the case for good in this project; a new consent does not bring erased data back.
         write_log(conn, platform, envelope, "refused", "case_barred_after_withdrawal")
         return "refused"
-    _set_consent(conn, platform, case, "granted", envelope["payload"]["effective_at"])
-    waiting = T["waiting"]
-    held = conn.execute(select(waiting).where(waiting.c.case_pseudonym == case).order_by(waiting.c.version)).mappings().all()
+    _set_consent(conn, platform, case, "granted", envelope["payload"]["effective_at"], known=state)
+    held = conn.execute(_HELD, {"case": case}).mappings().all()
     for item in held:
         accept(conn, platform, envelope, dict(item["record"]), item["supersedes_version"])
-    conn.execute(delete(waiting).where(waiting.c.case_pseudonym == case))
+    if held:
+        conn.execute(delete(T["waiting"]).where(T["waiting"].c.case_pseudonym == case))
     return "released" if held else "granted"
+
+
+_HELD = select(T["waiting"]).where(T["waiting"].c.case_pseudonym == bindparam("case")).order_by(T["waiting"].c.version)
 
 
 def on_consent_withdrawn(conn, envelope, platform):
