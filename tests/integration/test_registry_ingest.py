@@ -226,3 +226,14 @@ def test_ingest_refuses_to_run_without_the_secret(platform_factory, db_url, monk
         ingest.process(platform, demo.closure_envelope(_case(data, 1), data["defaults"]))
     assert _count(platform, tables.closures) == 0
     assert _count(platform, platform.tables["inbox"]) == 0  # rolled back: the message will be retried
+
+
+def test_purge_waiting_cli_drops_on_the_platform_clock(registry):
+    from services.registry.app import create_app
+    data = demo.load_cases()
+    ingest.process(registry, demo.closure_envelope(_case(data, 2), data["defaults"]))
+    runner = create_app(platform=registry).test_cli_runner()
+    assert "dropped 0 closure(s)" in runner.invoke(args=["registry", "purge-waiting"]).output
+    registry.clock.set(registry.clock.now() + timedelta(days=91))
+    assert "dropped 1 closure(s)" in runner.invoke(args=["registry", "purge-waiting"]).output
+    assert _count(registry, tables.waiting) == 0
