@@ -37,7 +37,7 @@ def _clean(data: dict) -> dict:
 
 
 @blp.route("/cases", methods=["GET"])
-@blp.arguments(ListQuery, location="query")
+@blp.arguments(ListQuery(), location="query")
 @blp.response(200, CaseSummaryOut(many=True))
 def list_cases(query):
     """The office's cases (every counsellor of the office sees them), filter by counsellor and state."""
@@ -47,7 +47,7 @@ def list_cases(query):
 
 
 @blp.route("/cases", methods=["POST"])
-@blp.arguments(OpenCaseIn)
+@blp.arguments(OpenCaseIn())
 @blp.response(201, OpenedOut)
 def open_case(data):
     """Open a case: eligibility rules, national ID and organisation number checked; a refusal names the rule."""
@@ -57,7 +57,7 @@ def open_case(data):
 
 
 @blp.route("/cases/search", methods=["POST"])
-@blp.arguments(SearchIn)
+@blp.arguments(SearchIn())
 @blp.response(200, SearchOut)
 def search(data):
     """Find the office's cases of a national ID (by keyed hash; POST keeps the number out of URLs and logs)."""
@@ -84,7 +84,7 @@ def history(case_id):
 
 
 @blp.route("/cases/<case_id>/contacts", methods=["POST"])
-@blp.arguments(ContactIn)
+@blp.arguments(ContactIn())
 @blp.response(201, ContactOut)
 def add_contact(data, case_id):
     principal = _office_member()
@@ -93,7 +93,7 @@ def add_contact(data, case_id):
 
 
 @blp.route("/cases/<case_id>/contacts/<contact_id>", methods=["PUT"])
-@blp.arguments(ContactIn)
+@blp.arguments(ContactIn())
 @blp.response(200, ContactOut)
 def edit_contact(data, case_id, contact_id):
     principal = _office_member()
@@ -111,7 +111,7 @@ def delete_contact(case_id, contact_id):
 
 
 @blp.route("/cases/<case_id>/measures", methods=["POST"])
-@blp.arguments(MeasureIn)
+@blp.arguments(MeasureIn())
 @blp.response(201, MeasureOut)
 def add_measure(data, case_id):
     principal = _office_member()
@@ -120,7 +120,7 @@ def add_measure(data, case_id):
 
 
 @blp.route("/cases/<case_id>/measures/<measure_id>", methods=["PUT"])
-@blp.arguments(MeasureIn)
+@blp.arguments(MeasureIn())
 @blp.response(200, MeasureOut)
 def edit_measure(data, case_id, measure_id):
     principal = _office_member()
@@ -138,7 +138,7 @@ def delete_measure(case_id, measure_id):
 
 
 @blp.route("/cases/<case_id>/parties", methods=["PUT"])
-@blp.arguments(PartiesIn)
+@blp.arguments(PartiesIn())
 @blp.response(200, OkOut)
 def parties(data, case_id):
     """Set mentor and employer (with its contact person for the employer survey)."""
@@ -149,7 +149,7 @@ def parties(data, case_id):
 
 
 @blp.route("/cases/<case_id>/handover", methods=["POST"])
-@blp.arguments(HandoverIn)
+@blp.arguments(HandoverIn())
 @blp.response(200, OkOut)
 def handover(data, case_id):
     """Hand the case to a colleague in the same office."""
@@ -160,7 +160,7 @@ def handover(data, case_id):
 
 
 @blp.route("/cases/<case_id>/plan", methods=["PUT"])
-@blp.arguments(PlanIn)
+@blp.arguments(PlanIn())
 @blp.response(200, OkOut)
 def plan(data, case_id):
     """The seven steps with dates, the start meeting and the written plan."""
@@ -185,7 +185,7 @@ def closure_form(case_id):
 
 
 @blp.route("/cases/<case_id>/closure/draft", methods=["PUT"])
-@blp.arguments(ClosureIn)
+@blp.arguments(ClosureIn())
 @blp.response(200, OkOut)
 def save_draft(data, case_id):
     """Save the closure form as typed, to resume later (not validated, nothing sent)."""
@@ -196,7 +196,7 @@ def save_draft(data, case_id):
 
 
 @blp.route("/cases/<case_id>/closure", methods=["POST"])
-@blp.arguments(ClosureIn)
+@blp.arguments(ClosureIn())
 @blp.response(201, ClosureRecordOut)
 def submit_closure(data, case_id):
     """Submit the closure (version 1: case.closed) or a correction (version n+1: case.corrected)."""

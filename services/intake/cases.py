@@ -556,16 +556,18 @@ def save_draft(conn, platform, actor, case_id, raw: dict) -> dict:
 
 def submit_closure(conn, platform, actor, case_id, raw: dict) -> dict:
     """Validate everything at once; store the closure version, close the case, emit case.closed or case.corrected."""
-    ctx = closure_context(conn, platform, actor.office, case_id)
     case = owned_case(conn, actor.office, case_id, for_update=True)
     event_type, next_state, version, supersedes = states.submission(case["state"], case["closure_version"])
-    values, errors = closure_rules.validate(raw, case, ctx["contacts"], ctx["measures"], ctx["derived"],
-                                            ctx["criteria"], ctx["today"])
+    contacts, measures = _contacts(conn, case["id"]), _measures(conn, case["id"])
+    today = platform.clock.today()
+    derived = derived_summary(case, contacts, measures, today)
+    values, errors = closure_rules.validate(raw, case, contacts, measures, derived,
+                                            closure_rules.load_success_criteria(), today)
     if errors:
         raise Invalid(errors, "Avslutningen ble ikke sendt: rett feltene som er merket.")
-    derived = derive.contact_summary(ctx["contacts"], ctx["measures"], case["opened_on"], values["closed_on"],
-                                     ctx["today"], case["mentor_relation"])
-    return _store_version(conn, platform, actor, case, values, ctx["measures"], derived, event_type, next_state,
+    derived = derive.contact_summary(contacts, measures, case["opened_on"], values["closed_on"], today,
+                                     case["mentor_relation"])
+    return _store_version(conn, platform, actor, case, values, measures, derived, event_type, next_state,
                           version, supersedes)
 
 

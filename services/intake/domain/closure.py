@@ -37,8 +37,23 @@ VOCAB_OF = {"industry": "industry", "initiator": "initiator", "counsellor_knew_c
             "intensity": "contact_intensity", "duration": "duration"}
 
 
+_CRITERIA_CACHE: dict = {}
+
+
 def load_success_criteria(path: Path | str = SUCCESS_CRITERIA_FILE) -> dict:
-    """The current version of the research team's list: {"version", "criteria": [{"code", "nb", "en"}]}."""
+    """The current version of the research team's list: {"version", "criteria": [{"code", "nb", "en"}]}.
+
+    Read again whenever the file changes (the research team edits data, not code); cached otherwise.
+    """
+    import os
+    stamp = (str(path), os.stat(path).st_mtime_ns)
+    if _CRITERIA_CACHE.get("stamp") != stamp:
+        _CRITERIA_CACHE.update(stamp=stamp, value=_read_success_criteria(path))
+    value = _CRITERIA_CACHE["value"]
+    return {"version": value["version"], "criteria": [dict(c) for c in value["criteria"]]}
+
+
+def _read_success_criteria(path) -> dict:
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     versions = {v["version"]: v for v in data["versions"]}

@@ -1,0 +1,219 @@
+"""Benchmark: submitting a closure (validation, writes and the outbox row in one transaction) under gunicorn, against
+the bare stack's one-INSERT endpoint (../shared/bench/baseline_app.py POST /rows), same workers, same load tool (wrk),
+same run, both on PostgreSQL. Prints requests/s of each and the ratio (target ≥ 0.5).
+
+    .venv/bin/python bench/bench_intake.py [--workers 4] [--seconds 10] [--connections 16] [--cases 6000]
+
+Each request closes a different pre-opened case (ids handed out round-robin by the wrk script); when the ids run out
+the same cases are corrected (same validation, writes and outbox row, version n+1). Needs wrk (Debian: apt-get
+install wrk) and PostgreSQL at TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", REPO.parent / "shared" / "bench"))
+PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
+
+CLOSE_LUA = r"""
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+counter = 0
+thread_index = 0  -- a global: setup() sets it per thread (a local would shadow it)
+threads = %(threads)d
+created = 0
+function setup(thread)
+  thread:set("thread_index", created)
+  created = created + 1
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+wrk.body = [[%(body)s]]
+function request()
+  local i = (counter * threads + thread_index) %% #ids + 1
+  counter = counter + 1
+  return wrk.format(nil, "/api/v1/cases/" .. ids[i] .. "/closure")
+end
+response = function(status, headers, body)
+  if status ~= 201 then
+    io.stderr:write("status " .. status .. ": " .. body:sub(1, 300) .. "\n")
+  end
+end
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_db():
+    name = "bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return url, drop
+
+
+def wait_up(port, path, timeout=30):
+    import urllib.request
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return
+        except Exception as error:  # noqa: BLE001
+            if getattr(error, "code", None):
+                return
+            time.sleep(0.2)
+    raise RuntimeError(f"server on {port} did not come up")
+
+
+def run_wrk(port, script, seconds, connections, threads, path="/"):
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", script,
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out.stdout)
+    errors = out.stderr.strip().splitlines()
+    return rps, int(non2xx.group(1)) if non2xx else 0, errors[:3]
+
+
+def prepare_intake(env, cases):
+    """Migrate, load the directory and keys, open `cases` cases with a logged contact each (via the real helper)."""
+    from services.intake import tables
+    from shared import directory as directory_module, migrations
+    from shared.config import load_settings
+    from shared.crypto import LocalKeyring
+    from shared.platform import Platform
+    from services.intake.testing import enter_case
+    settings = load_settings("intake", env=env)
+    migrations.upgrade("intake", settings.database_url)
+    keyring = LocalKeyring({}, source=settings.keyring_file)
+    platform = Platform(settings, tables.all_tables(), keyring=keyring)
+    data = directory_module.read_directory_file()
+    directory_module.load_directory(platform.engine, platform.tables, data)
+    for office in data["offices"]:
+        keyring.ensure_office(office["code"])
+    keyring.save(settings.keyring_file)
+    today = platform.clock.today()
+    opened = (today - timedelta(days=120)).isoformat()
+    ids = []
+    for i in range(cases):
+        ids.append(enter_case(platform, "kristiansand", "kari-veileder", {
+            "opened_on": opened, "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+            "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+            "mentor_relation": "colleague",
+            "measures": [{"measure": "mentor_subsidy", "from_date": opened, "to_date": None}],
+            "contacts": [{"contact_date": (today - timedelta(days=100 - 30 * k)).isoformat(), "party": party,
+                          "form": "phone", "minutes": 20} for k, party in enumerate(("mentor", "candidate", "mentor"))],
+        }, seed=100000 + i)["case_id"])
+    from shared.auth import mint_token
+    token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari Nordmann",
+                       office="kristiansand", lifetime_minutes=120)
+    platform.engine.dispose()
+    body = {"closed_on": (today - timedelta(days=1)).isoformat(), "closure_reason": "measure_completed",
+            "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
+            "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied", "industry": "retail",
+            "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
+            "attachment_before": "none", "frequency_candidate": "monthly", "frequency_mentor": "2_3_per_month",
+            "frequency_employer": "never", "intensity": "even", "forms": ["phone"], "duration": "3_6_months",
+            "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
+                                                          "employer_satisfied", "plan_followed", "experience_shared")}}
+    return ids, token, body
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--gthreads", type=int, default=1, help="gunicorn --threads per worker (same for both)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    intake_url, drop_intake = create_db()
+    baseline_url, drop_baseline = create_db()
+    procs = []
+    try:
+        env = {**os.environ, "DATA_DIR": str(workdir), "INTAKE_DATABASE_URL": intake_url,
+               "KEYRING_FILE": str(workdir / "keyring.json"), "LOG_LEVEL": "WARNING"}
+        started = time.time()
+        ids, token, body = prepare_intake(env, args.cases)
+        print(f"prepared {len(ids)} open cases in {time.time() - started:.1f} s")
+        (workdir / "ids.txt").write_text("\n".join(ids) + "\n")
+        script = workdir / "close.lua"
+        script.write_text(CLOSE_LUA % {"ids": workdir / "ids.txt", "threads": args.threads, "token": token,
+                                       "body": json.dumps(body)})
+
+        base_port, intake_port = free_port(), free_port()
+        procs.append(subprocess.Popen([GUNICORN, "-w", str(args.workers), "--threads", str(args.gthreads),
+                                       "-b", f"127.0.0.1:{base_port}",
+                                       "--chdir", str(BASELINE_DIR), "--log-level", "warning", "baseline_app:app"],
+                                      env={**os.environ, "DATABASE_URL": baseline_url}))
+        procs.append(subprocess.Popen([GUNICORN, "-w", str(args.workers), "--threads", str(args.gthreads),
+                                       "-b", f"127.0.0.1:{intake_port}",
+                                       "--chdir", str(REPO), "--log-level", "warning", "services.intake.wsgi:app"],
+                                      env=env, stderr=subprocess.DEVNULL))
+        wait_up(base_port, "/ping")
+        wait_up(intake_port, "/healthz")
+
+        # Warm-up (connections, imports), then the two measured runs back to back.
+        run_wrk(base_port, str(BASELINE_DIR / "post.lua"), 2, args.connections, args.threads, "/rows")
+        base_rps, base_bad, _ = run_wrk(base_port, str(BASELINE_DIR / "post.lua"), args.seconds, args.connections,
+                                        args.threads, "/rows")
+        intake_rps, intake_bad, errors = run_wrk(intake_port, str(script), args.seconds, args.connections, args.threads)
+        with create_engine(intake_url).connect() as conn:
+            closed = conn.execute(text("SELECT count(*) FROM intake_closures")).scalar()
+            events = conn.execute(text("SELECT event_type, count(*) FROM outbox WHERE event_type IN "
+                                       "('case.closed', 'case.corrected') GROUP BY event_type")).all()
+        print(f"workers={args.workers} threads={args.gthreads} connections={args.connections} seconds={args.seconds} database=postgresql")
+        print(f"baseline POST /rows (one INSERT): {base_rps:9.1f} req/s  non-2xx={base_bad}")
+        print(f"intake closure submit:           {intake_rps:9.1f} req/s  non-2xx={intake_bad}  "
+              f"closure versions stored={closed}  outbox={dict(events)}")
+        if errors:
+            print("first errors:", *errors, sep="\n  ")
+        ratio = intake_rps / base_rps
+        print(f"ratio intake/baseline = {ratio:.2f} (target ≥ 0.5) -> {'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        drop_intake()
+        drop_baseline()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
