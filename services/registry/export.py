@@ -1,8 +1,7 @@
 """Row-level exports for researchers, streamed in constant memory, with a cursor for incremental pulls.
 
-PostgreSQL: `COPY (SELECT ...) TO STDOUT WITH CSV HEADER` piped straight to the response through a bounded
-queue (a reader thread runs the COPY; the response iterates the queue), so the server holds a few chunks, never
-the export. SQLite (and JSON on both): a streaming cursor read in batches and written chunk by chunk.
+PostgreSQL: `COPY (SELECT ...) TO STDOUT WITH CSV HEADER` piped straight to the response through an OS pipe
+(a reader thread runs the COPY; the response reads the pipe), so the server holds a few chunks, never the export. SQLite (and JSON on both): a streaming cursor read in batches and written chunk by chunk.
 
 The cursor is the change sequence: a pull `after=N` returns the current rows changed after N (new, corrected,
 marked withdrawn) up to the newest change when the pull started, whose number comes back as the next cursor.
@@ -13,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import queue
+import os
 import threading
 
 from sqlalchemy import case, func, select
@@ -22,7 +21,6 @@ from .codebook import EXPORT_COLUMNS
 from .tables import changes, closures
 
 CHUNK_BYTES = 256 * 1024
-QUEUE_CHUNKS = 8
 FETCH_ROWS = 5000
 
 
@@ -49,96 +47,62 @@ def _copy_sql(engine, after, upto) -> str:
     return f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER true)"
 
 
-class _Cancelled(Exception):
-    pass
-
-
-class _QueueWriter:
-    """File-like target of copy_expert: collects COPY's many small writes into chunks on a bounded queue."""
-
-    def __init__(self, chunks: queue.Queue, cancelled: threading.Event):
-        self.chunks, self.cancelled = chunks, cancelled
-        self.parts, self.size = [], 0
-
-    def write(self, data):
-        if self.cancelled.is_set():
-            raise _Cancelled()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        self.parts.append(data)
-        self.size += len(data)
-        if self.size >= CHUNK_BYTES:
-            self.flush()
-        return len(data)
-
-    def flush(self):
-        if self.parts:
-            chunk = b"".join(self.parts)
-            self.parts, self.size = [], 0
-            while not self.cancelled.is_set():
-                try:
-                    self.chunks.put(chunk, timeout=0.5)
-                    return
-                except queue.Full:
-                    continue
-            raise _Cancelled()
-
-
-_DONE = object()
+PIPE_BYTES = 1 << 20
 
 
 def stream_csv_copy(engine, after, upto):
-    """PostgreSQL: COPY TO STDOUT straight through to the client."""
+    """PostgreSQL: COPY TO STDOUT straight through to the client.
+
+    A reader thread runs the COPY into the write end of an OS pipe (a buffered writer, so psycopg2's one write per
+    row stays in C); the response reads the other end in chunks. The pipe's fixed size is the back-pressure: when
+    the client is slow the COPY waits, so memory stays constant. A client that leaves closes the read end, the
+    writer gets EPIPE and the COPY is abandoned and rolled back."""
     sql = _copy_sql(engine, after, upto)
-    chunks: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
-    cancelled = threading.Event()
+    read_fd, write_fd = os.pipe()
+    try:
+        import fcntl
+        fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):  # pragma: no cover - the default pipe size still works, only slower
+        pass
     failure = []
 
     def run():
         raw = engine.raw_connection()
+        sink = os.fdopen(write_fd, "wb", buffering=CHUNK_BYTES)
         try:
             with raw.cursor() as cursor:
-                writer = _QueueWriter(chunks, cancelled)
-                cursor.copy_expert(sql, writer, size=CHUNK_BYTES)
-                writer.flush()
+                cursor.copy_expert(sql, sink, size=CHUNK_BYTES)
+            sink.flush()
             raw.rollback()  # read-only: end the transaction
-        except _Cancelled:
-            raw.rollback()
-        except Exception as error:  # noqa: BLE001 — handed to the response side, which raises it
+        except Exception as error:  # noqa: BLE001 — a client that left (EPIPE) or a database error
             failure.append(error)
             try:
                 raw.rollback()
             except Exception:  # noqa: BLE001
                 pass
         finally:
+            try:
+                sink.close()
+            except OSError:
+                pass
             raw.close()
-            while True:
-                try:
-                    chunks.put(_DONE, timeout=0.5)
-                    break
-                except queue.Full:
-                    if cancelled.is_set():
-                        break
 
     thread = threading.Thread(target=run, name="registry-copy", daemon=True)
     thread.start()
+    source = os.fdopen(read_fd, "rb", buffering=0)
+    finished = False
     try:
         while True:
-            item = chunks.get()
-            if item is _DONE:
+            chunk = source.read(CHUNK_BYTES)
+            if not chunk:
                 break
-            yield item
-        if failure:
-            raise failure[0]
+            yield chunk
+        finished = True
     finally:
-        cancelled.set()
-        # Unblock a reader thread waiting to put, then wait for it to give the connection back.
-        while thread.is_alive():
-            try:
-                chunks.get(timeout=0.1)
-            except queue.Empty:
-                pass
+        source.close()  # a writer still copying gets EPIPE and stops
         thread.join()
+    if finished and failure:
+        raise failure[0]
 
 
 def _rows(engine, after, upto):
