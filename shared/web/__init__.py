@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.auth import COOKIE_NAME, AuthError, Forbidden, NotFound, mint_token, verify_token
-from shared.config import load_settings
+from shared.config import ConfigError, load_settings
 from shared.logs import configure_logging, correlation_id, log_event
 from shared.platform import Platform
 
@@ -35,7 +36,13 @@ platform_blueprint = Blueprint("platform", __name__, template_folder="templates"
 
 def create_service_app(service: str, import_name: str, tables: dict, settings=None, platform=None,
                        api_title: str | None = None) -> Flask:
-    settings = settings or load_settings(service)
+    if settings is None:
+        try:
+            settings = load_settings(service)
+        except ConfigError as error:
+            # An operator needs the variable and what is wrong with it, not a stack trace.
+            sys.stderr.write(f"{service}: configuration error: {error}\n")
+            raise SystemExit(2) from None
     configure_logging(service, settings.log_level)
     app = Flask(import_name)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
