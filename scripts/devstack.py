@@ -1,0 +1,301 @@
+"""The one place that knows the system's processes: prepare, start, wait for ready, stop.
+
+Used by scripts/run.sh (the local run, `python scripts/devstack.py run`) and by the end-to-end fixture
+tests/fixtures/stack.py (on other ports, in a temporary data folder, against throwaway databases and vhost).
+
+Processes (each in its own process group, log in <data>/run/logs/<name>.log):
+  four services under gunicorn, the outbox relays of the producing services, the bus consumers, notify's
+  sweep-and-deliver loop, a local SMTP sink (scripts/smtp_sink.py) and nginx as the one address.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "consent", "registry", "notify")
+PRODUCERS = ("intake", "consent")          # services with an outbox relay
+CONSUMERS = ("consent", "registry", "notify")  # services with a bus consumer
+NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "hybrid.conf.template"
+
+
+def find_nginx() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not found:
+        raise RuntimeError("nginx is not installed (scripts/install-system-deps.sh installs Debian's nginx-light)")
+    return found
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    proxy_port: int = 8080
+    service_ports: dict = field(default_factory=lambda: {"intake": 8101, "consent": 8102, "registry": 8103,
+                                                          "notify": 8104})
+    smtp_port: int = 8025
+    workers: int = 2
+    env: dict = field(default_factory=dict)  # extra variables for every process (database and broker URLs ...)
+    python: str = sys.executable
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+
+class ProcessFailed(RuntimeError):
+    pass
+
+
+class DevStack:
+    def __init__(self, config: StackConfig, echo=print):
+        self.config = config
+        self.echo = echo
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    # ------------------------------------------------------------ environment
+    def service_env(self, service: str | None = None) -> dict:
+        c = self.config
+        env = dict(os.environ)
+        env.update({
+            "DATA_DIR": str(c.data_dir),
+            "KEYRING_FILE": str(c.data_dir / "keyring.json"),
+            "PUBLIC_URL": c.base_url,
+            "NOTIFY_SMTP_HOST": "127.0.0.1",
+            "NOTIFY_SMTP_PORT": str(c.smtp_port),
+            "NOTIFY_INTAKE_URL": f"http://127.0.0.1:{c.service_ports['intake']}",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(c.env)
+        if service:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(c.run_dir / "prometheus" / service)
+        return env
+
+    def flask(self, service: str, *args: str, check=True, capture=True) -> subprocess.CompletedProcess:
+        command = [self.config.python, "-m", "flask", "--app", f"services.{service}.wsgi", *args]
+        result = subprocess.run(command, cwd=REPO_ROOT, env=self.service_env(), capture_output=capture, text=True)
+        if check and result.returncode != 0:
+            raise ProcessFailed(f"`flask --app services.{service}.wsgi {' '.join(args)}` failed:\n"
+                                f"{(result.stderr or '').strip()}\n{(result.stdout or '').strip()}")
+        return result
+
+    # ------------------------------------------------------------ one-off steps
+    def prepare(self):
+        """Migrate every service's database, load the directory, create the keyring."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        for service in SERVICES:
+            self.flask(service, "db", "upgrade")
+            self.flask(service, "directory", "load")
+            self.echo(f"  {service}: migrated, directory loaded")
+        out = self.flask("intake", "keys", "init").stdout.strip()
+        self.echo(f"  {out}")
+
+    def has_demo(self, service: str) -> bool:
+        return self.flask(service, "demo", "--help", check=False).returncode == 0
+
+    def seed_demo(self, timeout=60.0):
+        """Demo data. Consent learns of cases from intake's events, so it is seeded after the bus delivered them."""
+        seeded = [s for s in ("intake", "registry", "notify") if self.has_demo(s)]
+        for service in seeded:
+            self.echo(f"  {service}: {self.flask(service, 'demo', 'seed').stdout.strip()}")
+        if self.has_demo("consent"):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                status = self.flask("intake", "outbox", "status").stdout
+                if status.strip().endswith(" 0 unsent"):
+                    break
+                time.sleep(0.5)
+            time.sleep(2.0)  # the consumer applies what the relay just published
+            self.echo(f"  consent: {self.flask('consent', 'demo', 'seed').stdout.strip()}")
+
+    # ------------------------------------------------------------ processes
+    def _spawn(self, name: str, command: list[str], env: dict):
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.config.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.processes[name] = process
+
+    def render_nginx(self) -> Path:
+        c = self.config
+        run = c.run_dir / "nginx"
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (run / "temp" / sub).mkdir(parents=True, exist_ok=True)
+        text = NGINX_TEMPLATE.read_text()
+        values = {"PROXY_PORT": str(c.proxy_port), "RUN_DIR": str(run), "LOG_DIR": str(c.log_dir),
+                  **{f"{s.upper()}_PORT": str(p) for s, p in c.service_ports.items()}}
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", value)
+        if "{{" in text:
+            raise RuntimeError("nginx template has an unfilled placeholder")
+        path = run / "nginx.conf"
+        path.write_text(text)
+        return path
+
+    def start(self):
+        c = self.config
+        c.log_dir.mkdir(parents=True, exist_ok=True)
+        c.mail_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn("smtp", [c.python, str(REPO_ROOT / "scripts" / "smtp_sink.py"), "--port", str(c.smtp_port),
+                             "--dir", str(c.mail_dir)], self.service_env())
+        for service in SERVICES:
+            prom = c.run_dir / "prometheus" / service
+            shutil.rmtree(prom, ignore_errors=True)  # stale multiprocess files would add old counts
+            prom.mkdir(parents=True)
+            port = c.service_ports[service]
+            self._spawn(service, [c.python, "-m", "gunicorn", "--workers", str(c.workers), "--bind",
+                                  f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "60",
+                                  f"services.{service}.wsgi:app"], self.service_env(service))
+        flask = [c.python, "-m", "flask", "--app"]
+        for service in PRODUCERS:
+            self._spawn(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"],
+                        self.service_env())
+        for service in CONSUMERS:
+            self._spawn(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"],
+                        self.service_env())
+        self._spawn("notify-worker", flask + ["services.notify.wsgi", "notify", "run"], self.service_env())
+        conf = self.render_nginx()
+        nginx = find_nginx()
+        test = subprocess.run([nginx, "-t", "-q", "-e", str(c.log_dir / "nginx-error.log"), "-p",
+                               str(c.run_dir / "nginx"), "-c", str(conf)], capture_output=True, text=True)
+        if test.returncode != 0:
+            raise ProcessFailed(f"nginx configuration {conf} is invalid: {test.stderr.strip()}")
+        self._spawn("nginx", [nginx, "-e", str(c.log_dir / "nginx-error.log"), "-p", str(c.run_dir / "nginx"),
+                              "-c", str(conf), "-g", "daemon off;"], self.service_env())
+
+    def check_alive(self):
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise ProcessFailed(f"{name} exited with code {process.returncode}; last lines of its log:\n"
+                                    + self.log_tail(name))
+
+    def log_tail(self, name: str, lines=20) -> str:
+        path = self.config.log_dir / f"{name}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_ready(self, timeout=120.0):
+        """Every service answers /readyz (database and broker) through the proxy."""
+        deadline = time.monotonic() + timeout
+        pending = list(SERVICES)
+        last = {}
+        while pending:
+            self.check_alive()
+            for service in list(pending):
+                try:
+                    with urllib.request.urlopen(f"{self.config.base_url}/{service}/readyz", timeout=5) as response:
+                        if response.status == 200:
+                            pending.remove(service)
+                except urllib.error.HTTPError as error:
+                    last[service] = f"{error.code} {error.read()[:200]!r}"
+                except OSError as error:
+                    last[service] = str(error)
+            if pending and time.monotonic() > deadline:
+                raise ProcessFailed("not ready in time: " + ", ".join(f"{s} ({last.get(s)})" for s in pending))
+            if pending:
+                time.sleep(0.3)
+
+    def stop(self, timeout=15.0):
+        """SIGTERM to every process group, then SIGKILL to what is left: no orphans."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # also stragglers in the group (gunicorn workers)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
+        self.processes.clear()
+
+    # ------------------------------------------------------------ what a person sees
+    def demo_users(self) -> list[dict]:
+        path = Path(self.config.env.get("DIRECTORY_FILE") or REPO_ROOT / "deploy" / "data" / "directory.json")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("users", [])
+
+    def banner(self) -> str:
+        lines = ["", f"The system is up at {self.config.base_url}/", "",
+                 f"Sign in at {self.config.base_url}/logg-inn with password \"{os.environ.get('DEMO_PASSWORD', 'demo')}\" as one of:"]
+        for user in self.demo_users():
+            where = user.get("office_code") or user.get("county_code") or ""
+            lines.append(f"  {user['id']:<24} {user.get('role', ''):<15} {where:<14} {user.get('name', '')}")
+        lines += ["", f"Mail sent by notify lands in {self.config.mail_dir}/ (local SMTP sink on port {self.config.smtp_port}).",
+                  f"Logs: {self.config.log_dir}/<process>.log", "Stop with Ctrl-C.", ""]
+        return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run the whole system on this machine.")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--data-dir", default=str(REPO_ROOT / "data"))
+    parser.add_argument("--proxy-port", type=int, default=8080)
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
+    args = parser.parse_args(argv)
+    stack = DevStack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.proxy_port))
+    stopping = {"flag": False}
+
+    def _stop(signum, _frame):
+        stopping["flag"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
+    try:
+        print("Preparing databases, directory and keys")
+        stack.prepare()
+        print("Starting processes")
+        stack.start()
+        stack.wait_ready()
+        if not args.no_demo:
+            print("Loading demo data")
+            stack.seed_demo()
+        print(stack.banner(), flush=True)
+        while True:
+            stack.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+        return 0
+    except ProcessFailed as error:
+        print(f"\nFAILED: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop()
+        print("All processes stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
