@@ -10,7 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.auth import NotFound
@@ -62,22 +62,37 @@ def _reject_unknown(raw: dict, allowed) -> dict:
     return errors
 
 
+# Statements built once with bind parameters: the hot paths (closure, contact log) skip SQLAlchemy's per-call
+# construction and cache-key work, which costs more CPU than the database round trip.
+_CASE = select(T["cases"]).where(and_(T["cases"].c.id == bindparam("case_id"), T["cases"].c.office == bindparam("office")))
+_CASE_FOR_UPDATE = _CASE.with_for_update()
+_CONTACTS = (select(T["contacts"]).where(and_(T["contacts"].c.case_id == bindparam("case_id"),
+                                              T["contacts"].c.deleted.is_(False)))
+             .order_by(T["contacts"].c.contact_date, T["contacts"].c.updated_at))
+_MEASURES = (select(T["measures"]).where(and_(T["measures"].c.case_id == bindparam("case_id"),
+                                              T["measures"].c.deleted.is_(False))).order_by(T["measures"].c.from_date))
+_HISTORY_INSERT = T["history"].insert()
+_CLOSURE_INSERT = T["closures"].insert()
+_DRAFT_DELETE = T["drafts"].delete().where(T["drafts"].c.case_id == bindparam("case_id"))
+_CASE_UPDATE = T["cases"].update().where(T["cases"].c.id == bindparam("case_key"))
+
+
 def owned_case(conn, office: str, case_id: str, for_update=False) -> dict:
     """The case if it belongs to `office`; NotFound otherwise (another office's id answers like a missing one)."""
     try:
         uuid.UUID(str(case_id))
     except ValueError:
         raise NotFound("not found") from None
-    query = select(T["cases"]).where(and_(T["cases"].c.id == str(case_id), T["cases"].c.office == office))
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _CASE_FOR_UPDATE if for_update else _CASE
+    row = conn.execute(query, {"case_id": str(case_id), "office": office}).mappings().first()
     if row is None:
         raise NotFound("not found")
     return dict(row)
 
 
 def _contacts(conn, case_id, include_deleted=False):
+    if not include_deleted:
+        return [dict(r) for r in conn.execute(_CONTACTS, {"case_id": case_id}).mappings()]
     query = select(T["contacts"]).where(T["contacts"].c.case_id == case_id)
     if not include_deleted:
         query = query.where(T["contacts"].c.deleted.is_(False))
@@ -85,6 +100,8 @@ def _contacts(conn, case_id, include_deleted=False):
 
 
 def _measures(conn, case_id, include_deleted=False):
+    if not include_deleted:
+        return [dict(r) for r in conn.execute(_MEASURES, {"case_id": case_id}).mappings()]
     query = select(T["measures"]).where(T["measures"].c.case_id == case_id)
     if not include_deleted:
         query = query.where(T["measures"].c.deleted.is_(False))
@@ -95,13 +112,12 @@ def _change(conn, platform, case, actor, action, summary, snapshot=None, **updat
     """Bump the case's revision, apply `updates`, and append the history entry (append-only, encrypted snapshot)."""
     now = platform.clock.now()
     revision = case["revision"] + 1
-    conn.execute(T["cases"].update().where(T["cases"].c.id == case["id"])
-                 .values(revision=revision, updated_at=now, **updates))
+    conn.execute(_CASE_UPDATE, {"case_key": case["id"], "revision": revision, "updated_at": now, **updates})
     entry_id = str(uuid.uuid4())
-    conn.execute(T["history"].insert().values(
-        id=entry_id, case_id=case["id"], office=case["office"], seq=revision, at=now, actor=actor.subject,
-        action=action, summary=_jsonable(summary),
-        snapshot=_enc_json(platform, case["office"], snapshot, history=entry_id, field="snapshot")))
+    conn.execute(_HISTORY_INSERT, {
+        "id": entry_id, "case_id": case["id"], "office": case["office"], "seq": revision, "at": now,
+        "actor": actor.subject, "action": action, "summary": _jsonable(summary),
+        "snapshot": _enc_json(platform, case["office"], snapshot, history=entry_id, field="snapshot")})
     case.update(updates, revision=revision, updated_at=now)
     return case
 
@@ -575,13 +591,14 @@ def _store_version(conn, platform, actor, case, values, measures, derived, event
     record = closure_rules.record(case, values, measures, derived, version)
     payload = dict(record, supersedes_version=supersedes) if event_type == "case.corrected" else record
     envelope = platform.emit(conn, event_type, case["office"], payload)
-    conn.execute(T["closures"].insert().values(
-        case_id=case["id"], version=version, office=case["office"], kind=event_type, supersedes_version=supersedes,
-        record=envelope["payload"], submitted_by=actor.subject, submitted_at=platform.clock.now()))
+    conn.execute(_CLOSURE_INSERT, {
+        "case_id": case["id"], "version": version, "office": case["office"], "kind": event_type,
+        "supersedes_version": supersedes, "record": envelope["payload"], "submitted_by": actor.subject,
+        "submitted_at": platform.clock.now()})
     updates = {"state": next_state, "closure_version": version}
     if next_state == states.CLOSED:
         updates.update(closed_on=values["closed_on"], active_candidate=None)
-        conn.execute(T["drafts"].delete().where(T["drafts"].c.case_id == case["id"]))
+        conn.execute(_DRAFT_DELETE, {"case_id": case["id"]})
     _change(conn, platform, case, actor, {"case.closed": "closed", "case.corrected": "corrected",
                                           "case.project_end_status": "project_end_status"}[event_type],
             {"version": version, "supersedes_version": supersedes, "closed_on": values["closed_on"],
