@@ -1,0 +1,146 @@
+"""Tokens and office scoping: what a forged, stale or foreign token gets, and what another office's id answers."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+from sqlalchemy import Column, MetaData, String, Table
+
+from shared.auth import AuthError, Forbidden, NotFound, mint_token, office_filter, require_owned, require_role, verify_token
+from shared.config import load_settings
+
+KEY = "a-test-signing-key-of-at-least-32-chars"
+
+
+@pytest.fixture
+def settings():
+    return load_settings("intake", env={"DATA_DIR": "/tmp/hybrid-auth-test", "AUTH_SIGNING_KEY": KEY})
+
+
+def counsellor_token(settings, **kwargs):
+    return mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand", **kwargs)
+
+
+def test_valid_token_gives_principal(settings):
+    principal = verify_token(settings, counsellor_token(settings))
+    assert (principal.subject, principal.role, principal.office) == ("kari-veileder", "counsellor", "kristiansand")
+    assert principal.is_office_member and principal.county is None
+
+
+def test_expired_token_is_refused(settings):
+    token = counsellor_token(settings, now=datetime.now(timezone.utc) - timedelta(hours=2), lifetime_minutes=60)
+    with pytest.raises(AuthError, match="expired"):
+        verify_token(settings, token)
+
+
+def test_wrong_signing_key_is_refused(settings):
+    other = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_SIGNING_KEY": "another-key-" + "z" * 30})
+    with pytest.raises(AuthError, match="invalid token"):
+        verify_token(settings, counsellor_token(other))
+
+
+def test_other_issuer_or_audience_is_refused(settings):
+    for extra in ({"AUTH_ISSUER": "someone-else"}, {"AUTH_AUDIENCE": "other-app"}):
+        other = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_SIGNING_KEY": KEY, **extra})
+        with pytest.raises(AuthError):
+            verify_token(settings, counsellor_token(other))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_altered_office_claim_with_original_signature_is_refused(settings):
+    header, payload, signature = counsellor_token(settings).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["office"] = "bergen-vest"
+    forged = ".".join([header, _b64url(json.dumps(claims).encode()), signature])
+    with pytest.raises(AuthError, match="invalid token"):
+        verify_token(settings, forged)
+
+
+def test_unsigned_token_is_refused(settings):
+    claims = jwt.decode(counsellor_token(settings), options={"verify_signature": False})
+    with pytest.raises(AuthError):
+        verify_token(settings, jwt.encode(claims, None, algorithm="none"))
+
+
+def test_office_role_without_office_is_refused(settings):
+    for role in ("counsellor", "local_contact"):
+        token = jwt.encode({"iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": "x", "role": role,
+                            "iat": int(datetime.now(timezone.utc).timestamp()),
+                            "exp": int((datetime.now(timezone.utc) + timedelta(minutes=5)).timestamp())},
+                           KEY, algorithm="HS256")
+        with pytest.raises(AuthError, match="must carry its office"):
+            verify_token(settings, token)
+    token = mint_token(settings, subject="tone", role="county_contact", name="Tone")
+    with pytest.raises(AuthError, match="county"):
+        verify_token(settings, token)
+
+
+def test_unknown_role_cannot_be_minted_or_verified(settings):
+    with pytest.raises(ValueError):
+        mint_token(settings, subject="x", role="superuser", name="X")
+    now = int(datetime.now(timezone.utc).timestamp())
+    token = jwt.encode({"iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": "x", "role": "superuser",
+                        "iat": now, "exp": now + 60}, KEY, algorithm="HS256")
+    with pytest.raises(AuthError, match="no known role"):
+        verify_token(settings, token)
+
+
+def test_office_claim_on_non_office_role_is_dropped(settings):
+    """A researcher's token that happens to carry an office still sees no office's data."""
+    principal = verify_token(settings, mint_token(settings, subject="rune", role="researcher", name="R",
+                                                  office="kristiansand"))
+    assert principal.office is None and not principal.is_office_member
+
+
+@pytest.fixture
+def cases_table():
+    return Table("cases", MetaData(), Column("id", String), Column("office", String))
+
+
+def test_office_filter_scopes_to_own_office(settings, cases_table):
+    principal = verify_token(settings, counsellor_token(settings))
+    clause = office_filter(principal, cases_table.c.office)
+    compiled = clause.compile(compile_kwargs={"literal_binds": True})
+    assert str(compiled) == "cases.office = 'kristiansand'"
+
+
+@pytest.mark.parametrize("role, extra", [("researcher", {}), ("admin", {}), ("county_contact", {"county": "agder"})])
+def test_office_filter_refuses_non_office_roles(settings, cases_table, role, extra):
+    principal = verify_token(settings, mint_token(settings, subject="x", role=role, name="X", **extra))
+    with pytest.raises(Forbidden):
+        office_filter(principal, cases_table.c.office)
+
+
+def test_require_owned_answers_not_found_for_other_office_and_missing(settings):
+    principal = verify_token(settings, counsellor_token(settings))
+    own = {"id": "c1", "office": "kristiansand"}
+    assert require_owned(principal, own) is own
+    with pytest.raises(NotFound):
+        require_owned(principal, {"id": "c2", "office": "bergen-vest"})
+    with pytest.raises(NotFound):
+        require_owned(principal, None)
+    admin = verify_token(settings, mint_token(settings, subject="admin", role="admin", name="A"))
+    with pytest.raises(NotFound):
+        require_owned(admin, own)
+
+
+def test_require_role(settings):
+    principal = verify_token(settings, counsellor_token(settings))
+    assert require_role(principal, "counsellor", "local_contact") is principal
+    with pytest.raises(Forbidden):
+        require_role(principal, "admin")
+    with pytest.raises(AuthError):
+        require_role(None, "admin")
+
+
+def test_verify_only_deployment_cannot_mint(settings):
+    external = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_ALGORITHM": "RS256",
+                                            "AUTH_VERIFY_KEY": "-----BEGIN PUBLIC KEY-----..."})
+    with pytest.raises(AuthError, match="cannot mint"):
+        mint_token(external, subject="x", role="admin", name="X")
