@@ -36,3 +36,19 @@ def test_enter_case_opens_logs_and_closes_with_derived_summary(db_url, platform_
     blob = b"".join(bodies)
     for secret in (result["national_id"], "Fiktiv", "Hjelpesen", "Hemmelig"):
         assert secret.encode() not in blob
+
+
+def test_demo_seed_and_project_end_commands(db_url, platform_factory):
+    from services.intake.app import create_app
+    platform = platform_factory("intake", tables.all_tables(), db_url)
+    runner = create_app(platform=platform).test_cli_runner()
+    assert "6 cases created" in runner.invoke(args=["demo", "seed"]).output
+    assert "0 cases created, 6 already there" in runner.invoke(args=["demo", "seed"]).output
+    with platform.engine.connect() as conn:
+        offices = sorted(r[0] for r in conn.execute(select(tables.cases.c.office)))
+    assert offices == ["bergen-vest"] * 2 + ["kristiansand"] * 4
+    assert "3 status forms submitted" in runner.invoke(args=["project", "end"]).output
+    assert "0 status forms submitted" in runner.invoke(args=["project", "end"]).output
+    with platform.engine.connect() as conn:
+        types = [json.loads(r[0])["type"] for r in conn.execute(select(tables.platform["outbox"].c.body))]
+    assert types.count("case.closed") == 3 and types.count("case.project_end_status") == 3
