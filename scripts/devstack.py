@@ -1,19 +1,18 @@
-"""The whole platform on one machine: the one place that knows every process of the local run.
+"""The one place that knows the system's processes: prepare, start, wait for ready, stop.
 
-    python scripts/devstack.py                 # what scripts/run.sh calls: prepare, start, wait for Ctrl-C
-    python scripts/devstack.py --no-demo       # without demo data
+Used by scripts/run.sh (the local run, `python scripts/devstack.py run`) and by the end-to-end fixture
+tests/fixtures/stack.py (on other ports, in a temporary data folder, against throwaway databases and vhost).
 
-Prepares (broker definitions, migrations, directory, keyring, demo data), starts the four services under
-gunicorn, the outbox relays, the consumers, the notify worker, a local SMTP sink and nginx as the one address,
-waits until every service answers /readyz through the proxy, prints the address and the demo sign-ins, and stops
-everything on Ctrl-C. The end-to-end tests use the same class (tests/fixtures/stack.py) on other ports.
+Processes (each in its own process group, log in <data>/run/logs/<name>.log):
+  four services under gunicorn, the outbox relays of the producing services, the bus consumers, notify's
+  sweep-and-deliver loop, a local SMTP sink (scripts/smtp_sink.py) and nginx as the one address.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,196 +22,204 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "consent", "registry", "notify")
+PRODUCERS = ("intake", "consent")          # services with an outbox relay
+CONSUMERS = ("consent", "registry", "notify")  # services with a bus consumer
+NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "hybrid.conf.template"
 
-from shared.bus import admin as broker_admin  # noqa: E402
-from shared.bus import topology  # noqa: E402
-from shared.config import SERVICES  # noqa: E402
 
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
-NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
+def find_nginx() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not found:
+        raise RuntimeError("nginx is not installed (scripts/install-system-deps.sh installs Debian's nginx-light)")
+    return found
 
 
 @dataclass
 class StackConfig:
-    data_dir: Path = REPO / "data"
+    data_dir: Path
     proxy_port: int = 8080
-    base_port: int = 8101          # intake, consent, registry, notify on base_port + 0..3
+    service_ports: dict = field(default_factory=lambda: {"intake": 8101, "consent": 8102, "registry": 8103,
+                                                          "notify": 8104})
     smtp_port: int = 8025
-    vhost: str = topology.DEFAULT_VHOST
-    user_prefix: str = ""
-    amqp_host: str = "127.0.0.1:5672"
-    database_urls: dict = field(default_factory=dict)   # service -> URL; SQLite files under data_dir by default
     workers: int = 2
-    demo: bool = True
-    extra_env: dict = field(default_factory=dict)
-
-    def service_port(self, service: str) -> int:
-        return self.base_port + SERVICES.index(service)
+    env: dict = field(default_factory=dict)  # extra variables for every process (database and broker URLs ...)
+    python: str = sys.executable
 
     @property
-    def public_url(self) -> str:
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def base_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}"
 
 
-class Stack:
-    def __init__(self, config: StackConfig):
+class ProcessFailed(RuntimeError):
+    pass
+
+
+class DevStack:
+    def __init__(self, config: StackConfig, echo=print):
         self.config = config
-        self.run_dir = config.data_dir / "run"
-        self.log_dir = self.run_dir / "logs"
+        self.echo = echo
         self.processes: dict[str, subprocess.Popen] = {}
 
-    # ------------------------------------------------------------------ environment
-    def env(self) -> dict:
+    # ------------------------------------------------------------ environment
+    def service_env(self, service: str | None = None) -> dict:
         c = self.config
         env = dict(os.environ)
         env.update({
             "DATA_DIR": str(c.data_dir),
-            "PUBLIC_URL": c.public_url,
+            "KEYRING_FILE": str(c.data_dir / "keyring.json"),
+            "PUBLIC_URL": c.base_url,
             "NOTIFY_SMTP_HOST": "127.0.0.1",
             "NOTIFY_SMTP_PORT": str(c.smtp_port),
-            "NOTIFY_INTAKE_URL": f"http://127.0.0.1:{c.service_port('intake')}",
-            "REGISTRY_PSEUDONYM_SECRET": self._secret("registry-pseudonym-secret"),
-            "BUS_ADMIN_URL": f"amqp://guest:guest@{c.amqp_host}/{c.vhost}",
+            "NOTIFY_INTAKE_URL": f"http://127.0.0.1:{c.service_ports['intake']}",
             "PYTHONUNBUFFERED": "1",
         })
-        for service in SERVICES:
-            user = c.user_prefix + service
-            env[f"{service.upper()}_AMQP_URLS"] = f"amqp://{user}:{topology.dev_password(service)}@{c.amqp_host}/{c.vhost}"
-            if service in c.database_urls:
-                env[f"{service.upper()}_DATABASE_URL"] = c.database_urls[service]
-        env.update(c.extra_env)
+        env.update(c.env)
+        if service:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(c.run_dir / "prometheus" / service)
         return env
 
-    def _secret(self, name: str) -> str:
-        """Local secrets are made once and kept in the data folder (production takes them from a secret store)."""
-        path = self.config.data_dir / "secrets" / name
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
-
-    def flask(self, service: str, *args: str, check=True) -> subprocess.CompletedProcess:
-        command = [PYTHON, "-m", "flask", "--app", f"services.{service}.wsgi", *args]
-        result = subprocess.run(command, cwd=REPO, env=self.env(), capture_output=True, text=True)
+    def flask(self, service: str, *args: str, check=True, capture=True) -> subprocess.CompletedProcess:
+        command = [self.config.python, "-m", "flask", "--app", f"services.{service}.wsgi", *args]
+        result = subprocess.run(command, cwd=REPO_ROOT, env=self.service_env(), capture_output=capture, text=True)
         if check and result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command[2:])} failed:\n{result.stdout}{result.stderr}")
+            raise ProcessFailed(f"`flask --app services.{service}.wsgi {' '.join(args)}` failed:\n"
+                                f"{(result.stderr or '').strip()}\n{(result.stdout or '').strip()}")
         return result
 
-    # ------------------------------------------------------------------ preparation
+    # ------------------------------------------------------------ one-off steps
     def prepare(self):
-        c = self.config
-        c.data_dir.mkdir(parents=True, exist_ok=True)
-        for path in (self.log_dir, self.run_dir / "nginx-tmp", self.run_dir / "metrics"):
-            path.mkdir(parents=True, exist_ok=True)
-        say(f"broker: definitions into vhost {c.vhost}")
-        broker_admin.apply(vhost=c.vhost, user_prefix=c.user_prefix, passwords=broker_admin.service_passwords())
+        """Migrate every service's database, load the directory, create the keyring."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
             self.flask(service, "db", "upgrade")
             self.flask(service, "directory", "load")
-        say("databases migrated, offices, users and project loaded")
-        self.flask("intake", "keys", "init")
+            self.echo(f"  {service}: migrated, directory loaded")
+        out = self.flask("intake", "keys", "init").stdout.strip()
+        self.echo(f"  {out}")
 
-    def seed_demo(self):
-        marker = self.config.data_dir / ".demo-seeded"
-        if marker.exists():
-            say("demo data already present")
-            return
-        say(self.flask("intake", "demo", "seed").stdout.strip())
-        self._wait_for_consent_cases()
-        say(self.flask("consent", "demo", "seed").stdout.strip())
-        say(self.flask("registry", "demo", "seed").stdout.strip())
-        marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    def has_demo(self, service: str) -> bool:
+        return self.flask(service, "demo", "--help", check=False).returncode == 0
 
-    def _wait_for_consent_cases(self, timeout=60):
-        """Consent learns cases from intake's events: wait until the relay and its consumer have caught up."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.flask("intake", "outbox", "status").stdout
-            if " 0 unsent" in status:
-                time.sleep(2)  # the consumer commits in batches
-                return
-            time.sleep(0.5)
-        say("warning: intake's outbox did not drain in time; consent demo data may be partial")
+    def seed_demo(self, timeout=60.0):
+        """Demo data. Consent learns of cases from intake's events, so it is seeded after the bus delivered them."""
+        seeded = [s for s in ("intake", "registry", "notify") if self.has_demo(s)]
+        for service in seeded:
+            self.echo(f"  {service}: {self.flask(service, 'demo', 'seed').stdout.strip()}")
+        if self.has_demo("consent"):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                status = self.flask("intake", "outbox", "status").stdout
+                if status.strip().endswith(" 0 unsent"):
+                    break
+                time.sleep(0.5)
+            time.sleep(2.0)  # the consumer applies what the relay just published
+            self.echo(f"  consent: {self.flask('consent', 'demo', 'seed').stdout.strip()}")
 
-    # ------------------------------------------------------------------ processes
-    def _start(self, name: str, command: list[str], extra_env: dict | None = None):
-        env = self.env()
-        if extra_env:
-            env.update(extra_env)
-        log = open(self.log_dir / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+    # ------------------------------------------------------------ processes
+    def _spawn(self, name: str, command: list[str], env: dict):
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.config.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.processes[name] = process
+
+    def render_nginx(self) -> Path:
+        c = self.config
+        run = c.run_dir / "nginx"
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (run / "temp" / sub).mkdir(parents=True, exist_ok=True)
+        text = NGINX_TEMPLATE.read_text()
+        values = {"PROXY_PORT": str(c.proxy_port), "RUN_DIR": str(run), "LOG_DIR": str(c.log_dir),
+                  **{f"{s.upper()}_PORT": str(p) for s, p in c.service_ports.items()}}
+        for key, value in values.items():
+            text = text.replace("{{" + key + "}}", value)
+        if "{{" in text:
+            raise RuntimeError("nginx template has an unfilled placeholder")
+        path = run / "nginx.conf"
+        path.write_text(text)
+        return path
 
     def start(self):
         c = self.config
-        self._start("smtp-sink", [PYTHON, "scripts/smtp_sink.py", "--port", str(c.smtp_port),
-                                  "--maildir", str(c.data_dir / "mail")])
+        c.log_dir.mkdir(parents=True, exist_ok=True)
+        c.mail_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn("smtp", [c.python, str(REPO_ROOT / "scripts" / "smtp_sink.py"), "--port", str(c.smtp_port),
+                             "--dir", str(c.mail_dir)], self.service_env())
         for service in SERVICES:
-            metrics_dir = self.run_dir / "metrics" / service
-            metrics_dir.mkdir(parents=True, exist_ok=True)
-            for stale in metrics_dir.glob("*.db"):
-                stale.unlink()
-            self._start(service, [PYTHON, "-m", "gunicorn", "--workers", str(c.workers), "--bind",
-                                  f"127.0.0.1:{c.service_port(service)}", "--access-logfile", "-",
-                                  "--graceful-timeout", "10", f"services.{service}.wsgi:app"],
-                        {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
-        for service in ("intake", "consent"):
-            self._start(f"{service}-relay", [PYTHON, "-m", "flask", "--app", f"services.{service}.wsgi", "outbox", "relay"])
-        for service in ("consent", "registry", "notify"):
-            self._start(f"{service}-consumer", [PYTHON, "-m", "flask", "--app", f"services.{service}.wsgi", "bus", "consume"])
-        self._start("notify-worker", [PYTHON, "-m", "flask", "--app", "services.notify.wsgi", "notify", "run"])
-        self._start("nginx", [NGINX, "-p", str(self.run_dir), "-c", str(self._render_nginx()), "-g", "daemon off;"])
-
-    def _render_nginx(self) -> Path:
-        c = self.config
-        headers = self.run_dir / "proxy_headers.conf"
-        headers.write_text(
-            "proxy_set_header Host $http_host;\n"
-            "proxy_set_header X-Forwarded-For $remote_addr;\n"
-            "proxy_set_header X-Forwarded-Proto $scheme;\n"
-            "proxy_set_header X-Forwarded-Host $http_host;\n"
-        locations = []
-        for service in SERVICES:
-            locations.append(
-                f"        location /{service}/ {{\n"
-                f"            proxy_pass http://127.0.0.1:{c.service_port(service)}/;\n"
-                f"            include {self.run_dir}/proxy_headers.conf;\n"
-                f"            proxy_set_header X-Forwarded-Prefix /{service};\n"
-                f"        }}")
-        template = (REPO / "deploy" / "nginx" / "hybrid.conf.template").read_text()
-        conf = template.format(user_line="user root;" if os.geteuid() == 0 else "", run_dir=self.run_dir,
-                               port=c.proxy_port, intake_port=c.service_port("intake"),
-                               service_locations="\n".join(locations))
-        path = self.run_dir / "nginx.conf"
-        path.write_text(conf)
-        return path
-
-    def wait_ready(self, timeout=90):
-        deadline = time.monotonic() + timeout
-        pending = list(SERVICES)
-        while pending and time.monotonic() < deadline:
-            self.check_alive()
-            for service in list(pending):
-                try:
-                    with urllib.request.urlopen(f"{self.config.public_url}/{service}/readyz", timeout=3) as response:
-                        if response.status == 200:
-                            pending.remove(service)
-                except (urllib.error.URLError, OSError):
-                    pass
-            time.sleep(0.3)
-        if pending:
-            raise RuntimeError(f"not ready after {timeout}s: {', '.join(pending)} (logs in {self.log_dir})")
+            prom = c.run_dir / "prometheus" / service
+            shutil.rmtree(prom, ignore_errors=True)  # stale multiprocess files would add old counts
+            prom.mkdir(parents=True)
+            port = c.service_ports[service]
+            self._spawn(service, [c.python, "-m", "gunicorn", "--workers", str(c.workers), "--bind",
+                                  f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "60",
+                                  f"services.{service}.wsgi:app"], self.service_env(service))
+        flask = [c.python, "-m", "flask", "--app"]
+        for service in PRODUCERS:
+            self._spawn(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"],
+                        self.service_env())
+        for service in CONSUMERS:
+            self._spawn(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"],
+                        self.service_env())
+        self._spawn("notify-worker", flask + ["services.notify.wsgi", "notify", "run"], self.service_env())
+        conf = self.render_nginx()
+        nginx = find_nginx()
+        test = subprocess.run([nginx, "-t", "-q", "-e", str(c.log_dir / "nginx-error.log"), "-p",
+                               str(c.run_dir / "nginx"), "-c", str(conf)], capture_output=True, text=True)
+        if test.returncode != 0:
+            raise ProcessFailed(f"nginx configuration {conf} is invalid: {test.stderr.strip()}")
+        self._spawn("nginx", [nginx, "-e", str(c.log_dir / "nginx-error.log"), "-p", str(c.run_dir / "nginx"),
+                              "-c", str(conf), "-g", "daemon off;"], self.service_env())
 
     def check_alive(self):
         for name, process in self.processes.items():
             if process.poll() is not None:
-                tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{name} exited with {process.returncode}; last log lines:\n{tail}")
+                raise ProcessFailed(f"{name} exited with code {process.returncode}; last lines of its log:\n"
+                                    + self.log_tail(name))
 
-    def stop(self, timeout=15):
+    def log_tail(self, name: str, lines=20) -> str:
+        path = self.config.log_dir / f"{name}.log"
+        if not path.exists():
+            return "(no log)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_ready(self, timeout=120.0):
+        """Every service answers /readyz (database and broker) through the proxy."""
+        deadline = time.monotonic() + timeout
+        pending = list(SERVICES)
+        last = {}
+        while pending:
+            self.check_alive()
+            for service in list(pending):
+                try:
+                    with urllib.request.urlopen(f"{self.config.base_url}/{service}/readyz", timeout=5) as response:
+                        if response.status == 200:
+                            pending.remove(service)
+                except urllib.error.HTTPError as error:
+                    last[service] = f"{error.code} {error.read()[:200]!r}"
+                except OSError as error:
+                    last[service] = str(error)
+            if pending and time.monotonic() > deadline:
+                raise ProcessFailed("not ready in time: " + ", ".join(f"{s} ({last.get(s)})" for s in pending))
+            if pending:
+                time.sleep(0.3)
+
+    def stop(self, timeout=15.0):
+        """SIGTERM to every process group, then SIGKILL to what is left: no orphans."""
         for process in self.processes.values():
             if process.poll() is None:
                 try:
@@ -224,57 +231,70 @@ class Stack:
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                pass
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # also stragglers in the group (gunicorn workers)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
         self.processes.clear()
 
+    # ------------------------------------------------------------ what a person sees
     def demo_users(self) -> list[dict]:
-        with open(REPO / "deploy" / "data" / "directory.json", encoding="utf-8") as handle:
-            return json.load(handle)["users"]
+        path = Path(self.config.env.get("DIRECTORY_FILE") or REPO_ROOT / "deploy" / "data" / "directory.json")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data.get("users", [])
+
+    def banner(self) -> str:
+        lines = ["", f"The system is up at {self.config.base_url}/", "",
+                 f"Sign in at {self.config.base_url}/logg-inn with password \"{os.environ.get('DEMO_PASSWORD', 'demo')}\" as one of:"]
+        for user in self.demo_users():
+            where = user.get("office_code") or user.get("county_code") or ""
+            lines.append(f"  {user['id']:<24} {user.get('role', ''):<15} {where:<14} {user.get('name', '')}")
+        lines += ["", f"Mail sent by notify lands in {self.config.mail_dir}/ (local SMTP sink on port {self.config.smtp_port}).",
+                  f"Logs: {self.config.log_dir}/<process>.log", "Stop with Ctrl-C.", ""]
+        return "\n".join(lines)
 
 
-def say(message: str):
-    print(f"[devstack] {message}", flush=True)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(REPO / "data")))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PROXY_PORT", 8080)))
-    parser.add_argument("--no-demo", action="store_true")
-    args = parser.parse_args()
-    stack = Stack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.port, demo=not args.no_demo))
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run the whole system on this machine.")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--data-dir", default=str(REPO_ROOT / "data"))
+    parser.add_argument("--proxy-port", type=int, default=8080)
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
+    args = parser.parse_args(argv)
+    stack = DevStack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.proxy_port))
     stopping = {"flag": False}
 
-    def on_signal(*_):
+    def _stop(signum, _frame):
         stopping["flag"] = True
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     try:
+        print("Preparing databases, directory and keys")
         stack.prepare()
+        print("Starting processes")
         stack.start()
         stack.wait_ready()
-        if stack.config.demo:
+        if not args.no_demo:
+            print("Loading demo data")
             stack.seed_demo()
-        print()
-        print(f"  Hybridmodellen runs at {stack.config.public_url}/   (Ctrl-C stops everything)")
-        print(f"  Mail sent by notify lands in {stack.config.data_dir / 'mail'}; logs in {stack.log_dir}")
-        print("  Demo sign-ins (password: demo):")
-        for user in stack.demo_users():
-            where = user.get("office_code") or user.get("county_code") or "-"
-            print(f"    {user['id']:<22} {user['role']:<15} {where}")
-        print(flush=True)
-        while not stopping["flag"]:
+        print(stack.banner(), flush=True)
+        while True:
             stack.check_alive()
             time.sleep(1)
-    except Exception as error:  # report and stop cleanly; never leave orphans behind
-        say(f"error: {error}")
-        stack.stop()
+    except KeyboardInterrupt:
+        print("\nStopping ...", flush=True)
+        return 0
+    except ProcessFailed as error:
+        print(f"\nFAILED: {error}", file=sys.stderr, flush=True)
         return 1
-    say("stopping")
-    stack.stop()
-    say("stopped")
-    return 0
+    finally:
+        stack.stop()
+        print("All processes stopped.", flush=True)
 
 
 if __name__ == "__main__":

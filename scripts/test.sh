@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# THE test command: unit, integration (SQLite and PostgreSQL, real RabbitMQ on throwaway vhosts) and end-to-end
-# (HTTP and headless Chromium) tiers. Extra arguments go to pytest.
+# THE test command (and CI's, via .ci/run): every tier -- unit, integration, end-to-end -- in one pytest run.
+#   bash scripts/test.sh [pytest arguments]
+# Needs: .venv (created here), RabbitMQ running (started or installed here), PostgreSQL on 127.0.0.1:5432
+# (the machine's cluster, started here if down), Debian's chromium and nginx (installed here if absent).
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$REPO/scripts/install-system-deps.sh"
-cd "$REPO"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
+
+bash scripts/install-system-deps.sh
+ensure_venv
+ensure_broker
+ensure_postgresql
 exec .venv/bin/python -m pytest "$@"
