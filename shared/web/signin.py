@@ -10,7 +10,7 @@ import os
 import time
 from collections import defaultdict, deque
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request
 
 from shared.auth import COOKIE_NAME
 
@@ -64,6 +64,8 @@ def signin_submit():
 
 @signin_blueprint.post("/logg-ut")
 def signout():
+    # Forget the caller for this request too, or the sliding-session hook would set the cookie again.
+    g.principal = None
     response = redirect(current_app.config["PUBLIC_URL"] + "/logg-inn")
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

@@ -1,0 +1,309 @@
+"""The web plumbing every service inherits, seen from a browser or an operator (intake as the host app)."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask import Flask
+
+from services.intake import tables
+from services.intake.app import create_app
+from shared.auth import COOKIE_NAME, Forbidden, mint_token, verify_token
+from shared.config import load_settings
+from shared.crypto import LocalKeyring
+from shared.platform import Platform
+from shared.web import CSRF_COOKIE, signin
+
+BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+@pytest.fixture(autouse=True)
+def fresh_signin_limits():
+    signin._failures.clear()
+    yield
+    signin._failures.clear()
+
+
+def make_app(platform):
+    app = create_app(settings=platform.settings, platform=platform)
+
+    def explode():
+        raise RuntimeError("secret detail: fødselsnummer 01019912345")
+    app.add_url_rule("/api/test-explode", "test_explode", explode)
+    app.add_url_rule("/test-explode", "test_explode_page", explode)
+    app.config["TESTING"] = False  # errors go through the handlers, as in production
+    return app
+
+
+@pytest.fixture
+def app(platform_factory, tmp_path):
+    platform = platform_factory("intake", tables.all_tables(), f"sqlite:///{tmp_path}/intake.db",
+                                env={"INTAKE_AMQP_URLS": BROKER_URL})
+    return make_app(platform)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_of(client):
+    client.get("/logg-inn")
+    cookie = client.get_cookie(CSRF_COOKIE)
+    assert cookie is not None
+    return cookie.value
+
+
+def sign_in(client, user_id="kari-veileder", password="demo"):
+    return client.post("/logg-inn", data={"user_id": user_id, "password": password, "csrf_token": csrf_of(client),
+                                          "next": "/"})
+
+
+def set_cookie_lines(response):
+    return [v for k, v in response.headers.items() if k == "Set-Cookie"]
+
+
+def session_cookie_line(response):
+    lines = [line for line in set_cookie_lines(response) if line.startswith(COOKIE_NAME + "=")]
+    return lines[0] if lines else None
+
+
+# ---------------------------------------------------------------- health
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "service": "intake"}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_readyz_checks_database_and_broker(platform_factory, tmp_path, database, request):
+    url = f"sqlite:///{tmp_path}/intake.db" if database == "sqlite" else request.getfixturevalue("pg_url")
+    platform = platform_factory("intake", tables.all_tables(), url, env={"INTAKE_AMQP_URLS": BROKER_URL})
+    response = make_app(platform).test_client().get("/readyz")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+
+def test_readyz_names_the_unreachable_database(tmp_path):
+    settings = load_settings("intake", env={"DATA_DIR": str(tmp_path), "INTAKE_AMQP_URLS": BROKER_URL,
+                                            "INTAKE_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"})
+    platform = Platform(settings, tables.all_tables(), keyring=LocalKeyring({}))
+    response = make_app(platform).test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"].startswith("down: ") and body["checks"]["broker"] == "ok"
+
+
+def test_readyz_names_the_unreachable_broker(platform_factory, tmp_path):
+    platform = platform_factory("intake", tables.all_tables(), f"sqlite:///{tmp_path}/i.db",
+                                env={"INTAKE_AMQP_URLS": "amqp://guest:guest@127.0.0.1:1/%2F"})
+    body = make_app(platform).test_client().get("/readyz").get_json()
+    assert body["checks"] == {"database": "ok", "broker": "down: 127.0.0.1:1: AMQPConnectionError"}
+
+
+# ---------------------------------------------------------------- CSRF and headers
+def test_form_post_without_csrf_token_is_refused(client):
+    csrf_of(client)  # the cookie alone is not enough: the form must echo it
+    response = client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo"})
+    assert response.status_code == 403
+    assert client.get_cookie(COOKIE_NAME) is None
+    wrong = client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo", "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+
+
+def test_form_post_with_csrf_token_passes(client):
+    response = sign_in(client)
+    assert response.status_code == 302
+    assert client.get_cookie(COOKIE_NAME) is not None
+
+
+def test_json_post_from_page_needs_header_and_bearer_needs_none(client, app):
+    token = csrf_of(client)
+    assert client.post("/api/v1/cases/search", json={}).status_code == 403
+    with_header = client.post("/api/v1/cases/search", json={}, headers={"X-CSRF-Token": token})
+    assert with_header.status_code != 403  # passes CSRF; no session, so 401
+    bearer = mint_token(app.extensions["platform"].settings, subject="kari-veileder", role="counsellor",
+                        name="Kari", office="kristiansand")
+    fresh = app.test_client()
+    assert fresh.post("/api/v1/cases/search", json={}, headers={"Authorization": f"Bearer {bearer}"}).status_code != 403
+
+
+@pytest.mark.parametrize("path", ["/logg-inn", "/healthz", "/api/openapi.json", "/no-such-page"])
+def test_security_headers_on_every_response(client, path):
+    headers = client.get(path).headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_signed_in_pages_are_not_cached(client):
+    sign_in(client)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+# ---------------------------------------------------------------- session cookie
+def test_session_cookie_is_httponly_samesite(client):
+    line = session_cookie_line(sign_in(client))
+    assert line is not None
+    assert "HttpOnly" in line and "SameSite=Lax" in line and "Path=/" in line
+    assert re.search(r"Max-Age=1800\b", line)
+    assert all("HttpOnly" in line for line in set_cookie_lines(client.get("/logg-inn")) if line.startswith(CSRF_COOKIE))
+
+
+def test_session_slides_on_page_requests(client, app):
+    settings = app.extensions["platform"].settings
+    ten_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    old = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
+                     lifetime_minutes=settings.session_idle_minutes, now=ten_minutes_ago)
+    client.set_cookie(COOKIE_NAME, old)
+    response = client.get("/")
+    assert response.status_code == 200
+    renewed = client.get_cookie(COOKIE_NAME).value
+    assert renewed != old
+    old_principal, new_principal = verify_token(settings, old), verify_token(settings, renewed)
+    assert new_principal.expires_at - old_principal.expires_at >= timedelta(minutes=9)
+    assert new_principal.auth_time == old_principal.auth_time  # sign-in time is kept: the absolute limit holds
+    # API calls and probes do not extend a session.
+    assert session_cookie_line(client.get("/api/v1/cases")) is None
+    assert session_cookie_line(client.get("/healthz")) is None
+
+
+def test_absolute_session_limit_forces_sign_in_again(client, app):
+    settings = app.extensions["platform"].settings
+    signed_in_long_ago = datetime.now(timezone.utc) - timedelta(minutes=settings.token_lifetime_minutes + 1)
+    token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
+                       lifetime_minutes=settings.session_idle_minutes, auth_time=signed_in_long_ago)
+    client.set_cookie(COOKIE_NAME, token)
+    response = client.get("/")
+    assert response.status_code == 302 and "/logg-inn" in response.headers["Location"]
+    assert session_cookie_line(response) is None  # not renewed
+    api = client.get("/api/v1/cases")
+    assert api.status_code == 401 and "session expired" in api.get_json()["message"]
+
+
+def test_expired_idle_cookie_goes_to_sign_in(client, app):
+    settings = app.extensions["platform"].settings
+    token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
+                       lifetime_minutes=1, now=datetime.now(timezone.utc) - timedelta(minutes=5))
+    client.set_cookie(COOKIE_NAME, token)
+    response = client.get("/")
+    assert response.status_code == 302 and "/logg-inn" in response.headers["Location"]
+
+
+def test_sixth_attempt_after_five_wrong_passwords_gets_429(client):
+    for _ in range(5):
+        assert sign_in(client, password="wrong").status_code == 401
+    sixth = sign_in(client, password="demo")  # even the right password waits
+    assert sixth.status_code == 429
+    assert "For mange mislykkede forsøk" in sixth.get_data(as_text=True)
+    assert client.get_cookie(COOKIE_NAME) is None
+    # Another client address is not locked out by this one's failures.
+    other_client = client.application.test_client()
+    csrf = csrf_of(other_client)
+    response = other_client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo",
+                                                    "csrf_token": csrf},
+                                 environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.status_code == 302
+
+
+def test_unknown_user_counts_as_failure_and_says_nothing_specific(client):
+    response = sign_in(client, user_id="no-such-user")
+    assert response.status_code == 401 and "Feil bruker eller passord." in response.get_data(as_text=True)
+
+
+def test_logout_clears_the_cookie(client):
+    sign_in(client)
+    assert client.get("/").status_code == 200
+    response = client.post("/logg-ut", data={"csrf_token": client.get_cookie(CSRF_COOKIE).value})
+    assert response.status_code == 302
+    line = session_cookie_line(response)
+    assert line is not None and ("Max-Age=0" in line or "expires=Thu, 01 Jan 1970" in line)
+    assert client.get_cookie(COOKIE_NAME) is None
+    assert client.get("/").status_code == 302
+
+
+# ---------------------------------------------------------------- errors and logs
+def test_unexpected_error_returns_reference_without_details(client):
+    # The service's own JSON handler (installed by the app factory on the root logger), redirected to a buffer.
+    handler = logging.getLogger().handlers[0]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    response = client.get("/api/test-explode", headers={"X-Correlation-Id": "corr-500-test"})
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body == {"code": 500, "status": "Internal Server Error", "message": "Intern feil. Referanse: corr-500-test"}
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "01019912345" not in text and "RuntimeError" not in text
+    page = client.get("/test-explode", headers={"X-Correlation-Id": "corr-500-page"})
+    assert page.status_code == 500 and "corr-500-page" in page.get_data(as_text=True)
+    assert "01019912345" not in page.get_data(as_text=True)
+
+    handler.setStream(previous)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    logged = [line for line in lines if line.get("msg") == "unhandled error"]
+    assert {line["correlation_id"] for line in logged} == {"corr-500-test", "corr-500-page"}
+    assert all(line["error_type"] == "RuntimeError" and line["service"] == "intake" for line in logged)
+    assert "01019912345" not in json.dumps(lines)
+
+
+def test_error_envelope_on_401_403_404(client, app):
+    settings = app.extensions["platform"].settings
+    unauthenticated = client.get("/api/v1/cases")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["WWW-Authenticate"].startswith("Bearer")
+    body = unauthenticated.get_json()
+    assert set(body) == {"code", "status", "message"} and body["code"] == 401 and body["status"] == "Unauthorized"
+    assert body["message"].startswith("Innlogging kreves")
+
+    counsellor = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand")
+    forbidden = client.get("/api/v1/overview", headers={"Authorization": f"Bearer {counsellor}"})
+    assert forbidden.status_code == 403
+    assert forbidden.get_json()["code"] == 403 and forbidden.get_json()["status"] == "Forbidden"
+
+    missing = client.get("/api/v1/cases/00000000000000000000000000", headers={"Authorization": f"Bearer {counsellor}"})
+    assert missing.status_code == 404
+    assert missing.get_json() == {"code": 404, "status": "Not Found", "message": "Fant ikke det du ba om."}
+
+    no_route = client.get("/api/v1/no-such-thing")
+    assert no_route.status_code == 404 and no_route.get_json()["code"] == 404
+
+
+def test_correlation_id_is_echoed_or_made(client):
+    assert client.get("/healthz", headers={"X-Correlation-Id": "abc-123"}).headers["X-Correlation-Id"] == "abc-123"
+    made = client.get("/healthz").headers["X-Correlation-Id"]
+    assert re.fullmatch(r"[0-9a-f-]{36}", made)
+    assert client.get("/healthz", headers={"X-Correlation-Id": "x" * 500}).headers["X-Correlation-Id"] == "x" * 100
+
+
+# ---------------------------------------------------------------- metrics and OpenAPI
+def test_metrics_count_requests(client):
+    client.get("/healthz")
+    text = client.get("/metrics").get_data(as_text=True)
+    match = re.search(r'http_requests_total\{[^}]*endpoint="/healthz"[^}]*service="intake"[^}]*status="200"[^}]*\} (\S+)'
+                      r'|http_requests_total\{[^}]*service="intake"[^}]*endpoint="/healthz"[^}]*\} (\S+)', text)
+    assert match, text[:2000]
+    before = float(match.group(1) or match.group(2))
+    client.get("/healthz")
+    after_text = client.get("/metrics").get_data(as_text=True)
+    after = re.search(re.escape(match.group(0).rsplit(" ", 1)[0]) + r" (\S+)", after_text)
+    assert float(after.group(1)) == before + 1
+    assert "http_request_seconds_bucket" in after_text
+
+
+def test_openapi_document_with_bearer_scheme(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    document = json.loads(response.get_data(as_text=True))
+    assert document["openapi"].startswith("3.")
+    assert document["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer",
+                                                                   "bearerFormat": "JWT"}
+    assert document["security"] == [{"bearer": []}]
+    assert "/api/v1/cases" in document["paths"]
