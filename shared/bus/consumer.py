@@ -20,6 +20,7 @@ written); a batch is one transaction (a savepoint per message only when some mes
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
@@ -54,8 +55,16 @@ class Reject(Exception):
 
 @dataclass
 class ConsumerSpec:
+    """queue: the consumer's quorum queue (also its name in the inbox). handlers: event type -> fn(conn, envelope,
+    platform). batch_handlers (optional, for throughput): event type -> fn(conn, envelopes, platform) doing the
+    effect of many messages at once (e.g. one executemany); when a batch fails it is called again with one
+    envelope at a time, each in its own savepoint, so a Reject still hits only its own message."""
     queue: str
     handlers: dict = field(default_factory=dict)
+    batch_handlers: dict = field(default_factory=dict)
+
+    def handles(self, event_type: str) -> bool:
+        return event_type in self.handlers or event_type in self.batch_handlers
 
 
 @dataclass
@@ -74,8 +83,12 @@ class Stats:
     ignored: int = 0
     rejected: int = 0
     batches: int = 0
+    first_at: float | None = None  # time.monotonic() when the first batch arrived / the last was settled
+    last_at: float | None = None
 
-    def add(self, deliveries):
+    def add(self, deliveries, started_at=None):
+        self.first_at = self.first_at or started_at
+        self.last_at = time.monotonic()
         for delivery in deliveries:
             setattr(self, delivery.outcome, getattr(self, delivery.outcome) + 1)
         self.batches += 1
@@ -140,7 +153,7 @@ class BatchProcessor:
                 delivery.outcome = "duplicate"
                 continue
             seen.add(delivery.message_id)
-            if delivery.envelope["type"] not in self.spec.handlers:
+            if not self.spec.handles(delivery.envelope["type"]):
                 delivery.outcome = "ignored"
                 continue
             todo.append(delivery)
@@ -154,13 +167,21 @@ class BatchProcessor:
                 conn.execute(insert(inbox), rows)
             except IntegrityError:
                 raise _RetryCarefully() from None  # another consumer got one of them first
+            grouped: dict[str, list] = {}
             for delivery in todo:
-                try:
-                    self._handle(conn, delivery)
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    raise _RetryCarefully() from None
+                if delivery.envelope["type"] in self.spec.batch_handlers:
+                    grouped.setdefault(delivery.envelope["type"], []).append(delivery)
+            try:
+                for delivery in todo:
+                    if delivery.envelope["type"] not in grouped:
+                        self._handle(conn, delivery)
+                for event_type, group in grouped.items():
+                    self.spec.batch_handlers[event_type](conn, [d.envelope for d in group], self.platform)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise _RetryCarefully() from None
+            for delivery in todo:
                 delivery.outcome = "processed"
             return
         for delivery, row in zip(todo, rows):
@@ -190,7 +211,11 @@ class BatchProcessor:
     def _handle(self, conn, delivery: Delivery) -> None:
         token = correlation_id.set(delivery.envelope["correlation_id"])
         try:
-            self.spec.handlers[delivery.envelope["type"]](conn, delivery.envelope, self.platform)
+            event_type = delivery.envelope["type"]
+            if event_type in self.spec.handlers:
+                self.spec.handlers[event_type](conn, delivery.envelope, self.platform)
+            else:
+                self.spec.batch_handlers[event_type](conn, [delivery.envelope], self.platform)
         finally:
             correlation_id.reset(token)
 
@@ -281,6 +306,7 @@ class Consumer:
         return True
 
     def _settle(self, connection, channel, batch) -> bool:
+        started_at = time.monotonic()
         deliveries = []
         for tag, properties, body in batch:
             delivery = Delivery(tag=tag, message_id=getattr(properties, "message_id", None))
@@ -311,12 +337,16 @@ class Consumer:
                 last_ack = delivery.tag
         if last_ack is not None:
             channel.basic_ack(last_ack, multiple=True)
-        self.stats.add(deliveries)
-        for delivery in deliveries:
-            CONSUMED.labels(self.spec.queue, delivery.outcome).inc()
-        log_event(log, "batch settled", logging.DEBUG, queue=self.spec.queue, count=len(deliveries),
-                  processed=sum(d.outcome == "processed" for d in deliveries),
-                  duplicate=sum(d.outcome == "duplicate" for d in deliveries))
+        before = dataclasses.replace(self.stats)
+        self.stats.add(deliveries, started_at)
+        for outcome in ("processed", "duplicate", "ignored", "rejected"):
+            settled = getattr(self.stats, outcome) - getattr(before, outcome)
+            if settled:
+                CONSUMED.labels(self.spec.queue, outcome).inc(settled)
+        if log.isEnabledFor(logging.DEBUG):
+            log_event(log, "batch settled", logging.DEBUG, queue=self.spec.queue, count=len(deliveries),
+                      processed=self.stats.processed - before.processed,
+                      duplicate=self.stats.duplicate - before.duplicate)
         return True
 
 

@@ -46,11 +46,21 @@ def handle_probe(conn, envelope, platform):
                                                office=envelope["office"], occurred_at=envelope["occurred_at"]))
 
 
+def handle_probes(conn, envelopes, platform):
+    """The same effect for many messages in one statement (the consumer's batch path)."""
+    for envelope in envelopes:
+        if envelope["payload"].get("fail"):
+            handle_probe(conn, envelope, platform)  # raises: the consumer retries one by one
+    conn.execute(probe_effects.insert(), [
+        {"message_id": e["message_id"], "sequence": e["payload"]["sequence"], "office": e["office"],
+         "occurred_at": e["occurred_at"]} for e in envelopes])
+
+
 def probe_spec(delay_ms: float | None = None) -> ConsumerSpec:
     """Fault tests slow the handler (PROBE_HANDLER_DELAY_MS) so that a kill lands inside a batch's transaction."""
     delay = (float(os.environ.get("PROBE_HANDLER_DELAY_MS", "0")) if delay_ms is None else delay_ms) / 1000
     if not delay:
-        return ConsumerSpec(queue=PROBE_QUEUE, handlers={"bus.probe": handle_probe})
+        return ConsumerSpec(queue=PROBE_QUEUE, batch_handlers={"bus.probe": handle_probes})
 
     def slow_probe(conn, envelope, platform):
         time.sleep(delay)

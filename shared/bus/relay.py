@@ -20,8 +20,10 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import unquote, urlparse
 
@@ -85,6 +87,12 @@ class Relay:
         self._returned: dict[str, str] = {}  # message id -> reason (basic.return arrives before its ack)
         self._confirmed: list[int] = []  # row ids confirmed, not yet marked sent
         self._failed: list[tuple] = []  # (row id, attempts, error)
+        self._lists_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._flush_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-flush")
+        self._flush_future = None
+        self._claim_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-claim")
+        self._claim_future = None
         self._next_tag = 0
         self._timer = None
         self._db_backoff = 0.0
@@ -95,7 +103,7 @@ class Relay:
         now = utcnow()
         pending = (select(t.c.id)
                    .where(t.c.sent_at.is_(None), or_(t.c.claimed_until.is_(None), t.c.claimed_until < now))
-                   .order_by(t.c.id).limit(limit))
+                   .order_by(t.c.sent_at, t.c.id).limit(limit))  # the index order: no sort
         if self.is_postgres:
             pending = pending.with_for_update(skip_locked=True)
         statement = (update(t).where(t.c.id.in_(pending.scalar_subquery()))
@@ -108,12 +116,33 @@ class Relay:
         return rows
 
     def flush(self) -> None:
-        """Mark confirmed rows sent and failed rows for retry; kept in memory while the database is down."""
-        if not self._confirmed and not self._failed:
-            return
+        """Mark confirmed rows sent and failed rows for retry; kept in memory while the database is down.
+
+        Runs on the ioloop thread or on the flush thread, one at a time (flush lock)."""
+        with self._flush_lock:
+            with self._lists_lock:
+                confirmed, failed = self._confirmed, self._failed
+                self._confirmed, self._failed = [], []
+            if not confirmed and not failed:
+                return
+            try:
+                self._write_outcomes(confirmed, failed)
+            except BaseException:
+                with self._lists_lock:  # keep them for the next try
+                    self._confirmed[:0] = confirmed
+                    self._failed[:0] = failed
+                raise
+        self.sent_count += len(confirmed)
+        self.failed_count += len(failed)
+        PUBLISHED.labels(self.service).inc(len(confirmed))
+        if failed:
+            FAILED.labels(self.service).inc(len(failed))
+            log_event(log, "outbox rows not confirmed; retried later", logging.WARNING, count=len(failed),
+                      relay=self.name, error=failed[0][2][:200])
+
+    def _write_outcomes(self, confirmed, failed) -> None:
         t = self.table
         now = utcnow()
-        confirmed, failed = self._confirmed, self._failed
         with self.platform.engine.begin() as conn:
             if confirmed:
                 conn.execute(update(t).where(t.c.id.in_(bindparam("ids", expanding=True)))
@@ -125,14 +154,16 @@ class Relay:
                              [{"row_id": row_id, "error": error[:1000],
                                "retry_at": now + timedelta(seconds=retry_delay(attempts + 1))}
                               for row_id, attempts, error in failed])
-        self._confirmed, self._failed = [], []
-        self.sent_count += len(confirmed)
-        self.failed_count += len(failed)
-        PUBLISHED.labels(self.service).inc(len(confirmed))
-        if failed:
-            FAILED.labels(self.service).inc(len(failed))
-            log_event(log, "outbox rows not confirmed; retried later", logging.WARNING, count=len(failed),
-                      message_ids=[], relay=self.name)
+
+    def _flush_in_background(self) -> None:
+        """Mark rows sent on the flush thread while the ioloop keeps publishing (the database wait overlaps)."""
+        if self._flush_future is None or self._flush_future.done():
+            self._flush_future = self._flush_executor.submit(self._safe_flush)
+
+    def _wait_background_flush(self) -> None:
+        future, self._flush_future = self._flush_future, None
+        if future is not None:
+            future.result()
 
     def release(self, row_ids) -> None:
         """Give claimed but unconfirmed rows back at once (a lost connection is not the message's fault)."""
@@ -192,7 +223,8 @@ class Relay:
         # Closed by the broker (ACCESS_REFUSED, PRECONDITION_FAILED...): what is in flight was not confirmed.
         if self._inflight:
             text = f"channel closed by broker: {reason}"
-            self._failed.extend((row_id, attempts, text) for row_id, _mid, attempts in self._inflight.values())
+            with self._lists_lock:
+                self._failed.extend((row_id, attempts, text) for row_id, _mid, attempts in self._inflight.values())
             self._inflight.clear()
         if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
             log_event(log, "channel closed by the broker", logging.ERROR, code=reason.reply_code,
@@ -221,15 +253,16 @@ class Relay:
                 tags.append(candidate)
         else:
             tags = [tag] if tag in self._inflight else []
-        for candidate in tags:
-            row_id, message_id, attempts = self._inflight.pop(candidate)
-            returned = self._returned.pop(message_id, None)
-            if ack and returned is None:
-                self._confirmed.append(row_id)
-            else:
-                self._failed.append((row_id, attempts, returned or "nacked by broker"))
+        with self._lists_lock:
+            for candidate in tags:
+                row_id, message_id, attempts = self._inflight.pop(candidate)
+                returned = self._returned.pop(message_id, None) if self._returned else None
+                if ack and returned is None:
+                    self._confirmed.append(row_id)
+                else:
+                    self._failed.append((row_id, attempts, returned or "nacked by broker"))
         if len(self._confirmed) >= self.batch or not self._inflight:
-            self._safe_flush()
+            self._flush_in_background()
         if len(self._inflight) <= self.window // 2:
             self._pump()
 
@@ -255,39 +288,73 @@ class Relay:
         self._inflight[self._next_tag] = (row.id, row.message_id, row.attempts)
 
     def _pump(self) -> None:
-        """Claim and publish while the window has room; when idle, poll again later (or finish)."""
+        """Ask the claim thread for rows while the window has room; when idle, poll again later (or finish).
+
+        Claims run on their own thread so that the database's answer overlaps with publishing and confirms."""
         self._cancel_timer()
         if self._channel is None or not self._channel.is_open:
             return
         if self.stopping:
-            if not self._inflight:
+            if not self._inflight and self._claim_future is None:
                 self._finish()
             return
-        while len(self._inflight) < self.window:
+        if self._claim_future is not None:
+            return  # its answer pumps again
+        room = self.window - len(self._inflight)
+        if room < min(self.batch, self.window) // 2:
+            self._schedule(1.0)  # confirms make room (safety net if one went missing)
+            return
+        limit = min(self.batch, room)
+        ioloop = self._connection.ioloop
+        future = self._claim_future = self._claim_executor.submit(self.claim, limit)
+
+        def claimed(done):
             try:
-                rows = self.claim(min(self.batch, self.window - len(self._inflight)))
-                self._db_backoff = 0.0
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                self._db_backoff = min(30.0, max(0.5, self._db_backoff * 2))
-                log_event(log, "database unavailable; relay waits", logging.WARNING, error=type(error).__name__,
-                          retry_in=self._db_backoff)
-                self._schedule(self._db_backoff)
+                ioloop.add_callback_threadsafe(lambda: self._on_claimed(done, limit))
+            except Exception:  # the connection's loop is gone; _run releases the rows
+                pass
+        future.add_done_callback(claimed)
+
+    def _on_claimed(self, future, limit: int) -> None:
+        if future is not self._claim_future:
+            return
+        self._claim_future = None
+        try:
+            rows = future.result()
+            self._db_backoff = 0.0
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            self._db_backoff = min(30.0, max(0.5, self._db_backoff * 2))
+            log_event(log, "database unavailable; relay waits", logging.WARNING, error=type(error).__name__,
+                      retry_in=self._db_backoff)
+            self._schedule(self._db_backoff)
+            return
+        if self._channel is None or not self._channel.is_open or self.stopping:
+            self._release_quietly([row.id for row in rows])
+            if self.stopping and not self._inflight:
+                self._finish()
+            return
+        for row in rows:
+            self._publish(row)
+        if len(rows) >= limit:
+            self._pump()  # more are waiting: claim the next batch while these are confirmed
+        elif self._inflight:
+            self._schedule(1.0)  # confirms pump again; the timer is a safety net
+        else:
+            flushed = self._safe_flush()
+            if self.stop_when_idle and flushed:
+                self.done = True
+                self._finish()
                 return
-            for row in rows:
-                self._publish(row)
-            if len(rows) < self.batch:
-                break
-        if self._inflight:
-            self._schedule(1.0)  # safety net: flushes and pumps even if a confirm went missing
-            return
-        flushed = self._safe_flush()
-        if self.stop_when_idle and flushed:
-            self.done = True
-            self._finish()
-            return
-        self._schedule(self.poll_seconds if flushed else 1.0)
+            self._schedule(self.poll_seconds if flushed else 1.0)
+
+    def _release_quietly(self, row_ids) -> None:
+        try:
+            self.release(row_ids)
+        except Exception as error:
+            if not is_transient(error):
+                raise  # otherwise their lease simply expires
 
     def _schedule(self, seconds: float) -> None:
         self._cancel_timer()
@@ -322,20 +389,29 @@ class Relay:
 
     # ------------------------------------------------------------ the loop
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:
+            self._claim_executor.shutdown(wait=True)
+            self._flush_executor.shutdown(wait=True)
+
+    def _run(self) -> int:
         failures = 0
         attempt = 0
         while not (self.stopping or self.done):
             url = self.urls[attempt % len(self.urls)]
             opened = self._connect(url)
             lost = [row_id for row_id, _mid, _a in self._inflight.values()]
+            if self._claim_future is not None:  # claimed while the connection went away: never published
+                try:
+                    lost += [row.id for row in self._claim_future.result()]
+                except Exception:
+                    pass
+                self._claim_future = None
             self._inflight.clear()
             self._returned.clear()
             self._safe_flush()
-            try:
-                self.release(lost)
-            except Exception as error:
-                if not is_transient(error):
-                    raise
+            self._release_quietly(lost)
             if self.stopping or self.done:
                 break
             failures = 0 if opened else failures + 1

@@ -1,0 +1,145 @@
+"""Benchmark of the bus (a command, not a test): relay publish rate and consumer processing rate, each beside
+the raw pika baseline from ../shared/bench measured in the same run, as a ratio.
+
+    .venv/bin/python bench/bench_bus.py [--events 20000] [--database postgresql|sqlite]
+
+- baseline_bus.py: publish with one synchronous confirm per message, then consume + ack (prefetch 100),
+  quorum queue; baseline_bus_async.py: pipelined confirms (window 500), quorum queue. Both run unchanged as
+  subprocesses against the machine's broker.
+- relay: N outbox rows on a fresh PostgreSQL database, one relay (`relay_pending`: claim, publish persistent +
+  mandatory with pipelined confirms, mark sent) into the bus.probe quorum queue of a throwaway vhost.
+- consumer: the same N messages through the idempotent consumer (`drain`): decode + validate each envelope,
+  inbox row + one effect row per message, one transaction per batch, commit, then ack(multiple).
+Targets (issue #2): relay >= 0.5 x pipelined-confirm baseline; consumer >= 0.4 x consume+ack baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+BASELINES = REPO.parent / "shared" / "bench"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def run_baseline(script: str, events: int, timeout: float = 600) -> dict[str, float]:
+    """Run a baseline script unchanged. baseline_bus_async.py never stops its ioloop after printing, so read
+    its output unbuffered and end it once the figures are out."""
+    process = subprocess.Popen([sys.executable, "-u", str(BASELINES / script), str(events)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + timeout
+    try:
+        for line in process.stdout:
+            figures = {key: float(value) for key, value in re.findall(r"(\w+_per_s)=([\d.]+)", line)}
+            if figures:
+                return figures
+            if time.monotonic() > deadline:
+                break
+        raise RuntimeError(f"{script} printed no figures")
+    finally:
+        if process.poll() is None:
+            try:
+                process.wait(2)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait(10)
+        process.stdout.close()
+
+
+def make_database(kind: str, tmp: Path):
+    from sqlalchemy import create_engine, text
+    if kind == "sqlite":
+        return f"sqlite:///{tmp}/bench.db", lambda: None
+    name = "bench_" + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def measure_bus(events: int, database: str, window: int | None, batch: int | None, consumer_batch: int | None):
+    from shared import migrations
+    from shared.bus import admin, probe, topology
+    from shared.bus.consumer import drain
+    from shared.bus.relay import relay_pending
+    from shared.config import load_settings
+    from shared.platform import Platform, new_metadata, platform_tables
+
+    tag = uuid.uuid4().hex[:8]
+    vhost, prefix = f"bench-{tag}", f"bench{tag}-"
+    admin.apply(vhost, prefix, passwords={u: topology.dev_password(u) for u in topology.broker_users()})
+    tmp = Path(tempfile.mkdtemp(prefix="bench-bus-"))
+    url, drop = make_database(database, tmp)
+    platform = None
+    try:
+        amqp = f"amqp://{prefix}probe:probe-dev@127.0.0.1:5672/{vhost}"
+        env = {"DATA_DIR": str(tmp), "INTAKE_DATABASE_URL": url, "INTAKE_AMQP_URLS": amqp, "LOG_LEVEL": "WARNING"}
+        migrations.upgrade("intake", url)
+        platform = Platform(load_settings("intake", env=env), platform_tables(new_metadata()))
+        probe.install(platform)
+        probe.produce(platform, events)
+        if database == "postgresql":  # what autovacuum does within a minute of a burst of inserts
+            from sqlalchemy import text
+            with platform.engine.begin() as conn:
+                conn.execute(text("ANALYZE outbox"))
+
+        started = time.perf_counter()
+        sent = relay_pending(platform, window=window, batch=batch)
+        relay_seconds = time.perf_counter() - started
+        assert sent == events, f"relay sent {sent} of {events}"
+
+        stats = drain(platform, probe.probe_spec(), idle_seconds=1.0, batch=consumer_batch)
+        assert stats.processed == events, f"consumer processed {stats.processed} of {events}"
+        assert len(probe.effect_counts(platform)) == events
+        consume_seconds = stats.last_at - stats.first_at
+        return events / relay_seconds, events / consume_seconds
+    finally:
+        if platform is not None:
+            platform.engine.dispose()
+        drop()
+        admin.delete_vhosts([vhost], [prefix])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--window", type=int, default=None, help="relay window (default: the relay's own)")
+    parser.add_argument("--batch", type=int, default=None, help="relay claim batch")
+    parser.add_argument("--consumer-batch", type=int, default=None)
+    args = parser.parse_args(argv)
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+
+    sync = run_baseline("baseline_bus.py", args.events)
+    pipelined = run_baseline("baseline_bus_async.py", args.events)
+    relay_rate, consumer_rate = measure_bus(args.events, args.database, args.window, args.batch, args.consumer_batch)
+
+    relay_base = pipelined["pipelined_publish_confirmed_per_s"]
+    consume_base = sync["consume_acked_per_s"]
+    relay_ratio, consumer_ratio = relay_rate / relay_base, consumer_rate / consume_base
+    print(f"events={args.events} database={args.database}")
+    print(f"baseline publish, one synchronous confirm each: {sync['publish_confirmed_per_s']:>8.0f} msg/s")
+    print(f"baseline publish, pipelined confirms:           {relay_base:>8.0f} msg/s")
+    print(f"baseline consume + ack:                         {consume_base:>8.0f} msg/s")
+    print(f"relay (outbox -> broker, confirmed, marked):    {relay_rate:>8.0f} msg/s   "
+          f"ratio {relay_ratio:.2f} (target >= 0.50) {'OK' if relay_ratio >= 0.5 else 'BELOW TARGET'}")
+    print(f"consumer (validate, inbox + effect, ack):       {consumer_rate:>8.0f} msg/s   "
+          f"ratio {consumer_ratio:.2f} (target >= 0.40) {'OK' if consumer_ratio >= 0.4 else 'BELOW TARGET'}")
+    return 0 if relay_ratio >= 0.5 and consumer_ratio >= 0.4 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
