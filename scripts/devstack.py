@@ -87,6 +87,9 @@ class DevStack:
             "NOTIFY_INTAKE_URL": f"http://127.0.0.1:{c.service_ports['intake']}",
             "PYTHONUNBUFFERED": "1",
         })
+        secret = c.data_dir / "pseudonym-secret"
+        if "REGISTRY_PSEUDONYM_SECRET" not in env and secret.exists():
+            env["REGISTRY_PSEUDONYM_SECRET"] = secret.read_text().strip()
         env.update(c.env)
         if service:
             env["PROMETHEUS_MULTIPROC_DIR"] = str(c.run_dir / "prometheus" / service)
@@ -104,12 +107,22 @@ class DevStack:
     def prepare(self):
         """Migrate every service's database, load the directory, create the keyring."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ensure_pseudonym_secret()
         for service in SERVICES:
             self.flask(service, "db", "upgrade")
             self.flask(service, "directory", "load")
             self.echo(f"  {service}: migrated, directory loaded")
         out = self.flask("intake", "keys", "init").stdout.strip()
         self.echo(f"  {out}")
+
+    def ensure_pseudonym_secret(self):
+        """The registry's pseudonym secret (project setting `env:REGISTRY_PSEUDONYM_SECRET`): made once, kept."""
+        path = self.config.data_dir / "pseudonym-secret"
+        if not path.exists():
+            import secrets
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
 
     def has_demo(self, service: str) -> bool:
         return self.flask(service, "demo", "--help", check=False).returncode == 0
