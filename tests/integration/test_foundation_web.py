@@ -8,11 +8,10 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from flask import Flask
 
 from services.intake import tables
 from services.intake.app import create_app
-from shared.auth import COOKIE_NAME, Forbidden, mint_token, verify_token
+from shared.auth import COOKIE_NAME, mint_token, verify_token
 from shared.config import load_settings
 from shared.crypto import LocalKeyring
 from shared.platform import Platform
