@@ -68,10 +68,29 @@ def make_envelope(event_type, office, payload, producer, correlation_id=None, sc
         "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
         "correlation_id": correlation_id or str(uuid.uuid4()),
         "producer": producer,
-        "payload": _schema(schema).dump(payload),
+        "payload": _dump_payload(_schema(schema), payload),
     }
     validate_envelope(envelope)
     return envelope
+
+
+def _dump_payload(schema, payload: dict) -> dict:
+    """dump() would silently drop unknown keys and raise bare ValueErrors: name the field instead."""
+    if not isinstance(payload, dict):
+        raise InvalidEvent({"payload": ["must be a mapping"]})
+    unknown = sorted(set(payload) - set(schema.fields))
+    if unknown:
+        raise InvalidEvent({key: ["Unknown field."] for key in unknown})
+    try:
+        return schema.dump(payload)
+    except (ValueError, TypeError, AttributeError):
+        errors = {}
+        for name, field in schema.fields.items():
+            try:
+                field.serialize(name, payload)
+            except (ValueError, TypeError, AttributeError) as error:
+                errors[name] = [f"Not a valid value ({type(error).__name__})."]  # never echo the value
+        raise InvalidEvent(errors or {"payload": ["cannot be serialised"]}) from None
 
 
 def validate_envelope(envelope: dict) -> dict:
