@@ -548,8 +548,15 @@ def closure_context(conn, platform, office, case_id) -> dict:
     if case["closure_version"]:
         latest = conn.execute(select(T["closures"].c.record).where(and_(
             T["closures"].c.case_id == case["id"], T["closures"].c.version == case["closure_version"]))).scalar()
+    # Derived over the period the form will report: to the draft's closure date when one is saved, else today.
+    draft_closed = rules.parse_date(draft["closed_on"]) if draft and isinstance(draft.get("closed_on"), str) else None
+    period_end = draft_closed if draft_closed and case["opened_on"] <= draft_closed <= today else None
+    derived = derive.contact_summary(contacts, measures, case["opened_on"], period_end or case["closed_on"], today,
+                                     case["mentor_relation"])
+    if period_end is None and case["closed_on"] is None:
+        derived["duration"] = derive.duration_category(derive.period_start(case["opened_on"], measures), None)
     return {"case": case, "contacts": contacts, "measures": measures,
-            "derived": derived_summary(case, contacts, measures, today), "draft": draft, "latest": latest,
+            "derived": derived, "draft": draft, "latest": latest,
             "criteria": closure_rules.load_success_criteria(), "today": today}
 
 
@@ -621,8 +628,10 @@ def project_end(platform, actor) -> dict:
                 continue  # closed meanwhile
             event_type, next_state, version, supersedes = states.submission(case["state"], case["closure_version"],
                                                                             project_end=True)
-            values = closure_rules.project_end_values(case, ctx["derived"], ctx["draft"], ctx["today"], ctx["criteria"])
-            _store_version(conn, platform, Actor(office, actor.subject), case, values, ctx["measures"], ctx["derived"],
+            ongoing = derive.contact_summary(ctx["contacts"], ctx["measures"], case["opened_on"], None, ctx["today"],
+                                             case["mentor_relation"])  # until today; duration "ikke avsluttet"
+            values = closure_rules.project_end_values(case, ongoing, ctx["draft"], ctx["today"], ctx["criteria"])
+            _store_version(conn, platform, Actor(office, actor.subject), case, values, ctx["measures"], ongoing,
                            event_type, next_state, version, supersedes)
             sent += 1
     return {"status_forms": sent}

@@ -95,21 +95,22 @@ def enter_case(platform, office: str, counsellor_id: str, values: dict, seed: in
         save_contact(conn, platform, actor, case["id"], contact)
     record = None
     if closure:
+        from .domain.derive import contact_summary
+        from .domain.rules import parse_date
         ctx = closure_context(conn, platform, office, case["id"])
         criteria = load_success_criteria()
-        derived = ctx["derived"]
+        closed = closure["closed_on"] if isinstance(closure["closed_on"], date) else parse_date(closure["closed_on"])
+        # Derived over the case's own period (opening or first measure -> closure date), as the form shows it.
+        derived = contact_summary(ctx["contacts"], ctx["measures"], case["opened_on"], closed, ctx["today"],
+                                  case["mentor_relation"])
         form = {
             "industry": case["industry"], "initiator": case["initiator"], "reasons": case["reasons"],
             "counsellor_knew_company": case["counsellor_knew_company"], "attachment_before": case["attachment_before"],
             "frequency_candidate": derived["frequency_candidate"], "frequency_mentor": derived["frequency_mentor"],
             "frequency_employer": derived["frequency_employer"], "intensity": derived["intensity"],
-            "forms": derived["forms"], "success_criteria": {c["code"]: "achieved" for c in criteria["criteria"]},
+            "forms": derived["forms"], "duration": derived["duration"],
+            "success_criteria": {c["code"]: "achieved" for c in criteria["criteria"]},
             **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in closure.items()},
         }
-        if "duration" not in closure:
-            from .domain.derive import duration_category, period_start
-            from .domain.rules import parse_date
-            closed = closure["closed_on"] if isinstance(closure["closed_on"], date) else parse_date(closure["closed_on"])
-            form["duration"] = duration_category(period_start(case["opened_on"], ctx["measures"]), closed)
         record = submit_closure(conn, platform, actor, case["id"], form)
     return {"case_id": case["id"], "candidate_hash": case["candidate_hash"], "national_id": fnr, "record": record}

@@ -296,7 +296,7 @@ def test_outbox_carries_no_national_id_name_free_text_or_orgnr(svc):
 
 def test_project_end_then_real_closure_is_a_correction(svc):
     ongoing = open_case(svc)
-    svc.call("PUT", f"/cases/{ongoing}/closure/draft", json_body={"attachment_after": "work_training",
+    svc.call("PUT", f"/cases/{ongoing}/closure/draft", json_body={"attachment_after": "work_training", "closed_on": "2026-10-01",
                                                                   "success_criteria": {"masters_tasks": "partly"}})
     bergen = svc.call("POST", "/cases", user="per-veileder", json_body=opening(national_id=fake_national_id(44)))
     assert svc.call("POST", "/admin/project-end", user="kari-veileder").status_code == 403

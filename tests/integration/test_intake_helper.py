@@ -28,6 +28,7 @@ def test_enter_case_opens_logs_and_closes_with_derived_summary(db_url, platform_
     assert record["contact"]["contacts_logged"] == 5 and record["contact"]["minutes_total"] == 135
     assert record["contact"]["intensity"] == "mostly_beginning"
     assert record["contact"]["duration"] == "3_6_months"
+    assert record["contact"]["frequency_mentor"] == "monthly"  # over the case's own period, not until today
     assert record["measures"][0]["measure"] == "mentor_subsidy"
     with platform.engine.connect() as conn:
         bodies = [r[0] for r in conn.execute(select(tables.platform["outbox"].c.body))]
