@@ -42,7 +42,8 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
         except ConfigError as error:
             # An operator needs the variable and what is wrong with it, not a stack trace.
             sys.stderr.write(f"{service}: configuration error: {error}\n")
-            raise SystemExit(2) from None
+            # 3 is gunicorn's "worker failed to boot": the master halts instead of restarting workers forever.
+            raise SystemExit(3) from None
     configure_logging(service, settings.log_level)
     app = Flask(import_name)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
