@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.db",
     "tests.fixtures.broker",
     "tests.fixtures.system",
+    "tests.fixtures.stack",
 ]
