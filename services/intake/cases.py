@@ -73,7 +73,6 @@ _MEASURES = (select(T["measures"]).where(and_(T["measures"].c.case_id == bindpar
                                               T["measures"].c.deleted.is_(False))).order_by(T["measures"].c.from_date))
 _HISTORY_INSERT = T["history"].insert()
 _CLOSURE_INSERT = T["closures"].insert()
-_DRAFT_DELETE = T["drafts"].delete().where(T["drafts"].c.case_id == bindparam("case_id"))
 _CASE_UPDATE = T["cases"].update().where(T["cases"].c.id == bindparam("case_key"))
 
 
@@ -232,7 +231,7 @@ def case_view(conn, platform, office, case_id) -> dict:
     case = owned_case(conn, office, case_id)
     cid = case["id"]
     view = {k: v for k, v in case.items() if k not in ("candidate_fnr", "candidate_name", "employer", "mentor_name",
-                                                          "plan", "active_candidate")}
+                                                          "plan", "active_candidate", "closure_draft")}
     view["candidate_name"] = _dec(platform, office, case["candidate_name"], case=cid, field="candidate_name")
     view["national_id"] = _dec(platform, office, case["candidate_fnr"], case=cid, field="candidate_fnr")
     view["mentor_name"] = _dec(platform, office, case["mentor_name"], case=cid, field="mentor_name")
@@ -543,7 +542,7 @@ def closure_context(conn, platform, office, case_id) -> dict:
     case = owned_case(conn, office, case_id)
     contacts, measures = _contacts(conn, case["id"]), _measures(conn, case["id"])
     today = platform.clock.today()
-    draft = conn.execute(select(T["drafts"].c.data).where(T["drafts"].c.case_id == case["id"])).scalar()
+    draft = case["closure_draft"]
     latest = None
     if case["closure_version"]:
         latest = conn.execute(select(T["closures"].c.record).where(and_(
@@ -567,13 +566,8 @@ def save_draft(conn, platform, actor, case_id, raw: dict) -> dict:
     if errors:
         raise Invalid(errors)
     data = _jsonable(raw)
-    now = platform.clock.now()
-    table = T["drafts"]
-    if conn.execute(select(table.c.case_id).where(table.c.case_id == case["id"])).first():
-        conn.execute(table.update().where(table.c.case_id == case["id"]).values(data=data, saved_by=actor.subject, saved_at=now))
-    else:
-        conn.execute(table.insert().values(case_id=case["id"], office=case["office"], data=data, saved_by=actor.subject,
-                                           saved_at=now))
+    conn.execute(_CASE_UPDATE, {"case_key": case["id"], "closure_draft": data, "draft_saved_by": actor.subject,
+                                "draft_saved_at": platform.clock.now()})
     return data
 
 
@@ -604,8 +598,8 @@ def _store_version(conn, platform, actor, case, values, measures, derived, event
         "submitted_at": platform.clock.now()})
     updates = {"state": next_state, "closure_version": version}
     if next_state == states.CLOSED:
-        updates.update(closed_on=values["closed_on"], active_candidate=None)
-        conn.execute(_DRAFT_DELETE, {"case_id": case["id"]})
+        updates.update(closed_on=values["closed_on"], active_candidate=None, closure_draft=None,
+                       draft_saved_by=None, draft_saved_at=None)
     _change(conn, platform, case, actor, {"case.closed": "closed", "case.corrected": "corrected",
                                           "case.project_end_status": "project_end_status"}[event_type],
             {"version": version, "supersedes_version": supersedes, "closed_on": values["closed_on"],

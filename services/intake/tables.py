@@ -46,6 +46,11 @@ cases = Table(
     Column("plan", LargeBinary, nullable=True),  # encrypted JSON: tasks, mentor_expectations
     Column("closure_version", Integer, nullable=False),  # 0 = nothing submitted yet
     Column("closed_on", Date, nullable=True),
+    # The closure form as typed, saved to resume later (codes and dates; the form has no free text). In the case's
+    # own row, so that submitting clears it in the same UPDATE that closes the case.
+    Column("closure_draft", JSON, nullable=True),
+    Column("draft_saved_by", String(64), nullable=True),
+    Column("draft_saved_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("office", "active_candidate", name="uq_intake_cases_office_active_candidate"),
@@ -93,15 +98,6 @@ closures = Table(
     Column("submitted_at", UTCDateTime, nullable=False),
 )
 
-drafts = Table(
-    "intake_closure_drafts", metadata,
-    Column("case_id", String(36), ForeignKey("intake_cases.id"), primary_key=True),
-    Column("office", String(42), nullable=False),
-    Column("data", JSON, nullable=False),  # the form as typed (codes and dates; the form has no free text)
-    Column("saved_by", String(64), nullable=False),
-    Column("saved_at", UTCDateTime, nullable=False),
-)
-
 history = Table(
     "intake_history", metadata,
     Column("id", String(36), primary_key=True),
@@ -116,7 +112,7 @@ history = Table(
     UniqueConstraint("case_id", "seq", name="uq_intake_history_case_seq"),
 )
 
-OWN = {"cases": cases, "contacts": contacts, "measures": measures, "closures": closures, "drafts": drafts,
+OWN = {"cases": cases, "contacts": contacts, "measures": measures, "closures": closures,
        "history": history}
 
 

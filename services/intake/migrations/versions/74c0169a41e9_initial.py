@@ -1,8 +1,8 @@
 """initial
 
-Revision ID: 022c76c98622
+Revision ID: 74c0169a41e9
 Revises: 
-Create Date: 2026-11-26 22:03:56.972065
+Create Date: 2026-11-26 22:46:41.763541
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import shared.db
 
 
 # revision identifiers, used by Alembic.
-revision: str = '022c76c98622'
+revision: str = '74c0169a41e9'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -64,6 +64,9 @@ def upgrade() -> None:
     sa.Column('plan', sa.LargeBinary(), nullable=True),
     sa.Column('closure_version', sa.Integer(), nullable=False),
     sa.Column('closed_on', sa.Date(), nullable=True),
+    sa.Column('closure_draft', sa.JSON(), nullable=True),
+    sa.Column('draft_saved_by', sa.String(length=64), nullable=True),
+    sa.Column('draft_saved_at', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_intake_cases')),
@@ -99,15 +102,6 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=42), nullable=False),
     sa.Column('settings', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_project'))
-    )
-    op.create_table('intake_closure_drafts',
-    sa.Column('case_id', sa.String(length=36), nullable=False),
-    sa.Column('office', sa.String(length=42), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('saved_by', sa.String(length=64), nullable=False),
-    sa.Column('saved_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['case_id'], ['intake_cases.id'], name=op.f('fk_intake_closure_drafts_case_id_intake_cases')),
-    sa.PrimaryKeyConstraint('case_id', name=op.f('pk_intake_closure_drafts'))
     )
     op.create_table('intake_closures',
     sa.Column('case_id', sa.String(length=36), nullable=False),
@@ -216,7 +210,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_intake_closures_office'))
 
     op.drop_table('intake_closures')
-    op.drop_table('intake_closure_drafts')
     op.drop_table('project')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unsent')
