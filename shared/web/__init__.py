@@ -152,6 +152,16 @@ def _refresh_session_cookie(response):
                        auth_time=principal.auth_time)
 
 
+def _require_api_caller():
+    """Every API operation needs a valid token, checked before any schema sees the request: an unknown caller
+    gets 401, never a 422 that shows the request was parsed (the OpenAPI document itself stays public)."""
+    if request.path.startswith("/api/") and request.path not in PUBLIC_API_PATHS and g.principal is None:
+        raise AuthError(g.get("auth_error") or "sign-in required")
+
+
+PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
+
+
 # ---------------------------------------------------------------- CSRF (double submit)
 def csrf_token() -> str:
     token = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf")
@@ -178,6 +188,7 @@ def _register_request_hooks(app):
         cid = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
         g.correlation_token = correlation_id.set(cid[:100])
         _load_principal()
+        _require_api_caller()
         _check_csrf()
 
     @app.after_request

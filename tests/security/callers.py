@@ -1,0 +1,59 @@
+"""The ten kinds of caller the access matrix sends to every endpoint, as Authorization headers."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+
+from shared.auth import mint_token
+
+OWNER_OFFICE, OTHER_OFFICE = "kristiansand", "bergen-vest"
+
+PEOPLE = {  # caller -> (subject, role, name, office, county), demo users from deploy/data/directory.json
+    "owner_counsellor": ("kari-veileder", "counsellor", "Kari Nordmann", OWNER_OFFICE, None),
+    "other_office_counsellor": ("per-veileder", "counsellor", "Per Olsen", OTHER_OFFICE, None),
+    "local_contact": ("lise-kontakt", "local_contact", "Lise Dahl", OWNER_OFFICE, None),
+    "county_contact": ("tone-fylke", "county_contact", "Tone Bakke", None, "agder"),
+    "researcher": ("rune-forsker", "researcher", "Rune Strand", None, None),
+    "admin": ("admin", "admin", "Prosjektadministrator", None, None),
+}
+INVALID = ("no_token", "expired_token", "wrong_key_token", "altered_office_token")
+CALLERS = tuple(PEOPLE) + INVALID
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def token_for(settings, caller: str) -> str | None:
+    if caller == "no_token":
+        return None
+    if caller in PEOPLE:
+        subject, role, name, office, county = PEOPLE[caller]
+        return mint_token(settings, subject=subject, role=role, name=name, office=office, county=county)
+    subject, role, name, office, county = PEOPLE["owner_counsellor"]
+    if caller == "expired_token":
+        issued = datetime.now(timezone.utc) - timedelta(hours=2)
+        return mint_token(settings, subject=subject, role=role, name=name, office=office, now=issued,
+                          lifetime_minutes=5)
+    if caller == "wrong_key_token":
+        from dataclasses import replace
+        other = replace(settings, auth_signing_key="x" * 48 if settings.auth_signing_key != "x" * 48 else "y" * 48)
+        return mint_token(other, subject=subject, role=role, name=name, office=office)
+    if caller == "altered_office_token":
+        # The owning office's counsellor re-encodes the payload with another office, keeping the signature.
+        header, payload, signature = mint_token(settings, subject=subject, role=role, name=name,
+                                                office=OTHER_OFFICE).split(".")
+        claims = json.loads(_unb64(payload))
+        claims["office"] = OWNER_OFFICE if claims["office"] != OWNER_OFFICE else OTHER_OFFICE
+        return ".".join([header, _b64(json.dumps(claims, separators=(",", ":")).encode()), signature])
+    raise KeyError(caller)
+
+
+def headers_for(settings, caller: str) -> dict:
+    token = token_for(settings, caller)
+    return {"Authorization": f"Bearer {token}"} if token else {}
