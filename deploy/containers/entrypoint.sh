@@ -1,0 +1,17 @@
+#!/bin/sh
+# The container's command: which service, which role. Everything else comes from the environment
+# (<SVC>_DATABASE_URL, <SVC>_AMQP_URLS as a comma-separated list of broker addresses, AUTH_*, KEYRING_FILE, ...).
+set -eu
+role="${1:-web}"
+service="${2:-intake}"
+case "$service" in intake|consent|registry|notify) ;; *) echo "unknown service: $service" >&2; exit 64 ;; esac
+case "$role" in
+  web)            exec python -m gunicorn --bind "0.0.0.0:${PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
+                       --graceful-timeout 10 --timeout 60 --access-logfile - "services.$service.wsgi:app" ;;
+  relay)          exec python -m flask --app "services.$service.wsgi" outbox relay ;;
+  consume)        exec python -m flask --app "services.$service.wsgi" bus consume ;;
+  notify-worker)  exec python -m flask --app services.notify.wsgi notify run ;;
+  migrate)        exec python -m flask --app "services.$service.wsgi" db upgrade ;;
+  load-directory) exec python -m flask --app "services.$service.wsgi" directory load ;;
+  *) echo "unknown role: $role (web|relay|consume|notify-worker|migrate|load-directory)" >&2; exit 64 ;;
+esac
