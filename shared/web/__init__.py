@@ -16,7 +16,7 @@ from functools import wraps
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.auth import COOKIE_NAME, AuthError, Forbidden, NotFound, mint_token, verify_token
@@ -269,7 +269,10 @@ def _register_error_handlers(app):
                 for location_errors in messages.values():
                     errors.update(location_errors)
             message = "Ugyldige data: se feltene." if error.code == 422 else (error.description or error.name)
-            return error_response(error.code, message, errors)
+            response, status = error_response(error.code, message, errors)
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)  # RFC 9110: a 405 names what is allowed
+            return response, status
         return render_template("error.html", status=error.code, message=error.description), error.code
 
     @app.errorhandler(Exception)

@@ -1,0 +1,86 @@
+"""Fuzz every service's OpenAPI document with schemathesis, straight against the WSGI app (no server).
+
+Signed in as a caller of a role the operation allows, each generated request must get no 5xx and a response that
+matches the documented schema, and invalid data must be rejected (4xx). Unauthenticated, every generated request
+must get 401: authentication is never skipped, whatever the body. CI runs a reduced size (FUZZ_EXAMPLES, default
+5 per operation); scripts/security.sh runs more.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from tests.fixtures.db import make_test_platform
+
+from .callers import headers_for
+from .policy import POLICY
+
+if os.environ.get("SECURITY_FUZZ") != "1":
+    pytest.skip("fuzzing runs from scripts/security.sh (SECURITY_FUZZ=1)", allow_module_level=True)
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+SERVICE = os.environ.get("FUZZ_SERVICES", "intake,consent,registry,notify").split(",")
+CALLER_FOR_ROLE = {"counsellor": "owner_counsellor", "local_contact": "local_contact",
+                   "county_contact": "county_contact", "researcher": "researcher", "admin": "admin"}
+
+
+def _app(service, data_dir):
+    tables = importlib.import_module(f"services.{service}.tables")
+    app_module = importlib.import_module(f"services.{service}.app")
+    platform = make_test_platform(service, tables.all_tables(), f"sqlite:///{data_dir}/{service}.db", data_dir)
+    return app_module.create_app(platform=platform), platform
+
+
+def _caller(service, method, path):
+    rule = POLICY[service][(method.upper(), path)]
+    # Prefer the local contact: the widest office role, so more operations get past the guard.
+    for role in ("local_contact", "counsellor", "researcher", "county_contact", "admin"):
+        if role in rule.roles:
+            return CALLER_FOR_ROLE[role]
+    raise AssertionError(f"no role may call {method} {path}")
+
+
+def _make_fixture(service):
+    @pytest.fixture(scope="module")
+    def loaded(tmp_path_factory):
+        app, platform = _app(service, tmp_path_factory.mktemp(f"fuzz-{service}"))
+        schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+        PLATFORMS[service] = platform
+        yield schema
+        platform.engine.dispose()
+    return loaded
+
+
+FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                         suppress_health_check=list(HealthCheck))
+
+PLATFORMS = {}
+
+
+def _tests_for(service):
+    schema = schemathesis.pytest.from_fixture(f"{service}_schema")
+
+    @pytest.mark.slow
+    @schema.parametrize()
+    @FUZZ_SETTINGS
+    def signed_in(case):
+        caller = _caller(service, case.operation.method, case.operation.path)
+        case.call_and_validate(headers=headers_for(PLATFORMS[service].settings, caller))
+
+    @pytest.mark.slow
+    @schema.parametrize()
+    @FUZZ_SETTINGS
+    def unauthenticated(case):
+        response = case.call()
+        assert response.status_code == 401, (case.method, case.formatted_path, response.status_code)
+    return signed_in, unauthenticated
+
+
+for _service in SERVICE:
+    globals()[f"{_service}_schema"] = _make_fixture(_service)
+    globals()[f"test_fuzz_{_service}_signed_in"], globals()[f"test_fuzz_{_service}_unauthenticated"] = \
+        _tests_for(_service)
