@@ -53,10 +53,23 @@ def fault_pg():
         server.destroy()
 
 
+def make_vhost(broker, name, attempts=4):
+    """broker.vhost(name), retried: two rabbitmqctl calls at once on this machine (other suites run theirs) now
+    and then collide on the CLI's own Erlang node name ("Distribution failed")."""
+    from shared.bus.admin import AdminError
+    for attempt in range(attempts):
+        try:
+            return broker.vhost(name)
+        except AdminError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
+
+
 @pytest.fixture
 def fault_platform(fault_broker, fault_pg, platform_factory, request):
     """A fresh database on the suite's PostgreSQL and a fresh vhost on the suite's broker, as the probe user."""
-    vhost = fault_broker.vhost("f-" + request.node.name[:40].replace("[", "-").replace("]", ""))
+    vhost = make_vhost(fault_broker, "f-" + request.node.name[:40].replace("[", "-").replace("]", ""))
     platform = platform_factory("intake", intake_tables.all_tables(), fault_pg.create_database(),
                                 env=vhost.env("intake", "probe"))
     probe.install(platform)
