@@ -107,9 +107,13 @@ def due_reminders(conn, today: date, project: dict, interview_notice_days: int, 
     active = and_(c.c.closed_on.is_(None), c.c.end_status_sent.is_(False))
     columns = ["rule", "case_id", "period", "office", "recipient_id", "due_on", "created_at"]
 
+    r = t.reminders
+
     def rule_select(rule, period, condition, recipient=None):
         recipient = c.c.counsellor_id if recipient is None else recipient
-        return select(literal(rule), c.c.case_id, period, c.c.office, recipient, literal(today), literal(now, t.reminders.c.created_at.type)).where(condition)
+        already = exists().where(r.c.rule == rule, r.c.case_id == c.c.case_id, r.c.period == period)
+        return select(literal(rule), c.c.case_id, period, c.c.office, recipient, literal(today),
+                      literal(now, r.c.created_at.type)).where(condition, ~already)
 
     selects = [
         ("closure_overdue", rule_select("closure_overdue", c.c.closure_anchor_on, and_(
@@ -135,13 +139,15 @@ def due_reminders(conn, today: date, project: dict, interview_notice_days: int, 
 
 
 def notify_recipients(conn, now: datetime) -> int:
-    """An in-app notification for each open reminder's recipient (the counsellor)."""
+    """An in-app notification for each new reminder's recipient (the counsellor); `notified_at` marks it done, so
+    the next sweep looks at new reminders only."""
     r, n = t.reminders, t.notifications
+    fresh = and_(r.c.notified_at.is_(None), r.c.resolved_at.is_(None), r.c.recipient_id.is_not(None))
     key = (literal("reminder:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + r.c.recipient_id)
-    query = select(key, r.c.id, r.c.recipient_id, literal("reminder"), literal(now, n.c.created_at.type)).where(
-        r.c.resolved_at.is_(None), r.c.recipient_id.is_not(None),
-        ~exists().where(n.c.reminder_id == r.c.id, n.c.kind == "reminder"))
-    return _insert_select(conn, n, ["key", "reminder_id", "recipient_id", "kind", "created_at"], query)
+    query = select(key, r.c.id, r.c.recipient_id, literal("reminder"), literal(now, n.c.created_at.type)).where(fresh)
+    inserted = _insert_select(conn, n, ["key", "reminder_id", "recipient_id", "kind", "created_at"], query)
+    conn.execute(r.update().where(fresh).values(notified_at=now))
+    return inserted
 
 
 def escalate(conn, today: date, now: datetime, escalate_after: int) -> int:
@@ -163,27 +169,31 @@ def queue_immediate_mail(conn, now: datetime) -> int:
     n, p, m = t.notifications, t.preferences, t.mails
     # Unsubscribed users keep the in-app list; their notifications are marked so they are never mailed later.
     unsubscribed = select(p.c.user_id).where(p.c.unsubscribed.is_(True))
-    conn.execute(n.update().where(n.c.digest_key.is_(None), n.c.recipient_id.in_(unsubscribed))
-                 .values(digest_key="unsubscribed"))
+    conn.execute(n.update().where(n.c.queued_at.is_(None), n.c.digest_key.is_(None),
+                                  n.c.recipient_id.in_(unsubscribed)).values(digest_key="unsubscribed", queued_at=now))
     daily = select(p.c.user_id).where(p.c.mode == "daily")
+    fresh = and_(n.c.queued_at.is_(None), n.c.digest_key.is_(None), n.c.recipient_id.not_in(daily))
     query = select(literal("notice:") + n.c.key, literal("notice"), n.c.recipient_id, n.c.id, n.c.reminder_id,
                    literal("pending"), literal(0), literal(now, m.c.next_attempt_at.type),
-                   literal(now, m.c.created_at.type)).where(
-        n.c.digest_key.is_(None), n.c.recipient_id.not_in(daily), ~exists().where(m.c.notification_id == n.c.id))
+                   literal(now, m.c.created_at.type)).where(fresh)
     columns = ["mail_key", "kind", "recipient_id", "notification_id", "reminder_id", "status", "attempts",
                "next_attempt_at", "created_at"]
-    return _insert_select(conn, m, columns, query)
+    inserted = _insert_select(conn, m, columns, query)
+    conn.execute(n.update().where(fresh).values(queued_at=now))
+    return inserted
 
 
 def queue_survey_mail(conn, now: datetime) -> int:
-    """The employer survey invitation: one mail per open employer_survey reminder, to the research team."""
+    """The employer survey invitation: one mail per new employer_survey reminder, to the research team."""
     r, m = t.reminders, t.mails
+    fresh = and_(r.c.rule == "employer_survey", r.c.resolved_at.is_(None), r.c.notified_at.is_(None))
     query = select(literal("survey:") + r.c.case_id + ":" + _text(r.c.period), literal("survey"), r.c.id,
                    literal("pending"), literal(0), literal(now, m.c.next_attempt_at.type),
-                   literal(now, m.c.created_at.type)).where(
-        r.c.rule == "employer_survey", r.c.resolved_at.is_(None), ~exists().where(m.c.reminder_id == r.c.id))
-    return _insert_select(conn, m, ["mail_key", "kind", "reminder_id", "status", "attempts", "next_attempt_at",
-                                    "created_at"], query)
+                   literal(now, m.c.created_at.type)).where(fresh)
+    inserted = _insert_select(conn, m, ["mail_key", "kind", "reminder_id", "status", "attempts", "next_attempt_at",
+                                        "created_at"], query)
+    conn.execute(r.update().where(fresh).values(notified_at=now))
+    return inserted
 
 
 def queue_daily_digests(conn, today: date, now: datetime) -> int:
@@ -192,9 +202,9 @@ def queue_daily_digests(conn, today: date, now: datetime) -> int:
     daily = select(p.c.user_id).where(p.c.mode == "daily", p.c.unsubscribed.is_(False))
     digest_key = literal("digest:") + n.c.recipient_id + ":" + literal(today.isoformat())
     # Once today's digest mail exists, later notifications wait for tomorrow's (never into a mail already queued).
-    conn.execute(n.update().where(n.c.digest_key.is_(None), n.c.recipient_id.in_(daily),
-                                  ~exists().where(m.c.notification_id == n.c.id),
-                                  ~exists().where(m.c.mail_key == digest_key)).values(digest_key=digest_key))
+    conn.execute(n.update().where(n.c.digest_key.is_(None), n.c.queued_at.is_(None), n.c.recipient_id.in_(daily),
+                                  ~exists().where(m.c.mail_key == digest_key)).values(digest_key=digest_key,
+                                                                                      queued_at=now))
     query = (select(n.c.digest_key, literal("digest"), n.c.recipient_id, literal("pending"), literal(0),
                     literal(now, m.c.next_attempt_at.type), literal(now, m.c.created_at.type))
              .where(n.c.digest_key.like(f"digest:%:{today.isoformat()}"),
@@ -262,4 +272,8 @@ def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21,
         result.digests = queue_daily_digests(conn, today, now)
         if today.weekday() >= county_weekday:
             result.county_digests = queue_county_digests(conn, today, now)
+    if conn.dialect.name == "postgresql" and result.new_reminders > 5000:
+        # A burst (first run, a threshold lowered) changes the tables' sizes by orders of magnitude; fresh
+        # statistics keep the next sweep's anti-joins on their indexes instead of nested scans.
+        conn.exec_driver_sql("ANALYZE reminders, notifications, mails")
     return result

@@ -77,6 +77,7 @@ reminders = Table(
     Column("resolution", String(40), nullable=True),
     Column("resolved_by", String(64), nullable=True),
     Column("escalated_at", UTCDateTime, nullable=True),
+    Column("notified_at", UTCDateTime, nullable=True, index=True),  # notification (or survey mail) created
     UniqueConstraint("rule", "case_id", "period", name="uq_reminders_rule_case_period"),
 )
 Index("ix_reminders_open", reminders.c.resolved_at, reminders.c.rule)
@@ -92,6 +93,7 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("read_at", UTCDateTime, nullable=True),
     Column("digest_key", String(200), nullable=True),  # set when collected into a daily digest
+    Column("queued_at", UTCDateTime, nullable=True, index=True),  # its own mail (or digest) is queued
 )
 Index("ix_notifications_recipient", notifications.c.recipient_id, notifications.c.created_at)
 
@@ -102,8 +104,8 @@ mails = Table(
     Column("mail_key", String(300), nullable=False, unique=True),  # the Message-ID is a hash of this
     Column("kind", String(20), nullable=False),  # notice | digest | county | survey
     Column("recipient_id", String(64), nullable=True),
-    Column("notification_id", _ID, nullable=True),
-    Column("reminder_id", _ID, nullable=True),
+    Column("notification_id", _ID, nullable=True, index=True),
+    Column("reminder_id", _ID, nullable=True, index=True),
     Column("payload", JSON, nullable=True),  # counts (county digest) only
     Column("status", String(20), nullable=False),  # pending | sent | dead | cancelled
     Column("attempts", Integer, nullable=False, default=0),

@@ -1,8 +1,8 @@
 """initial
 
-Revision ID: e0efa896a660
+Revision ID: 80d96eca6789
 Revises: 
-Create Date: 2026-11-26 22:07:07.990971
+Create Date: 2026-11-26 23:00:48.473074
 
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import shared.db
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'e0efa896a660'
+revision: str = '80d96eca6789'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -54,7 +54,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('mail_key', name=op.f('uq_mails_mail_key'))
     )
     with op.batch_alter_table('mails', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mails_notification_id'), ['notification_id'], unique=False)
         batch_op.create_index('ix_mails_pending', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mails_reminder_id'), ['reminder_id'], unique=False)
 
     op.create_table('notifications',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -65,10 +67,12 @@ def upgrade() -> None:
     sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('read_at', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('digest_key', sa.String(length=200), nullable=True),
+    sa.Column('queued_at', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
     sa.UniqueConstraint('key', name=op.f('uq_notifications_key'))
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_queued_at'), ['queued_at'], unique=False)
         batch_op.create_index('ix_notifications_recipient', ['recipient_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_reminder_id'), ['reminder_id'], unique=False)
 
@@ -166,10 +170,12 @@ def upgrade() -> None:
     sa.Column('resolution', sa.String(length=40), nullable=True),
     sa.Column('resolved_by', sa.String(length=64), nullable=True),
     sa.Column('escalated_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('notified_at', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reminders')),
     sa.UniqueConstraint('rule', 'case_id', 'period', name='uq_reminders_rule_case_period')
     )
     with op.batch_alter_table('reminders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminders_notified_at'), ['notified_at'], unique=False)
         batch_op.create_index('ix_reminders_open', ['resolved_at', 'rule'], unique=False)
 
     op.create_table('offices',
@@ -203,6 +209,7 @@ def downgrade() -> None:
     op.drop_table('offices')
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.drop_index('ix_reminders_open')
+        batch_op.drop_index(batch_op.f('ix_reminders_notified_at'))
 
     op.drop_table('reminders')
     op.drop_table('project')
@@ -227,10 +234,13 @@ def downgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_reminder_id'))
         batch_op.drop_index('ix_notifications_recipient')
+        batch_op.drop_index(batch_op.f('ix_notifications_queued_at'))
 
     op.drop_table('notifications')
     with op.batch_alter_table('mails', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mails_reminder_id'))
         batch_op.drop_index('ix_mails_pending')
+        batch_op.drop_index(batch_op.f('ix_mails_notification_id'))
 
     op.drop_table('mails')
     op.drop_table('inbox')
