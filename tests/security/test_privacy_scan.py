@@ -43,3 +43,5 @@ def test_scanner_reads_mails_exports_and_registry_databases(tmp_path):
     (tmp_path / "intake.db").write_bytes(b"\x00ciphertext only")
     found = findings_in_tree(tmp_path)
     assert {p.rsplit("/", 1)[-1] for p, _ in found} == {"1.msg", "closures.csv", "registry.db"}
+    for planted in ("mail/1.msg", "closures.csv", "registry.db"):  # planted here; must not fail the session scan
+        (tmp_path / planted).unlink()
