@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 status=0
 echo "== bandit"
-$PY -m bandit -q -c .bandit -r shared services || status=1
+$PY -m bandit -q -c .bandit -b .bandit-baseline.json -r shared services || status=1
 echo "== pip-audit"
 $PY -m pip_audit -r requirements.txt --progress-spinner off || status=1
 echo "== access matrix and fuzzing"

@@ -13,6 +13,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.fixtures.db import make_test_platform
 
@@ -59,6 +60,21 @@ FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                          suppress_health_check=list(HealthCheck))
 
 PLATFORMS = {}
+CASES_RUN: dict[str, int] = {}
+# Schema-valid requests that break a domain rule (a national ID's checksum, a date after today, a code not allowed
+# for this case) are rightly answered 422 with the field named; the schema cannot express those rules.
+EXCLUDED = [positive_data_acceptance]
+
+
+def _count(kind):
+    CASES_RUN[kind] = CASES_RUN.get(kind, 0) + 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _report_case_count():
+    yield
+    if CASES_RUN:
+        print(f"\nFUZZ CASES: {sum(CASES_RUN.values())} total; " + ", ".join(f"{k} {v}" for k, v in sorted(CASES_RUN.items())))
 
 
 def _tests_for(service):
@@ -69,12 +85,14 @@ def _tests_for(service):
     @FUZZ_SETTINGS
     def signed_in(case):
         caller = _caller(service, case.operation.method, case.operation.path)
-        case.call_and_validate(headers=headers_for(PLATFORMS[service].settings, caller))
+        _count(f"{service} signed-in")
+        case.call_and_validate(headers=headers_for(PLATFORMS[service].settings, caller), excluded_checks=EXCLUDED)
 
     @pytest.mark.slow
     @schema.parametrize()
     @FUZZ_SETTINGS
     def unauthenticated(case):
+        _count(f"{service} unauthenticated")
         response = case.call()
         assert response.status_code == 401, (case.method, case.formatted_path, response.status_code)
     return signed_in, unauthenticated
