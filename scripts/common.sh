@@ -78,4 +78,11 @@ ensure_postgresql() {
         echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2
         exit 1
     fi
+    # A fresh Debian cluster asks for a password over TCP; the tests connect as postgres without one.
+    if ! psql -h 127.0.0.1 -U postgres -w -Atc 'SELECT 1' postgres >/dev/null 2>&1; then
+        local hba="/etc/postgresql/$version/main/pg_hba.conf"
+        echo "Allowing the local test user: 'host all postgres 127.0.0.1/32 trust' at the top of $hba"
+        sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+    fi
 }
