@@ -32,10 +32,30 @@ class AdminError(RuntimeError):
 
 def rabbitmqctl(*args, node: str | None = None, stdin: str | None = None, timeout: float = 120) -> str:
     command = [RABBITMQCTL, "-q"] + (["-n", node] if node else []) + list(args)
-    result = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Debian's wrapper runs the CLI under `su`: end the whole tree, or the orphaned CLI keeps one of the
+        # few distribution ports every rabbitmqctl on this machine shares.
+        _kill_tree(process.pid)
+        process.communicate()
+        raise AdminError(f"rabbitmqctl {args[0]} timed out after {timeout} s") from None
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if result.returncode != 0:
         raise AdminError(f"rabbitmqctl {args[0]} failed ({result.returncode}): {(result.stderr or result.stdout).strip()}")
     return result.stdout
+
+
+def _kill_tree(pid: int) -> None:
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
+    for child in children:
+        _kill_tree(int(child))
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
 
 
 def render_json(definitions: dict) -> str:

@@ -93,6 +93,7 @@ def test_a_refused_publish_stays_unsent_and_is_retried_later(bus_vhost, db_url, 
 def test_an_unroutable_event_is_returned_and_not_marked_sent(bus_vhost, db_url, platform_factory):
     """mandatory=True: with the queue gone, the broker returns the message; the row stays unsent."""
     platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake", "probe"))
+    bus_vhost.dirty = True  # its topology is changed below
     connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.admin_url))
     try:
         connection.channel().queue_unbind("bus.probe", "hybrid.events", "office.*.bus.probe")
