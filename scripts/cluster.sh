@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The three-node RabbitMQ cluster test (tests/cluster): starts three rabbitmq-server nodes of its own on this
-# machine (AMQP 5781-5783, distribution 35781-35783; CLUSTER_BASE_PORT moves them), clusters them, applies the
+# machine (AMQP 5781-5783, distribution 25791-25793; CLUSTER_BASE_PORT moves them), clusters them, applies the
 # topology (quorum queues replicated on all three), stops one node during a burst and counts; then tears down.
 #   bash scripts/cluster.sh [pytest arguments]        CLUSTER_SIZE=1000 events per burst
 set -euo pipefail

@@ -18,7 +18,7 @@ import pytest
 from shared.bus import admin, topology
 from tests.fixtures.broker import BusVhost, ThrowawayBroker
 
-BASE_PORT = int(os.environ.get("CLUSTER_BASE_PORT", "5781"))  # AMQP 5781-5783, distribution 35781-35783
+BASE_PORT = int(os.environ.get("CLUSTER_BASE_PORT", "5781"))  # AMQP 5781-5783, distribution 25791-25793
 
 
 def _port_free(port: int) -> bool:
@@ -107,7 +107,7 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def rabbit_cluster(tmp_path_factory):
     ports = [BASE_PORT + i for i in range(3)]
-    dist = [p + 30000 for p in ports]
+    dist = [p + 20010 for p in ports]  # below the ephemeral range; not any node's default (AMQP + 20000)
     busy = [p for p in ports + dist if not _port_free(p)]
     if busy:
         pytest.fail(f"ports {busy} are taken; set CLUSTER_BASE_PORT")

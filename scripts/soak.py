@@ -1,0 +1,217 @@
+"""Soak: the whole system under steady load for SOAK_SECONDS (default 1800), printing every process's memory.
+
+    bash scripts/soak.sh                         # 30 minutes
+    SOAK_SECONDS=240 SOAK_SAMPLE_SECONDS=20 bash scripts/soak.sh
+
+Brings the system up with the local run's own supervisor (scripts/devstack.py) on free ports, in a temporary
+data folder, on fresh PostgreSQL databases and a throwaway vhost of the machine's RabbitMQ. The load, steady:
+  - SOAK_CLOSURES_PER_SECOND whole cases (opened, measures, contacts, closed) entered in intake through its
+    service functions (the API's path), each one relayed -> consent, registry and notify consumers;
+  - SOAK_REQUESTS_PER_SECOND signed-in HTTP requests through nginx (case list, a case, the registry's table,
+    /readyz of each service).
+Every SOAK_SAMPLE_SECONDS it prints each process's resident memory (RSS of the process and its children, e.g.
+gunicorn's workers) in MB. At the end it compares the mean of the last quarter of samples with the first
+quarter (after a warm-up) and fails (exit 1) when any process grew more than SOAK_MAX_GROWTH_PCT percent and
+SOAK_MAX_GROWTH_MB megabytes, or when any closure did not reach the registry.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+SECONDS = int(os.environ.get("SOAK_SECONDS", "1800"))
+SAMPLE = float(os.environ.get("SOAK_SAMPLE_SECONDS", "30"))
+CLOSURE_RATE = float(os.environ.get("SOAK_CLOSURES_PER_SECOND", "2"))
+REQUEST_RATE = float(os.environ.get("SOAK_REQUESTS_PER_SECOND", "5"))
+MAX_PCT = float(os.environ.get("SOAK_MAX_GROWTH_PCT", "10"))
+MAX_MB = float(os.environ.get("SOAK_MAX_GROWTH_MB", "8"))
+CASE = {
+    "opened_on": "2026-02-02", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+    "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+    "mentor_relation": "colleague",
+    "measures": [{"measure": "mentor_subsidy", "from_date": "2026-02-09", "to_date": "2026-05-09"}],
+    "contacts": [{"contact_date": "2026-02-09", "party": "mentor", "form": "at_company", "minutes": 45}],
+    "closure": {"closed_on": "2026-05-11", "closure_reason": "measure_completed",
+                "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
+                "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied"},
+}
+
+
+def rss_kb(pid: int) -> int:
+    """RSS of a process and all its descendants (kB), from /proc."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = (task / "children").read_text().split()
+                stack += [int(c) for c in children]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+class Load:
+    def __init__(self, stack, intake_platform, base_url):
+        self.stack, self.intake, self.base_url = stack, intake_platform, base_url
+        self.closures = self.requests = self.errors = 0
+        self.stopping = threading.Event()
+
+    def closures_loop(self):
+        from services.intake.testing import enter_case
+        seed = 0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                enter_case(self.intake, "kristiansand", "kari-veileder", CASE, seed=seed)
+                self.closures += 1
+            except Exception as error:  # noqa: BLE001 - counted and shown, the soak goes on
+                self.errors += 1
+                print(f"closure error: {type(error).__name__}: {str(error)[:200]}", flush=True)
+            seed += 1
+            self.stopping.wait(max(0.0, 1 / CLOSURE_RATE - (time.monotonic() - started)))
+
+    def requests_loop(self):
+        import requests
+        session = self.sign_in()
+        paths = ["/intake/", "/intake/api/v1/cases", "/registry/", "/intake/readyz", "/consent/readyz",
+                 "/registry/readyz", "/notify/readyz"]
+        i = 0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            path = paths[i % len(paths)]
+            i += 1
+            try:
+                response = session.get(self.base_url + path, timeout=10)
+                self.requests += 1
+                if response.status_code >= 500:
+                    self.errors += 1
+                    print(f"HTTP {response.status_code} on {path}", flush=True)
+            except requests.RequestException as error:
+                self.errors += 1
+                print(f"request error on {path}: {type(error).__name__}", flush=True)
+            self.stopping.wait(max(0.0, 1 / REQUEST_RATE - (time.monotonic() - started)))
+
+    def sign_in(self):
+        import re
+
+        import requests
+        session = requests.Session()
+        form = session.get(self.base_url + "/logg-inn", timeout=10)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        session.post(self.base_url + "/logg-inn", data={"csrf_token": token, "user_id": "kari-veileder",
+                                                        "password": "demo", "next": "/"}, timeout=10)
+        return session
+
+
+def registry_received(stack) -> int:
+    from sqlalchemy import create_engine, text
+    engine = create_engine(stack.config.env["REGISTRY_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM inbox WHERE event_type = 'case.closed'")).scalar()
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    import importlib.util
+    import tempfile
+
+    from services.intake import tables as intake_tables
+    from shared.config import SERVICES, load_settings
+    from shared.platform import Platform
+    from tests.fixtures.broker import VhostPool
+    from tests.fixtures.db import create_pg_database
+    from tests.fixtures.stack import free_port
+
+    spec = importlib.util.spec_from_file_location("devstack", REPO_ROOT / "scripts" / "devstack.py")
+    devstack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(devstack)
+
+    pool, drops = VhostPool(), []
+    vhost = pool.take()
+    env = {"BUS_ADMIN_URL": vhost.admin_url, "LOG_LEVEL": "WARNING"}
+    for service in SERVICES:
+        url, drop = create_pg_database()
+        drops.append(drop)
+        env[f"{service.upper()}_DATABASE_URL"] = url
+        env.update(vhost.env(service))
+    data_dir = Path(tempfile.mkdtemp(prefix="soak-"))
+    config = devstack.StackConfig(data_dir=data_dir, proxy_port=free_port(), smtp_port=free_port(), workers=2,
+                                  env=env, service_ports={s: free_port() for s in SERVICES})
+    stack = devstack.DevStack(config, echo=lambda *a: print(*a, flush=True))
+    load = None
+    try:
+        print(f"soak: {SECONDS}s, sample every {SAMPLE}s, {CLOSURE_RATE} closures/s, {REQUEST_RATE} requests/s",
+              flush=True)
+        stack.prepare()
+        stack.start()
+        stack.wait_ready(timeout=180)
+        intake = Platform(load_settings("intake", env=stack.service_env()), intake_tables.all_tables())
+        load = Load(stack, intake, config.base_url)
+        threads = [threading.Thread(target=load.closures_loop, daemon=True),
+                   threading.Thread(target=load.requests_loop, daemon=True)]
+        for t in threads:
+            t.start()
+        names = sorted(stack.processes)
+        print("t(s)  " + " ".join(f"{n[:17]:>17}" for n in names) + "   closures requests errors", flush=True)
+        samples = {n: [] for n in names}
+        began = time.monotonic()
+        while time.monotonic() - began < SECONDS:
+            time.sleep(min(SAMPLE, max(0.0, SECONDS - (time.monotonic() - began))))
+            row = []
+            for n in names:
+                mb = rss_kb(stack.processes[n].pid) / 1024
+                samples[n].append(mb)
+                row.append(f"{mb:17.1f}")
+            print(f"{time.monotonic() - began:5.0f} " + " ".join(row) +
+                  f"   {load.closures:8d} {load.requests:8d} {load.errors:6d}", flush=True)
+            for n in names:
+                if stack.processes[n].poll() is not None:
+                    print(f"process {n} exited ({stack.processes[n].returncode})", flush=True)
+                    return 1
+        load.stopping.set()
+        for t in threads:
+            t.join(30)
+        deadline = time.monotonic() + 120
+        while registry_received(stack) < load.closures and time.monotonic() < deadline:
+            time.sleep(1)
+        received = registry_received(stack)
+        print(f"\nclosures entered={load.closures} received by registry={received} requests={load.requests} "
+              f"errors={load.errors}")
+        failed = received != load.closures or load.errors > 0
+        quarter = max(1, len(next(iter(samples.values()))) // 4)
+        print(f"memory (MB): first quarter after warm-up vs last quarter (limit +{MAX_PCT}% and +{MAX_MB} MB)")
+        for n in names:
+            values = samples[n]
+            first = statistics.mean(values[1:1 + quarter] or values[:1])  # sample 0 is the warm-up
+            last = statistics.mean(values[-quarter:])
+            growth = last - first
+            grew = growth > MAX_MB and growth > first * MAX_PCT / 100
+            failed |= grew
+            print(f"  {n:20s} {first:8.1f} -> {last:8.1f}  ({growth:+6.1f} MB, {100 * growth / first:+5.1f}%)"
+                  f"{'  GROWTH' if grew else ''}")
+        print("soak " + ("FAILED" if failed else "passed"))
+        return 1 if failed else 0
+    finally:
+        if load:
+            load.stopping.set()
+        stack.stop()
+        for drop in drops:
+            drop()
+        pool.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
