@@ -154,12 +154,10 @@ def _refresh_session_cookie(response):
 
 def _require_api_caller():
     """Every API operation needs a valid token, checked before any schema sees the request: an unknown caller
-    gets 401, never a 422 that shows the request was parsed (the OpenAPI document itself stays public)."""
-    if request.path.startswith("/api/") and request.path not in PUBLIC_API_PATHS and g.principal is None:
+    gets 401, never a 422 that shows the request was parsed (the OpenAPI document at /api/openapi.json stays
+    public; an unknown /api/v path stays 404)."""
+    if request.path.startswith("/api/v") and request.url_rule is not None and g.principal is None:
         raise AuthError(g.get("auth_error") or "sign-in required")
-
-
-PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
 
 
 # ---------------------------------------------------------------- CSRF (double submit)
@@ -174,6 +172,8 @@ def _check_csrf():
     """Cookie-authenticated or anonymous form posts must echo the CSRF cookie; bearer API calls need not."""
     if request.method not in UNSAFE_METHODS or request.headers.get("Authorization", "").startswith("Bearer "):
         return
+    if request.path.startswith("/api/") and not request.cookies:
+        return  # no cookie at all, so no ambient credential to forge: the caller meets the API's 401 instead
     expected = request.cookies.get(CSRF_COOKIE, "")
     given = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
     if not expected or not hmac.compare_digest(expected, given):
@@ -188,8 +188,8 @@ def _register_request_hooks(app):
         cid = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
         g.correlation_token = correlation_id.set(cid[:100])
         _load_principal()
-        _require_api_caller()
         _check_csrf()
+        _require_api_caller()
 
     @app.after_request
     def _after(response):
