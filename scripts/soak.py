@@ -125,7 +125,6 @@ def registry_received(stack) -> int:
 
 
 def main() -> int:
-    import importlib.util
     import tempfile
 
     from services.intake import tables as intake_tables
@@ -133,11 +132,9 @@ def main() -> int:
     from shared.platform import Platform
     from tests.fixtures.broker import VhostPool
     from tests.fixtures.db import create_pg_database
-    from tests.fixtures.stack import free_port
+    from tests.fixtures.stack import _load_devstack, free_port
 
-    spec = importlib.util.spec_from_file_location("devstack", REPO_ROOT / "scripts" / "devstack.py")
-    devstack = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(devstack)
+    devstack = _load_devstack()
 
     pool, drops = VhostPool(), []
     vhost = pool.take()
