@@ -48,7 +48,16 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking on upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection marked read-only (`read_only(conn)`) begins deferred and reads beside a writer (WAL).
+        if connection.get_execution_options().get("sqlite_read_only"):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def read_only(connection):
+    """Mark a connection that only reads, so on SQLite it does not queue behind a writer's lock."""
+    return connection.execution_options(sqlite_read_only=True)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -14,6 +14,7 @@ from services.intake import tables as intake_tables
 from shared.bus import probe
 from shared.bus.consumer import Consumer, drain
 from shared.bus.relay import relay_pending
+from shared.db import read_only
 from tests.fixtures.broker import ProbeProcess, wait_for
 from tests.fixtures.db import PG_ADMIN_URL
 
@@ -28,11 +29,14 @@ def probe_platform(bus_vhost, db_url, platform_factory):
 def sent_count(platform):
     t = platform.tables["outbox"]
     with platform.engine.connect() as conn:
+        read_only(conn)
         return conn.execute(select(func.count()).select_from(t).where(t.c.sent_at.is_not(None))).scalar()
 
 
 def effect_total(platform):
+    # Read-only: on SQLite a polling read must not wait behind the consumer's write lock, or the kill lands late.
     with platform.engine.connect() as conn:
+        read_only(conn)
         return conn.execute(select(func.count()).select_from(probe.probe_effects)).scalar()
 
 
