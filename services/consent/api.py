@@ -113,7 +113,7 @@ def status(query):
             "expires_on": evaluation.expires_on, "template_version": evaluation.template_version}
 
 
-@blp.route("/cases/<case_id>", methods=["GET"])
+@blp.route("/cases/<uid:case_id>", methods=["GET"])
 def case_overview(case_id):
     """Per purpose: who must sign, who has signed (names decrypted for the office), what is missing."""
     principal = access.require(current_principal(), access.READ_STATUS)
@@ -154,7 +154,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-@blp.route("/documents/<document_id>", methods=["GET"])
+@blp.route("/documents/<uid:document_id>", methods=["GET"])
 @blp.arguments(DocumentQuery, location="query")
 def document(query, document_id):
     """Open (inline) or download a signed document: local contact only, with a reason; always audited."""

@@ -80,7 +80,7 @@ def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, sta
     ), status
 
 
-@pages.get("/saker/<case_id>")
+@pages.get("/saker/<uid:case_id>")
 def case_page(case_id):
     return _render_subject("case", case_id)
 
@@ -150,7 +150,7 @@ def _withdraw(kind, ref):
     return redirect(_page_url(kind, ref, melding="trukket", policy=result["data_policy"]))
 
 
-@pages.post("/saker/<case_id>/samtykke")
+@pages.post("/saker/<uid:case_id>/samtykke")
 def case_record(case_id):
     return _record("case", case_id)
 
@@ -160,7 +160,7 @@ def person_record(subject_ref):
     return _record("person", subject_ref)
 
 
-@pages.post("/saker/<case_id>/trekk-tilbake")
+@pages.post("/saker/<uid:case_id>/trekk-tilbake")
 def case_withdraw(case_id):
     return _withdraw("case", case_id)
 
@@ -170,7 +170,7 @@ def person_withdraw(subject_ref):
     return _withdraw("person", subject_ref)
 
 
-@pages.route("/dokumenter/<document_id>", methods=["GET", "POST"])
+@pages.route("/dokumenter/<uid:document_id>", methods=["GET", "POST"])
 def document_page(document_id):
     """Ask why, then show: every opening of a document is logged with the reason."""
     principal = access.require(current_principal(), access.VIEW_DOCUMENTS)

@@ -66,7 +66,7 @@ def search(data):
         return {"case_ids": cases.find_by_national_id(conn, current_platform(), principal.office, data["national_id"])}
 
 
-@blp.route("/cases/<case_id>", methods=["GET"])
+@blp.route("/cases/<uid:case_id>", methods=["GET"])
 @blp.response(200, CaseOut)
 def get_case(case_id):
     principal = _office_member()
@@ -74,7 +74,7 @@ def get_case(case_id):
         return cases.case_view(conn, current_platform(), principal.office, case_id)
 
 
-@blp.route("/cases/<case_id>/history", methods=["GET"])
+@blp.route("/cases/<uid:case_id>/history", methods=["GET"])
 @blp.response(200, HistoryOut(many=True))
 def history(case_id):
     """Every change of the case, oldest first, with the before/after snapshot (decrypted for the office)."""
@@ -83,7 +83,7 @@ def history(case_id):
         return cases.history_snapshots(conn, current_platform(), principal.office, case_id)
 
 
-@blp.route("/cases/<case_id>/contacts", methods=["POST"])
+@blp.route("/cases/<uid:case_id>/contacts", methods=["POST"])
 @blp.arguments(ContactIn())
 @blp.response(201, ContactOut)
 def add_contact(data, case_id):
@@ -92,7 +92,7 @@ def add_contact(data, case_id):
         return cases.save_contact(conn, current_platform(), principal, case_id, _clean(data))
 
 
-@blp.route("/cases/<case_id>/contacts/<contact_id>", methods=["PUT"])
+@blp.route("/cases/<uid:case_id>/contacts/<uid:contact_id>", methods=["PUT"])
 @blp.arguments(ContactIn())
 @blp.response(200, ContactOut)
 def edit_contact(data, case_id, contact_id):
@@ -101,7 +101,7 @@ def edit_contact(data, case_id, contact_id):
         return cases.save_contact(conn, current_platform(), principal, case_id, _clean(data), contact_id=contact_id)
 
 
-@blp.route("/cases/<case_id>/contacts/<contact_id>", methods=["DELETE"])
+@blp.route("/cases/<uid:case_id>/contacts/<uid:contact_id>", methods=["DELETE"])
 @blp.response(200, OkOut)
 def delete_contact(case_id, contact_id):
     principal = _office_member()
@@ -110,7 +110,7 @@ def delete_contact(case_id, contact_id):
     return {"ok": True}
 
 
-@blp.route("/cases/<case_id>/measures", methods=["POST"])
+@blp.route("/cases/<uid:case_id>/measures", methods=["POST"])
 @blp.arguments(MeasureIn())
 @blp.response(201, MeasureOut)
 def add_measure(data, case_id):
@@ -119,7 +119,7 @@ def add_measure(data, case_id):
         return cases.save_measure(conn, current_platform(), principal, case_id, _clean(data))
 
 
-@blp.route("/cases/<case_id>/measures/<measure_id>", methods=["PUT"])
+@blp.route("/cases/<uid:case_id>/measures/<uid:measure_id>", methods=["PUT"])
 @blp.arguments(MeasureIn())
 @blp.response(200, MeasureOut)
 def edit_measure(data, case_id, measure_id):
@@ -128,7 +128,7 @@ def edit_measure(data, case_id, measure_id):
         return cases.save_measure(conn, current_platform(), principal, case_id, _clean(data), measure_id=measure_id)
 
 
-@blp.route("/cases/<case_id>/measures/<measure_id>", methods=["DELETE"])
+@blp.route("/cases/<uid:case_id>/measures/<uid:measure_id>", methods=["DELETE"])
 @blp.response(200, OkOut)
 def delete_measure(case_id, measure_id):
     principal = _office_member()
@@ -137,7 +137,7 @@ def delete_measure(case_id, measure_id):
     return {"ok": True}
 
 
-@blp.route("/cases/<case_id>/parties", methods=["PUT"])
+@blp.route("/cases/<uid:case_id>/parties", methods=["PUT"])
 @blp.arguments(PartiesIn())
 @blp.response(200, OkOut)
 def parties(data, case_id):
@@ -148,7 +148,7 @@ def parties(data, case_id):
     return {"ok": True}
 
 
-@blp.route("/cases/<case_id>/handover", methods=["POST"])
+@blp.route("/cases/<uid:case_id>/handover", methods=["POST"])
 @blp.arguments(HandoverIn())
 @blp.response(200, OkOut)
 def handover(data, case_id):
@@ -159,7 +159,7 @@ def handover(data, case_id):
     return {"ok": True}
 
 
-@blp.route("/cases/<case_id>/plan", methods=["PUT"])
+@blp.route("/cases/<uid:case_id>/plan", methods=["PUT"])
 @blp.arguments(PlanIn())
 @blp.response(200, OkOut)
 def plan(data, case_id):
@@ -170,7 +170,7 @@ def plan(data, case_id):
     return {"ok": True}
 
 
-@blp.route("/cases/<case_id>/closure", methods=["GET"])
+@blp.route("/cases/<uid:case_id>/closure", methods=["GET"])
 @blp.response(200, ClosureFormOut)
 def closure_form(case_id):
     """The closure form prefilled (draft, else the case's answers and the derived tables 5/6)."""
@@ -184,7 +184,7 @@ def closure_form(case_id):
             "values": closure_rules.prefill(case, ctx["derived"], source, ctx["today"])}
 
 
-@blp.route("/cases/<case_id>/closure/draft", methods=["PUT"])
+@blp.route("/cases/<uid:case_id>/closure/draft", methods=["PUT"])
 @blp.arguments(ClosureIn())
 @blp.response(200, OkOut)
 def save_draft(data, case_id):
@@ -195,7 +195,7 @@ def save_draft(data, case_id):
     return {"ok": True}
 
 
-@blp.route("/cases/<case_id>/closure", methods=["POST"])
+@blp.route("/cases/<uid:case_id>/closure", methods=["POST"])
 @blp.arguments(ClosureIn())
 @blp.response(201, ClosureRecordOut)
 def submit_closure(data, case_id):

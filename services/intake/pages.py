@@ -121,7 +121,7 @@ def _render_case(case_id, errors=None, form=None, section=None, status=200, edit
                            can_overview=principal.role in access.OVERVIEW), status
 
 
-@pages.get("/saker/<case_id>")
+@pages.get("/saker/<uid:case_id>")
 def case_page(case_id):
     return _render_case(case_id, edit_contact=request.args.get("endre"))
 
@@ -141,46 +141,46 @@ def _act(case_id, section, fn, message, list_fields=()):
     return redirect(url_for("intake_pages.case_page", case_id=case_id, melding=message) + f"#{section}")
 
 
-@pages.post("/saker/<case_id>/kontakter")
+@pages.post("/saker/<uid:case_id>/kontakter")
 def add_contact(case_id):
     return _act(case_id, "kontakter", lambda c, p, f: cases.save_contact(c, current_platform(), p, case_id, f), "kontakt")
 
 
-@pages.post("/saker/<case_id>/kontakter/<contact_id>")
+@pages.post("/saker/<uid:case_id>/kontakter/<uid:contact_id>")
 def edit_contact(case_id, contact_id):
     return _act(case_id, "kontakter",
                 lambda c, p, f: cases.save_contact(c, current_platform(), p, case_id, f, contact_id=contact_id),
                 "kontakt-endret")
 
 
-@pages.post("/saker/<case_id>/kontakter/<contact_id>/slett")
+@pages.post("/saker/<uid:case_id>/kontakter/<uid:contact_id>/slett")
 def delete_contact(case_id, contact_id):
     return _act(case_id, "kontakter",
                 lambda c, p, f: cases.delete_contact(c, current_platform(), p, case_id, contact_id), "kontakt-slettet")
 
 
-@pages.post("/saker/<case_id>/tiltak")
+@pages.post("/saker/<uid:case_id>/tiltak")
 def add_measure(case_id):
     return _act(case_id, "tiltak", lambda c, p, f: cases.save_measure(c, current_platform(), p, case_id, f), "tiltak")
 
 
-@pages.post("/saker/<case_id>/tiltak/<measure_id>/slett")
+@pages.post("/saker/<uid:case_id>/tiltak/<uid:measure_id>/slett")
 def delete_measure(case_id, measure_id):
     return _act(case_id, "tiltak",
                 lambda c, p, f: cases.delete_measure(c, current_platform(), p, case_id, measure_id), "tiltak-slettet")
 
 
-@pages.post("/saker/<case_id>/parter")
+@pages.post("/saker/<uid:case_id>/parter")
 def parties(case_id):
     return _act(case_id, "parter", lambda c, p, f: cases.update_parties(c, current_platform(), p, case_id, f), "parter")
 
 
-@pages.post("/saker/<case_id>/plan")
+@pages.post("/saker/<uid:case_id>/plan")
 def plan(case_id):
     return _act(case_id, "plan", lambda c, p, f: cases.update_plan(c, current_platform(), p, case_id, f), "plan")
 
 
-@pages.post("/saker/<case_id>/overfor")
+@pages.post("/saker/<uid:case_id>/overfor")
 def handover(case_id):
     return _act(case_id, "overfor",
                 lambda c, p, f: cases.handover(c, current_platform(), p, case_id, f.get("counsellor_id")), "overfort")
@@ -196,7 +196,7 @@ def _closure_raw() -> dict:
     return raw
 
 
-@pages.route("/saker/<case_id>/avslutning", methods=["GET", "POST"])
+@pages.route("/saker/<uid:case_id>/avslutning", methods=["GET", "POST"])
 def closure(case_id):
     principal = _member()
     platform = current_platform()

@@ -25,7 +25,7 @@ class _Query(Schema):
 
 
 class ExportQuery(_Query):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1), metadata={
         "description": "Cursor: only rows changed after this change number (0: everything)"})
 
 

@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_te
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from shared.auth import COOKIE_NAME, AuthError, Forbidden, NotFound, mint_token, verify_token
 from shared.config import ConfigError, load_settings
@@ -47,6 +48,10 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     configure_logging(service, settings.log_level)
     app = Flask(import_name)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    # Ids in paths are checked by the route itself: a malformed or out-of-range id is a plain 404, never a
+    # database error (a UUID column on PostgreSQL, a 64-bit integer on SQLite).
+    app.url_map.converters["uid"] = UUIDStringConverter
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(
         SERVICE=service,
         API_TITLE=api_title or f"{service} API",
@@ -59,8 +64,11 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
         JSON_SORT_KEYS=False,
     )
     app.extensions["platform"] = platform or Platform(settings, tables)
-    app.extensions["smorest_api"] = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = app.extensions["smorest_api"] = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}, "security": [{"bearer": []}]})
+    api.register_converter(UUIDStringConverter, lambda _converter: {"type": "string", "format": "uuid"})
+    api.register_converter(BoundedIntConverter,
+                           lambda _converter: {"type": "integer", "minimum": 0, "maximum": BoundedIntConverter.MAX})
     app.register_blueprint(platform_blueprint)
     from .signin import signin_blueprint
     app.register_blueprint(signin_blueprint)
@@ -73,6 +81,25 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
                                  nav_links=nav_links, service_name=service)
     return app
+
+
+class UUIDStringConverter(BaseConverter):
+    """`<uid:case_id>`: a canonical UUID, handed to the view as a lower-case string."""
+
+    regex = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def to_python(self, value):
+        return value.lower()
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:id>` limited to what a 64-bit integer column holds."""
+
+    MAX = 2**63 - 1
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", self.MAX)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def current_platform() -> Platform:
@@ -236,6 +263,14 @@ def _status_phrase(status):
     return HTTPStatus(status).phrase
 
 
+NORWEGIAN_MESSAGES = {
+    404: "Fant ikke det du ba om.",
+    405: "Metoden er ikke tillatt her.",
+    413: "Forespørselen er for stor.",
+    422: "Ugyldige data: se feltene.",
+}
+
+
 def _register_error_handlers(app):
     @app.errorhandler(AuthError)
     def _unauthenticated(error):
@@ -268,12 +303,13 @@ def _register_error_handlers(app):
                 errors = {}
                 for location_errors in messages.values():
                     errors.update(location_errors)
-            message = "Ugyldige data: se feltene." if error.code == 422 else (error.description or error.name)
+            message = NORWEGIAN_MESSAGES.get(error.code) or error.description or error.name
             response, status = error_response(error.code, message, errors)
             if isinstance(error, MethodNotAllowed) and error.valid_methods:
                 response.headers["Allow"] = ", ".join(error.valid_methods)  # RFC 9110: a 405 names what is allowed
             return response, status
-        return render_template("error.html", status=error.code, message=error.description), error.code
+        return render_template("error.html", status=error.code,
+                               message=NORWEGIAN_MESSAGES.get(error.code) or error.description), error.code
 
     @app.errorhandler(Exception)
     def _unexpected(error):

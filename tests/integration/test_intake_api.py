@@ -1,6 +1,7 @@
 """Intake's API against real SQLite and PostgreSQL: opening, log, measures, parties, closure, correction, project end,
 office separation and what reaches the outbox."""
 import json
+import re
 from datetime import date
 
 import pytest
@@ -353,7 +354,7 @@ def test_openapi_documents_every_api_route(svc):
     spec = svc.client.get("/api/openapi.json").get_json()
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops
                   if method != "parameters"}
-    routes = {(rule.rule.replace("<", "{").replace(">", "}"), method) for rule in svc.app.url_map.iter_rules()
+    routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method) for rule in svc.app.url_map.iter_rules()
               if rule.rule.startswith("/api/v1") for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == documented
     assert "ClosureIn" in spec["components"]["schemas"]
