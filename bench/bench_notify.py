@@ -6,7 +6,8 @@ PostgreSQL, beside a plain SQL count over the same rows measured in the same run
 Data: N open cases in the research offices, generated in SQL, with opening, last activity, last mentor contact and
 measure-end dates spread over the past 400 days and consent granted for 80 %. Three sweeps are timed:
 - first: nothing reminded yet, so a large share of the cases falls due at once (reminders, notifications, mail)
-- steady: the next day's sweep, with every earlier reminder in place (what the loop does all day long)
+- steady: the next day's sweep, with every earlier reminder in place, after a day's events (1 % of the cases
+  logged a contact: their closure reminders resolve, their periods move) — what the loop does all day long
 - idle: the same moment swept again (inserts nothing: the unique keys hold)
 Baseline: `SELECT count(*) FROM notify_cases WHERE closed_on IS NULL` (the same rows), best of --repeat.
 Target (issue #6): the sweep <= 2 s and <= 10 x the count.
@@ -64,16 +65,32 @@ def generate(platform, cases: int, today: date):
         conn.execute(text(f"""
             INSERT INTO notify_cases (case_id, office, counsellor_id, mentor_relation, opened_on, closed_on,
                 end_status_sent, last_activity_on, last_mentor_contact_on, closure_anchor_on, mentor_anchor_on,
-                research_consent, survey_consent, updated_at)
+                research_consent, survey_consent, updated_at, closure_pending_on, mentor_pending_on,
+                consent_pending_on)
             SELECT md5(i::text)::uuid::text, {office_sql}, {counsellor_sql},
                    CASE WHEN i % 5 = 0 THEN 'none' ELSE 'colleague' END,
                    :today - (30 + i % 400), NULL, false,
                    :today - (i * 7 % 400), CASE WHEN i % 5 = 0 THEN NULL ELSE :today - (i * 11 % 400) END,
                    CASE WHEN i % 4 = 0 THEN NULL ELSE :today - (i * 7 % 400) END,
                    CASE WHEN i % 5 = 0 THEN NULL ELSE :today - (i * 11 % 400) END,
-                   CASE WHEN i % 5 = 0 THEN NULL ELSE 'granted' END, NULL, now()
+                   CASE WHEN i % 5 = 0 THEN NULL ELSE 'granted' END, NULL, now(),
+                   CASE WHEN i % 4 = 0 THEN NULL ELSE :today - (i * 7 % 400) END,
+                   CASE WHEN i % 5 = 0 THEN NULL ELSE :today - (i * 11 % 400) END,
+                   :today - (30 + i % 400)
             FROM generate_series(1, :n) AS i"""), {"n": cases, "today": today})
         conn.execute(text("ANALYZE"))
+
+
+def between_days(platform, day: date, share: int = 100):
+    """What the events of a day do to the schedule, as the handlers would: 1 % of the cases log a contact (last
+    activity and the closure period move to `day`, the case is marked changed for the sweep's resolve step)."""
+    from sqlalchemy import text
+    with platform.engine.begin() as conn:
+        conn.execute(text("""
+            UPDATE notify_cases SET last_activity_on = :day, closure_anchor_on = :day, closure_pending_on = :day,
+                   changed = true
+            WHERE closed_on IS NULL AND abs(hashtext(case_id || :day_text)) % :share = 0"""),
+                     {"day": day, "day_text": day.isoformat(), "share": share})
 
 
 def timed(fn):
@@ -113,6 +130,7 @@ def main():
             first_s, first = timed(lambda: sweep(today))
             steady, idle = [], []
             for day in range(1, args.repeat + 1):
+                between_days(platform, today + timedelta(days=day))  # not timed: the consumer's work
                 seconds, result = timed(lambda: sweep(today + timedelta(days=day)))
                 steady.append((seconds, result))
                 idle.append(timed(lambda: sweep(today + timedelta(days=day), hour=11)))

@@ -5,7 +5,8 @@ mail to the project's survey address, and only for a case whose employer granted
 
 Contract asked of intake (internal API, service token):
     GET {NOTIFY_INTAKE_URL}/api/internal/cases/<case_id>/employer-contact
-    Authorization: Bearer <token minted with sub=service-notify, role=admin>
+    Authorization: Bearer <token minted with sub=service-notify, scope=employer-contact:read>
+        (the scope, not the role, opens the endpoint: intake refuses every person role, admin included)
     200 {"organisation": str, "contact_name": str, "email": str, "phone": str|null}
     404 unknown case (or another office's), 409 no employer contact recorded for the case
 """
@@ -18,6 +19,7 @@ import requests
 from shared.auth import mint_token
 
 SERVICE_SUBJECT = "service-notify"
+EMPLOYER_CONTACT_SCOPE = "employer-contact:read"  # the one scope intake's internal endpoint accepts
 
 
 class ContactUnavailable(RuntimeError):
@@ -39,8 +41,9 @@ class IntakeContacts:
         self.timeout = timeout
 
     def _token(self) -> str:
+        # A valid role is required by every token; the role opens nothing here, the scope does. Short-lived.
         return mint_token(self.settings, subject=SERVICE_SUBJECT, role="admin", name="Varslingstjenesten",
-                          lifetime_minutes=5)
+                          lifetime_minutes=5, scope=EMPLOYER_CONTACT_SCOPE)
 
     def employer_contact(self, case_id: str) -> EmployerContact:
         url = f"{self.base_url}/api/internal/cases/{case_id}/employer-contact"
@@ -52,6 +55,8 @@ class IntakeContacts:
             raise ContactUnavailable(f"intake answered {response.status_code}")
         try:
             data = response.json()
+            if not (data.get("organisation") and data.get("contact_name") and data.get("email")):
+                raise KeyError("empty")
             return EmployerContact(organisation=str(data["organisation"]), contact_name=str(data["contact_name"]),
                                    email=str(data["email"]), phone=data.get("phone"))
         except (ValueError, KeyError, TypeError):

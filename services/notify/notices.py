@@ -90,6 +90,8 @@ def resolve_by_action(conn, principal, reminder_id, now):
     if row["resolved_at"] is None:
         conn.execute(r.update().where(r.c.id == reminder_id, r.c.resolved_at.is_(None))
                      .values(resolved_at=now, resolution=resolution, resolved_by=principal.subject))
+        # The next sweep cancels the reminder's unsent mail: it looks at marked cases only.
+        conn.execute(t.cases.update().where(t.cases.c.case_id == row["case_id"]).values(changed=True))
     return dict(conn.execute(select(r).where(r.c.id == reminder_id)).mappings().first())
 
 

@@ -36,7 +36,7 @@ def upsert_case(conn, office: str, payload: dict, now: datetime, opened_on: date
         conn.execute(t.cases.insert().values(
             case_id=case_id, office=office, opened_on=opened_on, closed_on=None, end_status_sent=False,
             last_activity_on=opened_on, last_mentor_contact_on=None, closure_anchor_on=None, mentor_anchor_on=None,
-            research_consent=None, survey_consent=None, **values))
+            research_consent=None, survey_consent=None, consent_pending_on=opened_on, **values))
         _apply_consents(conn, case_id)
     else:
         if row["office"] != office:
@@ -76,11 +76,13 @@ def record_closure(conn, office: str, payload: dict, now: datetime, project_end_
     case_id = str(payload["case_id"])
     if _get_case(conn, case_id) is None:
         upsert_case(conn, office, payload, now, opened_on=payload["opened_on"])
-    values = {"updated_at": now}
+    values = {"updated_at": now, "changed": True}
     if project_end_status:
         values["end_status_sent"] = True
     else:
         values["closed_on"] = payload["closed_on"]
+        if _get_case(conn, case_id)["closed_on"] != payload["closed_on"]:
+            values["survey_pending_on"] = payload["closed_on"]  # the survey invitation's period
     conn.execute(t.cases.update().where(t.cases.c.case_id == case_id).values(**values))
     rules = ("closure_overdue", "project_end") if project_end_status else CLOSING_RULES
     resolve_case_reminders(conn, case_id, rules, "closure_submitted", now)
@@ -110,11 +112,14 @@ def _apply_consents(conn, case_id):
     statuses = dict(conn.execute(select(t.consents.c.purpose, t.consents.c.status)
                                  .where(t.consents.c.case_id == case_id)).all())
     conn.execute(t.cases.update().where(t.cases.c.case_id == case_id).values(
-        research_consent=statuses.get("research_registration"), survey_consent=statuses.get("employer_survey")))
+        research_consent=statuses.get("research_registration"), survey_consent=statuses.get("employer_survey"),
+        changed=True))
 
 
 def recompute_case(conn, case_id: str) -> None:
-    """Derive the dates the rules compare against from the stored contacts and measures (one case, aggregates)."""
+    """Derive the dates the rules compare against from the stored contacts and measures (one case, aggregates).
+
+    Every change to a case's facts marks it `changed`: the sweep re-checks the open reminders of marked cases only."""
     case = _get_case(conn, case_id)
     if case is None:
         return  # contacts or measures that arrived before case.opened wait for it
@@ -134,9 +139,14 @@ def recompute_case(conn, case_id: str) -> None:
     mentor_anchor = None
     if case["mentor_relation"] != "none":
         mentor_anchor = last_mentor or case["opened_on"]
-    conn.execute(t.cases.update().where(t.cases.c.case_id == case_id).values(
-        last_activity_on=last_activity, last_mentor_contact_on=last_mentor, closure_anchor_on=closure_anchor,
-        mentor_anchor_on=mentor_anchor))
+    values = dict(last_activity_on=last_activity, last_mentor_contact_on=last_mentor, closure_anchor_on=closure_anchor,
+                  mentor_anchor_on=mentor_anchor, changed=True)
+    # A moved period is pending until the sweep has its reminder (or finds it already there).
+    if closure_anchor != case["closure_anchor_on"]:
+        values["closure_pending_on"] = closure_anchor
+    if mentor_anchor != case["mentor_anchor_on"]:
+        values["mentor_pending_on"] = mentor_anchor
+    conn.execute(t.cases.update().where(t.cases.c.case_id == case_id).values(**values))
 
 
 def resolve_case_reminders(conn, case_id, rules, resolution, now, by=None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, and_, cast, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy import Date, String, and_, cast, exists, false, func, literal, not_, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.directory import ProjectSettingsSchema
@@ -69,14 +69,21 @@ def load_project(conn) -> dict:
 
 
 def resolve_automatic(conn, now: datetime) -> int:
-    """Reminders whose reason has gone: closure submitted, consent answered, mentor contact logged, activity."""
-    c, r = t.cases, t.reminders
-    same_case = c.c.case_id == r.c.case_id
+    """Reminders whose reason has gone: closure submitted, consent answered, mentor contact logged, activity.
+
+    Only cases marked `changed` since the last sweep are looked at (every event that can remove a reason marks its
+    case). The marks are first turned into `checking`, which locks those rows until commit: an event for such a
+    case waits and marks it again, an event for another case stays marked for the next sweep; none is lost."""
+    c, r, m = t.cases, t.reminders, t.mails
+    conn.execute(c.update().where(c.c.changed).values(changed=False, checking=True))
+    marked = select(c.c.case_id).where(c.c.checking)
+    same_case = and_(c.c.case_id == r.c.case_id, c.c.checking)
+    open_marked = and_(r.c.resolved_at.is_(None), r.c.case_id.in_(marked))
     gone = or_(
         and_(r.c.rule.in_(CLOSING_RULES), exists().where(same_case, c.c.closed_on.is_not(None))),
         and_(r.c.rule.in_(("closure_overdue", "project_end")), exists().where(same_case, c.c.end_status_sent.is_(True))),
     )
-    total = conn.execute(r.update().where(r.c.resolved_at.is_(None), gone)
+    total = conn.execute(r.update().where(open_marked, gone)
                          .values(resolved_at=now, resolution="closure_submitted")).rowcount
     reasons = (
         ("consent_missing", "consent_registered",
@@ -89,52 +96,74 @@ def resolve_automatic(conn, now: datetime) -> int:
          exists().where(same_case, or_(c.c.survey_consent.is_(None), c.c.survey_consent != "granted"))),
     )
     for rule, resolution, condition in reasons:
-        total += conn.execute(r.update().where(r.c.resolved_at.is_(None), r.c.rule == rule, condition)
+        total += conn.execute(r.update().where(open_marked, r.c.rule == rule, condition)
                               .values(resolved_at=now, resolution=resolution)).rowcount
-    # Mail not yet sent for a resolved reminder is not sent at all.
-    m = t.mails
-    conn.execute(m.update().where(
-        m.c.status == "pending", m.c.reminder_id.is_not(None),
-        exists().where(r.c.id == m.c.reminder_id, r.c.resolved_at.is_not(None), r.c.resolution != "survey_sent"),
-    ).values(status="cancelled", claimed_until=None))
+    # Mail not yet sent for a resolved reminder is not sent at all (by hand or by an event: both mark the case).
+    # By lists of the marked ids, so reminders and mails are found through their case_id / reminder_id indexes.
+    marked_ids = conn.execute(marked).scalars().all()
+    for start in range(0, len(marked_ids), 5000):
+        resolved = select(r.c.id).where(r.c.case_id.in_(marked_ids[start:start + 5000]),
+                                        r.c.resolved_at.is_not(None), r.c.resolution != "survey_sent")
+        conn.execute(m.update().where(m.c.status == "pending", m.c.reminder_id.in_(resolved))
+                     .values(status="cancelled", claimed_until=None))
+    conn.execute(c.update().where(c.c.checking).values(checking=False))
     return total
 
 
 def due_reminders(conn, today: date, project: dict, interview_notice_days: int, now: datetime) -> dict:
-    """One INSERT ... SELECT per rule (two for the two interview points)."""
+    """One INSERT ... SELECT per rule (two for the two interview points), over the cases not yet reminded for
+    their current period (a partial index holds exactly those); the unique key stays the guard."""
     c = t.cases
     th = thresholds_of(project)
-    active = and_(c.c.closed_on.is_(None), c.c.end_status_sent.is_(False))
+    active = and_(c.c.closed_on.is_(None), not_(c.c.end_status_sent))
     columns = ["rule", "case_id", "period", "office", "recipient_id", "due_on", "created_at"]
 
     r = t.reminders
 
-    def rule_select(rule, period, condition, recipient=None):
+    def rule_select(rule, period, condition, pending=None, reminded=None, recipient=None):
+        """Candidates: a pending period (`pending` column, NULL once reminded) or, for a date common to all cases,
+        a `reminded` date other than this one. Marked done only where the reminder for that very period exists:
+        a case whose period moved meanwhile (an event between the two statements) stays pending."""
         recipient = c.c.counsellor_id if recipient is None else recipient
-        already = exists().where(r.c.rule == rule, r.c.case_id == c.c.case_id, r.c.period == period)
-        return select(literal(rule), c.c.case_id, period, c.c.office, recipient, literal(today),
-                      literal(now, r.c.created_at.type)).where(condition, ~already)
+        if pending is not None:
+            condition = and_(condition, pending.is_not(None))
+            done = {pending.name: None}
+        else:
+            condition = and_(condition, or_(reminded.is_(None), reminded < period, reminded > period))
+            done = {reminded.name: period}
+        query = select(literal(rule), c.c.case_id, period, c.c.office, recipient, literal(today),
+                       literal(now, r.c.created_at.type)).where(condition)
+        mark = (c.update().where(condition, exists().where(r.c.rule == rule, r.c.case_id == c.c.case_id,
+                                                           r.c.period == period))
+                .values(done))
+        return query, mark
 
     selects = [
         ("closure_overdue", rule_select("closure_overdue", c.c.closure_anchor_on, and_(
-            active, c.c.closure_anchor_on <= today - timedelta(days=th["closure_overdue"])))),
+            active, c.c.closure_pending_on <= today - timedelta(days=th["closure_overdue"])),
+            pending=c.c.closure_pending_on)),
         ("mentor_contact_missing", rule_select("mentor_contact_missing", c.c.mentor_anchor_on, and_(
-            active, c.c.mentor_anchor_on <= today - timedelta(days=th["mentor_contact_missing"])))),
+            active, c.c.mentor_pending_on <= today - timedelta(days=th["mentor_contact_missing"])),
+            pending=c.c.mentor_pending_on)),
         ("consent_missing", rule_select("consent_missing", c.c.opened_on, and_(
             active, or_(c.c.research_consent.is_(None), c.c.research_consent == "incomplete"),
-            c.c.opened_on <= today - timedelta(days=th["consent_missing"])))),
+            c.c.consent_pending_on <= today - timedelta(days=th["consent_missing"])), pending=c.c.consent_pending_on)),
         ("employer_survey", rule_select("employer_survey", c.c.closed_on, and_(
-            c.c.closed_on.is_not(None), c.c.survey_consent == "granted"), recipient=literal(None, String))),
+            c.c.closed_on.is_not(None), c.c.survey_consent == "granted"), pending=c.c.survey_pending_on,
+            recipient=literal(None, String))),
     ]
     end_date = project["end_date"]
     if today >= end_date - timedelta(days=th["project_end_warning"]):
-        selects.append(("project_end", rule_select("project_end", literal(end_date), and_(active, c.c.opened_on <= today))))
+        selects.append(("project_end", rule_select("project_end", literal(end_date, Date), and_(
+            active, c.c.opened_on <= today), reminded=c.c.project_end_reminded_on)))
     for point in project["interview_points"]:
         if point - timedelta(days=interview_notice_days) <= today <= point:
-            selects.append(("interview", rule_select("interview", literal(point), and_(active, c.c.opened_on <= point))))
+            selects.append(("interview", rule_select("interview", literal(point, Date), and_(
+                active, c.c.opened_on <= point), reminded=c.c.interview_reminded_on)))
     counts = {}
-    for rule, query in selects:
+    for rule, (query, mark) in selects:
         counts[rule] = counts.get(rule, 0) + _insert_select(conn, t.reminders, columns, query)
+        conn.execute(mark)
     return counts
 
 
@@ -207,7 +236,7 @@ def queue_daily_digests(conn, today: date, now: datetime) -> int:
                                                                                       queued_at=now))
     query = (select(n.c.digest_key, literal("digest"), n.c.recipient_id, literal("pending"), literal(0),
                     literal(now, m.c.next_attempt_at.type), literal(now, m.c.created_at.type))
-             .where(n.c.digest_key.like(f"digest:%:{today.isoformat()}"),
+             .where(n.c.digest_key.is_not(None), n.c.digest_key.like(f"digest:%:{today.isoformat()}"),
                     ~exists().where(m.c.mail_key == n.c.digest_key))
              .group_by(n.c.digest_key, n.c.recipient_id))
     return _insert_select(conn, m, ["mail_key", "kind", "recipient_id", "status", "attempts", "next_attempt_at",
@@ -265,6 +294,11 @@ def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21,
     result = SweepResult()
     result.resolved = resolve_automatic(conn, now)
     result.reminders = due_reminders(conn, today, project, interview_notice_days, now)
+    burst = conn.dialect.name == "postgresql" and result.new_reminders > 5000
+    if burst:
+        # A burst (first run, a threshold lowered) changes the tables' sizes by orders of magnitude inside this
+        # transaction; fresh statistics (ANALYZE sees our own rows) keep the next statements on their indexes.
+        conn.exec_driver_sql("ANALYZE notify_cases, reminders")
     result.notifications = notify_recipients(conn, now)
     result.escalations = escalate(conn, today, now, th["escalate_after"])
     result.mails = queue_immediate_mail(conn, now) + queue_survey_mail(conn, now)
@@ -272,8 +306,6 @@ def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21,
         result.digests = queue_daily_digests(conn, today, now)
         if today.weekday() >= county_weekday:
             result.county_digests = queue_county_digests(conn, today, now)
-    if conn.dialect.name == "postgresql" and result.new_reminders > 5000:
-        # A burst (first run, a threshold lowered) changes the tables' sizes by orders of magnitude; fresh
-        # statistics keep the next sweep's anti-joins on their indexes instead of nested scans.
+    if burst:
         conn.exec_driver_sql("ANALYZE reminders, notifications, mails")
     return result

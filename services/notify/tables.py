@@ -5,7 +5,7 @@ Nothing personal is stored: cases are UUIDs with dates and codes; people of NAV 
 contact details for the survey are fetched from intake at send time and never written here.
 """
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
@@ -32,8 +32,33 @@ cases = Table(
     Column("research_consent", String(20), nullable=True),  # latest status of research_registration
     Column("survey_consent", String(20), nullable=True),  # latest status of employer_survey
     Column("updated_at", UTCDateTime, nullable=False),
+    # Change marker: set by every event that can make a reminder's reason go away; the sweep re-checks only the
+    # marked cases (`checking` while it does, so an event arriving meanwhile stays marked for the next sweep).
+    Column("changed", Boolean, nullable=False, default=False, server_default=text("false")),
+    Column("checking", Boolean, nullable=False, default=False, server_default=text("false")),
+    # The period each rule has yet to remind for: set by the schedule when the rule's period (anchor) moves, cleared
+    # by the sweep once the reminder for that very period exists. The sweep reads the few pending cases through
+    # small partial indexes (with exact statistics) instead of anti-joining every case with every reminder.
+    Column("closure_pending_on", Date, nullable=True),
+    Column("mentor_pending_on", Date, nullable=True),
+    Column("consent_pending_on", Date, nullable=True),
+    Column("survey_pending_on", Date, nullable=True),
+    # One date for all cases (project end, interview point): the date last reminded for.
+    Column("project_end_reminded_on", Date, nullable=True),
+    Column("interview_reminded_on", Date, nullable=True),
 )
 Index("ix_notify_cases_open", cases.c.closed_on, cases.c.office)
+Index("ix_notify_cases_changed", cases.c.case_id, postgresql_where=text("changed OR checking"),
+      sqlite_where=text("changed OR checking"))
+_OPEN = "closed_on IS NULL AND NOT end_status_sent"
+for _pending, _also in (("closure_pending_on", ""), ("mentor_pending_on", ""), ("survey_pending_on", ""),
+                       ("consent_pending_on", " AND (research_consent IS NULL OR research_consent = 'incomplete')")):
+    _where = text(f"{_pending} IS NOT NULL{_also}")
+    Index(f"ix_notify_cases_{_pending}", cases.c[_pending], postgresql_where=_where, sqlite_where=_where)
+# Project end and interview points: the candidates are the active cases reminded for none or another date
+# (reminded < date OR reminded > date OR NULL: three ranges of one index).
+for _reminded in ("project_end_reminded_on", "interview_reminded_on"):
+    Index(f"ix_notify_cases_{_reminded}", cases.c[_reminded], postgresql_where=text(_OPEN), sqlite_where=text(_OPEN))
 
 # Contacts and measures by id, so an edit (higher revision) or a deletion recomputes the case's dates.
 contacts = Table(
@@ -81,6 +106,9 @@ reminders = Table(
     UniqueConstraint("rule", "case_id", "period", name="uq_reminders_rule_case_period"),
 )
 Index("ix_reminders_open", reminders.c.resolved_at, reminders.c.rule)
+Index("ix_reminders_case", reminders.c.case_id)
+_UNESCALATED = text("resolved_at IS NULL AND escalated_at IS NULL AND recipient_id IS NOT NULL")
+Index("ix_reminders_unescalated", reminders.c.due_on, postgresql_where=_UNESCALATED, sqlite_where=_UNESCALATED)
 
 # The in-app list: one row per (reminder, recipient, kind). `key` is the natural key the Message-ID derives from.
 notifications = Table(
@@ -96,6 +124,8 @@ notifications = Table(
     Column("queued_at", UTCDateTime, nullable=True, index=True),  # its own mail (or digest) is queued
 )
 Index("ix_notifications_recipient", notifications.c.recipient_id, notifications.c.created_at)
+Index("ix_notifications_digest", notifications.c.digest_key, postgresql_where=text("digest_key IS NOT NULL"),
+      sqlite_where=text("digest_key IS NOT NULL"))
 
 # Mail to send. Bodies are rendered at send time from ids and counts; a row holds no personal data.
 mails = Table(
