@@ -69,8 +69,8 @@ class Relay:
         self.exchange = settings.exchange
         self.table = platform.tables["outbox"]
         self.is_postgres = platform.engine.dialect.name == "postgresql"
-        self.window = window or env_int(extra, prefix + "WINDOW", 2000, minimum=1)
-        self.batch = batch or env_int(extra, prefix + "BATCH", 1000, minimum=1)
+        self.window = window or env_int(extra, prefix + "WINDOW", 5000, minimum=1)
+        self.batch = batch or env_int(extra, prefix + "BATCH", 2500, minimum=1)
         self.lease = timedelta(seconds=lease_seconds or env_int(extra, prefix + "LEASE_SECONDS", 30, minimum=1))
         self.poll_seconds = poll_seconds or env_int(extra, prefix + "POLL_MS", 200, minimum=1) / 1000
         self.stop_when_idle = stop_when_idle
