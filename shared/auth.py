@@ -39,6 +39,12 @@ class Principal:
     county: str | None = None
     expires_at: datetime | None = None
     auth_time: datetime | None = None
+    # Narrow machine permissions (OAuth-style `scope` claim, space-separated in the token). Only service tokens
+    # minted in code carry one; sign-in and `flask auth mint` never do, so no person holds a scope.
+    scopes: tuple = ()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
 
     @property
     def is_office_member(self) -> bool:
@@ -46,7 +52,7 @@ class Principal:
 
 
 def mint_token(settings, subject, role, name, office=None, county=None, lifetime_minutes=None, now=None,
-               auth_time=None) -> str:
+               auth_time=None, scope=None) -> str:
     """Issue a token as the local issuer does (sign-in page and `flask auth mint`)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -63,6 +69,8 @@ def mint_token(settings, subject, role, name, office=None, county=None, lifetime
         claims["office"] = office
     if county:
         claims["county"] = county
+    if scope:
+        claims["scope"] = scope if isinstance(scope, str) else " ".join(scope)
     return jwt.encode(claims, settings.auth_signing_key, algorithm=settings.auth_algorithm)
 
 
@@ -90,6 +98,7 @@ def verify_token(settings, token: str) -> Principal:
         county=claims.get("county") if role == "county_contact" else None,
         expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
         auth_time=datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), timezone.utc),
+        scopes=tuple(claims["scope"].split()) if isinstance(claims.get("scope"), str) else (),
     )
 
 

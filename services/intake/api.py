@@ -5,13 +5,16 @@ from flask_smorest import Blueprint
 
 from shared.web import current_platform, current_principal, error_response
 
-from . import access, cases
+from . import access, cases, disclosure
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules
 from .schemas import (CaseOut, CaseSummaryOut, ClosureFormOut, ClosureIn, ClosureRecordOut, ContactIn, ContactOut,
+                      EmployerContactOut,
                       HandoverIn, HistoryOut, ListQuery, MeasureIn, MeasureOut, OkOut, OpenCaseIn, OpenedOut,
                       OverviewOut, PartiesIn, PlanIn, ProjectEndOut, SearchIn, SearchOut)
 
 blp = Blueprint("intake_api", __name__, url_prefix="/api/v1", description="Inclusion cases of the office")
+internal = Blueprint("intake_internal", __name__, url_prefix="/api/internal",
+                     description="Machine-to-machine: other services of the platform (service tokens with a scope)")
 
 
 def register_domain_errors(app):
@@ -220,3 +223,16 @@ def project_end():
     """Admin: submit the project-end status form for every ongoing case ("prosjektslutt, pågående")."""
     principal = access.require(current_principal(), access.PROJECT_END)
     return cases.project_end(current_platform(), principal)
+
+
+@internal.route("/cases/<uid:case_id>/employer-contact", methods=["GET"])
+@internal.response(200, EmployerContactOut)
+def employer_contact(case_id):
+    """The employer's contact person, for the employer-survey invitation (issue #6): the one contact detail that
+    leaves the office. Only a service token with scope `employer-contact:read` (notify's) may ask; no person role,
+    admin included. The consent check is notify's: it asks only for a case whose employer granted
+    `employer_survey` (consent.granted), at send time, and keeps the answer only in the mail to the survey address.
+    Every answer is recorded in intake_disclosures (who, when, which case). 404 unknown case, 409 no contact."""
+    principal = access.require_scope(current_principal(), access.EMPLOYER_CONTACT_SCOPE)
+    with current_platform().engine.begin() as conn:
+        return disclosure.employer_contact(conn, current_platform(), principal.subject, case_id)

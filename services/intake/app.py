@@ -9,6 +9,7 @@ def create_app(settings=None, platform=None):
                              api_title="Intake: inclusion cases")
     from . import api, cli, pages
     app.extensions["smorest_api"].register_blueprint(api.blp)
+    app.extensions["smorest_api"].register_blueprint(api.internal)
     app.register_blueprint(pages.pages)
     api.register_domain_errors(app)
     cli.register(app)

@@ -226,3 +226,11 @@ class SearchOut(Schema):
 
 class OkOut(Schema):
     ok = fields.Boolean()
+
+
+class EmployerContactOut(Schema):
+    """The employer's contact person for the survey invitation (notify's contract, services/notify/intake_client.py)."""
+    organisation = fields.String(required=True)
+    contact_name = fields.String(required=True)
+    email = fields.String(required=True)
+    phone = fields.String(allow_none=True)

@@ -112,8 +112,21 @@ history = Table(
     UniqueConstraint("case_id", "seq", name="uq_intake_history_case_seq"),
 )
 
+# Every disclosure of a case's employer contact out of the office (the employer-survey invitation, issue #6): who
+# asked, when, for which case. Not a history row: reading changes nothing in the case, so it bumps no revision.
+disclosures = Table(
+    "intake_disclosures", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("intake_cases.id"), nullable=False, index=True),
+    Column("office", String(42), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),  # the service token's subject, e.g. service-notify
+    Column("what", String(40), nullable=False),  # employer_contact
+    Column("purpose", String(40), nullable=False),  # employer_survey
+)
+
 OWN = {"cases": cases, "contacts": contacts, "measures": measures, "closures": closures,
-       "history": history}
+       "history": history, "disclosures": disclosures}
 
 
 def all_tables() -> dict:

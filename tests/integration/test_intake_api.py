@@ -355,6 +355,6 @@ def test_openapi_documents_every_api_route(svc):
     documented = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops
                   if method != "parameters"}
     routes = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method) for rule in svc.app.url_map.iter_rules()
-              if rule.rule.startswith("/api/v1") for method in rule.methods - {"HEAD", "OPTIONS"}}
+              if rule.rule.startswith(("/api/v1", "/api/internal")) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == documented
     assert "ClosureIn" in spec["components"]["schemas"]

@@ -22,6 +22,7 @@ class Rule:
     owned: bool = False
     public: bool = False
     landing: bool = False      # a start page: a role without access is sent to its own start page (not 200)
+    service_scope: str | None = None  # machine-only: no person role may call it, only a service token with this scope
 
 
 def landing(*roles):
@@ -29,6 +30,11 @@ def landing(*roles):
 
 
 PUBLIC = Rule((), public=True)
+
+
+def service_only(scope):
+    """No person role (admin included) gets past the guard (403; no token 401); only a service token with `scope`."""
+    return Rule((), service_scope=scope)
 
 
 def allow(*roles, owned=False):
@@ -68,6 +74,8 @@ POLICY = {
         ("PUT", "/api/v1/cases/{case_id}/closure/draft"): allow(*OFFICE, owned=True),
         ("GET", "/api/v1/overview"): allow(L),
         ("POST", "/api/v1/admin/project-end"): allow(A),
+        # The employer contact for notify's survey invitation: the one contact detail that leaves the office.
+        ("GET", "/api/internal/cases/{case_id}/employer-contact"): service_only("employer-contact:read"),
         ("GET", "/intake-static/<path:filename>"): PUBLIC,
         ("GET", "/"): landing(*OFFICE),
         ("POST", "/sok"): allow(*OFFICE),

@@ -212,6 +212,15 @@ def test_access_matrix(apps, service, method, path):
             continue
         if status in (401, 403) or signin or (rule.owned and real_id and status == 404):
             wrong.append((caller, status, "allowed caller refused"))
+    if rule.service_scope:
+        # The one caller such an endpoint is for: a service token carrying the scope gets past the guard.
+        from shared.auth import mint_token
+        token = mint_token(platform.settings, subject="service-matrix", role="admin", name="Matrix",
+                           scope=rule.service_scope)
+        url, _real = fill(path, {})
+        status = app.test_client().open(url, method=method, headers={"Authorization": f"Bearer {token}"}).status_code
+        if status in (401, 403) or status >= 500:
+            wrong.append(("service_token_with_scope", status, "the scoped service token refused"))
     assert not wrong, f"{service} {method} {path}: " + "; ".join(f"{c}: {s} ({why})" for c, s, why in wrong)
 
 
