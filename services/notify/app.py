@@ -13,8 +13,5 @@ def create_app(settings=None, platform=None):
     app.extensions["smorest_api"].register_blueprint(api.blp)
     app.register_blueprint(pages.pages)
     cli.register(app)
-    try:
-        app.extensions["consumer_spec"] = handlers.consumer_spec()
-    except ImportError:  # until shared.bus.consumer lands (bus helper)
-        pass
+    app.extensions["consumer_spec"] = handlers.consumer_spec()
     return app
