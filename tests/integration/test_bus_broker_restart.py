@@ -43,8 +43,11 @@ def test_broker_restart_during_a_burst_loses_and_duplicates_nothing(throwaway_br
     try:
         wait_for(lambda: sent() >= per_tick * ticks // 5, 60, what="the burst to be flowing")
         before = sent()
-        throwaway_broker.restart()
+        # The service must still be writing when the broker goes down (the restart itself takes seconds).
         assert burst.is_alive(), "the burst ended before the restart: raise BUS_BURST_TICKS"
+        produced_at_restart = len(produced)
+        throwaway_broker.restart()
+        assert len(produced) > produced_at_restart, "no event was written while the broker restarted"
     finally:
         burst.join()
     total = per_tick * ticks
