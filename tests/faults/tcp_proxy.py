@@ -23,6 +23,7 @@ class SeverableProxy:
         self.pairs: list[tuple[socket.socket, socket.socket]] = []
         self.accepted = 0
         self.severed = 0
+        self.swallowed_bytes = 0  # broker-to-client bytes dropped while held
         self.closing = False
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
 
@@ -51,6 +52,7 @@ class SeverableProxy:
                 if not data:
                     break
                 if from_broker and self.held.is_set():
+                    self.swallowed_bytes += len(data)
                     continue  # swallowed: the client never hears the confirm
                 sink.sendall(data)
         except OSError:
