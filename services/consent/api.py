@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
-from shared.web import current_platform, current_principal, error_response
+from shared.web import current_platform, current_principal, error_response, roles_required
 
 from . import access, audit, domain
 from .schemas import (ConsentForm, DocumentQuery, RecordedOut, StatusOut, StatusQuery, TemplateFileSchema,
@@ -47,20 +47,21 @@ def register_domain_errors(app):
 
 
 @blp.route("/templates", methods=["GET"])
+@roles_required(*access.READ_TEMPLATES)
 @blp.response(200, TemplateOut(many=True))
 def list_templates():
     """Every template version (purposes, who signs, texts, expiry)."""
-    access.require(current_principal(), access.READ_TEMPLATES)
     with current_platform().engine.connect() as conn:
         return domain.list_templates(conn)
 
 
 @blp.route("/templates", methods=["POST"])
+@roles_required(*access.MANAGE_TEMPLATES)
 @blp.arguments(TemplateFileSchema)
 @blp.response(200, AddedOut)
 def add_templates(data):
     """Admin: add template versions (same layout as deploy/data/consent_templates.json; versions never change)."""
-    principal = access.require(current_principal(), access.MANAGE_TEMPLATES)
+    principal = current_principal()
     platform = current_platform()
     with platform.engine.begin() as conn:
         result = domain.load_templates(conn, data["templates"], principal.subject, platform.clock.now())
@@ -68,12 +69,13 @@ def add_templates(data):
 
 
 @blp.route("/consents", methods=["POST"])
+@roles_required(*access.RECORD)
 @blp.arguments(ConsentForm, location="form")
 @blp.arguments(UploadSchema, location="files")
 @blp.response(201, RecordedOut)
 def record(form, files):
     """Record one signed consent form with its scanned document (multipart/form-data)."""
-    principal = access.require(current_principal(), access.RECORD)
+    principal = current_principal()
     upload = files.get("document")
     cmd = {**form, "case_id": str(form["case_id"]) if form.get("case_id") else None,
            "decisions": decisions_from_form(form), "document": upload.read() if upload else None}
@@ -82,22 +84,24 @@ def record(form, files):
 
 
 @blp.route("/withdrawals", methods=["POST"])
+@roles_required(*access.WITHDRAW)
 @blp.arguments(WithdrawalIn)
 @blp.response(201, WithdrawalOut)
 def withdraw(data):
     """Withdraw consent per purpose or all purposes, for one signer or all; effective at once."""
-    principal = access.require(current_principal(), access.WITHDRAW)
+    principal = current_principal()
     cmd = {**data, "case_id": str(data["case_id"]) if data.get("case_id") else None}
     with current_platform().engine.begin() as conn:
         return domain.withdraw(conn, deps(), principal.office, principal.subject, cmd)
 
 
 @blp.route("/status", methods=["GET"])
+@roles_required(*access.READ_STATUS)
 @blp.arguments(StatusQuery, location="query")
 @blp.response(200, StatusOut)
 def status(query):
     """May purpose P be used for case X (or person)? Evaluated now, on the platform clock."""
-    principal = access.require(current_principal(), access.READ_STATUS)
+    principal = current_principal()
     d = deps()
     case_id = str(query["case_id"]) if query.get("case_id") else None
     with current_platform().engine.connect() as conn:
@@ -114,9 +118,10 @@ def status(query):
 
 
 @blp.route("/cases/<uid:case_id>", methods=["GET"])
+@roles_required(*access.READ_STATUS)
 def case_overview(case_id):
     """Per purpose: who must sign, who has signed (names decrypted for the office), what is missing."""
-    principal = access.require(current_principal(), access.READ_STATUS)
+    principal = current_principal()
     d = deps()
     with current_platform().engine.connect() as conn:
         case = domain.owned_case(conn, case_id, principal.office)
@@ -124,8 +129,9 @@ def case_overview(case_id):
 
 
 @blp.route("/persons/<subject_ref>", methods=["GET"])
+@roles_required(*access.READ_STATUS)
 def person_overview(subject_ref):
-    principal = access.require(current_principal(), access.READ_STATUS)
+    principal = current_principal()
     d = deps()
     with current_platform().engine.connect() as conn:
         domain.owned_person(conn, d, subject_ref, principal.office)
@@ -155,10 +161,11 @@ def _iso(value):
 
 
 @blp.route("/documents/<uid:document_id>", methods=["GET"])
+@roles_required(*access.VIEW_DOCUMENTS)
 @blp.arguments(DocumentQuery, location="query")
 def document(query, document_id):
     """Open (inline) or download a signed document: local contact only, with a reason; always audited."""
-    principal = access.require(current_principal(), access.VIEW_DOCUMENTS)
+    principal = current_principal()
     return serve_document(principal, document_id, query["reason"], query["disposition"])
 
 

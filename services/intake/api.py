@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from shared.web import current_platform, current_principal, error_response
+from shared.web import current_platform, current_principal, error_response, roles_required
 
 from . import access, cases, disclosure
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules
@@ -31,153 +31,164 @@ def register_domain_errors(app):
         return error_response(409, error.message, code="conflict")
 
 
-def _office_member():
-    return access.require(current_principal(), access.CASES)
-
-
 def _clean(data: dict) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
 @blp.route("/cases", methods=["GET"])
+@roles_required(*access.CASES)
 @blp.arguments(ListQuery(), location="query")
 @blp.response(200, CaseSummaryOut(many=True))
 def list_cases(query):
     """The office's cases (every counsellor of the office sees them), filter by counsellor and state."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.connect() as conn:
         return cases.list_cases(conn, current_platform(), principal.office, query["counsellor"], query["state"])
 
 
 @blp.route("/cases", methods=["POST"])
+@roles_required(*access.CASES)
 @blp.arguments(OpenCaseIn())
 @blp.response(201, OpenedOut)
 def open_case(data):
     """Open a case: eligibility rules, national ID and organisation number checked; a refusal names the rule."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         return cases.open_case(conn, current_platform(), principal, _clean(data))
 
 
 @blp.route("/cases/search", methods=["POST"])
+@roles_required(*access.CASES)
 @blp.arguments(SearchIn())
 @blp.response(200, SearchOut)
 def search(data):
     """Find the office's cases of a national ID (by keyed hash; POST keeps the number out of URLs and logs)."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.connect() as conn:
         return {"case_ids": cases.find_by_national_id(conn, current_platform(), principal.office, data["national_id"])}
 
 
 @blp.route("/cases/<uid:case_id>", methods=["GET"])
+@roles_required(*access.CASES)
 @blp.response(200, CaseOut)
 def get_case(case_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.connect() as conn:
         return cases.case_view(conn, current_platform(), principal.office, case_id)
 
 
 @blp.route("/cases/<uid:case_id>/history", methods=["GET"])
+@roles_required(*access.CASES)
 @blp.response(200, HistoryOut(many=True))
 def history(case_id):
     """Every change of the case, oldest first, with the before/after snapshot (decrypted for the office)."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.connect() as conn:
         return cases.history_snapshots(conn, current_platform(), principal.office, case_id)
 
 
 @blp.route("/cases/<uid:case_id>/contacts", methods=["POST"])
+@roles_required(*access.CASES)
 @blp.arguments(ContactIn())
 @blp.response(201, ContactOut)
 def add_contact(data, case_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         return cases.save_contact(conn, current_platform(), principal, case_id, _clean(data))
 
 
 @blp.route("/cases/<uid:case_id>/contacts/<uid:contact_id>", methods=["PUT"])
+@roles_required(*access.CASES)
 @blp.arguments(ContactIn())
 @blp.response(200, ContactOut)
 def edit_contact(data, case_id, contact_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         return cases.save_contact(conn, current_platform(), principal, case_id, _clean(data), contact_id=contact_id)
 
 
 @blp.route("/cases/<uid:case_id>/contacts/<uid:contact_id>", methods=["DELETE"])
+@roles_required(*access.CASES)
 @blp.response(200, OkOut)
 def delete_contact(case_id, contact_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         cases.delete_contact(conn, current_platform(), principal, case_id, contact_id)
     return {"ok": True}
 
 
 @blp.route("/cases/<uid:case_id>/measures", methods=["POST"])
+@roles_required(*access.CASES)
 @blp.arguments(MeasureIn())
 @blp.response(201, MeasureOut)
 def add_measure(data, case_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         return cases.save_measure(conn, current_platform(), principal, case_id, _clean(data))
 
 
 @blp.route("/cases/<uid:case_id>/measures/<uid:measure_id>", methods=["PUT"])
+@roles_required(*access.CASES)
 @blp.arguments(MeasureIn())
 @blp.response(200, MeasureOut)
 def edit_measure(data, case_id, measure_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         return cases.save_measure(conn, current_platform(), principal, case_id, _clean(data), measure_id=measure_id)
 
 
 @blp.route("/cases/<uid:case_id>/measures/<uid:measure_id>", methods=["DELETE"])
+@roles_required(*access.CASES)
 @blp.response(200, OkOut)
 def delete_measure(case_id, measure_id):
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         cases.delete_measure(conn, current_platform(), principal, case_id, measure_id)
     return {"ok": True}
 
 
 @blp.route("/cases/<uid:case_id>/parties", methods=["PUT"])
+@roles_required(*access.CASES)
 @blp.arguments(PartiesIn())
 @blp.response(200, OkOut)
 def parties(data, case_id):
     """Set mentor and employer (with its contact person for the employer survey)."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         cases.update_parties(conn, current_platform(), principal, case_id, _clean(data))
     return {"ok": True}
 
 
 @blp.route("/cases/<uid:case_id>/handover", methods=["POST"])
+@roles_required(*access.CASES)
 @blp.arguments(HandoverIn())
 @blp.response(200, OkOut)
 def handover(data, case_id):
     """Hand the case to a colleague in the same office."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         cases.handover(conn, current_platform(), principal, case_id, data["counsellor_id"])
     return {"ok": True}
 
 
 @blp.route("/cases/<uid:case_id>/plan", methods=["PUT"])
+@roles_required(*access.CASES)
 @blp.arguments(PlanIn())
 @blp.response(200, OkOut)
 def plan(data, case_id):
     """The seven steps with dates, the start meeting and the written plan."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         cases.update_plan(conn, current_platform(), principal, case_id, _clean(data))
     return {"ok": True}
 
 
 @blp.route("/cases/<uid:case_id>/closure", methods=["GET"])
+@roles_required(*access.CASES)
 @blp.response(200, ClosureFormOut)
 def closure_form(case_id):
     """The closure form prefilled (draft, else the case's answers and the derived tables 5/6)."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.connect() as conn:
         ctx = cases.closure_context(conn, current_platform(), principal.office, case_id)
     case = ctx["case"]
@@ -188,40 +199,44 @@ def closure_form(case_id):
 
 
 @blp.route("/cases/<uid:case_id>/closure/draft", methods=["PUT"])
+@roles_required(*access.CASES)
 @blp.arguments(ClosureIn())
 @blp.response(200, OkOut)
 def save_draft(data, case_id):
     """Save the closure form as typed, to resume later (not validated, nothing sent)."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         cases.save_draft(conn, current_platform(), principal, case_id, _clean(data))
     return {"ok": True}
 
 
 @blp.route("/cases/<uid:case_id>/closure", methods=["POST"])
+@roles_required(*access.CASES)
 @blp.arguments(ClosureIn())
 @blp.response(201, ClosureRecordOut)
 def submit_closure(data, case_id):
     """Submit the closure (version 1: case.closed) or a correction (version n+1: case.corrected)."""
-    principal = _office_member()
+    principal = current_principal()
     with current_platform().engine.begin() as conn:
         return cases.submit_closure(conn, current_platform(), principal, case_id, _clean(data))
 
 
 @blp.route("/overview", methods=["GET"])
+@roles_required(*access.OVERVIEW)
 @blp.response(200, OverviewOut)
 def overview():
     """The local contact's office overview: open cases, closures submitted, overdue."""
-    principal = access.require(current_principal(), access.OVERVIEW)
+    principal = current_principal()
     with current_platform().engine.connect() as conn:
         return cases.office_overview(conn, current_platform(), principal.office)
 
 
 @blp.route("/admin/project-end", methods=["POST"])
+@roles_required(*access.PROJECT_END)
 @blp.response(200, ProjectEndOut)
 def project_end():
     """Admin: submit the project-end status form for every ongoing case ("prosjektslutt, pågående")."""
-    principal = access.require(current_principal(), access.PROJECT_END)
+    principal = current_principal()
     return cases.project_end(current_platform(), principal)
 
 

@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from functools import wraps
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_smorest import Api
@@ -119,16 +118,16 @@ def current_principal():
 
 
 def roles_required(*roles):
-    """Decorator: the caller must be signed in with one of these roles (403 otherwise)."""
+    """Decorator: the caller must be signed in with one of these roles (403 otherwise).
+
+    It only marks the view; `_require_declared_roles` enforces it in the before-request hook, i.e. after
+    authentication and before flask-smorest parses any argument. A caller of another role therefore gets 403
+    whatever it sent (never a 422 that shows its request was read), wherever the decorator sits among the others
+    (flask-smorest's wrappers copy the mark)."""
 
     def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            principal = current_principal()
-            if principal.role not in roles:
-                raise Forbidden(f"role {principal.role} may not do this")
-            return view(*args, **kwargs)
-        return wrapper
+        view.allowed_roles = tuple(roles)
+        return view
     return decorator
 
 
@@ -187,6 +186,17 @@ def _require_api_caller():
         raise AuthError(g.get("auth_error") or "sign-in required")
 
 
+def _require_declared_roles():
+    """The role check of a view marked with `roles_required`, before the view's arguments are parsed."""
+    view = current_app.view_functions.get(request.endpoint) if request.url_rule is not None else None
+    allowed = getattr(view, "allowed_roles", None)
+    if allowed is None:
+        return
+    principal = current_principal()
+    if principal.role not in allowed:
+        raise Forbidden(f"role {principal.role} may not do this")
+
+
 # ---------------------------------------------------------------- CSRF (double submit)
 def csrf_token() -> str:
     token = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf")
@@ -217,6 +227,7 @@ def _register_request_hooks(app):
         _load_principal()
         _check_csrf()
         _require_api_caller()
+        _require_declared_roles()
 
     @app.after_request
     def _after(response):

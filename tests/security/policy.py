@@ -154,17 +154,3 @@ POLICY = {
 for _service_policy in POLICY.values():
     for _key, _rule in COMMON_PAGES.items():
         _service_policy.setdefault(_key, _rule)
-
-
-# Endpoints whose schema validation runs before the service's role check, so a signed-in caller of a role without
-# access who sends a malformed body or query gets 422 (field names only; the schema is public in the OpenAPI
-# document) where 403 would be cleaner. With a well-formed request they get 403. Listed so that the list can only
-# shrink: a new endpoint with this order fails the matrix. (Finding F1 in docs/security.md.)
-VALIDATES_BEFORE_ROLE = {
-    ("intake", "POST", "/api/v1/cases/search"),
-    ("intake", "POST", "/api/v1/cases/{case_id}/handover"),
-    ("consent", "POST", "/api/v1/templates"),
-    ("consent", "POST", "/api/v1/consents"),
-    ("consent", "GET", "/api/v1/status"),
-    ("consent", "GET", "/api/v1/documents/{document_id}"),
-}

@@ -5,7 +5,11 @@ Cells, per endpoint:
   no token, expired token, token signed with another key, token whose office claim was re-encoded
       -> API: 401; page: redirect to the sign-in page (never the page itself)
   a role the table does not allow                       -> 403
-  a counsellor of another office on an owned id          -> 404 (never 403: ids leak nothing)
+      (both sent a malformed API request: wrong-typed query values and a body that is not an object, so a
+       service that parses the request before deciding who may call it answers 422 and fails the cell)
+  a counsellor of another office on an owned id          -> 404 (never 403: ids leak nothing); a 422 only when it
+                                                            is the very answer a made-up id gets (the request was
+                                                            refused before any id was looked up)
   an allowed role (owning office on an owned id)         -> past the guard: not 401/403, not 5xx,
                                                             and not 404 where the id is a real fixture
 Owned ids are real: a case in kristiansand entered through intake's own service functions, its contact and
@@ -25,7 +29,7 @@ from sqlalchemy import select
 from tests.fixtures.db import make_test_platform
 
 from .callers import CALLERS, INVALID, OWNER_OFFICE, PEOPLE, headers_for
-from .policy import POLICY, VALIDATES_BEFORE_ROLE
+from .policy import POLICY
 
 SERVICES = tuple(POLICY)
 
@@ -145,13 +149,37 @@ def fill(path, ids):
     return PARAM.sub(value, path), real
 
 
-def _request(app, platform, method, path, caller, is_api):
+_SPECS = {}
+MALFORMED = "not~valid"
+
+
+def malformed_query(app, method, path):
+    """A wrong value for every query parameter the operation declares that can be wrong (typed, enumerated,
+    patterned or length-limited), plus one parameter the operation does not know."""
+    if app not in _SPECS:
+        _SPECS[app] = app.test_client().get("/api/openapi.json").get_json()
+    operation = _SPECS[app]["paths"].get(path, {}).get(method.lower(), {})
+    query = {"matrix_unknown_parameter": MALFORMED}
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        if parameter.get("in") != "query":
+            continue
+        if schema.get("type") in ("integer", "number", "boolean") or {"enum", "format", "pattern"} & set(schema):
+            query[parameter["name"]] = MALFORMED
+        elif "maxLength" in schema:
+            query[parameter["name"]] = "x" * (schema["maxLength"] + 1)
+    return query
+
+
+def _request(app, platform, method, path, caller, is_api, malformed=False, spec_path=None):
     client = app.test_client()
     headers = headers_for(platform.settings, caller)
     kwargs = {}
+    if is_api and malformed:
+        kwargs["query_string"] = malformed_query(app, method, spec_path)
     if method in ("POST", "PUT", "PATCH", "DELETE"):
         if is_api:
-            kwargs["json"] = {}
+            kwargs["json"] = MALFORMED if malformed else {}
         elif not headers:
             # An anonymous form post carries a valid CSRF pair, so the answer is about sign-in, not CSRF.
             client.set_cookie("hybrid_csrf", "matrix-csrf")
@@ -177,7 +205,8 @@ def test_access_matrix(apps, service, method, path):
     for caller in CALLERS:
         ids = owned_ids(apps, service) if rule.owned and caller in PEOPLE else {}
         url, real_id = fill(path, ids)
-        response = _request(app, platform, method, url, caller, is_api)
+        refused_caller = caller in INVALID or PEOPLE[caller][1] not in rule.roles
+        response = _request(app, platform, method, url, caller, is_api, malformed=refused_caller, spec_path=path)
         status = response.status_code
         location = response.headers.get("Location", "")
         signin = status in (302, 303) and "/logg-inn" in location
@@ -199,14 +228,16 @@ def test_access_matrix(apps, service, method, path):
         if role not in rule.roles:
             if rule.landing and status in (302, 303) and not signin:
                 continue
-            if status == 422 and (service, method, path) in VALIDATES_BEFORE_ROLE:
-                continue
             if status != 403:
                 wrong.append((caller, status, "expected 403"))
             continue
         if rule.owned and office != OWNER_OFFICE:
-            if status == 422 and (service, method, path) in VALIDATES_BEFORE_ROLE:
-                continue  # rejected before the id is looked up: says nothing about the id
+            if status == 422:
+                # Refused before any id was looked up: fine only if a made-up id gets the very same answer.
+                made_up_url, _real = fill(path, {})
+                made_up = _request(app, platform, method, made_up_url, caller, is_api)
+                if (made_up.status_code, made_up.get_json()) == (status, response.get_json()):
+                    continue
             if status != 404:
                 wrong.append((caller, status, "expected 404 for another office's id"))
             continue
