@@ -4,6 +4,10 @@ Every API call carries a signed JWT (bearer header, or the sign-in cookie for pa
 algorithm and keys are configuration, so an OpenID Connect provider's tokens verify the same way as the
 local issuer's. Scoping by office happens here, once: `office_filter` and `require_owned` are what every
 query and every id lookup go through, and an id from another office answers 404, never 403.
+
+Services call each other with a token of the role `service` (never a person's role, never in the directory): it
+must carry a scope, and only a view marked `service_scope_required(<that scope>)` (shared.web) accepts it; every
+other endpoint refuses it. A person's token never holds a scope (a `scope` claim on it is ignored).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import jwt
 from .directory import OFFICE_ROLES, ROLES
 
 COOKIE_NAME = "hybrid_session"
+SERVICE_ROLE = "service"  # machine callers only: no user has it, no page or person endpoint accepts it
 
 
 class AuthError(Exception):
@@ -39,12 +44,12 @@ class Principal:
     county: str | None = None
     expires_at: datetime | None = None
     auth_time: datetime | None = None
-    # Narrow machine permissions (OAuth-style `scope` claim, space-separated in the token). Only service tokens
-    # minted in code carry one; sign-in and `flask auth mint` never do, so no person holds a scope.
+    # Narrow machine permissions (OAuth-style `scope` claim, space-separated in the token): read from service
+    # tokens only, so no person holds a scope.
     scopes: tuple = ()
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
+        return self.role == SERVICE_ROLE and scope in self.scopes
 
     @property
     def is_office_member(self) -> bool:
@@ -53,9 +58,11 @@ class Principal:
 
 def mint_token(settings, subject, role, name, office=None, county=None, lifetime_minutes=None, now=None,
                auth_time=None, scope=None) -> str:
-    """Issue a token as the local issuer does (sign-in page and `flask auth mint`)."""
-    if role not in ROLES:
+    """Issue a token as the local issuer does (sign-in page, `flask auth mint`, `mint_service_token`)."""
+    if role not in ROLES and role != SERVICE_ROLE:
         raise ValueError(f"unknown role {role!r}")
+    if (role == SERVICE_ROLE) != bool(scope):
+        raise ValueError("a service token needs a scope, and only a service token carries one")
     if settings.auth_signing_key is None:
         raise AuthError("this deployment verifies tokens from an external issuer and cannot mint them")
     now = now or datetime.now(timezone.utc)
@@ -74,6 +81,13 @@ def mint_token(settings, subject, role, name, office=None, county=None, lifetime
     return jwt.encode(claims, settings.auth_signing_key, algorithm=settings.auth_algorithm)
 
 
+def mint_service_token(settings, service: str, scope: str, lifetime_minutes: int = 5) -> str:
+    """A short-lived token for one service calling another's internal endpoint: subject `service-<service>`, role
+    `service`, the one scope the call needs."""
+    return mint_token(settings, subject=f"service-{service}", role=SERVICE_ROLE, name=f"service {service}",
+                      lifetime_minutes=lifetime_minutes, scope=scope)
+
+
 def verify_token(settings, token: str) -> Principal:
     try:
         claims = jwt.decode(
@@ -86,8 +100,12 @@ def verify_token(settings, token: str) -> Principal:
     except jwt.PyJWTError as error:
         raise AuthError(f"invalid token: {error}") from None
     role = claims.get("role")
-    if role not in ROLES:
+    if role not in ROLES and role != SERVICE_ROLE:
         raise AuthError("token carries no known role")
+    scope = claims.get("scope")
+    scopes = tuple(scope.split()) if role == SERVICE_ROLE and isinstance(scope, str) else ()
+    if role == SERVICE_ROLE and not scopes:
+        raise AuthError("a service token must carry its scope")
     if role in OFFICE_ROLES and not claims.get("office"):
         raise AuthError("an office role's token must carry its office")
     if role == "county_contact" and not claims.get("county"):
@@ -98,7 +116,7 @@ def verify_token(settings, token: str) -> Principal:
         county=claims.get("county") if role == "county_contact" else None,
         expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
         auth_time=datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), timezone.utc),
-        scopes=tuple(claims["scope"].split()) if isinstance(claims.get("scope"), str) else (),
+        scopes=scopes,
     )
 
 

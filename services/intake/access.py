@@ -3,22 +3,17 @@
 Cases belong to an office: its counsellors and its local contact read and write them (the office chose openness:
 every counsellor sees the office's cases); nobody else sees case contents (county contacts, researchers and admins
 get 403, another office's case id 404). The local contact also gets the office overview; the admin runs project end.
-Notify's service token (scope employer-contact:read, no person has it) reads a case's employer contact.
+Notify's service token (role service, scope employer-contact:read; no person has either) reads a case's employer
+contact, and nothing else.
 """
 from shared.auth import Forbidden, office_filter
 
 CASES = ("counsellor", "local_contact")
 OVERVIEW = ("local_contact",)
 PROJECT_END = ("admin",)
-# The one machine permission: notify's service token reads a case's employer contact for the survey invitation.
-# A scope, not a role: no person (admin included) holds it, so no person reads the contact this way.
+# The one machine permission: notify's service token reads a case's employer contact for the survey invitation
+# (shared.web.service_scope_required). No person (admin included) holds a service token, so no person reads it.
 EMPLOYER_CONTACT_SCOPE = "employer-contact:read"
-
-
-def require_scope(principal, scope):
-    if not principal.has_scope(scope):
-        raise Forbidden(f"this needs the service scope {scope}")
-    return principal
 
 
 def require(principal, allowed):

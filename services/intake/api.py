@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from shared.web import current_platform, current_principal, error_response, roles_required
+from shared.web import current_platform, current_principal, error_response, roles_required, service_scope_required
 
 from . import access, cases, disclosure
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules
@@ -242,12 +242,12 @@ def project_end():
 
 @internal.route("/cases/<uid:case_id>/employer-contact", methods=["GET"])
 @internal.response(200, EmployerContactOut)
+@service_scope_required(access.EMPLOYER_CONTACT_SCOPE)
 def employer_contact(case_id):
     """The employer's contact person, for the employer-survey invitation (issue #6): the one contact detail that
-    leaves the office. Only a service token with scope `employer-contact:read` (notify's) may ask; no person role,
-    admin included. The consent check is notify's: it asks only for a case whose employer granted
+    leaves the office. Only a service token (role `service`) with scope `employer-contact:read` (notify's) may ask;
+    no person role, admin included. The consent check is notify's: it asks only for a case whose employer granted
     `employer_survey` (consent.granted), at send time, and keeps the answer only in the mail to the survey address.
     Every answer is recorded in intake_disclosures (who, when, which case). 404 unknown case, 409 no contact."""
-    principal = access.require_scope(current_principal(), access.EMPLOYER_CONTACT_SCOPE)
     with current_platform().engine.begin() as conn:
-        return disclosure.employer_contact(conn, current_platform(), principal.subject, case_id)
+        return disclosure.employer_contact(conn, current_platform(), current_principal().subject, case_id)

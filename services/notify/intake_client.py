@@ -5,8 +5,8 @@ mail to the project's survey address, and only for a case whose employer granted
 
 Contract asked of intake (internal API, service token):
     GET {NOTIFY_INTAKE_URL}/api/internal/cases/<case_id>/employer-contact
-    Authorization: Bearer <token minted with sub=service-notify, scope=employer-contact:read>
-        (the scope, not the role, opens the endpoint: intake refuses every person role, admin included)
+    Authorization: Bearer <service token: sub=service-notify, role=service, scope=employer-contact:read>
+        (intake refuses every person role, admin included; the service token opens nothing else anywhere)
     200 {"organisation": str, "contact_name": str, "email": str, "phone": str|null}
     404 unknown case (or another office's), 409 no employer contact recorded for the case
 """
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import requests
 
-from shared.auth import mint_token
+from shared.auth import mint_service_token
 
-SERVICE_SUBJECT = "service-notify"
 EMPLOYER_CONTACT_SCOPE = "employer-contact:read"  # the one scope intake's internal endpoint accepts
 
 
@@ -41,9 +40,7 @@ class IntakeContacts:
         self.timeout = timeout
 
     def _token(self) -> str:
-        # A valid role is required by every token; the role opens nothing here, the scope does. Short-lived.
-        return mint_token(self.settings, subject=SERVICE_SUBJECT, role="admin", name="Varslingstjenesten",
-                          lifetime_minutes=5, scope=EMPLOYER_CONTACT_SCOPE)
+        return mint_service_token(self.settings, "notify", EMPLOYER_CONTACT_SCOPE)
 
     def employer_contact(self, case_id: str) -> EmployerContact:
         url = f"{self.base_url}/api/internal/cases/{case_id}/employer-contact"

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from shared.auth import COOKIE_NAME, AuthError, Forbidden, NotFound, mint_token, verify_token
+from shared.auth import COOKIE_NAME, SERVICE_ROLE, AuthError, Forbidden, NotFound, mint_token, verify_token
 from shared.config import ConfigError, load_settings
 from shared.logs import configure_logging, correlation_id, log_event
 from shared.platform import Platform
@@ -131,6 +131,16 @@ def roles_required(*roles):
     return decorator
 
 
+def service_scope_required(scope):
+    """Decorator: a machine endpoint for another service. Only a bearer token of the role `service` carrying
+    `scope` passes (every person role, admin included, gets 403); `_confine_service_tokens` enforces it."""
+
+    def decorator(view):
+        view.service_scope = scope
+        return view
+    return decorator
+
+
 def _load_principal():
     settings = current_platform().settings
     header = request.headers.get("Authorization", "")
@@ -186,6 +196,19 @@ def _require_api_caller():
         raise AuthError(g.get("auth_error") or "sign-in required")
 
 
+def _confine_service_tokens():
+    """A view marked `service_scope_required` opens for a service bearer token with that scope only; a service
+    token opens nothing else (no page, no person endpoint, no public page)."""
+    if request.url_rule is None:
+        return  # no such path: 404 for everyone
+    scope = getattr(current_app.view_functions.get(request.endpoint), "service_scope", None)
+    if scope is not None:
+        if not current_principal().has_scope(scope) or g.auth_via_cookie:
+            raise Forbidden(f"this needs a service token with the scope {scope}")
+    elif g.get("principal") is not None and g.principal.role == SERVICE_ROLE:
+        raise Forbidden("a service token is accepted only by the internal endpoints of its scope")
+
+
 def _require_declared_roles():
     """The role check of a view marked with `roles_required`, before the view's arguments are parsed."""
     view = current_app.view_functions.get(request.endpoint) if request.url_rule is not None else None
@@ -227,6 +250,7 @@ def _register_request_hooks(app):
         _load_principal()
         _check_csrf()
         _require_api_caller()
+        _confine_service_tokens()
         _require_declared_roles()
 
     @app.after_request

@@ -1,6 +1,7 @@
 """Intake's internal employer-contact endpoint (issue #6, survey invitation) on SQLite and PostgreSQL: only a service
-token with scope employer-contact:read reads it, decrypted with the case's office key; every person role (admin
-included) gets 403, no token 401; unknown case 404, no contact 409; each answer leaves a disclosure row. And notify's
+token (role service) with scope employer-contact:read reads it, decrypted with the case's office key; every person
+role (admin included, also with the scope smuggled in as a claim) gets 403, no token 401; the service token opens
+no other endpoint of intake; unknown case 404, no contact 409; each answer leaves a disclosure row. And notify's
 real HTTP client against a live intake."""
 import uuid
 
@@ -11,7 +12,8 @@ from services.intake import tables
 from services.intake.app import create_app
 from services.intake.testing import enter_case
 from services.notify.intake_client import ContactUnavailable, IntakeContacts
-from shared.auth import mint_token
+from shared.auth import mint_service_token, mint_token
+from tests.security.callers import admin_token_claiming_scope
 from shared.config import load_settings
 from tests.fixtures.db import service_env
 
@@ -32,8 +34,8 @@ def _case(platform, seed, office="kristiansand", counsellor="kari-veileder", **e
     return enter_case(platform, office=office, counsellor_id=counsellor, values=values, seed=seed)["case_id"]
 
 
-def _service_token(platform, scope=SCOPE, subject="service-notify"):
-    return mint_token(platform.settings, subject=subject, role="admin", name="Varslingstjenesten", scope=scope)
+def _service_token(platform, scope=SCOPE):
+    return mint_service_token(platform.settings, "notify", scope)
 
 
 @pytest.fixture
@@ -82,10 +84,30 @@ def test_every_person_role_is_refused_and_nothing_is_recorded(intake):
         response = client.get(PATH.format(case_id), headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 403, (role, response.status_code)
         assert "undersokelse" not in response.get_data(as_text=True)
-    for token in (_service_token(platform, scope=None), _service_token(platform, scope="something:else")):
+    admin_with_scope = admin_token_claiming_scope(platform.settings, SCOPE)
+    for token in (admin_with_scope, _service_token(platform, scope="something:else")):
         assert client.get(PATH.format(case_id), headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    # The right service token in the sign-in cookie instead of the Authorization header: refused too.
+    client.set_cookie("hybrid_session", _service_token(platform))
+    assert client.get(PATH.format(case_id)).status_code == 403
+    client.delete_cookie("hybrid_session")
     response = client.get(PATH.format(case_id))
     assert response.status_code == 401 and response.get_json()["status"]
+    assert _disclosures(platform) == []
+
+
+def test_the_service_token_opens_nothing_else(intake):
+    platform, app = intake
+    case_id = _case(platform, 9106, **CONTACT)
+    client = app.test_client()
+    headers = {"Authorization": "Bearer " + _service_token(platform)}
+    for path in (f"/api/v1/cases/{case_id}", "/api/v1/cases", "/api/v1/overview", f"/saker/{case_id}", "/",
+                 "/healthz"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 403, (path, response.status_code)
+        assert "Survey Bedrift" not in response.get_data(as_text=True)
+    response = client.post("/api/v1/admin/project-end", headers=headers, json={})
+    assert response.status_code == 403
     assert _disclosures(platform) == []
 
 

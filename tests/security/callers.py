@@ -54,6 +54,23 @@ def token_for(settings, caller: str) -> str | None:
     raise KeyError(caller)
 
 
+def service_token(settings, scope: str) -> str:
+    """A service's token (role service) with one scope, as notify mints it for intake's internal endpoint."""
+    from shared.auth import mint_service_token
+    return mint_service_token(settings, "matrix", scope)
+
+
+def admin_token_claiming_scope(settings, scope: str) -> str:
+    """The admin's token with a `scope` claim added and signed with the real key (mint_token refuses to do it):
+    a scope on a person's token must open nothing."""
+    import jwt
+    subject, role, name, _office, _county = PEOPLE["admin"]
+    claims = jwt.decode(mint_token(settings, subject=subject, role=role, name=name),
+                        options={"verify_signature": False})
+    claims["scope"] = scope
+    return jwt.encode(claims, settings.auth_signing_key, algorithm=settings.auth_algorithm)
+
+
 def headers_for(settings, caller: str) -> dict:
     token = token_for(settings, caller)
     return {"Authorization": f"Bearer {token}"} if token else {}

@@ -23,6 +23,8 @@ class Rule:
     public: bool = False
     landing: bool = False      # a start page: a role without access is sent to its own start page (not 200)
     service_scope: str | None = None  # machine-only: no person role may call it, only a service token with this scope
+    # (Every entry, service_only or not, also refuses a service token of any other scope with 403: a service token
+    # opens the endpoints of its scope and nothing else, public pages included.)
 
 
 def landing(*roles):
@@ -33,7 +35,8 @@ PUBLIC = Rule((), public=True)
 
 
 def service_only(scope):
-    """No person role (admin included) gets past the guard (403; no token 401); only a service token with `scope`."""
+    """No person role (admin included, even with the scope as a claim) gets past the guard (403; no token 401);
+    only a token of the role `service` carrying `scope` (shared.auth.mint_service_token)."""
     return Rule((), service_scope=scope)
 
 

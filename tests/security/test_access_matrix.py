@@ -28,7 +28,8 @@ from sqlalchemy import select
 
 from tests.fixtures.db import make_test_platform
 
-from .callers import CALLERS, INVALID, OWNER_OFFICE, PEOPLE, headers_for
+from .callers import (CALLERS, INVALID, OWNER_OFFICE, PEOPLE, admin_token_claiming_scope, headers_for,
+                      service_token)
 from .policy import POLICY
 
 SERVICES = tuple(POLICY)
@@ -189,6 +190,16 @@ def _request(app, platform, method, path, caller, is_api, malformed=False, spec_
     return client.open(path, method=method, headers=headers, **kwargs)
 
 
+SERVICE_SCOPES = sorted({rule.service_scope for entries in POLICY.values() for rule in entries.values()
+                         if rule.service_scope} | {"matrix:other-scope"})
+
+
+def _service_request(app, platform, method, url, token):
+    kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH", "DELETE") and url.startswith("/api/") else {}
+    return app.test_client().open(url, method=method, headers={"Authorization": f"Bearer {token}"},
+                                  **kwargs).status_code
+
+
 def _cells():
     for service, entries in POLICY.items():
         for (method, path), rule in entries.items():
@@ -243,15 +254,22 @@ def test_access_matrix(apps, service, method, path):
             continue
         if status in (401, 403) or signin or (rule.owned and real_id and status == 404):
             wrong.append((caller, status, "allowed caller refused"))
+    # Service tokens (role service): one with the endpoint's own scope gets past the guard; one with any other
+    # scope the platform uses is refused (403) everywhere else, public pages included; an admin token that carries
+    # the scope as a claim is still an admin's (403 on the service endpoint).
+    url, _real = fill(path, {})
+    for scope in SERVICE_SCOPES:
+        status = _service_request(app, platform, method, url, service_token(platform.settings, scope))
+        if scope == rule.service_scope:
+            if status in (401, 403) or status >= 500:
+                wrong.append((f"service_token[{scope}]", status, "the scoped service token refused"))
+        elif status != 403:
+            wrong.append((f"service_token[{scope}]", status, "expected 403: a service token opens nothing else"))
     if rule.service_scope:
-        # The one caller such an endpoint is for: a service token carrying the scope gets past the guard.
-        from shared.auth import mint_token
-        token = mint_token(platform.settings, subject="service-matrix", role="admin", name="Matrix",
-                           scope=rule.service_scope)
-        url, _real = fill(path, {})
-        status = app.test_client().open(url, method=method, headers={"Authorization": f"Bearer {token}"}).status_code
-        if status in (401, 403) or status >= 500:
-            wrong.append(("service_token_with_scope", status, "the scoped service token refused"))
+        status = _service_request(app, platform, method, url, admin_token_claiming_scope(platform.settings,
+                                                                                         rule.service_scope))
+        if status != 403:
+            wrong.append(("admin_token_claiming_the_scope", status, "expected 403"))
     assert not wrong, f"{service} {method} {path}: " + "; ".join(f"{c}: {s} ({why})" for c, s, why in wrong)
 
 

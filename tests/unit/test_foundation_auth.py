@@ -144,3 +144,25 @@ def test_verify_only_deployment_cannot_mint(settings):
                                             "AUTH_VERIFY_KEY": "-----BEGIN PUBLIC KEY-----..."})
     with pytest.raises(AuthError, match="cannot mint"):
         mint_token(external, subject="x", role="admin", name="X")
+
+
+def test_a_service_token_carries_its_scope_and_a_person_token_none(settings):
+    from shared.auth import SERVICE_ROLE, mint_service_token
+    service = verify_token(settings, mint_service_token(settings, "notify", "employer-contact:read"))
+    assert (service.subject, service.role, service.office) == ("service-notify", SERVICE_ROLE, None)
+    assert service.has_scope("employer-contact:read") and not service.has_scope("other:read")
+    assert not service.is_office_member
+    with pytest.raises(ValueError):  # a person's token never gets a scope from the issuer
+        mint_token(settings, subject="admin", role="admin", name="A", scope="employer-contact:read")
+    with pytest.raises(ValueError):  # nor a service token without one
+        mint_token(settings, subject="service-x", role=SERVICE_ROLE, name="X")
+    # Signed with the real key anyway: the scope claim on a person's token is ignored.
+    claims = jwt.decode(mint_token(settings, subject="admin", role="admin", name="A"),
+                        options={"verify_signature": False})
+    admin = verify_token(settings, jwt.encode({**claims, "scope": "employer-contact:read"}, KEY, algorithm="HS256"))
+    assert admin.role == "admin" and not admin.has_scope("employer-contact:read")
+    # And a service-role token without a scope claim is no token at all.
+    claims = jwt.decode(mint_service_token(settings, "notify", "x:y"), options={"verify_signature": False})
+    del claims["scope"]
+    with pytest.raises(AuthError, match="scope"):
+        verify_token(settings, jwt.encode(claims, KEY, algorithm="HS256"))
