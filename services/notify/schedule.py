@@ -113,7 +113,7 @@ def _apply_consents(conn, case_id):
                                  .where(t.consents.c.case_id == case_id)).all())
     conn.execute(t.cases.update().where(t.cases.c.case_id == case_id).values(
         research_consent=statuses.get("research_registration"), survey_consent=statuses.get("employer_survey"),
-        changed=True))
+        interview_consent=statuses.get("interviews"), changed=True))
 
 
 def recompute_case(conn, case_id: str) -> None:

@@ -94,6 +94,8 @@ def resolve_automatic(conn, now: datetime) -> int:
          exists().where(same_case, or_(c.c.closure_anchor_on.is_(None), c.c.closure_anchor_on > r.c.period))),
         ("employer_survey", "consent_withdrawn",
          exists().where(same_case, or_(c.c.survey_consent.is_(None), c.c.survey_consent != "granted"))),
+        ("interview", "no_interview_consent",
+         exists().where(same_case, or_(c.c.interview_consent.is_(None), c.c.interview_consent != "granted"))),
     )
     for rule, resolution, condition in reasons:
         total += conn.execute(r.update().where(open_marked, r.c.rule == rule, condition)
@@ -158,8 +160,11 @@ def due_reminders(conn, today: date, project: dict, interview_notice_days: int, 
             active, c.c.opened_on <= today), reminded=c.c.project_end_reminded_on)))
     for point in project["interview_points"]:
         if point - timedelta(days=interview_notice_days) <= today <= point:
+            # Only where the interviews purpose is granted: consent's `granted` means every party it needs in
+            # this case (candidate, mentor, employer) has signed; the counsellor arranges nothing without it.
             selects.append(("interview", rule_select("interview", literal(point, Date), and_(
-                active, c.c.opened_on <= point), reminded=c.c.interview_reminded_on)))
+                active, c.c.opened_on <= point, c.c.interview_consent == "granted"),
+                reminded=c.c.interview_reminded_on)))
     counts = {}
     for rule, (query, mark) in selects:
         counts[rule] = counts.get(rule, 0) + _insert_select(conn, t.reminders, columns, query)

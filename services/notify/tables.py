@@ -31,6 +31,7 @@ cases = Table(
     Column("mentor_anchor_on", Date, nullable=True),  # mentor contact counts as missing N days after this; NULL without mentor
     Column("research_consent", String(20), nullable=True),  # latest status of research_registration
     Column("survey_consent", String(20), nullable=True),  # latest status of employer_survey
+    Column("interview_consent", String(20), nullable=True),  # latest status of interviews (every party signed)
     Column("updated_at", UTCDateTime, nullable=False),
     # Change marker: set by every event that can make a reminder's reason go away; the sweep re-checks only the
     # marked cases (`checking` while it does, so an event arriving meanwhile stays marked for the next sweep).

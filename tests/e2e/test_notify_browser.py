@@ -11,13 +11,14 @@ from services.notify import tables as t
 from services.notify.app import create_app
 from services.notify.service import sweep_once
 from tests.fixtures.system import sign_in
-from tests.integration.test_notify_support import case_opened, deliver_event, notify_env
+from tests.integration.test_notify_support import case_opened, consent, deliver_event, notify_env
 
 
 def test_notification_list_mark_as_read_resolve_and_preferences(platform_factory, live_server, page, tmp_path):
     platform = platform_factory("notify", t.all_tables(), f"sqlite:///{tmp_path}/notify.db", env=notify_env())
     case = uuid.uuid4()
     deliver_event(platform, case_opened(case, date(2026, 11, 20)))
+    deliver_event(platform, consent("granted", case, "interviews", datetime(2026, 11, 25, tzinfo=timezone.utc)))
     deliver_event(platform, case_opened(uuid.uuid4(), date(2026, 11, 20), office="bergen-vest",
                                         counsellor="per-veileder"))
     platform.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # interview point ahead, case overdue

@@ -13,7 +13,7 @@ from services.notify.config import load_notify_config
 from services.notify.service import sweep_once
 from shared.auth import Forbidden, NotFound, Principal
 from tests.integration.test_notify_support import (case_closed, case_opened, consent, contact_logged, deliver_event,
-                                                   measure_changed, notify_env)
+                                                   envelope, measure_changed, notify_env)
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # a Thursday, 11:00 in Oslo
 
@@ -105,7 +105,7 @@ def test_closure_resolves_every_reminder_and_nothing_escalates_afterwards(notify
 def test_interview_reminder_resolved_by_hand_neither_repeats_nor_escalates(notify):
     case = uuid.uuid4()
     deliver_twice(notify, case_opened(case, date(2026, 11, 20)),
-                  consent("granted", case, "research_registration", NOW))
+                  consent("granted", case, "research_registration", NOW), consent("granted", case, "interviews", NOW))
     notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # 18 days before the 15.01.2027 point
     result = sweep_once(notify)
     assert result.reminders.get("interview") == 1
@@ -126,6 +126,39 @@ def test_interview_reminder_resolved_by_hand_neither_repeats_nor_escalates(notif
     assert len(interview) == 1 and interview[0]["escalated_at"] is None
     escalated = rows(notify, t.reminders, t.reminders.c.escalated_at.is_not(None))
     assert escalated and "interview" not in {r["rule"] for r in escalated}  # the others, unresolved, did escalate
+
+
+def test_interview_reminders_only_where_every_party_consented_to_the_interviews(notify):
+    """consent.granted for `interviews` means each party it needs in the case (candidate, mentor, employer) signed:
+    no reminder without it, and one that stops holding (withdrawn, or incomplete when a new party joins) resolves
+    the open reminder and cancels its mail."""
+    granted, never, incomplete = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for case in (granted, never, incomplete):
+        deliver_twice(notify, case_opened(case, date(2026, 11, 20)),
+                      consent("granted", case, "research_registration", NOW))
+    deliver_twice(notify, consent("granted", granted, "interviews", NOW),
+                  consent("granted", incomplete, "interviews", NOW),
+                  consent("granted", never, "employer_survey", NOW))  # another purpose opens nothing here
+    notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # 18 days before the 15.01.2027 point
+    result = sweep_once(notify)
+    assert result.reminders["interview"] == 2
+    interview = {r["case_id"] for r in rows(notify, t.reminders, t.reminders.c.rule == "interview")}
+    assert interview == {str(granted), str(incomplete)}
+
+    later = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
+    deliver_twice(notify, envelope("consent.incomplete", "kristiansand", {
+        "case_id": incomplete, "purpose": "interviews", "template_version": 1, "effective_at": later,
+        "missing_roles": ["mentor"]}, producer="consent", at=later))
+    notify.clock.set(later)
+    assert sweep_once(notify).reminders.get("interview") == 0
+    by_case = {r["case_id"]: r for r in rows(notify, t.reminders, t.reminders.c.rule == "interview")}
+    assert by_case[str(incomplete)]["resolution"] == "no_interview_consent"
+    assert by_case[str(granted)]["resolved_at"] is None
+    mails = {m["reminder_id"]: m["status"] for m in rows(notify, t.mails)}
+    assert mails[by_case[str(incomplete)]["id"]] == "cancelled" and mails[by_case[str(granted)]["id"]] == "pending"
+    # Granted again within the notice window: the reminder for this point was resolved, so it does not repeat.
+    deliver_twice(notify, consent("granted", incomplete, "interviews", later + timedelta(hours=1)))
+    assert sweep_once(notify).reminders.get("interview") == 0
 
 
 def test_consent_status_is_the_latest_by_effective_time_and_granted_resolves_the_reminder(notify):
