@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Ind
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
+from shared.privacy import define_log_table
 
 metadata = new_metadata()
 platform = platform_tables(metadata)
@@ -137,9 +138,13 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# Access exports, erasures (intake's case.erased) and retention runs (shared.privacy): who, when, office, counts.
+privacy_log = define_log_table(metadata, "consent_privacy_log")
+
 OWN = {
     "templates": templates, "cases": cases, "records": records, "decisions": decisions, "documents": documents,
     "withdrawals": withdrawals, "status": status, "audit_log": audit_log, "audit_head": audit_head,
+    "privacy_log": privacy_log,
 }
 
 

@@ -11,6 +11,9 @@ from shared.auth import Forbidden, office_filter
 CASES = ("counsellor", "local_contact")
 OVERVIEW = ("local_contact",)
 PROJECT_END = ("admin",)
+# Access requests and erasure for one person (GDPR art. 15 and 17): the office's keeper of personal data, as of
+# consents. Retention is an operator's command (`flask privacy retention`), no web role.
+PRIVACY = ("local_contact",)
 # The one machine permission: notify's service token reads a case's employer contact for the survey invitation
 # (shared.web.service_scope_required). No person (admin included) holds a service token, so no person reads it.
 EMPLOYER_CONTACT_SCOPE = "employer-contact:read"

@@ -7,10 +7,14 @@ from . import tables
 def create_app(settings=None, platform=None):
     app = create_service_app("intake", __name__, tables.all_tables(), settings=settings, platform=platform,
                              api_title="Intake: inclusion cases")
-    from . import api, cli, pages
+    from . import api, cli, pages, privacy_api, privacy_pages  # noqa: F401 (privacy_pages adds the /personvern pages)
+    from .peers import load_peers
+    app.extensions["privacy_peers"] = load_peers(app.extensions["platform"].settings)
     app.extensions["smorest_api"].register_blueprint(api.blp)
     app.extensions["smorest_api"].register_blueprint(api.internal)
+    app.extensions["smorest_api"].register_blueprint(privacy_api.blp)
     app.register_blueprint(pages.pages)
     api.register_domain_errors(app)
+    privacy_api.register_errors(app)
     cli.register(app)
     return app

@@ -10,6 +10,7 @@ from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Integer, LargeB
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
+from shared.privacy import define_log_table
 
 metadata = new_metadata()
 platform = platform_tables(metadata)
@@ -125,8 +126,11 @@ disclosures = Table(
     Column("purpose", String(40), nullable=False),  # employer_survey
 )
 
+# Access requests, erasures and retention runs (shared.privacy): who, when, which office, rows per kind; no person.
+privacy_log = define_log_table(metadata, "intake_privacy_log")
+
 OWN = {"cases": cases, "contacts": contacts, "measures": measures, "closures": closures,
-       "history": history, "disclosures": disclosures}
+       "history": history, "disclosures": disclosures, "privacy_log": privacy_log}
 
 
 def all_tables() -> dict:

@@ -7,6 +7,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Index, Integer, Strin
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
+from shared.privacy import define_log_table
 
 metadata = new_metadata()
 platform = platform_tables(metadata)
@@ -116,8 +117,11 @@ log = Table(
     Column("detail", Text, nullable=True),
 )
 
+# Erasures at a person's request (intake's case.erased) and retention runs (shared.privacy): counts, no pseudonym.
+privacy_log = define_log_table(metadata, "registry_privacy_log")
+
 OWN = {"closures": closures, "versions": versions, "changes": changes, "consents": consents, "waiting": waiting,
-       "log": log}
+       "log": log, "privacy_log": privacy_log}
 
 
 def all_tables() -> dict:

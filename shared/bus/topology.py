@@ -41,9 +41,11 @@ PUBLISHES = {
 
 QUEUES = (
     ConsumerQueue("consent.cases", "consent", ("office.*.case.opened", "office.*.case.parties_changed",
-                                                "office.*.case.closed", "office.*.case.corrected")),
+                                                "office.*.case.closed", "office.*.case.corrected",
+                                                "office.*.case.erased")),
     ConsumerQueue("registry.ingest", "registry", ("office.*.case.closed", "office.*.case.corrected",
-                                                  "office.*.case.project_end_status", "office.*.consent.#")),
+                                                  "office.*.case.project_end_status", "office.*.case.erased",
+                                                  "office.*.consent.#")),
     ConsumerQueue("notify.schedule", "notify", ("office.*.case.#", "office.*.consent.#")),
     ConsumerQueue("bus.probe", "probe", ("office.*.bus.probe",)),  # the bus's own tests and benchmark
 )

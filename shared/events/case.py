@@ -136,3 +136,15 @@ class CaseCorrectedV1(ClosureRecord):
 @register("case.project_end_status")
 class CaseProjectEndStatusV1(ClosureRecord):
     """The status form sent at project end for a case still ongoing (closure_reason project_end)."""
+
+
+@register("case.erased")
+class CaseErasedV1(_Strict):
+    """The office erased these cases at the person's request (GDPR art. 17): every consuming service deletes what it
+    holds of them, and the registry applies `data_policy` (the project's `withdrawal_policy`: `erase`, or keep what
+    researchers already have under the research exemption), as for a withdrawn consent. Ids only: `request_id` ties
+    each service's audit row to the office's request; the person is never named, not even by keyed hash."""
+
+    request_id = fields.UUID(required=True)
+    case_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=1000))
+    data_policy = fields.String(required=True, validate=validate.OneOf(("erase", "research_exemption")))

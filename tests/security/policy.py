@@ -76,6 +76,10 @@ POLICY = {
         ("POST", "/api/v1/cases/{case_id}/closure"): allow(*OFFICE, owned=True),
         ("PUT", "/api/v1/cases/{case_id}/closure/draft"): allow(*OFFICE, owned=True),
         ("GET", "/api/v1/overview"): allow(L),
+        # Privacy operations for one person (access request, erasure, its receipt): the office's local contact only.
+        ("POST", "/api/v1/privacy/access"): allow(L),
+        ("POST", "/api/v1/privacy/erasure"): allow(L),
+        ("GET", "/api/v1/privacy/erasures/{request_id}"): allow(L, owned=True),
         ("POST", "/api/v1/admin/project-end"): allow(A),
         # The employer contact for notify's survey invitation: the one contact detail that leaves the office.
         ("GET", "/api/internal/cases/{case_id}/employer-contact"): service_only("employer-contact:read"),
@@ -96,6 +100,10 @@ POLICY = {
         ("GET", "/saker/<uid:case_id>/avslutning"): allow(*OFFICE, owned=True),
         ("POST", "/saker/<uid:case_id>/avslutning"): allow(*OFFICE, owned=True),
         ("GET", "/oversikt"): allow(L),
+        ("GET", "/personvern"): allow(L),
+        ("POST", "/personvern/innsyn"): allow(L),
+        ("POST", "/personvern/sletting"): allow(L),
+        ("GET", "/personvern/sletting/<uid:request_id>"): allow(L, owned=True),
         ("GET", "/admin"): allow(A),
         ("POST", "/admin"): allow(A),
     },

@@ -1,0 +1,75 @@
+"""Consent's and notify's parts of an access request, and their erasure receipts, asked over HTTP.
+
+Asked on the local contact's own token (on behalf of the person at the screen): consent and notify check the role
+and the office themselves, as for any call of theirs, so there is no machine token able to read every office's
+consents. Contract (both services):
+    POST {base}/api/v1/privacy/access          {"request_id": uuid, "case_ids": [uuid, ...]}
+        200 {"cases": [...], "counts": {kind: n}}   (only the caller's office's cases; unknown ids left out)
+    GET  {base}/api/v1/privacy/erasures/<request_id>
+        200 {"request_id", "at", "case_count", "deleted": {kind: n}}, 404 not (yet) done or another office's
+Settings: INTAKE_CONSENT_URL, INTAKE_NOTIFY_URL (default: PUBLIC_URL/consent, PUBLIC_URL/notify, the proxy).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import requests
+
+from shared.config import ConfigError, env_str
+from shared.logs import correlation_id
+
+SERVICES = ("consent", "notify")
+
+
+class PeerUnavailable(Exception):
+    """A service did not give its part; the message is Norwegian, for the page."""
+
+    def __init__(self, service: str, message: str):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.message = message
+
+
+NAMES = {"consent": "Samtykketjenesten", "notify": "Varslingstjenesten"}
+
+
+@dataclass
+class Peers:
+    urls: dict = field(default_factory=dict)  # service -> base URL without trailing slash
+    timeout: float = 15.0
+
+    def _call(self, method, service, path, token, **kwargs):
+        headers = {"Authorization": f"Bearer {token}", "X-Correlation-Id": correlation_id.get() or ""}
+        try:
+            return requests.request(method, self.urls[service] + path, headers=headers, timeout=self.timeout,
+                                    **kwargs)
+        except requests.RequestException:
+            raise PeerUnavailable(service, f"{NAMES[service]} svarer ikke. Prøv igjen om litt.") from None
+
+    def access(self, service: str, token: str, request_id: str, case_ids: list[str]) -> dict:
+        response = self._call("POST", service, "/api/v1/privacy/access", token,
+                              json={"request_id": str(request_id), "case_ids": [str(c) for c in case_ids]})
+        if response.status_code != 200:
+            raise PeerUnavailable(service, f"{NAMES[service]} ga ikke sin del av innsynet "
+                                           f"(svar {response.status_code}). Prøv igjen om litt.")
+        return response.json()
+
+    def erasure_receipt(self, service: str, token: str, request_id: str) -> dict | None:
+        response = self._call("GET", service, f"/api/v1/privacy/erasures/{request_id}", token)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise PeerUnavailable(service, f"{NAMES[service]} svarte {response.status_code}.")
+        return response.json()
+
+
+def load_peers(settings) -> Peers:
+    """Strict: a URL that is not http(s) stops start-up naming the variable."""
+    urls = {}
+    for service in SERVICES:
+        name = f"INTAKE_{service.upper()}_URL"
+        url = env_str(settings.extra, name, f"{settings.public_url}/{service}")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}={url!r} must be an http(s) URL")
+        urls[service] = url.rstrip("/")
+    return Peers(urls)

@@ -1,0 +1,131 @@
+"""The local contact's privacy operations over the JSON API: access request, erasure, erasure receipt.
+
+The national ID travels in a POST body only (never in a URL or a log line); the answer for a person with no case in
+the caller's office, another office's person included, is the same 404.
+"""
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from shared.auth import COOKIE_NAME
+from shared.web import current_platform, current_principal, error_response, roles_required
+
+from . import access, privacy
+from .peers import PeerUnavailable
+from .schemas import Strict
+
+blp = Blueprint("intake_privacy_api", __name__, url_prefix="/api/v1",
+                description="Privacy operations of the office's local contact: access request and erasure")
+
+
+class AccessIn(Strict):
+    national_id = fields.String(load_default=None, metadata={"description": "fødselsnummer or D-number, 11 digits"})
+
+
+class ErasureIn(AccessIn):
+    confirm = fields.Boolean(load_default=False, metadata={"description": "must be true: an erasure cannot be undone"})
+
+
+class OfficeRef(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class RegistryPart(Schema):
+    included = fields.Boolean(required=True)
+    explanation = fields.String(required=True)
+    data_policy = fields.String(required=True, metadata={"description": "erase | research_exemption"})
+    on_erasure = fields.String(required=True)
+
+
+class AccessDocumentOut(Schema):
+    request_id = fields.String(required=True)
+    generated_at = fields.String(required=True)
+    generated_by = fields.String(required=True)
+    office = fields.Nested(OfficeRef, required=True)
+    legal_basis = fields.String(required=True)
+    cases = fields.List(fields.Dict(), required=True, metadata={"description": "intake: each case decrypted, with "
+                                                                               "contacts, measures, closures, history and disclosures"})
+    consents = fields.List(fields.Dict(), required=True, metadata={"description": "consent: per case"})
+    notifications = fields.List(fields.Dict(), required=True, metadata={"description": "notify: per case"})
+    registry = fields.Nested(RegistryPart, required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ErasureOut(Schema):
+    request_id = fields.String(required=True)
+    at = fields.String(required=True)
+    case_ids = fields.List(fields.String(), required=True)
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    data_policy = fields.String(required=True)
+    registry = fields.String(required=True)
+    forwarded_to = fields.List(fields.String(), required=True)
+
+
+class ErasureStatusOut(Schema):
+    request_id = fields.String(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True)
+    case_count = fields.Integer(required=True)
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    services = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True,
+                           metadata={"description": "consent, notify: state completed | waiting | unknown"})
+    registry = fields.Dict(required=True)
+
+
+def caller_token() -> str:
+    """The caller's own token, passed on to consent and notify (they check role and office themselves)."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else request.cookies.get(COOKIE_NAME, "")
+
+
+def peers():
+    return current_app.extensions["privacy_peers"]
+
+
+def register_errors(app):
+    @app.errorhandler(privacy.NobodyFound)
+    def _nobody(_error):
+        return error_response(404, privacy.NOBODY, {"national_id": [privacy.NOBODY]}, code="not_found")
+
+    @app.errorhandler(PeerUnavailable)
+    def _peer(error):
+        return error_response(503, error.message, code="service_unavailable")
+
+
+@blp.route("/privacy/access", methods=["POST"])
+@roles_required(*access.PRIVACY)
+@blp.arguments(AccessIn)
+@blp.response(200, AccessDocumentOut)
+def access_request(data):
+    """Access request (innsyn, GDPR art. 15): everything the office holds about one person, as one document.
+
+    Intake's cases (decrypted, with contacts, measures, closures, history, disclosures), consent's consents and
+    notify's reminders for them. 404 when the office has no case for the national ID (also another office's
+    person), 422 malformed, 503 when consent or notify cannot give its part (nothing partial is handed out)."""
+    return privacy.access_request(current_platform(), peers(), current_principal(), caller_token(),
+                                  data["national_id"])
+
+
+@blp.route("/privacy/erasure", methods=["POST"])
+@roles_required(*access.PRIVACY)
+@blp.arguments(ErasureIn)
+@blp.response(200, ErasureOut)
+def erasure(data):
+    """Erasure (sletting, GDPR art. 17): delete everything the office holds about the person.
+
+    Intake deletes at once; consent, notify and the registry act on the `case.erased` event (GET the receipt to see
+    them done). `confirm` must be true. 404 / 422 as for the access request; nothing changes on any error."""
+    with current_platform().engine.begin() as conn:
+        result = privacy.erase(conn, current_platform(), current_principal(), data["national_id"], data["confirm"])
+    return privacy.jsonable(result)
+
+
+@blp.route("/privacy/erasures/<uid:request_id>", methods=["GET"])
+@roles_required(*access.PRIVACY)
+@blp.response(200, ErasureStatusOut)
+def erasure_status(request_id):
+    """The receipt of one of the office's erasures: intake's counts, and consent's and notify's when done."""
+    return privacy.erasure_status(current_platform(), peers(), current_principal(), caller_token(), request_id)

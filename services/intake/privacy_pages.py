@@ -1,0 +1,121 @@
+"""The local contact's privacy page (/personvern), Norwegian: access request, erasure with confirmation, receipt.
+
+The national ID is posted (never in a URL); a malformed number, nobody found (another office's person included) or
+an unconfirmed erasure re-shows the form with the message at the field and changes nothing.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, redirect, render_template, request, url_for
+
+from shared.web import current_platform, current_principal
+
+from . import access, privacy
+from .domain import Invalid
+from .pages import pages
+from .peers import PeerUnavailable
+from .privacy_api import caller_token
+
+LABELS = {"national_id": "Fødselsnummer eller D-nummer", "confirm": "Bekreftelse"}
+KIND_LABELS = {
+    "cases": "saker", "contacts": "kontakter i loggen", "measures": "tiltak", "closures": "avslutningsskjema",
+    "history": "historikkrader", "disclosures": "utleveringer", "outbox_events": "sendte hendelser",
+    "records": "samtykkeskjema", "decisions": "samtykkesvar", "documents": "skannede dokumenter",
+    "withdrawals": "tilbaketrekkinger", "status": "samtykkestatuser", "audit_entries": "oppslag i revisjonsloggen",
+    "reminders": "påminnelser", "notifications": "varsler", "mails": "e-poster", "schedule": "saksplaner",
+    "consents": "samtykkestatuser",
+}
+ACTION_LABELS = {"access_export": "Innsyn", "erasure": "Sletting", "retention": "Oppbevaringsfrist"}
+
+
+@pages.app_template_filter("dato")
+def _norwegian_date(value):
+    """A date (or an ISO string from the access document) as dd.mm.yyyy."""
+    if not value:
+        return "–"
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return f"{text[8:10]}.{text[5:7]}.{text[:4]}"
+
+
+def _local_contact():
+    return access.require(current_principal(), access.PRIVACY)
+
+
+def _start(errors=None, alert=None, status=200, national_id=""):
+    principal = _local_contact()
+    with current_platform().engine.connect() as conn:
+        recent = privacy.recent_requests(conn, principal.office)
+    return render_template("intake/privacy.html", errors=errors or {}, alert=alert, labels=LABELS,
+                           national_id=national_id, recent=recent, action_labels=ACTION_LABELS,
+                           office=current_platform().directory.office(principal.office)), status
+
+
+@pages.get("/personvern")
+def privacy_start():
+    return _start()
+
+
+@pages.post("/personvern/innsyn")
+def privacy_access():
+    principal = _local_contact()
+    national_id = request.form.get("national_id", "")
+    platform = current_platform()
+    try:
+        document = privacy.access_request(platform, current_app.extensions["privacy_peers"], principal,
+                                          caller_token(), national_id)
+    except Invalid as error:
+        return _start(errors=error.errors, status=422, national_id=national_id)
+    except privacy.NobodyFound:
+        return _start(errors={"national_id": [privacy.NOBODY]}, status=404, national_id=national_id)
+    except PeerUnavailable as error:
+        return _start(alert=f"Innsynet kunne ikke lages: {error.message}", status=503, national_id=national_id)
+    if request.form.get("format") == "json":
+        body = json.dumps(document, ensure_ascii=False, indent=1)
+        return Response(body, mimetype="application/json", headers={
+            "Content-Disposition": f'attachment; filename="innsyn-{document["request_id"][:8]}.json"'})
+    return render_template("intake/privacy_access.html", doc=document, national_id=national_id,
+                           kind_labels=KIND_LABELS)
+
+
+@pages.post("/personvern/sletting")
+def privacy_erase():
+    """First post: the confirmation page (what will be deleted); second post (step=confirm): the erasure."""
+    principal = _local_contact()
+    national_id = request.form.get("national_id", "")
+    platform = current_platform()
+    confirming = request.form.get("step") == "confirm"
+    try:
+        if confirming:
+            with platform.engine.begin() as conn:
+                result = privacy.erase(conn, platform, principal, national_id, request.form.get("confirm") == "ja")
+            return redirect(url_for("intake_pages.privacy_receipt", request_id=result["request_id"]))
+        with platform.engine.connect() as conn:
+            case_ids = privacy.person_case_ids(conn, platform, principal.office, national_id)
+            summary = privacy.export_cases(conn, platform, principal.office, case_ids)
+            policy = privacy.withdrawal_policy(conn, platform)
+        return _confirm_page(national_id, summary, policy, {}, 200)
+    except privacy.NobodyFound:
+        return _start(errors={"national_id": [privacy.NOBODY]}, status=404, national_id=national_id)
+    except Invalid as error:
+        if confirming and set(error.errors) == {"confirm"}:
+            with platform.engine.connect() as conn:
+                case_ids = privacy.person_case_ids(conn, platform, principal.office, national_id)
+                summary = privacy.export_cases(conn, platform, principal.office, case_ids)
+                policy = privacy.withdrawal_policy(conn, platform)
+            return _confirm_page(national_id, summary, policy, error.errors, 422)
+        return _start(errors=error.errors, status=422, national_id=national_id)
+
+
+def _confirm_page(national_id, summary, policy, errors, status):
+    return render_template("intake/privacy_erase.html", national_id=national_id, cases=summary,
+                           counts=privacy.intake_counts(summary), kind_labels=KIND_LABELS, errors=errors,
+                           labels=LABELS, registry_text=privacy.REGISTRY_ON_ERASURE[policy]), status
+
+
+@pages.get("/personvern/sletting/<uid:request_id>")
+def privacy_receipt(request_id):
+    principal = _local_contact()
+    status = privacy.erasure_status(current_platform(), current_app.extensions["privacy_peers"], principal,
+                                    caller_token(), request_id)
+    return render_template("intake/privacy_receipt.html", status=status, kind_labels=KIND_LABELS)
