@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
-from shared.web import current_platform, current_principal, error_response, roles_required
+from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import access, audit, domain
 from .schemas import (ConsentForm, DocumentQuery, RecordedOut, StatusOut, StatusQuery, TemplateFileSchema,
                       TemplateOut, WithdrawalIn, WithdrawalOut, decisions_from_form)
 from .uploads import EXTENSIONS, human_size
 
-blp = Blueprint("consent_api", __name__, url_prefix="/api/v1", description="Signed consents of the office")
+blp = ApiBlueprint("consent_api", __name__, url_prefix="/api/v1", description="Signed consents of the office")
 
 
 class UploadSchema(Schema):

@@ -1,9 +1,8 @@
 """Intake's JSON API (bearer token). Every case id is looked up within the caller's office (else 404)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
-from shared.web import current_platform, current_principal, error_response, roles_required, service_scope_required
+from shared.web import (ApiBlueprint, current_platform, current_principal, error_response, roles_required,
+                        service_scope_required)
 
 from . import access, cases, disclosure
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules
@@ -12,9 +11,9 @@ from .schemas import (CaseOut, CaseSummaryOut, ClosureFormOut, ClosureIn, Closur
                       HandoverIn, HistoryOut, ListQuery, MeasureIn, MeasureOut, OkOut, OpenCaseIn, OpenedOut,
                       OverviewOut, PartiesIn, PlanIn, ProjectEndOut, SearchIn, SearchOut)
 
-blp = Blueprint("intake_api", __name__, url_prefix="/api/v1", description="Inclusion cases of the office")
-internal = Blueprint("intake_internal", __name__, url_prefix="/api/internal",
-                     description="Machine-to-machine: other services of the platform (service tokens with a scope)")
+blp = ApiBlueprint("intake_api", __name__, url_prefix="/api/v1", description="Inclusion cases of the office")
+internal = ApiBlueprint("intake_internal", __name__, url_prefix="/api/internal",
+                        description="Machine-to-machine: other services of the platform (service tokens with a scope)")
 
 
 def register_domain_errors(app):

@@ -2,15 +2,14 @@
 by action, the county contact's counts, and the dead letters for an admin."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.auth import NotFound
-from shared.web import current_platform, current_principal, error_response, roles_required
+from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import notices
 
-blp = Blueprint("notify_api", __name__, url_prefix="/api/v1", description="Reminders, notifications and digests")
+blp = ApiBlueprint("notify_api", __name__, url_prefix="/api/v1", description="Reminders, notifications and digests")
 
 
 class _Strict(Schema):
@@ -38,9 +37,24 @@ class ListQuery(_Strict):
     unread = fields.Boolean(load_default=False)
 
 
+class JsonBoolean(fields.Boolean):
+    """JSON true or false only: marshmallow's Boolean would also take 0, 1, "yes" (and 0 == False in a set)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class PreferencesIn(_Strict):
     mode = fields.String(validate=validate.OneOf(notices.MODES, error="må være immediate eller daily"))
-    unsubscribed = fields.Boolean()
+    unsubscribed = JsonBoolean()
+
+    @validates_schema
+    def _sets_something(self, data, **_kwargs):
+        # An empty or missing body would change nothing yet answer 200: the caller's mistake, said out loud.
+        if not data:
+            raise ValidationError("Oppgi mode og/eller unsubscribed.", "mode")
 
 
 class PreferencesOut(Schema):

@@ -5,16 +5,15 @@ import csv
 import io
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from shared.web import current_platform, error_response, roles_required
+from shared.web import ApiBlueprint, current_platform, error_response, roles_required
 
 from . import codebook as codebook_module
 from . import export, stats
 
-blp = Blueprint("registry_api", __name__, url_prefix="/api/v1",
-                description="Pseudonymised closures for researchers (role researcher)")
+blp = ApiBlueprint("registry_api", __name__, url_prefix="/api/v1",
+                   description="Pseudonymised closures for researchers (role researcher)")
 
 PERIOD = validate.Regexp(r"^\d{4}(-(Q[1-4]|\d{2}(-\d{2})?))?$", error="må være YYYY, YYYY-MM, YYYY-Qn eller YYYY-MM-DD")
 
@@ -43,6 +42,96 @@ class FilterQuery(_Query):
 
 class DistributionQuery(FilterQuery):
     by = fields.String(load_default="office", validate=validate.OneOf(stats.BY))
+
+
+# What the JSON answers hold, declared field by field: the OpenAPI document is the researchers' contract, and
+# schemathesis checks every answer against it (scripts/security.sh).
+class Labels(Schema):
+    nb = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class Code(Labels):
+    code = fields.String(required=True)
+
+
+class Change(Schema):
+    seq = fields.Integer(required=True)
+    case_pseudonym = fields.String(required=True)
+    change = fields.String(required=True, metadata={"description": "closed, corrected, project_end, "
+                                                                    "withdrawn_erased or withdrawn_marked"})
+    version = fields.Integer(required=True, allow_none=True, metadata={"description": "none for an erasure"})
+
+
+class ChangesOut(Schema):
+    after = fields.Integer(required=True)
+    next_cursor = fields.Integer(required=True)
+    changes = fields.List(fields.Nested(Change), required=True)
+    more = fields.Boolean(required=True, metadata={"description": "the limit was reached: ask again from next_cursor"})
+
+
+class CodebookColumn(Schema):
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    description = fields.Nested(Labels, required=True)
+    list_format = fields.Nested(Labels, metadata={"description": "for list columns: how the codes are joined"})
+    vocabulary = fields.String()
+    codes = fields.List(fields.Nested(Code))
+
+
+class ChangeFeedCodes(Schema):
+    description = fields.Nested(Labels, required=True)
+    codes = fields.List(fields.Nested(Code), required=True)
+
+
+class CodebookOut(Schema):
+    columns = fields.List(fields.Nested(CodebookColumn), required=True)
+    change_feed = fields.Nested(ChangeFeedCodes, required=True)
+    date_coarsening = fields.String()
+    small_count_threshold = fields.Integer()
+
+
+Table1Row = Schema.from_dict({column: fields.String(required=True) for column in stats.TABLE1_COLUMNS},
+                             name="Table1Row")
+
+
+class Table1Out(Schema):
+    table = fields.String(required=True)
+    columns = fields.List(fields.String(), required=True)
+    rows = fields.List(fields.Nested(Table1Row), required=True)
+
+
+class UnitColumn(Schema):
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class DistributionRow(Schema):
+    code = fields.String(required=True)
+    label = fields.Nested(Labels, required=True)
+    cells = fields.List(fields.Integer(allow_none=True), required=True, metadata={"description": "null: suppressed"})
+    total = fields.Integer(required=True, allow_none=True)
+
+
+class DistributionTotals(Schema):
+    cells = fields.List(fields.Integer(allow_none=True), required=True)
+    total = fields.Integer(required=True, allow_none=True)
+
+
+class DistributionOut(Schema):
+    table = fields.String(required=True)
+    variable = fields.String(required=True)
+    vocabulary = fields.String(required=True)
+    by = fields.String(required=True)
+    threshold = fields.Integer(required=True)
+    title = fields.Nested(Labels, required=True)
+    suppressed_mark = fields.String(required=True, allow_none=True)
+    columns = fields.List(fields.Nested(UnitColumn), required=True)
+    rows = fields.List(fields.Nested(DistributionRow), required=True)
+    totals = fields.Nested(DistributionTotals, required=True, allow_none=True)
+
+
+CSV_TOO = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # format=csv answers the same as CSV
 
 
 def _engine():
@@ -85,6 +174,7 @@ def export_json(query):
 
 @blp.route("/changes", methods=["GET"])
 @blp.arguments(ChangesQuery, location="query", unknown=RAISE)
+@blp.response(200, ChangesOut)
 @roles_required("researcher")
 def change_feed(query):
     """New, corrected and withdrawn (erased or marked) cases since a cursor."""
@@ -92,6 +182,7 @@ def change_feed(query):
 
 
 @blp.route("/codebook", methods=["GET"])
+@blp.response(200, CodebookOut)
 @roles_required("researcher")
 def codebook():
     platform = current_platform()
@@ -112,6 +203,8 @@ def _csv_response(lines, filename):
 
 @blp.route("/tables/1", methods=["GET"])
 @blp.arguments(FilterQuery, location="query", unknown=RAISE)
+@blp.response(200, Table1Out)
+@blp.doc(responses=CSV_TOO)
 @roles_required("researcher")
 def table_one(query):
     """Table 1: one row per case, codes as in the codebook. Row level: no counts."""
@@ -124,6 +217,8 @@ def table_one(query):
 
 @blp.route("/tables/<table_id>", methods=["GET"])
 @blp.arguments(DistributionQuery, location="query", unknown=RAISE)
+@blp.response(200, DistributionOut)
+@blp.doc(responses=CSV_TOO)
 @roles_required("researcher")
 def distribution(query, table_id):
     """Tables 3–7 and the outcome summary: counts by office, county or period, small counts suppressed."""

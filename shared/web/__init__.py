@@ -14,7 +14,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+import flask_smorest
 from flask_smorest import Api
+from marshmallow import Schema, fields
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
@@ -63,7 +66,7 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
         JSON_SORT_KEYS=False,
     )
     app.extensions["platform"] = platform or Platform(settings, tables)
-    api = app.extensions["smorest_api"] = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = app.extensions["smorest_api"] = PlatformApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}, "security": [{"bearer": []}]})
     api.register_converter(UUIDStringConverter, lambda _converter: {"type": "string", "format": "uuid"})
     api.register_converter(BoundedIntConverter,
@@ -80,6 +83,35 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
                                  nav_links=nav_links, service_name=service)
     return app
+
+
+class ErrorOut(Schema):
+    """The body of every API error (`error_response`), as the OpenAPI document declares it for 4xx/5xx."""
+
+    code = fields.Raw(required=True, metadata={
+        "description": "The HTTP status, or a word for a domain refusal (e.g. not_eligible, invalid, conflict)",
+        "oneOf": [{"type": "integer"}, {"type": "string"}]})
+    status = fields.String(required=True, metadata={"description": "The HTTP status phrase"})
+    message = fields.String(required=True, metadata={"description": "What went wrong, in Norwegian"})
+    errors = fields.Dict(metadata={"description": "Messages per field"})
+
+
+class PlatformApi(Api):
+    ERROR_SCHEMA = ErrorOut
+
+
+class StrictArgumentsParser(FlaskParser):
+    """Query strings are held to their schema as bodies are: the schema's own `unknown` applies (RAISE for the
+    services' strict schemas), where webargs would silently drop an unknown query parameter (a misspelt filter
+    would then return everything)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """Every service's API blueprint: flask-smorest's, parsing arguments with `StrictArgumentsParser`."""
+
+    ARGUMENTS_PARSER = StrictArgumentsParser()
 
 
 class UUIDStringConverter(BaseConverter):
@@ -299,6 +331,7 @@ def _status_phrase(status):
 
 
 NORWEGIAN_MESSAGES = {
+    400: "Forespørselen kunne ikke leses.",
     404: "Fant ikke det du ba om.",
     405: "Metoden er ikke tillatt her.",
     413: "Forespørselen er for stor.",
@@ -334,10 +367,14 @@ def _register_error_handlers(app):
             messages = data.get("messages") if isinstance(data, dict) else None
             errors = None
             if messages:
-                # flask-smorest groups by location (json, query, form); callers care about the fields.
+                # flask-smorest groups by location (json, query, form); callers care about the fields. A body
+                # that is not JSON at all has a list of messages for the whole location instead.
                 errors = {}
-                for location_errors in messages.values():
-                    errors.update(location_errors)
+                for location, location_errors in messages.items():
+                    if isinstance(location_errors, dict):
+                        errors.update(location_errors)
+                    else:
+                        errors[location] = location_errors
             message = NORWEGIAN_MESSAGES.get(error.code) or error.description or error.name
             response, status = error_response(error.code, message, errors)
             if isinstance(error, MethodNotAllowed) and error.valid_methods:

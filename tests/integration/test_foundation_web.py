@@ -275,6 +275,25 @@ def test_error_envelope_on_401_403_404(client, app):
     assert no_route.status_code == 404 and no_route.get_json()["code"] == 404
 
 
+def test_a_body_that_is_not_json_is_400_naming_the_body(client, app):
+    # Found by fuzzing: webargs reports unreadable JSON as a list for the whole location, which the error
+    # handler once took for a dict of fields and turned into a 500.
+    counsellor = mint_token(app.extensions["platform"].settings, subject="kari-veileder", role="counsellor",
+                            name="Kari", office="kristiansand")
+    response = client.post("/api/v1/cases/search", data=b"\x00{", content_type="application/json",
+                           headers={"Authorization": f"Bearer {counsellor}"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["code"] == 400 and body["message"] == "Forespørselen kunne ikke leses." and "json" in body["errors"]
+
+
+def test_error_body_matches_the_documented_error_schema(client):
+    document = client.get("/api/openapi.json").get_json()
+    error_schema = document["components"]["schemas"]["ErrorOut"]
+    assert {"type": "string"} in error_schema["properties"]["code"]["oneOf"]  # domain refusals: code "not_eligible"
+    assert set(error_schema["required"]) == {"code", "status", "message"}
+
+
 def test_correlation_id_is_echoed_or_made(client):
     assert client.get("/healthz", headers={"X-Correlation-Id": "abc-123"}).headers["X-Correlation-Id"] == "abc-123"
     made = client.get("/healthz").headers["X-Correlation-Id"]

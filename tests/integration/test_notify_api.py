@@ -57,6 +57,11 @@ def test_preferences_are_validated_strictly_and_change_nothing_when_wrong(app):
     assert bad.status_code == 422 and "mode" in bad.get_json()["errors"]
     unknown = client.put("/api/v1/preferences", json={"mode": "daily", "colour": "red"}, headers=h)
     assert unknown.status_code == 422 and "colour" in unknown.get_json()["errors"]
+    not_a_boolean = client.put("/api/v1/preferences", json={"unsubscribed": 0}, headers=h)
+    assert not_a_boolean.status_code == 422 and "unsubscribed" in not_a_boolean.get_json()["errors"]
+    for nothing in ({"json": {}}, {}):  # an empty object, and no body at all
+        empty = client.put("/api/v1/preferences", headers=h, **nothing)
+        assert empty.status_code == 422 and "mode" in empty.get_json()["errors"]
     assert client.get("/api/v1/preferences", headers=h).get_json() == {"mode": "immediate", "unsubscribed": False}
     ok = client.put("/api/v1/preferences", json={"mode": "daily"}, headers=h)
     assert ok.get_json() == {"mode": "daily", "unsubscribed": False}
