@@ -49,11 +49,19 @@ class Platform:
             self._keyring = load_keyring(self.settings.keyring_file)
         return self._keyring
 
-    def emit(self, conn, event_type: str, office: str, payload: dict, correlation: str | None = None) -> dict:
-        """Validate an event and put it in the outbox inside the caller's transaction."""
-        envelope = make_envelope(
+    def event(self, event_type: str, office: str, payload: dict, correlation: str | None = None) -> dict:
+        """A validated envelope of this service (its payload JSON-ready), not yet in the outbox."""
+        return make_envelope(
             event_type, office, payload, producer=self.settings.service,
             correlation_id=correlation or correlation_id.get(), occurred_at=self.clock.now(),
         )
-        store.add_event(conn, self.tables["outbox"], envelope)
+
+    def queue(self, conn, envelope: dict, *together_with) -> dict:
+        """Put an envelope from `event` in the outbox inside the caller's transaction, with the change's own writes
+        `(statement, parameters)` in the same round trip where the database allows it."""
+        store.add_event(conn, self.tables["outbox"], envelope, *together_with)
         return envelope
+
+    def emit(self, conn, event_type: str, office: str, payload: dict, correlation: str | None = None) -> dict:
+        """Validate an event and put it in the outbox inside the caller's transaction."""
+        return self.queue(conn, self.event(event_type, office, payload, correlation))

@@ -1,6 +1,8 @@
 """Intake's JSON API (bearer token). Every case id is looked up within the caller's office (else 404)."""
 from __future__ import annotations
 
+from flask import jsonify
+
 from shared.web import (ApiBlueprint, current_platform, current_principal, error_response, roles_required,
                         service_scope_required)
 
@@ -217,7 +219,9 @@ def submit_closure(data, case_id):
     """Submit the closure (version 1: case.closed) or a correction (version n+1: case.corrected)."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        return cases.submit_closure(conn, current_platform(), principal, case_id, _clean(data))
+        record = cases.submit_closure(conn, current_platform(), principal, case_id, _clean(data))
+    # The record as the event carries it, already dumped by the same schema (ClosureRecordOut): not dumped twice.
+    return jsonify(record), 201
 
 
 @blp.route("/overview", methods=["GET"])

@@ -10,11 +10,12 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import Date, Integer, String, and_, bindparam, cast, func, literal_column, null, select, true, union_all
 from sqlalchemy.exc import IntegrityError
 
 from shared.auth import NotFound
 from shared.crypto import decrypt_text, encrypt_text
+from shared.db import execute_together
 from shared.vocab import codes
 
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules, derive, rules, states
@@ -71,6 +72,23 @@ _CONTACTS = (select(T["contacts"]).where(and_(T["contacts"].c.case_id == bindpar
              .order_by(T["contacts"].c.contact_date, T["contacts"].c.updated_at))
 _MEASURES = (select(T["measures"]).where(and_(T["measures"].c.case_id == bindparam("case_id"),
                                               T["measures"].c.deleted.is_(False))).order_by(T["measures"].c.from_date))
+# What a closure reads, in one round trip: the case's own columns that the closure uses (locked), beside its live
+# contacts and measures as one row each (kind "c" or "m"); a case with neither still gives one row.
+_CLOSURE_LOG = union_all(
+    select(literal_column("'c'").label("log_kind"), T["contacts"].c.contact_date.label("log_on"),
+           cast(null(), Date).label("log_until"), T["contacts"].c.party.label("log_what"),
+           T["contacts"].c.form.label("log_form"), T["contacts"].c.minutes.label("log_minutes"))
+    .where(T["contacts"].c.case_id == bindparam("case_id"), T["contacts"].c.deleted.is_(False)),
+    select(literal_column("'m'"), T["measures"].c.from_date, T["measures"].c.to_date, T["measures"].c.measure,
+           cast(null(), String), cast(null(), Integer))
+    .where(T["measures"].c.case_id == bindparam("case_id"), T["measures"].c.deleted.is_(False)),
+).subquery("log")
+_CLOSURE_CASE_COLUMNS = ("id", "office", "counsellor_id", "state", "revision", "candidate_hash", "mentor_id",
+                         "employer_hash", "entry_point", "mentor_relation", "opened_on", "closed_on", "closure_version")
+_CLOSURE_INPUTS = (select(*(T["cases"].c[name] for name in _CLOSURE_CASE_COLUMNS), _CLOSURE_LOG)
+                   .select_from(T["cases"].outerjoin(_CLOSURE_LOG, true()))
+                   .where(T["cases"].c.id == bindparam("case_id"), T["cases"].c.office == bindparam("office"))
+                   .with_for_update(of=T["cases"]))
 _HISTORY_INSERT = T["history"].insert()
 _CLOSURE_INSERT = T["closures"].insert()
 _CASE_UPDATE = T["cases"].update().where(T["cases"].c.id == bindparam("case_key"))
@@ -87,6 +105,27 @@ def owned_case(conn, office: str, case_id: str, for_update=False) -> dict:
     if row is None:
         raise NotFound("not found")
     return dict(row)
+
+
+def _closure_inputs(conn, office: str, case_id: str) -> tuple[dict, list[dict], list[dict]]:
+    """(case, live contacts, live measures by start date) for a closure, the case locked; NotFound as owned_case."""
+    try:
+        uuid.UUID(str(case_id))
+    except ValueError:
+        raise NotFound("not found") from None
+    rows = conn.execute(_CLOSURE_INPUTS, {"case_id": str(case_id), "office": office}).all()
+    if not rows:
+        raise NotFound("not found")
+    case = {name: rows[0][i] for i, name in enumerate(_CLOSURE_CASE_COLUMNS)}
+    contacts, measures = [], []
+    for row in rows:
+        if row.log_kind == "c":
+            contacts.append({"contact_date": row.log_on, "party": row.log_what, "form": row.log_form,
+                             "minutes": row.log_minutes})
+        elif row.log_kind == "m":
+            measures.append({"measure": row.log_what, "from_date": row.log_on, "to_date": row.log_until})
+    measures.sort(key=lambda m: (m["from_date"], m["measure"], m["to_date"] or m["from_date"]))
+    return case, contacts, measures
 
 
 def _contacts(conn, case_id, include_deleted=False):
@@ -109,16 +148,24 @@ def _measures(conn, case_id, include_deleted=False):
 
 def _change(conn, platform, case, actor, action, summary, snapshot=None, **updates):
     """Bump the case's revision, apply `updates`, and append the history entry (append-only, encrypted snapshot)."""
+    execute_together(conn, *_change_writes(platform, case, actor, action, summary, snapshot, **updates))
+    return case
+
+
+def _change_writes(platform, case, actor, action, summary, snapshot=None, **updates) -> tuple:
+    """The writes of `_change`, for the caller to send (with its own); `case` is updated as they will leave it."""
     now = platform.clock.now()
     revision = case["revision"] + 1
-    conn.execute(_CASE_UPDATE, {"case_key": case["id"], "revision": revision, "updated_at": now, **updates})
     entry_id = str(uuid.uuid4())
-    conn.execute(_HISTORY_INSERT, {
-        "id": entry_id, "case_id": case["id"], "office": case["office"], "seq": revision, "at": now,
-        "actor": actor.subject, "action": action, "summary": _jsonable(summary),
-        "snapshot": _enc_json(platform, case["office"], snapshot, history=entry_id, field="snapshot")})
+    writes = (
+        (_CASE_UPDATE, {"case_key": case["id"], "revision": revision, "updated_at": now, **updates}),
+        (_HISTORY_INSERT, {
+            "id": entry_id, "case_id": case["id"], "office": case["office"], "seq": revision, "at": now,
+            "actor": actor.subject, "action": action, "summary": _jsonable(summary),
+            "snapshot": _enc_json(platform, case["office"], snapshot, history=entry_id, field="snapshot")}),
+    )
     case.update(updates, revision=revision, updated_at=now)
-    return case
+    return writes
 
 
 def directory_user(conn, platform, user_id):
@@ -573,9 +620,8 @@ def save_draft(conn, platform, actor, case_id, raw: dict) -> dict:
 
 def submit_closure(conn, platform, actor, case_id, raw: dict) -> dict:
     """Validate everything at once; store the closure version, close the case, emit case.closed or case.corrected."""
-    case = owned_case(conn, actor.office, case_id, for_update=True)
+    case, contacts, measures = _closure_inputs(conn, actor.office, case_id)
     event_type, next_state, version, supersedes = states.submission(case["state"], case["closure_version"])
-    contacts, measures = _contacts(conn, case["id"]), _measures(conn, case["id"])
     today = platform.clock.today()
     derived = derived_summary(case, contacts, measures, today)
     values, errors = closure_rules.validate(raw, case, contacts, measures, derived,
@@ -589,22 +635,25 @@ def submit_closure(conn, platform, actor, case_id, raw: dict) -> dict:
 
 
 def _store_version(conn, platform, actor, case, values, measures, derived, event_type, next_state, version, supersedes):
+    """Write the closure version, the case's new state, its history entry and the event (one round trip on
+    PostgreSQL); returns the record exactly as sent (JSON-ready)."""
     record = closure_rules.record(case, values, measures, derived, version)
     payload = dict(record, supersedes_version=supersedes) if event_type == "case.corrected" else record
-    envelope = platform.emit(conn, event_type, case["office"], payload)
-    conn.execute(_CLOSURE_INSERT, {
-        "case_id": case["id"], "version": version, "office": case["office"], "kind": event_type,
-        "supersedes_version": supersedes, "record": envelope["payload"], "submitted_by": actor.subject,
-        "submitted_at": platform.clock.now()})
+    envelope = platform.event(event_type, case["office"], payload)
     updates = {"state": next_state, "closure_version": version}
     if next_state == states.CLOSED:
         updates.update(closed_on=values["closed_on"], active_candidate=None, closure_draft=None,
                        draft_saved_by=None, draft_saved_at=None)
-    _change(conn, platform, case, actor, {"case.closed": "closed", "case.corrected": "corrected",
-                                          "case.project_end_status": "project_end_status"}[event_type],
-            {"version": version, "supersedes_version": supersedes, "closed_on": values["closed_on"],
-             "closure_reason": values["closure_reason"]}, **updates)
-    return payload
+    platform.queue(
+        conn, envelope,
+        (_CLOSURE_INSERT, {"case_id": case["id"], "version": version, "office": case["office"], "kind": event_type,
+                           "supersedes_version": supersedes, "record": envelope["payload"],
+                           "submitted_by": actor.subject, "submitted_at": platform.clock.now()}),
+        *_change_writes(platform, case, actor, {"case.closed": "closed", "case.corrected": "corrected",
+                                                "case.project_end_status": "project_end_status"}[event_type],
+                        {"version": version, "supersedes_version": supersedes, "closed_on": values["closed_on"],
+                         "closure_reason": values["closure_reason"]}, **updates))
+    return envelope["payload"]
 
 
 def project_end(platform, actor) -> dict:

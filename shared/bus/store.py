@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, execute_together, utcnow
 
 from .envelope import encode, routing_key
 
@@ -41,10 +41,20 @@ def define_tables(metadata: MetaData) -> dict[str, Table]:
     return {"outbox": outbox, "inbox": inbox}
 
 
-def add_event(conn, outbox_table, envelope: dict) -> None:
-    """Queue a validated envelope for publishing, inside the caller's transaction."""
-    # Parameters apart from the statement: SQLAlchemy then reuses the compiled INSERT (no per-call cache-key work).
-    conn.execute(outbox_table.insert(), {
+_INSERTS: dict = {}
+
+
+def add_event(conn, outbox_table, envelope: dict, *together_with) -> None:
+    """Queue a validated envelope for publishing, inside the caller's transaction.
+
+    `together_with`: the change's own writes, `(statement, parameters)`, sent in the same round trip as the outbox row
+    where the database allows it (`shared.db.execute_together`).
+    """
+    # One INSERT object per table and parameters apart: SQLAlchemy reuses the compiled statement.
+    insert = _INSERTS.get(outbox_table)
+    if insert is None:
+        insert = _INSERTS[outbox_table] = outbox_table.insert()
+    execute_together(conn, *together_with, (insert, {
         "message_id": envelope["message_id"],
         "routing_key": routing_key(envelope["office"], envelope["type"]),
         "event_type": envelope["type"],
@@ -52,4 +62,4 @@ def add_event(conn, outbox_table, envelope: dict) -> None:
         "body": encode(envelope),
         "created_at": utcnow(),
         "attempts": 0,
-    })
+    }))
