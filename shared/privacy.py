@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date, datetime
 
 import click
 from flask import current_app
@@ -25,6 +26,15 @@ from shared.db import UTCDateTime
 
 ACTIONS = ("access_export", "erasure", "retention")
 DATA_POLICIES = ("erase", "research_exemption")
+
+
+def jsonable(value):
+    """The JSON shape of every service's part of an access document: dates and times as ISO 8601 strings."""
+    def default(item):
+        if isinstance(item, (date, datetime)):
+            return item.isoformat()
+        raise TypeError(f"not exportable: {type(item).__name__}")
+    return json.loads(json.dumps(value, default=default, ensure_ascii=False))
 
 
 def define_log_table(metadata, name: str) -> Table:

@@ -12,6 +12,7 @@ VIEW_DOCUMENTS = ("local_contact",)               # open or download the scanned
 READ_STATUS = ("counsellor", "local_contact")
 READ_TEMPLATES = ("counsellor", "local_contact", "admin")
 MANAGE_TEMPLATES = ("admin",)
+PRIVACY = ("local_contact",)                      # a person's consents for an access request; erasure receipts
 
 
 def require(principal, allowed):

@@ -7,12 +7,13 @@ from . import tables
 def create_app(settings=None, platform=None):
     app = create_service_app("consent", __name__, tables.all_tables(), settings=settings, platform=platform,
                              api_title="Consent: signed consents per office")
-    from . import api, cli, handlers, pages
+    from . import api, cli, handlers, pages, privacy_api
     from .domain import deps_from_platform
     max_upload = deps_from_platform(app.extensions["platform"]).max_upload_bytes
     # Room for the form fields around the largest document; the document limit itself is checked on the content.
     app.config["MAX_CONTENT_LENGTH"] = max_upload + 1024 * 1024
     app.extensions["smorest_api"].register_blueprint(api.blp)
+    app.extensions["smorest_api"].register_blueprint(privacy_api.blp)
     app.register_blueprint(pages.pages)
     api.register_domain_errors(app)
     cli.register(app)

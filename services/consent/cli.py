@@ -1,6 +1,6 @@
 """Consent operations in the Flask CLI: `flask --app services.consent.wsgi <command>`.
 
-templates load | rewrap | audit verify | expiry sweep | demo seed
+templates load | rewrap | audit verify | expiry sweep | demo seed | privacy retention
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
+from shared import privacy as shared_privacy
 from shared.config import REPO_ROOT
 
-from . import audit, domain, rewrap as rewrap_module
+from . import audit, domain, privacy, rewrap as rewrap_module
 from .cipher import OfficeCipher
 from .schemas import TemplateFileSchema
 
@@ -115,6 +116,9 @@ def demo_seed():
                f"for {result['cases']} known cases")
 
 
+privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, privacy.T["privacy_log"])
+
+
 def register(app):
-    for command in (templates_cli, audit_cli, expiry_cli, demo_cli, rewrap_command):
+    for command in (templates_cli, audit_cli, expiry_cli, demo_cli, rewrap_command, privacy_cli):
         app.cli.add_command(command)

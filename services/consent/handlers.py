@@ -5,7 +5,7 @@ re-evaluates every purpose of a case when its parties change. Nothing personal a
 """
 from __future__ import annotations
 
-from . import domain
+from . import domain, privacy
 
 QUEUE = "consent.cases"
 
@@ -49,6 +49,7 @@ HANDLERS = {
     "case.parties_changed": on_parties_changed,
     "case.closed": on_case_closed,
     "case.corrected": on_case_closed,
+    "case.erased": privacy.on_case_erased,  # the office erased the cases at the person's request
 }
 
 

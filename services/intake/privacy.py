@@ -15,14 +15,13 @@ Each leaves a row in intake_privacy_log (shared.privacy): who, when, office, row
 """
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import date, datetime
 
 from sqlalchemy import and_, select, true
 
 from shared import privacy
 from shared.auth import NotFound
+from shared.privacy import jsonable
 
 from . import cases as case_service
 from .domain import Invalid, rules
@@ -96,15 +95,6 @@ def export_cases(conn, platform, office: str, case_ids) -> list[dict]:
 
 def intake_counts(exported: list[dict]) -> dict:
     return {"cases": len(exported), **{kind: sum(len(case[kind]) for case in exported) for kind in KINDS[1:]}}
-
-
-def jsonable(value):
-    """Dates as ISO strings, bytes never (nothing binary is exported by intake)."""
-    def default(item):
-        if isinstance(item, (date, datetime)):
-            return item.isoformat()
-        raise TypeError(f"not exportable: {type(item).__name__}")
-    return json.loads(json.dumps(value, default=default, ensure_ascii=False))
 
 
 def withdrawal_policy(conn, platform) -> str:

@@ -6,17 +6,16 @@ the caller's office, another office's person included, is the same 404.
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from shared.auth import COOKIE_NAME
-from shared.web import current_platform, current_principal, error_response, roles_required
+from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import access, privacy
 from .peers import PeerUnavailable
 from .schemas import Strict
 
-blp = Blueprint("intake_privacy_api", __name__, url_prefix="/api/v1",
+blp = ApiBlueprint("intake_privacy_api", __name__, url_prefix="/api/v1",
                 description="Privacy operations of the office's local contact: access request and erasure")
 
 

@@ -1,6 +1,6 @@
 """Registry operations in the Flask CLI: `flask --app services.registry.wsgi <command>`.
 
-registry purge-waiting | registry replay --file envelopes.jsonl | demo seed
+registry purge-waiting | registry replay --file envelopes.jsonl | demo seed | privacy retention
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from shared import privacy as shared_privacy
 
 from . import ingest
 
@@ -55,6 +57,10 @@ def seed():
     click.echo(json.dumps(outcomes, sort_keys=True))
 
 
+privacy_cli = shared_privacy.retention_cli(ingest.retention_steps, ingest.T["privacy_log"])
+
+
 def register(app):
     app.cli.add_command(registry_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(privacy_cli)

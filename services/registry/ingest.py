@@ -16,10 +16,11 @@ import re
 import time
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.exc import OperationalError
 
 from . import records
+from shared import privacy
 from shared.directory import ProjectSettingsSchema
 
 from .pseudonym import Pseudonymiser, SecretUnavailable, read_secret
@@ -226,8 +227,13 @@ def on_consent_withdrawn(conn, envelope, platform):
     if target is None:
         return "ignored"
     _office_row, case = target
-    policy = envelope["payload"]["data_policy"]
-    _set_consent(conn, platform, case, "withdrawn", envelope["payload"]["effective_at"], policy)
+    return _withdraw(conn, platform, envelope, case, envelope["payload"]["data_policy"],
+                     envelope["payload"]["effective_at"])
+
+
+def _withdraw(conn, platform, envelope, case, policy, effective_at):
+    """Bar the case for good; erase what researchers have of it, or mark it under the research exemption."""
+    _set_consent(conn, platform, case, "withdrawn", effective_at, policy)
     conn.execute(delete(T["waiting"]).where(T["waiting"].c.case_pseudonym == case))
     closures = T["closures"]
     present = conn.execute(select(closures.c.version).where(closures.c.case_pseudonym == case)).first()
@@ -244,6 +250,37 @@ def on_consent_withdrawn(conn, envelope, platform):
                      .values(status="withdrawn_marked", change_seq=seq))
     write_log(conn, platform, envelope, "accepted", "withdrawn_marked")
     return "marked"
+
+
+def on_case_erased(conn, envelope, platform):
+    """intake's case.erased: the office erased the cases at the person's request. For the registry that is a
+    withdrawal of the research consent, with the policy the event carries (the project's withdrawal_policy): the
+    same erasure or mark, change feed entry and bar, and nothing waits for consent any longer."""
+    if _covered_office(conn, platform, envelope) is None:
+        return "refused"  # a guest office's cases never reached the registry
+    payload = envelope["payload"]
+    pseudonymiser = context(platform, conn).pseudonymiser
+    policy = payload["data_policy"]
+    cases = [pseudonymiser.pseudonym("case", str(case_id)) for case_id in payload["case_ids"]]
+    held = {name: conn.execute(select(func.count()).select_from(T[name]).where(T[name].c.case_pseudonym.in_(cases))
+                               ).scalar() for name in ("closures", "versions", "waiting")}
+    for case in cases:
+        _withdraw(conn, platform, envelope, case, policy, envelope["occurred_at"])
+    counts = {"waiting": held["waiting"]}
+    if policy == "erase":
+        counts.update(closures=held["closures"], versions=held["versions"])
+    else:
+        counts["marked"] = held["closures"]
+    privacy.record(conn, T["privacy_log"], request_id=payload["request_id"], action="erasure",
+                   office=envelope["office"], actor="service-registry", actor_role="service",
+                   at=platform.clock.now(), counts=counts, case_count=len(cases), outcome=policy)
+    return "erased" if policy == "erase" else "marked"
+
+
+def retention_steps(platform):
+    """Past the project's retention date the research data goes too: every pseudonymised closure, its history,
+    what waits, the consent states (bars) and the change feed. The log (codes only) stays."""
+    return [(name, T[name], true()) for name in ("closures", "versions", "waiting", "consents", "changes")]
 
 
 def on_consent_expired(conn, envelope, platform):
@@ -274,6 +311,7 @@ HANDLERS = {event: _recording(handler) for event, handler in {
     "consent.granted": on_consent_granted,
     "consent.withdrawn": on_consent_withdrawn,
     "consent.expired": on_consent_expired,
+    "case.erased": on_case_erased,
 }.items()}
 
 

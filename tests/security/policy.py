@@ -116,6 +116,9 @@ POLICY = {
         ("GET", "/api/v1/cases/{case_id}"): allow(*OFFICE, owned=True),
         ("GET", "/api/v1/persons/{subject_ref}"): allow(*OFFICE, owned=True),
         ("GET", "/api/v1/documents/{document_id}"): allow(L, owned=True),
+        # A person's consents for an access request (asked by intake on the local contact's token), erasure receipt.
+        ("POST", "/api/v1/privacy/access"): allow(L),
+        ("GET", "/api/v1/privacy/erasures/{request_id}"): allow(L, owned=True),
         ("GET", "/"): landing(*OFFICE),
         ("GET", "/saker/<uid:case_id>"): allow(*OFFICE, owned=True),
         ("GET", "/personer/<subject_ref>"): allow(*OFFICE, owned=True),
