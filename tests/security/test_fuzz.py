@@ -6,12 +6,13 @@ data must be rejected (4xx). Unauthenticated, every generated request that reach
 authentication is never skipped, whatever the body. The one other answer allowed is the router's own refusal of a
 request that matches no operation at all (404 for an id of the wrong form, 405 for a method the path does not
 have), checked against the url_map: no service code runs for those. scripts/security.sh runs this (SECURITY_FUZZ=1)
-with FUZZ_EXAMPLES per operation (default 5).
+with FUZZ_EXAMPLES per operation and phase (default 25).
 """
 from __future__ import annotations
 
 import importlib
 import os
+import time
 from urllib.parse import unquote
 
 import pytest
@@ -29,7 +30,7 @@ from .policy import POLICY
 if os.environ.get("SECURITY_FUZZ") != "1":
     pytest.skip("fuzzing runs from scripts/security.sh (SECURITY_FUZZ=1)", allow_module_level=True)
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SERVICE = os.environ.get("FUZZ_SERVICES", "intake,consent,registry,notify").split(",")
 CALLER_FOR_ROLE = {"counsellor": "owner_counsellor", "local_contact": "local_contact",
                    "county_contact": "county_contact", "researcher": "researcher", "admin": "admin"}
@@ -93,10 +94,15 @@ def _count(kind):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _report_case_count():
+def _report_case_count(request):
+    started = time.monotonic()
     yield
     if CASES_RUN:
-        print(f"\nFUZZ CASES: {sum(CASES_RUN.values())} total; " + ", ".join(f"{k} {v}" for k, v in sorted(CASES_RUN.items())))
+        line = (f"FUZZ CASES: {sum(CASES_RUN.values())} in {time.monotonic() - started:.0f} s "
+                f"({EXAMPLES} examples per operation); " + ", ".join(f"{k} {v}" for k, v in sorted(CASES_RUN.items())))
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():  # on the terminal, not into the last test's captured output
+            print("\n" + line)
 
 
 def _tests_for(service):
