@@ -85,6 +85,9 @@ class DevStack:
             "NOTIFY_SMTP_HOST": "127.0.0.1",
             "NOTIFY_SMTP_PORT": str(c.smtp_port),
             "NOTIFY_INTAKE_URL": f"http://127.0.0.1:{c.service_ports['intake']}",
+            # An access request's consent and notify parts, asked by intake on the local contact's token.
+            "INTAKE_CONSENT_URL": f"http://127.0.0.1:{c.service_ports['consent']}",
+            "INTAKE_NOTIFY_URL": f"http://127.0.0.1:{c.service_ports['notify']}",
             "PYTHONUNBUFFERED": "1",
         })
         secret = c.data_dir / "pseudonym-secret"

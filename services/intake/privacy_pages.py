@@ -6,6 +6,8 @@ an unconfirmed erasure re-shows the form with the message at the field and chang
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, redirect, render_template, request, url_for
 
@@ -27,6 +29,15 @@ KIND_LABELS = {
     "consents": "samtykkestatuser",
 }
 ACTION_LABELS = {"access_export": "Innsyn", "erasure": "Sletting", "retention": "Oppbevaringsfrist"}
+HISTORY_LABELS = {
+    "opened": "Opprettet", "contact_logged": "Kontakt logget", "contact_edited": "Kontakt endret",
+    "contact_deleted": "Kontakt slettet", "measure_added": "Tiltak lagt til", "measure_changed": "Tiltak endret",
+    "measure_deleted": "Tiltak slettet", "parties_changed": "Mentor/arbeidsgiver endret", "handed_over": "Overført",
+    "plan_updated": "Plan oppdatert", "closed": "Avsluttet", "corrected": "Avslutning rettet",
+    "project_end_status": "Status ved prosjektslutt",
+}
+AUDIT_LABELS = {"document.view": "vist", "document.download": "lastet ned", "access_export": "utlevert ved innsyn"}
+OSLO = ZoneInfo("Europe/Oslo")
 
 
 @pages.app_template_filter("dato")
@@ -36,6 +47,19 @@ def _norwegian_date(value):
         return "–"
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return f"{text[8:10]}.{text[5:7]}.{text[:4]}"
+
+
+@pages.app_template_filter("tidspunkt")
+def _norwegian_time(value):
+    """A UTC time (or ISO string) as dd.mm.yyyy HH:MM in Norwegian time."""
+    if not value:
+        return "–"
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(OSLO).strftime("%d.%m.%Y %H:%M")
+
+
+def _names(office):
+    return {u["id"]: u["name"] for u in current_platform().directory.users(office_code=office)}
 
 
 def _local_contact():
@@ -48,6 +72,7 @@ def _start(errors=None, alert=None, status=200, national_id=""):
         recent = privacy.recent_requests(conn, principal.office)
     return render_template("intake/privacy.html", errors=errors or {}, alert=alert, labels=LABELS,
                            national_id=national_id, recent=recent, action_labels=ACTION_LABELS,
+                           names=_names(principal.office),
                            office=current_platform().directory.office(principal.office)), status
 
 
@@ -75,7 +100,8 @@ def privacy_access():
         return Response(body, mimetype="application/json", headers={
             "Content-Disposition": f'attachment; filename="innsyn-{document["request_id"][:8]}.json"'})
     return render_template("intake/privacy_access.html", doc=document, national_id=national_id,
-                           kind_labels=KIND_LABELS)
+                           kind_labels=KIND_LABELS, history_labels=HISTORY_LABELS, audit_labels=AUDIT_LABELS,
+                           names=_names(principal.office))
 
 
 @pages.post("/personvern/sletting")
@@ -118,4 +144,5 @@ def privacy_receipt(request_id):
     principal = _local_contact()
     status = privacy.erasure_status(current_platform(), current_app.extensions["privacy_peers"], principal,
                                     caller_token(), request_id)
-    return render_template("intake/privacy_receipt.html", status=status, kind_labels=KIND_LABELS)
+    return render_template("intake/privacy_receipt.html", status=status, kind_labels=KIND_LABELS,
+                           names=_names(principal.office))

@@ -401,7 +401,7 @@ def nav_links():
     by_role = {
         "counsellor": [("Saker", "/intake/"), ("Samtykker", "/consent/"), ("Varsler", "/notify/")],
         "local_contact": [("Saker", "/intake/"), ("Kontoroversikt", "/intake/oversikt"), ("Samtykker", "/consent/"),
-                          ("Varsler", "/notify/")],
+                          ("Varsler", "/notify/"), ("Personvern", "/intake/personvern")],
         "county_contact": [("Fylkesoversikt", "/notify/fylke"), ("Varsler", "/notify/")],
         "researcher": [("Forskningsdata", "/registry/")],
         "admin": [("Prosjekt", "/intake/admin"), ("Samtykkemaler", "/consent/maler"), ("Varsler", "/notify/")],
