@@ -27,6 +27,9 @@ SERVICES = ("intake", "consent", "registry", "notify")
 PRODUCERS = ("intake", "consent")          # services with an outbox relay
 CONSUMERS = ("consent", "registry", "notify")  # services with a bus consumer
 NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "hybrid.conf.template"
+# The local run's metrics endpoints of the processes that serve no web app (the services' own are at /metrics).
+LOCAL_METRICS_PORTS = {"intake-relay": 9101, "consent-relay": 9102,
+                       "consent-consumer": 9202, "registry-consumer": 9203, "notify-consumer": 9204}
 
 
 def find_nginx() -> str:
@@ -45,6 +48,7 @@ class StackConfig:
     smtp_port: int = 8025
     workers: int = 2
     env: dict = field(default_factory=dict)  # extra variables for every process (database and broker URLs ...)
+    metrics_ports: dict = field(default_factory=dict)  # relay/consumer process name -> its metrics port (off if absent)
     python: str = sys.executable
 
     @property
@@ -96,6 +100,14 @@ class DevStack:
         env.update(c.env)
         if service:
             env["PROMETHEUS_MULTIPROC_DIR"] = str(c.run_dir / "prometheus" / service)
+        return env
+
+    def worker_env(self, service: str, role: str) -> dict:
+        """A relay's or consumer's environment, with its metrics endpoint when the stack gives it a port."""
+        env = self.service_env()
+        port = self.config.metrics_ports.get(f"{service}-{role}")
+        if port:
+            env[f"{service.upper()}_{role.upper()}_METRICS_ADDRESS"] = f"127.0.0.1:{port}"
         return env
 
     def flask(self, service: str, *args: str, check=True, capture=True) -> subprocess.CompletedProcess:
@@ -187,10 +199,10 @@ class DevStack:
         flask = [c.python, "-m", "flask", "--app"]
         for service in PRODUCERS:
             self._spawn(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"],
-                        self.service_env())
+                        self.worker_env(service, "relay"))
         for service in CONSUMERS:
             self._spawn(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"],
-                        self.service_env())
+                        self.worker_env(service, "consumer"))
         self._spawn("notify-worker", flask + ["services.notify.wsgi", "notify", "run"], self.service_env())
         conf = self.render_nginx()
         nginx = find_nginx()
@@ -270,6 +282,9 @@ class DevStack:
             lines.append(f"  {user['id']:<24} {user.get('role', ''):<15} {where:<14} {user.get('name', '')}")
         lines += ["", f"Mail sent by notify lands in {self.config.mail_dir}/ (local SMTP sink on port {self.config.smtp_port}).",
                   f"Logs: {self.config.log_dir}/<process>.log", "Stop with Ctrl-C.", ""]
+        if self.config.metrics_ports:
+            lines[-2:-2] = ["Metrics: every service at <address>/<service>/metrics; relays and consumers at "
+                            + ", ".join(f"{name} :{port}" for name, port in self.config.metrics_ports.items())]
         return "\n".join(lines)
 
 
@@ -280,7 +295,8 @@ def main(argv=None) -> int:
     parser.add_argument("--proxy-port", type=int, default=8080)
     parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
     args = parser.parse_args(argv)
-    stack = DevStack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.proxy_port))
+    stack = DevStack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.proxy_port,
+                                 metrics_ports=dict(LOCAL_METRICS_PORTS)))
     stopping = {"flag": False}
 
     def _stop(signum, _frame):

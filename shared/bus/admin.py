@@ -172,9 +172,10 @@ def _describe(queue: str, method, properties, body: bytes) -> dict:
     headers = properties.headers or {}
     deaths = headers.get("x-death") or []
     death = deaths[0] if deaths else {}
-    office = None
-    try:
-        office = json.loads(body).get("office")
+    office = event_type = None
+    try:  # the envelope names office and type (the relay sends no type property)
+        envelope = json.loads(body)
+        office, event_type = envelope.get("office"), envelope.get("type")
     except (ValueError, AttributeError, UnicodeDecodeError):
         pass
 
@@ -184,7 +185,7 @@ def _describe(queue: str, method, properties, body: bytes) -> dict:
         "queue": queue,
         "dead_letter_queue": queue + ".dead",
         "message_id": properties.message_id,
-        "type": properties.type,
+        "type": event_type if isinstance(event_type, str) else properties.type,
         "office": office if isinstance(office, str) else None,
         "routing_key": text(death.get("routing-keys", [method.routing_key])[0]) if death else method.routing_key,
         "reason": text(death.get("reason")) or "unknown",

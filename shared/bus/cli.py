@@ -1,9 +1,13 @@
 """Bus commands in each service's Flask CLI: the outbox relay, the consumer, dead letters."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from shared.config import ConfigError
 
 outbox_cli = AppGroup("outbox", help="The transactional outbox.")
 bus_cli = AppGroup("bus", help="Consumers and dead letters.")
@@ -13,11 +17,21 @@ def _platform():
     return current_app.extensions["platform"]
 
 
+@contextmanager
+def _config_errors():
+    """A malformed setting read at start (e.g. the metrics address) stops the command with one line naming it."""
+    try:
+        yield
+    except ConfigError as error:
+        raise click.ClickException(f"configuration error: {error}") from None
+
+
 @outbox_cli.command("relay")
 def outbox_relay():
     """Publish outbox rows with pipelined confirms until stopped (safe to kill at any moment)."""
     from shared.bus.relay import run_relay
-    run_relay(_platform())
+    with _config_errors():
+        run_relay(_platform())
 
 
 @outbox_cli.command("status")
@@ -38,7 +52,8 @@ def bus_consume():
     spec = current_app.extensions.get("consumer_spec")
     if spec is None:
         raise click.ClickException(f"{_platform().settings.service} consumes no events")
-    run_consumer(_platform(), spec)
+    with _config_errors():
+        run_consumer(_platform(), spec)
 
 
 def _queues_for(queue):

@@ -37,10 +37,14 @@ from shared.db import is_transient, utcnow
 from shared.logs import correlation_id, log_event
 
 from .envelope import InvalidEvent, decode, validate_envelope
+from .metrics import serve_metrics
 
 log = logging.getLogger("shared.bus.consumer")
 
-CONSUMED = Counter("bus_consumed_total", "Messages settled by consumers", ["queue", "outcome"])
+CONSUMED = Counter("bus_consumed_total", "Messages settled by consumers (outcome: processed, duplicate, ignored, "
+                   "rejected = dead-lettered)", ["queue", "outcome"])
+RETRIES = Counter("bus_consumer_retries_total", "Batches rolled back by a transient failure (database down) and "
+                  "retried after a backoff, nothing acknowledged", ["queue"])
 MAX_BACKOFF_SECONDS = 30.0
 RECONNECT_MAX_SECONDS = 5.0  # a broker back from a restart is found within seconds
 
@@ -321,6 +325,7 @@ class Consumer:
                 if not is_transient(error):
                     raise
                 backoff = min(MAX_BACKOFF_SECONDS, max(0.25, backoff * 2))
+                RETRIES.labels(self.spec.queue).inc()
                 log_event(log, "database unavailable; batch not acknowledged, retrying", logging.WARNING,
                           queue=self.spec.queue, count=len(deliveries), retry_in=backoff, error=type(error).__name__)
                 connection.sleep(backoff)  # keeps the broker connection (heartbeats) alive
@@ -353,6 +358,7 @@ class Consumer:
 def run_consumer(platform, spec: ConsumerSpec) -> Stats:
     """`flask bus consume`: consume until SIGTERM/SIGINT, across the configured broker addresses."""
     consumer = Consumer(platform, spec)
+    metrics = serve_metrics(platform.settings, "consumer")
     previous = {sig: signal.signal(sig, consumer.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     log_event(log, "consumer started", queue=spec.queue, batch=consumer.batch, brokers=len(consumer.urls))
     try:
@@ -360,6 +366,8 @@ def run_consumer(platform, spec: ConsumerSpec) -> Stats:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics is not None:
+            metrics.shutdown()
         log_event(log, "consumer stopped", queue=spec.queue, processed=consumer.stats.processed,
                   duplicate=consumer.stats.duplicate, rejected=consumer.stats.rejected)
 

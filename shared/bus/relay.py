@@ -4,12 +4,17 @@ How it stays correct when killed at any moment (at-least-once; consumers dedupe 
 - rows are *claimed* for a short lease (claimed_by/claimed_until; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
   several relays share the work); a relay that dies leaves leases that simply expire;
 - each row is published persistent, `mandatory`, with message_id = the envelope's id and user_id = the broker
-  user (so the broker itself validates who publishes), and marked sent only after the broker's ack;
+  user (so the broker itself validates who publishes), and marked sent only after the broker's ack. Only those
+  four properties travel (with correlation_id): the body is the envelope, which every consumer validates, and it
+  already names the type, the producer and the time;
 - a nack, a basic.return (unroutable) or a channel closed by the broker (e.g. ACCESS_REFUSED) leaves the row
   unsent with attempts+1 and last_error, retried later with exponential backoff (claimed_until is the earliest
   next try).
 Speed comes from keeping a WINDOW of unconfirmed messages in flight (one synchronous confirm per message caps a
-relay at a twentieth of what the broker can take) and from batched claims and batched "sent" updates.
+relay at a twentieth of what the broker can take), from claiming one BATCH ahead of the window on a helper thread
+(rows are ready when confirms make room), from one set-based "sent" UPDATE per batch of confirms on another helper
+thread, and, on PostgreSQL, from committing the relay's own bookkeeping without waiting for the WAL flush: a lease
+or "sent" mark lost in a database crash only means a row is published again, which consumers dedupe.
 
 Tuning through the service's environment: <SVC>_RELAY_WINDOW, <SVC>_RELAY_BATCH, <SVC>_RELAY_LEASE_SECONDS,
 <SVC>_RELAY_POLL_SECONDS.
@@ -23,22 +28,30 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import unquote, urlparse
 
 import pika
-from prometheus_client import Counter
-from sqlalchemy import bindparam, or_, select, update
+from prometheus_client import Counter, Gauge
+from sqlalchemy import bindparam, func, or_, select, text, update
 
 from shared.config import env_int
 from shared.db import is_transient, utcnow
 from shared.logs import log_event
 
+from .metrics import serve_metrics
+
 log = logging.getLogger("shared.bus.relay")
 
-PUBLISHED = Counter("bus_relay_published_total", "Outbox rows confirmed by the broker and marked sent", ["service"])
+PUBLISHED = Counter("bus_relay_published_total", "Outbox rows handed to the broker (basic.publish)", ["service"])
+CONFIRMED = Counter("bus_relay_confirmed_total", "Publishes the broker confirmed (acked and not returned)", ["service"])
+RETURNED = Counter("bus_relay_returned_total", "Publishes the broker returned as unroutable (mandatory)", ["service"])
 FAILED = Counter("bus_relay_failed_total", "Publishes nacked, returned or refused (retried later)", ["service"])
+SENT = Counter("bus_relay_marked_sent_total", "Outbox rows marked sent after their confirm", ["service"])
+CLAIMS = Counter("bus_relay_claims_total", "Batches of outbox rows claimed (non-empty)", ["service"])
+BACKLOG = Gauge("bus_outbox_backlog", "Unsent outbox rows (read from the database when scraped)", ["service"])
 
 MAX_BACKOFF_SECONDS = 300.0
 RECONNECT_MAX_SECONDS = 5.0  # a broker back from a restart is found within seconds
@@ -84,6 +97,10 @@ class Relay:
         self._channel = None
         self._user = None
         self._inflight: dict[int, tuple] = {}  # delivery tag -> (row id, message id, attempts)
+        self._lowest_tag = 1  # every tag below it is settled: a multiple confirm covers [lowest, its tag]
+        self._ready: deque = deque()  # claimed, not yet published: (use-before monotonic time, deque of rows)
+        self._ready_rows = 0
+        self._drained = False  # the last claim came back short: wait for the poll timer before claiming again
         self._returned: dict[str, str] = {}  # message id -> reason (basic.return arrives before its ack)
         self._confirmed: list[int] = []  # row ids confirmed, not yet marked sent
         self._failed: list[tuple] = []  # (row id, attempts, error)
@@ -108,12 +125,33 @@ class Relay:
             pending = pending.with_for_update(skip_locked=True)
         statement = (update(t).where(t.c.id.in_(pending.scalar_subquery()))
                      .values(claimed_by=self.name, claimed_until=now + self.lease)
-                     .returning(t.c.id, t.c.message_id, t.c.routing_key, t.c.event_type, t.c.correlation_id,
-                                t.c.attempts, t.c.body))
+                     .returning(t.c.id, t.c.message_id, t.c.routing_key, t.c.correlation_id, t.c.attempts, t.c.body))
         with self.platform.engine.begin() as conn:
+            self._no_flush_wait(conn)
             rows = conn.execute(statement).all()
         rows.sort(key=lambda row: row.id)
         return rows
+
+    def _no_flush_wait(self, conn) -> None:
+        """PostgreSQL: commit without waiting for the WAL flush. Only the relay's bookkeeping is written here, and
+        losing it in a database crash means a re-publish (at-least-once), never a lost or invented event."""
+        if self.is_postgres:
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+    def backlog(self) -> int:
+        """Unsent rows."""
+        t = self.table
+        with self.platform.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(t).where(t.c.sent_at.is_(None))).scalar()
+
+    def backlog_or_nan(self) -> float:
+        """The backlog gauge, read when scraped: NaN while the database cannot answer (the scrape still works)."""
+        try:
+            return float(self.backlog())
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            return float("nan")
 
     def flush(self) -> None:
         """Mark confirmed rows sent and failed rows for retry; kept in memory while the database is down.
@@ -134,7 +172,7 @@ class Relay:
                 raise
         self.sent_count += len(confirmed)
         self.failed_count += len(failed)
-        PUBLISHED.labels(self.service).inc(len(confirmed))
+        SENT.labels(self.service).inc(len(confirmed))
         if failed:
             FAILED.labels(self.service).inc(len(failed))
             log_event(log, "outbox rows not confirmed; retried later", logging.WARNING, count=len(failed),
@@ -144,6 +182,7 @@ class Relay:
         t = self.table
         now = utcnow()
         with self.platform.engine.begin() as conn:
+            self._no_flush_wait(conn)
             if confirmed:
                 conn.execute(update(t).where(t.c.id.in_(bindparam("ids", expanding=True)))
                              .values(sent_at=now, claimed_by=None, claimed_until=None), {"ids": confirmed})
@@ -212,6 +251,8 @@ class Relay:
     def _on_channel_open(self, channel):
         self._channel = channel
         self._next_tag = 0
+        self._lowest_tag = 1
+        self._drained = False
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._pump())
@@ -221,6 +262,7 @@ class Relay:
             return
         self._channel = None
         # Closed by the broker (ACCESS_REFUSED, PRECONDITION_FAILED...): what is in flight was not confirmed.
+        # Claimed rows not yet published stay ready for the next channel (their lease still holds them).
         if self._inflight:
             text = f"channel closed by broker: {reason}"
             with self._lists_lock:
@@ -239,32 +281,40 @@ class Relay:
             self._connection.channel(on_open_callback=self._on_channel_open)
 
     def _on_return(self, _channel, method, properties, _body):
+        RETURNED.labels(self.service).inc()
         self._returned[properties.message_id] = f"returned by broker: {method.reply_code} {method.reply_text}"
 
     def _on_confirm(self, frame):
         method = frame.method
         ack = isinstance(method, pika.spec.Basic.Ack)
         tag = method.delivery_tag
-        if method.multiple:
-            tags = []
-            for candidate in self._inflight:
-                if candidate > tag:
-                    break
-                tags.append(candidate)
+        inflight = self._inflight
+        if method.multiple:  # the broker settles a range: every tag from the lowest unsettled one up to this one
+            tags = range(self._lowest_tag, tag + 1)
         else:
-            tags = [tag] if tag in self._inflight else []
+            tags = (tag,)
+        confirmed, failed = [], []
+        returned = self._returned  # a basic.return arrives before the ack of the same message
+        for candidate in tags:
+            entry = inflight.pop(candidate, None)
+            if entry is None:
+                continue
+            reason = returned.pop(entry[1], None) if returned else None
+            if ack and reason is None:
+                confirmed.append(entry[0])
+            else:
+                failed.append((entry[0], entry[2], reason or "nacked by broker"))
+        while self._lowest_tag <= self._next_tag and self._lowest_tag not in inflight:
+            self._lowest_tag += 1
         with self._lists_lock:
-            for candidate in tags:
-                row_id, message_id, attempts = self._inflight.pop(candidate)
-                returned = self._returned.pop(message_id, None) if self._returned else None
-                if ack and returned is None:
-                    self._confirmed.append(row_id)
-                else:
-                    self._failed.append((row_id, attempts, returned or "nacked by broker"))
-        if len(self._confirmed) >= self.batch or not self._inflight:
+            self._confirmed.extend(confirmed)
+            self._failed.extend(failed)
+            enough = len(self._confirmed) >= self.batch
+        if confirmed:
+            CONFIRMED.labels(self.service).inc(len(confirmed))
+        if enough or not inflight:
             self._flush_in_background()
-        if len(self._inflight) <= self.window // 2:
-            self._pump()
+        self._pump()
 
     def _safe_flush(self) -> bool:
         try:
@@ -277,34 +327,70 @@ class Relay:
                       error=type(error).__name__, pending=len(self._confirmed))
             return False
 
-    def _publish(self, row) -> None:
-        self._channel.basic_publish(
-            self.exchange, row.routing_key, bytes(row.body),
-            pika.BasicProperties(delivery_mode=2, content_type="application/json", message_id=row.message_id,
-                                 correlation_id=row.correlation_id, type=row.event_type, user_id=self._user,
-                                 app_id=self.service),
-            mandatory=True)
-        self._next_tag += 1
-        self._inflight[self._next_tag] = (row.id, row.message_id, row.attempts)
+    def _publish_ready(self) -> None:
+        """Publish claimed rows while the window has room (the hot loop: one basic.publish per row)."""
+        room = self.window - len(self._inflight)
+        if room <= 0 or not self._ready:
+            return
+        channel, exchange, user, inflight = self._channel, self.exchange, self._user, self._inflight
+        published = 0
+        while room > 0 and self._ready:
+            use_before, rows = self._ready[0]
+            if time.monotonic() >= use_before:  # waited too long: its lease may be someone else's by now
+                self._ready.popleft()
+                self._ready_rows -= len(rows)
+                continue
+            while room > 0 and rows:
+                row = rows.popleft()
+                channel.basic_publish(exchange, row.routing_key, bytes(row.body), pika.BasicProperties(
+                    delivery_mode=2, message_id=row.message_id, correlation_id=row.correlation_id, user_id=user),
+                    mandatory=True)
+                self._next_tag += 1
+                inflight[self._next_tag] = (row.id, row.message_id, row.attempts)
+                room -= 1
+                published += 1
+            if not rows:
+                self._ready.popleft()
+        self._ready_rows -= published
+        PUBLISHED.labels(self.service).inc(published)
+
+    def _take_ready(self) -> list:
+        """Every claimed, unpublished row id (to give back), emptying the ready queue."""
+        row_ids = [row.id for _use_before, rows in self._ready for row in rows]
+        self._ready.clear()
+        self._ready_rows = 0
+        return row_ids
 
     def _pump(self) -> None:
-        """Ask the claim thread for rows while the window has room; when idle, poll again later (or finish).
+        """Publish what is claimed while the window has room, and keep one batch claimed ahead of it; when the
+        outbox is drained and everything is confirmed, poll again later (or finish).
 
         Claims run on their own thread so that the database's answer overlaps with publishing and confirms."""
         self._cancel_timer()
         if self._channel is None or not self._channel.is_open:
             return
         if self.stopping:
+            if self._ready:
+                self._release_quietly(self._take_ready())
             if not self._inflight and self._claim_future is None:
                 self._finish()
             return
-        if self._claim_future is not None:
-            return  # its answer pumps again
-        room = self.window - len(self._inflight)
-        if room < min(self.batch, self.window) // 2:
-            self._schedule(1.0)  # confirms make room (safety net if one went missing)
+        self._publish_ready()
+        if self._claim_future is None and not self._drained and self._ready_rows < self.batch:
+            self._start_claim()
+        if self._inflight or self._claim_future is not None or self._ready:
+            if self._inflight:
+                self._schedule(1.0)  # confirms pump again; the timer is a safety net if one went missing
             return
-        limit = min(self.batch, room)
+        flushed = self._safe_flush()  # drained and all confirmed
+        if self.stop_when_idle and flushed:
+            self.done = True
+            self._finish()
+            return
+        self._schedule(max(self.poll_seconds if flushed else 1.0, self._db_backoff))
+
+    def _start_claim(self) -> None:
+        limit = self.batch
         ioloop = self._connection.ioloop
         future = self._claim_future = self._claim_executor.submit(self.claim, limit)
 
@@ -328,6 +414,7 @@ class Relay:
             self._db_backoff = min(30.0, max(0.5, self._db_backoff * 2))
             log_event(log, "database unavailable; relay waits", logging.WARNING, error=type(error).__name__,
                       retry_in=self._db_backoff)
+            self._drained = True  # the timer claims again
             self._schedule(self._db_backoff)
             return
         if self._channel is None or not self._channel.is_open or self.stopping:
@@ -335,19 +422,13 @@ class Relay:
             if self.stopping and not self._inflight:
                 self._finish()
             return
-        for row in rows:
-            self._publish(row)
-        if len(rows) >= limit:
-            self._pump()  # more are waiting: claim the next batch while these are confirmed
-        elif self._inflight:
-            self._schedule(1.0)  # confirms pump again; the timer is a safety net
-        else:
-            flushed = self._safe_flush()
-            if self.stop_when_idle and flushed:
-                self.done = True
-                self._finish()
-                return
-            self._schedule(self.poll_seconds if flushed else 1.0)
+        if rows:
+            CLAIMS.labels(self.service).inc()
+            # Published well inside the lease, or dropped (and claimed again once the lease has run out).
+            self._ready.append((time.monotonic() + self.lease.total_seconds() / 2, deque(rows)))
+            self._ready_rows += len(rows)
+        self._drained = len(rows) < limit
+        self._pump()
 
     def _release_quietly(self, row_ids) -> None:
         try:
@@ -362,6 +443,7 @@ class Relay:
 
     def _on_timer(self):
         self._timer = None
+        self._drained = False  # poll the outbox again
         self._safe_flush()
         self._pump()
 
@@ -401,7 +483,7 @@ class Relay:
         while not (self.stopping or self.done):
             url = self.urls[attempt % len(self.urls)]
             opened = self._connect(url)
-            lost = [row_id for row_id, _mid, _a in self._inflight.values()]
+            lost = [row_id for row_id, _mid, _a in self._inflight.values()] + self._take_ready()
             if self._claim_future is not None:  # claimed while the connection went away: never published
                 try:
                     lost += [row.id for row in self._claim_future.result()]
@@ -428,6 +510,9 @@ class Relay:
 def run_relay(platform) -> None:
     """`flask outbox relay`: publish until SIGTERM/SIGINT, across the configured broker addresses."""
     relay = Relay(platform)
+    metrics = serve_metrics(platform.settings, "relay")
+    if metrics is not None:
+        BACKLOG.labels(relay.service).set_function(relay.backlog_or_nan)
     previous = {sig: signal.signal(sig, relay.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     log_event(log, "relay started", relay=relay.name, window=relay.window, batch=relay.batch,
               brokers=len(relay.urls))
@@ -436,6 +521,8 @@ def run_relay(platform) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics is not None:
+            metrics.shutdown()
         log_event(log, "relay stopped", relay=relay.name, sent=relay.sent_count, failed=relay.failed_count)
 
 

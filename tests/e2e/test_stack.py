@@ -50,6 +50,19 @@ def test_wrong_password_is_refused(stack):
         stack.sign_in("kari-veileder", password="not-the-password")
 
 
+def test_relays_and_consumers_serve_their_own_metrics(stack):
+    """They run no web app: each has its endpoint on a port of its own (the local run's are in the banner)."""
+    for name, port in stack.supervisor.config.metrics_ports.items():
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert metrics.status_code == 200, name
+        service, role = name.split("-")
+        if role == "relay":
+            assert "bus_relay_confirmed_total" in metrics.text, name
+            assert f'bus_outbox_backlog{{service="{service}"}}' in metrics.text, name
+        else:
+            assert "bus_consumed_total" in metrics.text and "bus_consumer_retries_total" in metrics.text, name
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_metrics_and_openapi_per_service(stack, service):
     metrics = requests.get(stack.url(f"/{service}/metrics"), timeout=10)

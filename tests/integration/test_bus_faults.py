@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, func, select, text
 
 from services.intake import tables as intake_tables
@@ -110,12 +111,14 @@ def test_database_down_under_a_running_consumer_nothing_acked_and_recovers(block
     assert relay_pending(platform) == 200
 
     set_database_down(True)
+    retries_before = REGISTRY.get_sample_value("bus_consumer_retries_total", {"queue": "bus.probe"}) or 0
     consumer = Consumer(platform, probe.probe_spec(), batch=50)
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     try:
         time.sleep(3)  # several failed attempts with backoff
         assert consumer.stats.processed == 0 and thread.is_alive()
+        assert REGISTRY.get_sample_value("bus_consumer_retries_total", {"queue": "bus.probe"}) - retries_before >= 2
         # prefetch (2 x batch) delivered and held unacknowledged; the rest still ready
         assert bus_vhost.ready("bus.probe") == 200 - consumer.prefetch
 

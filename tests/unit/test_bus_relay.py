@@ -21,6 +21,7 @@ def relay(monkeypatch):
     monkeypatch.setattr(relay, "_pump", lambda: None)
     for tag in range(1, 6):
         relay._inflight[tag] = (100 + tag, f"m{tag}", 0)
+    relay._next_tag = 5
     yield relay
     relay._claim_executor.shutdown()
     relay._flush_executor.shutdown()
@@ -36,6 +37,15 @@ def test_a_multiple_ack_confirms_every_tag_up_to_it(relay):
     assert list(relay._inflight) == [4, 5]
     confirm(relay, pika.spec.Basic.Ack, 5, False)
     assert relay._confirmed == [101, 102, 103, 105] and list(relay._inflight) == [4]
+
+
+def test_confirms_out_of_order_settle_each_tag_once(relay):
+    confirm(relay, pika.spec.Basic.Ack, 5, False)  # a single ack above the lowest unsettled tag
+    confirm(relay, pika.spec.Basic.Ack, 2, True)
+    assert relay._confirmed == [105, 101, 102] and list(relay._inflight) == [3, 4]
+    confirm(relay, pika.spec.Basic.Ack, 4, True)  # covers 3 and 4; 5 is not settled twice
+    assert relay._confirmed == [105, 101, 102, 103, 104] and relay._inflight == {}
+    assert relay._lowest_tag == 6  # the next range starts after every settled tag
 
 
 def test_a_nack_or_a_return_is_not_sent(relay):
