@@ -39,12 +39,17 @@ def _clean(data: dict) -> dict:
 @blp.route("/cases", methods=["GET"])
 @roles_required(*access.CASES)
 @blp.arguments(ListQuery(), location="query")
-@blp.response(200, CaseSummaryOut(many=True))
+@blp.response(200, CaseSummaryOut(many=True), headers={"X-Total-Count": {
+    "description": "cases matching the filter, over all pages", "schema": {"type": "integer"}}})
 def list_cases(query):
-    """The office's cases (every counsellor of the office sees them), filter by counsellor and state."""
+    """One page of the office's cases, newest first (every counsellor of the office sees them), filter by counsellor
+    and state; `page` and `page_size`, the total in `X-Total-Count`."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return cases.list_cases(conn, current_platform(), principal.office, query["counsellor"], query["state"])
+        rows = cases.list_cases(conn, current_platform(), principal.office, query["counsellor"], query["state"],
+                                page=query["page"], page_size=query["page_size"])
+        total = cases.count_cases(conn, principal.office, query["counsellor"], query["state"])
+    return rows, 200, {"X-Total-Count": str(total)}
 
 
 @blp.route("/cases", methods=["POST"])

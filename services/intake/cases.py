@@ -312,22 +312,47 @@ def derived_summary(case, contacts, measures, today):
                                   case["mentor_relation"])
 
 
-def list_cases(conn, platform, office, counsellor_id=None, state=None) -> list[dict]:
-    """The office's cases, newest first, with the candidate's name decrypted for the office."""
+PAGE_SIZE = 50  # cases per page of the list (page and API default)
+MAX_PAGE_SIZE = 500  # the API's largest page
+
+
+def _office_cases(query, office, counsellor_id=None, state=None, ids=None):
     c = T["cases"]
-    query = select(c.c.id, c.c.office, c.c.counsellor_id, c.c.state, c.c.opened_on, c.c.closed_on, c.c.industry,
-                   c.c.mentor_relation, c.c.candidate_name, c.c.closure_version).where(c.c.office == office)
+    query = query.where(c.c.office == office)
     if counsellor_id:
         query = query.where(c.c.counsellor_id == counsellor_id)
     if state:
         query = query.where(c.c.state == state)
-    rows = conn.execute(query.order_by(c.c.opened_on.desc(), c.c.id)).mappings()
+    if ids is not None:
+        query = query.where(c.c.id.in_([str(i) for i in ids]))
+    return query
+
+
+def list_cases(conn, platform, office, counsellor_id=None, state=None, ids=None, page=1,
+               page_size=PAGE_SIZE) -> list[dict]:
+    """One page of the office's cases, newest first, with the candidate's name decrypted for the office.
+
+    Always a page, never the whole office: a request's time and memory stay the same however many cases the
+    office has had (a whole list grew each worker's peak memory with every case closed; see the soak in
+    deploy/README.md)."""
+    c = T["cases"]
+    query = _office_cases(select(c.c.id, c.c.office, c.c.counsellor_id, c.c.state, c.c.opened_on, c.c.closed_on,
+                                 c.c.industry, c.c.mentor_relation, c.c.candidate_name, c.c.closure_version),
+                          office, counsellor_id, state, ids)
+    rows = conn.execute(query.order_by(c.c.opened_on.desc(), c.c.id)
+                        .limit(page_size).offset((page - 1) * page_size)).mappings()
     result = []
     for r in rows:
         item = dict(r)
         item["candidate_name"] = _dec(platform, office, r["candidate_name"], case=r["id"], field="candidate_name")
         result.append(item)
     return result
+
+
+def count_cases(conn, office, counsellor_id=None, state=None) -> int:
+    """How many cases `list_cases` pages through."""
+    return conn.execute(_office_cases(select(func.count()).select_from(T["cases"]), office, counsellor_id,
+                                      state)).scalar()
 
 
 def find_by_national_id(conn, platform, office, national_id) -> list[str]:

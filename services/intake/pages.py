@@ -72,11 +72,18 @@ def index():
     state = request.args.get("status") or None
     if state not in (None, *states.STATE_LABELS):
         state = None
+    page = request.args.get("side", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1  # a filter, like status: an odd value shows page 1
     with current_platform().engine.connect() as conn:
-        rows = cases.list_cases(conn, current_platform(), principal.office, counsellor, state)
+        total = cases.count_cases(conn, principal.office, counsellor, state)
+        page = min(page, max(1, -(-total // cases.PAGE_SIZE)))
+        rows = cases.list_cases(conn, current_platform(), principal.office, counsellor, state, page=page,
+                                page_size=cases.PAGE_SIZE)
+    shown = (page - 1) * cases.PAGE_SIZE
     return render_template("intake/index.html", cases=rows, staff=_staff(principal.office), names=_names(principal.office),
                            counsellor=counsellor, state=state, office=current_platform().directory.office(principal.office),
-                           message=MESSAGES.get(request.args.get("melding")))
+                           message=MESSAGES.get(request.args.get("melding")), page=page, total=total,
+                           first=shown + 1, last=shown + len(rows), more=shown + len(rows) < total)
 
 
 @pages.post("/sok")
@@ -238,8 +245,8 @@ def overview():
     principal = access.require(current_principal(), access.OVERVIEW)
     with current_platform().engine.connect() as conn:
         data = cases.office_overview(conn, current_platform(), principal.office)
-        rows = cases.list_cases(conn, current_platform(), principal.office)
-    overdue = [r for r in rows if r["id"] in set(data["overdue_case_ids"])]
+        overdue = cases.list_cases(conn, current_platform(), principal.office, ids=data["overdue_case_ids"],
+                                   page_size=cases.MAX_PAGE_SIZE)
     return render_template("intake/overview.html", data=data, overdue=overdue, names=_names(principal.office),
                            office=current_platform().directory.office(principal.office))
 

@@ -2,9 +2,11 @@
 is reported at once (a schema stops at types, the domain names each field's problem in Norwegian)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from shared.events.case import CaseCorrectedV1
+
+from .cases import MAX_PAGE_SIZE, PAGE_SIZE
 
 
 class Strict(Schema):
@@ -108,6 +110,8 @@ class SearchIn(Strict):
 class ListQuery(Strict):
     counsellor = fields.String(load_default=None)
     state = fields.String(load_default=None, metadata={"description": "open | project_end | closed"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1), metadata={"description": "from 1"})
+    page_size = fields.Integer(load_default=PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 # ---------------------------------------------------------------- responses

@@ -336,6 +336,20 @@ def test_draft_is_saved_and_resumed(svc):
     assert [e["type"] for e in outbox(svc.platform)] == ["case.opened"]  # a draft sends nothing
 
 
+def test_case_list_is_paged_newest_first_with_the_total_in_a_header(svc):
+    ids = [open_case(svc, national_id=fake_national_id(60 + i), opened_on=f"2026-06-0{i + 1}") for i in range(3)]
+    newest_first = ids[::-1]
+    pages = [svc.call("GET", f"/cases?page={n}&page_size=2") for n in (1, 2, 3)]
+    assert [[c["id"] for c in p.get_json()] for p in pages] == [newest_first[:2], newest_first[2:], []]
+    assert {p.headers["X-Total-Count"] for p in pages} == {"3"}
+    closed = svc.call("GET", "/cases?state=closed&page_size=2")
+    assert closed.get_json() == [] and closed.headers["X-Total-Count"] == "0"
+    assert [c["id"] for c in svc.call("GET", "/cases").get_json()] == newest_first  # default page: 50
+    for bad in ("page=0", "page_size=0", "page_size=501", "page=x"):
+        response = svc.call("GET", f"/cases?{bad}")
+        assert response.status_code == 422 and bad.split("=")[0] in json.dumps(response.get_json()), bad
+
+
 def test_local_contact_overview_counts_open_closed_and_overdue(svc):
     overdue = open_case(svc)
     svc.call("POST", f"/cases/{overdue}/measures", json_body={"measure": "mentor_subsidy", "from_date": "2026-06-01",

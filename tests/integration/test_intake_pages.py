@@ -52,6 +52,28 @@ def test_open_case_page_shows_every_error_then_opens(web):
     assert "Prøve Sidesen" not in web("GET", "/", user="per-veileder").get_data(as_text=True)
 
 
+def test_case_list_page_shows_one_page_at_a_time_with_links_that_keep_the_filter(web, monkeypatch):
+    from services.intake import cases
+    monkeypatch.setattr(cases, "PAGE_SIZE", 2)
+    for i in range(3):
+        enter_case(web.platform, "kristiansand", "kari-veileder", {
+            "opened_on": f"2026-08-0{i + 1}", "entry_point": "course_start", "industry": "retail",
+            "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
+            "attachment_before": "none", "mentor_relation": "colleague", "candidate_name": f"Side Prøvesen {i}"},
+            seed=80 + i)
+    first = web("GET", "/?status=open").get_data(as_text=True)
+    assert "Side Prøvesen 2" in first and "Side Prøvesen 1" in first and "Side Prøvesen 0" not in first
+    assert "Viser 1–2 av 3 saker" in first and 'id="forrige-side"' not in first
+    next_link = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "status=open" in next_link and "side=2" in next_link
+    second = web("GET", next_link).get_data(as_text=True)
+    assert "Side Prøvesen 0" in second and "Side Prøvesen 2" not in second
+    assert "Viser 3–3 av 3 saker" in second and 'id="neste-side"' not in second and 'id="forrige-side"' in second
+    for odd in ("side=0", "side=x", "side=-1"):  # an odd page number shows the first page, like an odd status
+        assert "Viser 1–2 av 3 saker" in web("GET", f"/?{odd}").get_data(as_text=True)
+    assert "Viser 3–3 av 3 saker" in web("GET", "/?side=99").get_data(as_text=True)  # past the end: the last page
+
+
 def test_job_specialist_is_refused_with_the_rule_named(web):
     response = web("POST", "/saker/ny", user="jonas-jobbspesialist", data={**NEW, "in_follow_up_measure": "yes"})
     html = response.get_data(as_text=True)
