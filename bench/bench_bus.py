@@ -7,7 +7,9 @@ the raw pika baseline from ../shared/bench measured in the same run, as a ratio.
   quorum queue; baseline_bus_async.py: pipelined confirms (window 500), quorum queue. Both run unchanged as
   subprocesses against the machine's broker.
 - relay: N outbox rows on a fresh PostgreSQL database, one relay (`relay_pending`: claim, publish persistent +
-  mandatory with pipelined confirms, mark sent) into the bus.probe quorum queue of a throwaway vhost.
+  mandatory with pipelined confirms, mark sent) into the bus.probe quorum queue of a throwaway vhost. Each row is
+  a bus.probe envelope padded to the size of a real `case.contact_logged` envelope (the commonest event), so the
+  relay carries what a service's relay carries (the baselines publish a smaller body: see the printed sizes).
 - consumer: the same N messages through the idempotent consumer (`drain`): decode + validate each envelope,
   inbox row + one effect row per message, one transaction per batch, commit, then ack(multiple).
 Targets (issue #2): relay >= 0.5 x pipelined-confirm baseline; consumer >= 0.4 x consume+ack baseline.
@@ -15,6 +17,7 @@ Targets (issue #2): relay >= 0.5 x pipelined-confirm baseline; consumer >= 0.4 x
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -69,6 +72,22 @@ def make_database(kind: str, tmp: Path):
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
 
 
+def realistic_padding() -> tuple[str, int]:
+    """Padding that makes a probe envelope as long as a real case.contact_logged envelope; and that length."""
+    import datetime
+
+    from shared.bus.envelope import encode, make_envelope
+    from shared.vocab import codes
+
+    def length(event_type, payload):
+        return len(encode(make_envelope(event_type, "kristiansand", payload, producer="intake")))
+    real = length("case.contact_logged", {
+        "case_id": uuid.uuid4(), "contact_id": uuid.uuid4(), "revision": 1, "contact_date": datetime.date(2026, 11, 20),
+        "party": codes("party")[0], "form": codes("contact_form")[0], "minutes": 45, "deleted": False})
+    bare = length("bus.probe", {"sequence": 10000, "padding": ""})
+    return "x" * max(0, real - bare), real
+
+
 def measure_bus(events: int, database: str, window: int | None, batch: int | None, consumer_batch: int | None):
     from shared import migrations
     from shared.bus import admin, probe, topology
@@ -89,7 +108,8 @@ def measure_bus(events: int, database: str, window: int | None, batch: int | Non
         migrations.upgrade("intake", url)
         platform = Platform(load_settings("intake", env=env), platform_tables(new_metadata()))
         probe.install(platform)
-        probe.produce(platform, events)
+        padding, _size = realistic_padding()
+        probe.produce(platform, events, padding=padding)
         if database == "postgresql":  # what autovacuum does within a minute of a burst of inserts
             from sqlalchemy import text
             with platform.engine.begin() as conn:
@@ -130,7 +150,10 @@ def main(argv=None) -> int:
     relay_base = pipelined["pipelined_publish_confirmed_per_s"]
     consume_base = sync["consume_acked_per_s"]
     relay_ratio, consumer_ratio = relay_rate / relay_base, consumer_rate / consume_base
-    print(f"events={args.events} database={args.database}")
+    baseline_bytes = len(json.dumps({"case_id": "x" * 36, "office": "4201", "outcome": "fast_ansatt"}))
+    print(f"events={args.events} database={args.database} message body: relay/consumer {realistic_padding()[1]} "
+          f"bytes (a case.contact_logged envelope) + 4 properties to a topic exchange, mandatory; "
+          f"pipelined baseline {baseline_bytes} bytes + 1 property to the default exchange")
     print(f"baseline publish, one synchronous confirm each: {sync['publish_confirmed_per_s']:>8.0f} msg/s")
     print(f"baseline publish, pipelined confirms:           {relay_base:>8.0f} msg/s")
     print(f"baseline consume + ack:                         {consume_base:>8.0f} msg/s")

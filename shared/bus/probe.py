@@ -74,13 +74,15 @@ def install(platform) -> None:
 
 
 def produce(platform, count: int, office: str = "kristiansand", start: int = 0, chunk: int = 5000,
-            fail: str | None = None) -> list[str]:
+            fail: str | None = None, padding: str | None = None) -> list[str]:
     """Write `count` probe events to the outbox (in transactions of `chunk`); returns their message ids."""
     ids = []
     for first in range(start, start + count, chunk):
         with platform.engine.begin() as conn:
             for sequence in range(first, min(first + chunk, start + count)):
                 payload = {"sequence": sequence} if fail is None else {"sequence": sequence, "fail": fail}
+                if padding is not None:
+                    payload["padding"] = padding
                 ids.append(platform.emit(conn, "bus.probe", office, payload)["message_id"])
     return ids
 

@@ -11,3 +11,4 @@ class BusProbeV1(Schema):
 
     sequence = fields.Integer(required=True)
     fail = fields.String(load_default=None, allow_none=True)
+    padding = fields.String()  # optional: the benchmark weighs a probe like a real event
