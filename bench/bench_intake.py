@@ -1,8 +1,13 @@
 """Benchmark: submitting a closure (validation, writes and the outbox row in one transaction) under gunicorn, against
 the bare stack's one-INSERT endpoint (../shared/bench/baseline_app.py POST /rows), same workers, same load tool (wrk),
-same run, both on PostgreSQL. Prints requests/s of each and the ratio (target ≥ 0.5).
+same run, both on the same database (PostgreSQL, or SQLite files: the baseline app's own default). Prints
+requests/s of each and the ratio (target ≥ 0.5).
 
-    .venv/bin/python bench/bench_intake.py [--workers 4] [--gthreads 1] [--seconds 5] [--rounds 3] [--cases 2000]
+    .venv/bin/python bench/bench_intake.py [--database postgresql|sqlite] [--workers 4] [--gthreads 1]
+                                           [--seconds 5] [--rounds 3] [--cases 2000] [--validate-on-emit]
+
+Intake runs as the production manifests configure it (deploy/k8s/config.yaml: BUS_VALIDATE_ON_EMIT=false, the
+consumers validate every event); --validate-on-emit measures it with the producer-side schema check as well.
 
 Each request closes a different pre-opened case (ids handed out round-robin by the wrk script); when the ids run out
 the same cases are corrected (same validation, writes and outbox row, version n+1). Needs wrk (Debian: apt-get
@@ -156,16 +161,23 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--gthreads", type=int, default=1, help="gunicorn --threads per worker (same for both)")
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--validate-on-emit", action="store_true", help="BUS_VALIDATE_ON_EMIT=true for intake")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     workdir = Path(tempfile.mkdtemp(prefix="bench-intake-"))
-    intake_url, drop_intake = create_db()
-    baseline_url, drop_baseline = create_db()
+    if args.database == "sqlite":  # files in the work folder; the baseline app configures its engine as it does
+        intake_url, drop_intake = f"sqlite:///{workdir}/intake.db", (lambda: None)
+        baseline_url, drop_baseline = f"sqlite:///{workdir}/baseline.db", (lambda: None)
+    else:
+        intake_url, drop_intake = create_db()
+        baseline_url, drop_baseline = create_db()
     procs = []
     try:
         env = {**os.environ, "DATA_DIR": str(workdir), "INTAKE_DATABASE_URL": intake_url,
-               "KEYRING_FILE": str(workdir / "keyring.json"), "LOG_LEVEL": "WARNING"}
+               "KEYRING_FILE": str(workdir / "keyring.json"), "LOG_LEVEL": "WARNING",
+               "BUS_VALIDATE_ON_EMIT": "true" if args.validate_on_emit else "false"}
         started = time.time()
         ids, token, body = prepare_intake(env, args.cases)
         print(f"prepared {len(ids)} open cases in {time.time() - started:.1f} s")
@@ -194,7 +206,8 @@ def main():
         run_wrk(base_port, str(BASELINE_DIR / "post.lua"), 2, args.connections, args.threads, "/rows")
         ratios, bad = [], 0
         print(f"workers={args.workers} threads={args.gthreads} connections={args.connections} "
-              f"seconds={args.seconds} rounds={args.rounds} database=postgresql")
+              f"seconds={args.seconds} rounds={args.rounds} database={args.database} "
+              f"validate_on_emit={args.validate_on_emit}")
         for round_number in range(1, args.rounds + 1):
             base_rps, base_bad, _ = run_wrk(base_port, str(BASELINE_DIR / "post.lua"), args.seconds,
                                             args.connections, args.threads, "/rows")

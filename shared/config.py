@@ -101,6 +101,8 @@ class Settings:
     secure_cookies: bool
     demo_signin: bool
     extra: dict = field(default_factory=dict)
+    # Producers check each event against its schema before it enters the outbox (consumers always check on receipt).
+    validate_events_on_emit: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -145,4 +147,5 @@ def load_settings(service: str, env=None) -> Settings:
         secure_cookies=env_bool(env, "SECURE_COOKIES", False),
         demo_signin=env_bool(env, "DEMO_SIGNIN", True),
         extra={k: v for k, v in env.items() if k.startswith(svc + "_")},
+        validate_events_on_emit=env_bool(env, "BUS_VALIDATE_ON_EMIT", True),
     )

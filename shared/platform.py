@@ -54,6 +54,7 @@ class Platform:
         return make_envelope(
             event_type, office, payload, producer=self.settings.service,
             correlation_id=correlation or correlation_id.get(), occurred_at=self.clock.now(),
+            validate=self.settings.validate_events_on_emit,
         )
 
     def queue(self, conn, envelope: dict, *together_with) -> dict:

@@ -55,8 +55,15 @@ def routing_key(office: str, event_type: str) -> str:
     return f"{ROUTING_PREFIX}.{office}.{event_type}"
 
 
-def make_envelope(event_type, office, payload, producer, correlation_id=None, schema_version=1, occurred_at=None):
-    """Build and validate an envelope; returns the JSON-ready dict (dates in the payload become ISO strings)."""
+def make_envelope(event_type, office, payload, producer, correlation_id=None, schema_version=1, occurred_at=None,
+                  validate=True):
+    """Build and validate an envelope; returns the JSON-ready dict (dates in the payload become ISO strings).
+
+    The payload is always dumped by its schema, which refuses a field the schema does not name (so nothing personal
+    slips onto the bus). `validate=False` skips loading the result back through the schemas (required fields,
+    codes, formats: most of an emit's CPU) for a producer whose payloads are built from data it has validated
+    already; consumers validate every delivery regardless (BUS_VALIDATE_ON_EMIT, README).
+    """
     schema = schema_for(event_type, schema_version)
     if schema is None:
         raise InvalidEvent({"type": [f"no schema for {event_type} v{schema_version}"]})
@@ -70,7 +77,8 @@ def make_envelope(event_type, office, payload, producer, correlation_id=None, sc
         "producer": producer,
         "payload": _dump_payload(_schema(schema), payload),
     }
-    validate_envelope(envelope)
+    if validate:
+        validate_envelope(envelope)
     return envelope
 
 

@@ -22,6 +22,7 @@ def test_defaults_load_and_are_sane():
     assert settings.database_url == "sqlite:////tmp/hybrid-config-test/intake.db"
     assert settings.secure_cookies is False and settings.demo_signin is True
     assert settings.clock == "system" and settings.auth_algorithm == "HS256"
+    assert settings.validate_events_on_emit is True
 
 
 @pytest.mark.parametrize("variable, value, expected_in_message", [
@@ -36,6 +37,7 @@ def test_defaults_load_and_are_sane():
     ("LOG_LEVEL", "LOUD", "must be one of"),
     ("AUTH_ALGORITHM", "none", "must be one of"),
     ("INTAKE_AMQP_URLS", "amqp://a,,amqp://b", "empty item"),
+    ("BUS_VALIDATE_ON_EMIT", "sometimes", "is not a boolean"),
 ])
 def test_bad_value_names_the_variable(variable, value, expected_in_message):
     with pytest.raises(ConfigError) as raised:
@@ -59,8 +61,8 @@ def test_asymmetric_algorithm_needs_a_verify_key():
 def test_valid_values_are_parsed_not_defaulted():
     settings = settings_with(SECURE_COOKIES="on", DEMO_SIGNIN="0", TOKEN_LIFETIME_MINUTES="60",
                              INTAKE_DATABASE_URL="postgresql://postgres@127.0.0.1/x", CLOCK="file:/tmp/clock",
-                             INTAKE_AMQP_URLS="amqp://a, amqp://b")
-    assert settings.secure_cookies is True and settings.demo_signin is False
+                             INTAKE_AMQP_URLS="amqp://a, amqp://b", BUS_VALIDATE_ON_EMIT="false")
+    assert settings.secure_cookies is True and settings.demo_signin is False and not settings.validate_events_on_emit
     assert settings.token_lifetime_minutes == 60 and settings.is_postgres
     assert settings.clock == "file:/tmp/clock" and settings.amqp_urls == ["amqp://a", "amqp://b"]
 
