@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from shared.events.case import CaseCorrectedV1
 
 from .cases import MAX_PAGE_SIZE, PAGE_SIZE
+from .domain.states import STATE_LABELS
 
 
 class Strict(Schema):
@@ -109,7 +110,8 @@ class SearchIn(Strict):
 
 class ListQuery(Strict):
     counsellor = fields.String(load_default=None)
-    state = fields.String(load_default=None, metadata={"description": "open | project_end | closed"})
+    state = fields.String(load_default=None, metadata={"description": "open | project_end | closed"},
+                          validate=validate.OneOf(STATE_LABELS, error="må være open, project_end eller closed"))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1), metadata={"description": "from 1"})
     page_size = fields.Integer(load_default=PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 import flask_smorest
 from flask_smorest import Api
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -106,6 +106,15 @@ class StrictArgumentsParser(FlaskParser):
     would then return everything)."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+    def load_querystring(self, req, schema):
+        # A parameter given twice where one value is expected: webargs would quietly take the first.
+        by_name = {field.data_key or name: field for name, field in schema.fields.items()}
+        repeated = sorted(name for name in req.args if len(req.args.getlist(name)) > 1
+                          and not isinstance(by_name.get(name), tuple(self.KNOWN_MULTI_FIELDS)))
+        if repeated:
+            raise ValidationError({name: ["Oppgi parameteren bare én gang."] for name in repeated})
+        return super().load_querystring(req, schema)
 
 
 class ApiBlueprint(flask_smorest.Blueprint):

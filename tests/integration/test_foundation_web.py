@@ -287,6 +287,20 @@ def test_a_body_that_is_not_json_is_400_naming_the_body(client, app):
     assert body["code"] == 400 and body["message"] == "Forespørselen kunne ikke leses." and "json" in body["errors"]
 
 
+def test_query_parameters_unknown_or_repeated_are_422_naming_them(client, app):
+    # Found by fuzzing: webargs dropped unknown query parameters (a misspelt filter returned everything) and took
+    # the first of repeated ones.
+    counsellor = {"Authorization": "Bearer " + mint_token(app.extensions["platform"].settings, subject="kari-veileder",
+                                                          role="counsellor", name="Kari", office="kristiansand")}
+    unknown = client.get("/api/v1/cases?stat=open", headers=counsellor)
+    assert unknown.status_code == 422 and "stat" in unknown.get_json()["errors"]
+    repeated = client.get("/api/v1/cases?state=open&state=closed", headers=counsellor)
+    assert repeated.status_code == 422 and "state" in repeated.get_json()["errors"]
+    unknown_state = client.get("/api/v1/cases?state=opne", headers=counsellor)  # would silently match nothing
+    assert unknown_state.status_code == 422 and "state" in unknown_state.get_json()["errors"]
+    assert client.get("/api/v1/cases?state=open", headers=counsellor).status_code == 200
+
+
 def test_error_body_matches_the_documented_error_schema(client):
     document = client.get("/api/openapi.json").get_json()
     error_schema = document["components"]["schemas"]["ErrorOut"]
