@@ -11,6 +11,8 @@ other endpoint refuses it. A person's token never holds a scope (a `scope` claim
 """
 from __future__ import annotations
 
+import hashlib
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -88,10 +90,47 @@ def mint_service_token(settings, service: str, scope: str, lifetime_minutes: int
                       lifetime_minutes=lifetime_minutes, scope=scope)
 
 
-def verify_token(settings, token: str) -> Principal:
+# A client sends the same token with every request until it expires (API clients, the sign-in cookie between its
+# refreshes): its verified principal is kept, keyed by a digest of the token and the verification settings, and
+# handed out again only while the token has not expired. Failures are never kept. The verify key is parsed once
+# (an RS256/ES256 PEM costs more to parse than the signature check itself).
+_VERIFIED: dict = {}
+_VERIFIED_MAX = 4096
+_VERIFIED_LOCK = threading.Lock()
+_PREPARED_KEYS: dict = {}
+
+
+def verify_token(settings, token: str, now: datetime | None = None) -> Principal:
+    cache_key = (hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest(), settings.auth_verify_key,
+                 settings.auth_algorithm, settings.auth_audience, settings.auth_issuer)
+    principal = _VERIFIED.get(cache_key)
+    if principal is not None:
+        if principal.expires_at > (now or datetime.now(timezone.utc)):
+            return principal
+        with _VERIFIED_LOCK:
+            _VERIFIED.pop(cache_key, None)
+        raise AuthError("token expired")
+    principal = _verify(settings, token)
+    with _VERIFIED_LOCK:
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            del _VERIFIED[next(iter(_VERIFIED))]  # the oldest entry
+        _VERIFIED[cache_key] = principal
+    return principal
+
+
+def _verification_key(settings):
+    key = _PREPARED_KEYS.get((settings.auth_algorithm, settings.auth_verify_key))
+    if key is None:
+        algorithm = jwt.PyJWS().get_algorithm_by_name(settings.auth_algorithm)
+        key = _PREPARED_KEYS[(settings.auth_algorithm, settings.auth_verify_key)] = \
+            algorithm.prepare_key(settings.auth_verify_key)
+    return key
+
+
+def _verify(settings, token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, settings.auth_verify_key, algorithms=[settings.auth_algorithm],
+            token, _verification_key(settings), algorithms=[settings.auth_algorithm],
             audience=settings.auth_audience, issuer=settings.auth_issuer,
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )

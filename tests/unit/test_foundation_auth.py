@@ -166,3 +166,38 @@ def test_a_service_token_carries_its_scope_and_a_person_token_none(settings):
     del claims["scope"]
     with pytest.raises(AuthError, match="scope"):
         verify_token(settings, jwt.encode(claims, KEY, algorithm="HS256"))
+
+
+def test_a_token_is_verified_once_then_kept_until_it_expires(settings, monkeypatch):
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decoded.append(1) or real_decode(*args, **kwargs))
+    token = counsellor_token(settings, lifetime_minutes=5)
+    first = verify_token(settings, token)
+    assert verify_token(settings, token) is first and decoded == [1]  # the same token again: no second decode
+    with pytest.raises(AuthError, match="expired"):  # kept only while it is valid
+        verify_token(settings, token, now=first.expires_at)
+    other = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_SIGNING_KEY": "another-key-" + "z" * 30})
+    with pytest.raises(AuthError, match="invalid token"):  # kept per verify key: another deployment checks anew
+        verify_token(other, counsellor_token(settings))
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(AuthError, match="invalid token"):  # a failure is never kept, nor mistaken for the original
+        verify_token(settings, forged)
+
+
+def test_an_rs256_token_verifies_with_the_public_key_parsed_once():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem_private = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+    pem_public = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    rs256 = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_ALGORITHM": "RS256",
+                                         "AUTH_SIGNING_KEY": pem_private, "AUTH_VERIFY_KEY": pem_public})
+    principal = verify_token(rs256, counsellor_token(rs256))
+    assert principal.subject == "kari-veileder"
+    broken = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_ALGORITHM": "RS256",
+                                          "AUTH_VERIFY_KEY": "-----BEGIN PUBLIC KEY-----..."})
+    with pytest.raises(AuthError, match="invalid token"):  # an unusable key is a refusal, not a crash
+        verify_token(broken, counsellor_token(rs256))
