@@ -331,6 +331,14 @@ class Consumer:
                 connection.sleep(backoff)  # keeps the broker connection (heartbeats) alive
                 if self.stopping:
                     return False
+        # Counted once committed, before the acks: an ack lost with the connection does not undo the effect (its
+        # redelivery is then counted a duplicate), so `processed` is every effect this consumer committed.
+        before = dataclasses.replace(self.stats)
+        self.stats.add(deliveries, started_at)
+        for outcome in ("processed", "duplicate", "ignored", "rejected"):
+            settled = getattr(self.stats, outcome) - getattr(before, outcome)
+            if settled:
+                CONSUMED.labels(self.spec.queue, outcome).inc(settled)
         last_ack = None
         for delivery in deliveries:
             if delivery.outcome == "rejected":
@@ -342,12 +350,6 @@ class Consumer:
                 last_ack = delivery.tag
         if last_ack is not None:
             channel.basic_ack(last_ack, multiple=True)
-        before = dataclasses.replace(self.stats)
-        self.stats.add(deliveries, started_at)
-        for outcome in ("processed", "duplicate", "ignored", "rejected"):
-            settled = getattr(self.stats, outcome) - getattr(before, outcome)
-            if settled:
-                CONSUMED.labels(self.spec.queue, outcome).inc(settled)
         if log.isEnabledFor(logging.DEBUG):
             log_event(log, "batch settled", logging.DEBUG, queue=self.spec.queue, count=len(deliveries),
                       processed=self.stats.processed - before.processed,

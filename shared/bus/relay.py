@@ -9,7 +9,11 @@ How it stays correct when killed at any moment (at-least-once; consumers dedupe 
   already names the type, the producer and the time;
 - a nack, a basic.return (unroutable) or a channel closed by the broker (e.g. ACCESS_REFUSED) leaves the row
   unsent with attempts+1 and last_error, retried later with exponential backoff (claimed_until is the earliest
-  next try).
+  next try);
+- after a nack the relay publishes nothing more on that channel and, once its last confirm is in, opens a new
+  one: with a node of a cluster stopped, RabbitMQ 3.10 was seen nacking every later publish to a quorum queue
+  whose leader moved, on that one channel, for minutes, while a fresh channel went through at once
+  (tests/cluster).
 Speed comes from keeping a WINDOW of unconfirmed messages in flight (one synchronous confirm per message caps a
 relay at a twentieth of what the broker can take), from claiming one BATCH ahead of the window on a helper thread
 (rows are ready when confirms make room), from one set-based "sent" UPDATE per batch of confirms on another helper
@@ -113,6 +117,7 @@ class Relay:
         self._next_tag = 0
         self._timer = None
         self._db_backoff = 0.0
+        self._renew_channel = False  # a nack came: open a new channel once this one's confirms are in
 
     # ------------------------------------------------------------ database side
     def claim(self, limit: int) -> list:
@@ -253,6 +258,7 @@ class Relay:
         self._next_tag = 0
         self._lowest_tag = 1
         self._drained = False
+        self._renew_channel = False
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._pump())
@@ -304,6 +310,8 @@ class Relay:
                 confirmed.append(entry[0])
             else:
                 failed.append((entry[0], entry[2], reason or "nacked by broker"))
+        if not ack and failed:
+            self._renew_channel = True
         while self._lowest_tag <= self._next_tag and self._lowest_tag not in inflight:
             self._lowest_tag += 1
         with self._lists_lock:
@@ -374,6 +382,13 @@ class Relay:
                 self._release_quietly(self._take_ready())
             if not self._inflight and self._claim_future is None:
                 self._finish()
+            return
+        if self._renew_channel:  # see the module's docstring: after a nack, a new channel
+            if self._inflight:
+                self._schedule(1.0)
+            else:
+                log_event(log, "channel renewed after a nack", logging.WARNING, relay=self.name)
+                self._channel.close()  # _on_channel_closed opens the next one
             return
         self._publish_ready()
         if self._claim_future is None and not self._drained and self._ready_rows < self.batch:

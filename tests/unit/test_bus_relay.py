@@ -1,4 +1,5 @@
 """The relay's confirm bookkeeping, with fakes (no broker, no database): what counts as sent."""
+from collections import deque
 from types import SimpleNamespace
 
 import pika
@@ -57,6 +58,36 @@ def test_a_nack_or_a_return_is_not_sent(relay):
     assert [(row, error.split(":")[0]) for row, _attempts, error in relay._failed] == [
         (102, "returned by broker"), (103, "nacked by broker"), (104, "nacked by broker")]
     assert list(relay._inflight) == [5]
+
+
+def test_after_a_nack_the_channel_is_renewed_once_its_confirms_are_in(relay):
+    """A nack may mean the channel's quorum-queue state is stale (seen with RabbitMQ 3.10 after a leader moved):
+    nothing more is published on it, and it is closed (and so reopened) when nothing is in flight."""
+    pump = Relay._pump.__get__(relay)  # the real pump; the fixture stubs it out for the bookkeeping tests
+    closed, published, timers = [], [], []
+    relay._channel = SimpleNamespace(is_open=True, close=lambda: closed.append(True),
+                                     basic_publish=lambda *args, **kwargs: published.append(args))
+    relay._connection = SimpleNamespace(ioloop=SimpleNamespace(call_later=lambda s, f: timers.append(s) or s,
+                                                               remove_timeout=lambda timer: None))
+    row = SimpleNamespace(id=200, message_id="m200", routing_key="office.x.bus.probe", body=b"{}",
+                          correlation_id="c", attempts=0)
+    relay._ready.append((float("inf"), deque([row])))
+    relay._ready_rows = 1
+    relay._on_return(None, SimpleNamespace(reply_code=312, reply_text="NO_ROUTE"),
+                     SimpleNamespace(message_id="m1"), b"")
+    confirm(relay, pika.spec.Basic.Ack, 1, False)  # returned, not nacked: the channel is fine
+    assert relay._renew_channel is False
+    confirm(relay, pika.spec.Basic.Nack, 3, True)
+    pump()
+    assert published == [] and closed == [] and timers == [1.0]  # 4 and 5 still in flight: wait for them
+    confirm(relay, pika.spec.Basic.Ack, 5, True)
+    pump()
+    assert published == [] and closed == [True]
+    assert [r.id for _use_before, rows in relay._ready for r in rows] == [200]  # kept for the next channel
+    fresh = SimpleNamespace(add_on_close_callback=lambda cb: None, add_on_return_callback=lambda cb: None,
+                            confirm_delivery=lambda *args, **kwargs: None)
+    relay._on_channel_open(fresh)
+    assert relay._renew_channel is False and relay._channel is fresh
 
 
 def test_the_publisher_identity_and_backoff():
