@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.auth import NotFound
 from shared.crypto import decrypt_text, encrypt_text
-from shared.db import execute_together
+from shared.db import execute_together, prepared
 from shared.vocab import codes
 
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules, derive, rules, states
@@ -85,10 +85,10 @@ _CLOSURE_LOG = union_all(
 ).subquery("log")
 _CLOSURE_CASE_COLUMNS = ("id", "office", "counsellor_id", "state", "revision", "candidate_hash", "mentor_id",
                          "employer_hash", "entry_point", "mentor_relation", "opened_on", "closed_on", "closure_version")
-_CLOSURE_INPUTS = (select(*(T["cases"].c[name] for name in _CLOSURE_CASE_COLUMNS), _CLOSURE_LOG)
-                   .select_from(T["cases"].outerjoin(_CLOSURE_LOG, true()))
-                   .where(T["cases"].c.id == bindparam("case_id"), T["cases"].c.office == bindparam("office"))
-                   .with_for_update(of=T["cases"]))
+_CLOSURE_INPUTS = prepared(select(*(T["cases"].c[name] for name in _CLOSURE_CASE_COLUMNS), _CLOSURE_LOG)
+                            .select_from(T["cases"].outerjoin(_CLOSURE_LOG, true()))
+                            .where(T["cases"].c.id == bindparam("case_id"), T["cases"].c.office == bindparam("office"))
+                            .with_for_update(of=T["cases"]))
 _HISTORY_INSERT = T["history"].insert()
 _CLOSURE_INSERT = T["closures"].insert()
 _CASE_UPDATE = T["cases"].update().where(T["cases"].c.id == bindparam("case_key"))
