@@ -15,8 +15,8 @@ How it stays correct when killed at any moment (at-least-once; consumers dedupe 
   whose leader moved, on that one channel, for minutes, while a fresh channel went through at once
   (tests/cluster).
 Speed comes from keeping a WINDOW of unconfirmed messages in flight (one synchronous confirm per message caps a
-relay at a twentieth of what the broker can take), from claiming one BATCH ahead of the window on a helper thread
-(rows are ready when confirms make room), from one set-based "sent" UPDATE per batch of confirms on another helper
+relay at a twentieth of what the broker can take), from claiming BATCHes ahead of the window on helper threads
+(rows are ready when confirms make room; two claims at once on PostgreSQL), from one set-based "sent" UPDATE per batch of confirms on another helper
 thread, and, on PostgreSQL, from committing the relay's own bookkeeping without waiting for the WAL flush: a lease
 or "sent" mark lost in a database crash only means a row is published again, which consumers dedupe.
 
@@ -112,8 +112,10 @@ class Relay:
         self._flush_lock = threading.Lock()
         self._flush_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-flush")
         self._flush_future = None
-        self._claim_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-claim")
-        self._claim_future = None
+        # PostgreSQL answers two claims at once (SKIP LOCKED keeps them apart); SQLite has one writer anyway.
+        self._claims_at_once = 2 if self.is_postgres else 1
+        self._claim_executor = ThreadPoolExecutor(max_workers=self._claims_at_once, thread_name_prefix="relay-claim")
+        self._claim_futures: set = set()
         self._next_tag = 0
         self._timer = None
         self._db_backoff = 0.0
@@ -370,7 +372,7 @@ class Relay:
         return row_ids
 
     def _pump(self) -> None:
-        """Publish what is claimed while the window has room, and keep one batch claimed ahead of it; when the
+        """Publish what is claimed while the window has room, and keep batches claimed ahead of it; when the
         outbox is drained and everything is confirmed, poll again later (or finish).
 
         Claims run on their own thread so that the database's answer overlaps with publishing and confirms."""
@@ -380,7 +382,7 @@ class Relay:
         if self.stopping:
             if self._ready:
                 self._release_quietly(self._take_ready())
-            if not self._inflight and self._claim_future is None:
+            if not self._inflight and not self._claim_futures:
                 self._finish()
             return
         if self._renew_channel:  # see the module's docstring: after a nack, a new channel
@@ -391,9 +393,11 @@ class Relay:
                 self._channel.close()  # _on_channel_closed opens the next one
             return
         self._publish_ready()
-        if self._claim_future is None and not self._drained and self._ready_rows < self.batch:
+        # Keep as many batches claimed ahead of the window (ready or being claimed) as claims may run at once.
+        while (not self._drained and len(self._claim_futures) < self._claims_at_once
+               and self._ready_rows + self.batch * len(self._claim_futures) < self.batch * self._claims_at_once):
             self._start_claim()
-        if self._inflight or self._claim_future is not None or self._ready:
+        if self._inflight or self._claim_futures or self._ready:
             if self._inflight:
                 self._schedule(1.0)  # confirms pump again; the timer is a safety net if one went missing
             return
@@ -407,7 +411,8 @@ class Relay:
     def _start_claim(self) -> None:
         limit = self.batch
         ioloop = self._connection.ioloop
-        future = self._claim_future = self._claim_executor.submit(self.claim, limit)
+        future = self._claim_executor.submit(self.claim, limit)
+        self._claim_futures.add(future)
 
         def claimed(done):
             try:
@@ -417,9 +422,9 @@ class Relay:
         future.add_done_callback(claimed)
 
     def _on_claimed(self, future, limit: int) -> None:
-        if future is not self._claim_future:
-            return
-        self._claim_future = None
+        if future not in self._claim_futures:
+            return  # the connection it was claimed for is gone: _run released its rows
+        self._claim_futures.discard(future)
         try:
             rows = future.result()
             self._db_backoff = 0.0
@@ -434,7 +439,7 @@ class Relay:
             return
         if self._channel is None or not self._channel.is_open or self.stopping:
             self._release_quietly([row.id for row in rows])
-            if self.stopping and not self._inflight:
+            if self.stopping and not self._inflight and not self._claim_futures:
                 self._finish()
             return
         if rows:
@@ -442,7 +447,8 @@ class Relay:
             # Published well inside the lease, or dropped (and claimed again once the lease has run out).
             self._ready.append((time.monotonic() + self.lease.total_seconds() / 2, deque(rows)))
             self._ready_rows += len(rows)
-        self._drained = len(rows) < limit
+        if len(rows) < limit:
+            self._drained = True  # until the poll timer
         self._pump()
 
     def _release_quietly(self, row_ids) -> None:
@@ -499,12 +505,12 @@ class Relay:
             url = self.urls[attempt % len(self.urls)]
             opened = self._connect(url)
             lost = [row_id for row_id, _mid, _a in self._inflight.values()] + self._take_ready()
-            if self._claim_future is not None:  # claimed while the connection went away: never published
+            for future in self._claim_futures:  # claimed while the connection went away: never published
                 try:
-                    lost += [row.id for row in self._claim_future.result()]
+                    lost += [row.id for row in future.result()]
                 except Exception:
                     pass
-                self._claim_future = None
+            self._claim_futures.clear()
             self._inflight.clear()
             self._returned.clear()
             self._safe_flush()
