@@ -8,7 +8,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import notices, service
+from shared import privacy as shared_privacy
+
+from . import notices, privacy, service
 
 notify_cli = AppGroup("notify", help="Reminders: sweep, delivery, the loop, dead letters.")
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -80,6 +82,10 @@ def demo_seed():
     click.echo(f"demo: {seed(_platform())} events applied")
 
 
+privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, privacy.t.privacy_log)
+
+
 def register(app):
     app.cli.add_command(notify_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(privacy_cli)

@@ -5,7 +5,7 @@ raises Reject for a message that can never apply. Contracts: shared.events.case 
 """
 from __future__ import annotations
 
-from . import schedule
+from . import privacy, schedule
 
 QUEUE = "notify.schedule"
 
@@ -54,6 +54,8 @@ def on_project_end_status(conn, envelope, platform):
 
 
 def on_consent_status(conn, envelope, platform):
+    if privacy.is_erased(conn, envelope["payload"].get("case_id")):
+        return  # the office erased the case; this event was still on its way from the consent service
     schedule.record_consent(conn, envelope["type"], envelope["payload"])
 
 
@@ -69,6 +71,7 @@ HANDLERS = {
     "consent.withdrawn": on_consent_status,
     "consent.expired": on_consent_status,
     "consent.incomplete": on_consent_status,
+    "case.erased": privacy.on_case_erased,  # the office erased the cases at the person's request
 }
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, Index, Integer,
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
+from shared.privacy import define_log_table
 
 metadata = new_metadata()
 platform = platform_tables(metadata)
@@ -156,8 +157,21 @@ preferences = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Cases the office erased (intake's case.erased): their ids only, so that a consent event about one of them still in
+# flight from the consent service changes nothing.
+erased_cases = Table(
+    "notify_erased_cases", metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False),
+    Column("erased_at", UTCDateTime, nullable=False),
+)
+
+# Access exports, erasures and retention runs (shared.privacy): who, when, office, counts; no person.
+privacy_log = define_log_table(metadata, "notify_privacy_log")
+
 OWN = {"cases": cases, "contacts": contacts, "measures": measures, "consents": consents, "reminders": reminders,
-       "notifications": notifications, "mails": mails, "preferences": preferences}
+       "notifications": notifications, "mails": mails, "preferences": preferences,
+       "erased_cases": erased_cases, "privacy_log": privacy_log}
 
 
 def all_tables() -> dict:

@@ -151,6 +151,10 @@ POLICY = {
         ("POST", "/api/v1/reminders/{reminder_id}/resolve"): allow(*OFFICE, owned=True),
         ("GET", "/api/v1/county"): allow(K),
         ("GET", "/api/v1/dead-letters"): allow(A),
+        # What notify holds of a person's cases for an access request (intake asks, on the local contact's token),
+        # and an erasure's receipt.
+        ("POST", "/api/v1/privacy/access"): allow(L),
+        ("GET", "/api/v1/privacy/erasures/{request_id}"): allow(L, owned=True),
         ("POST", "/api/v1/dead-letters/retry"): allow(A),
         ("GET", "/"): allow(*EVERYONE),
         ("POST", "/varsler/<int:notification_id>/lest"): allow(*EVERYONE, owned=True),

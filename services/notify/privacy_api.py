@@ -1,0 +1,63 @@
+"""Notify's part of an access request (case references only) and the receipt of an erasure, for the office's local
+contact; intake asks both on the local contact's own token (services/intake/peers.py)."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from shared.auth import NotFound
+from shared.privacy import jsonable
+from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
+
+from . import privacy
+
+blp = ApiBlueprint("notify_privacy_api", __name__, url_prefix="/api/v1",
+                description="Privacy operations: what notify holds of a person's cases (access request), erasure "
+                            "receipts")
+PRIVACY = ("local_contact",)
+
+
+class AccessIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    request_id = fields.UUID(required=True, metadata={"description": "the access request's id (from intake)"})
+    case_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class NotifyAccessOut(Schema):
+    cases = fields.List(fields.Dict(), required=True, metadata={
+        "description": "per case: schedule (dates and codes), contacts, measures, consent states, reminders"})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ErasureReceiptOut(Schema):
+    request_id = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    case_count = fields.Integer(required=True)
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+@blp.route("/privacy/access", methods=["POST"])
+@roles_required(*PRIVACY)
+@blp.arguments(AccessIn)
+@blp.response(200, NotifyAccessOut)
+def access_export(data):
+    """What notify holds of these cases of the caller's office (an access request, GDPR art. 15): case references,
+    dates, codes and reminders; another office's or an unknown case id is left out. Recorded in the privacy log."""
+    platform = current_platform()
+    with platform.engine.begin() as conn:
+        result = privacy.access_export(conn, current_principal(), str(data["request_id"]), data["case_ids"],
+                                       platform.clock.now())
+    return jsonable(result)
+
+
+@blp.route("/privacy/erasures/<uid:request_id>", methods=["GET"])
+@roles_required(*PRIVACY)
+@blp.response(200, ErasureReceiptOut)
+def erasure_receipt(request_id):
+    """What notify deleted for one of the office's erasures; 404 until intake's case.erased has been processed."""
+    with current_platform().engine.connect() as conn:
+        receipt = privacy.erasure_receipt(conn, current_principal().office, request_id)
+    if receipt is None:
+        raise NotFound("not found")
+    return receipt
