@@ -21,6 +21,9 @@ from tests.fixtures.broker import ThrowawayBroker
 from .pg_server import ThrowawayPostgres
 
 SIZE = int(os.environ.get("FAULTS_SIZE", "300"))
+# Seconds a burst may run and the system may take to catch up after a fault: 120 at the CI size, more for bigger
+# bursts (at 5000, on this 2-core machine shared with other suites, a burst alone took minutes).
+SETTLE = max(120, SIZE // 10)
 RESULTS: list[str] = []
 
 

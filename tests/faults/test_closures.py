@@ -17,7 +17,7 @@ import pytest
 from tests.fixtures.broker import wait_for
 
 from .closure_path import ClosurePath
-from .conftest import SIZE, make_vhost
+from .conftest import SETTLE, SIZE, make_vhost
 
 pytestmark = pytest.mark.faults
 CLOSURES = max(30, SIZE // 3)  # entering a whole case costs ~10x a probe event
@@ -47,21 +47,21 @@ def test_closures_through_intake_to_registry(fault, closure_path, fault_broker):
     producer = threading.Thread(target=burst)
     producer.start()
     if fault == "sigkill-intake-relay":
-        wait_for(lambda: path.confirmed() >= CLOSURES // 3, 120, interval=0.02, what="the relay under way")
+        wait_for(lambda: path.confirmed() >= CLOSURES // 3, SETTLE, interval=0.02, what="the relay under way")
         relay.kill()
         path.start("intake-relay")
     elif fault == "sigkill-registry-consumer":
-        wait_for(lambda: len(path.registry_log()) >= CLOSURES // 3, 120, interval=0.02, what="the consumer")
+        wait_for(lambda: len(path.registry_log()) >= CLOSURES // 3, SETTLE, interval=0.02, what="the consumer")
         consumer.process.send_signal(signal.SIGKILL)
         consumer.process.wait(10)
         path.start("registry-consumer")
     else:
-        wait_for(lambda: path.confirmed() >= CLOSURES // 4, 120, interval=0.02, what="the burst flowing")
+        wait_for(lambda: path.confirmed() >= CLOSURES // 4, SETTLE, interval=0.02, what="the burst flowing")
         fault_broker.restart()
-    producer.join(300)
+    producer.join(max(300, CLOSURES))  # a closure took up to ~0.7 s with the machine loaded
     assert not errors, errors
-    wait_for(lambda: path.confirmed() == CLOSURES, 120, interval=0.2, what="every closure confirmed")
-    wait_for(path.caught_up, 120, interval=0.2, what="every closure consumed")
+    wait_for(lambda: path.confirmed() == CLOSURES, SETTLE, interval=0.2, what="every closure confirmed")
+    wait_for(path.caught_up, SETTLE, interval=0.2, what="every closure consumed")
     time.sleep(1.0)
     result = path.count("registry", f"closures-{fault}")
     assert result.produced == CLOSURES

@@ -15,14 +15,13 @@ from sqlalchemy import func, select
 from shared.bus import probe
 from tests.fixtures.broker import ProbeProcess, wait_for
 
-from .conftest import SIZE, Burst, assert_exact, count
+from .conftest import SETTLE, SIZE, Burst, assert_exact, count
 from .tcp_proxy import SeverableProxy
 
 pytestmark = pytest.mark.faults
 
 RELAY_ENV = {"INTAKE_RELAY_WINDOW": 40, "INTAKE_RELAY_BATCH": 20, "INTAKE_RELAY_LEASE_SECONDS": 2}
 CONSUMER_ENV = {"INTAKE_CONSUMER_BATCH": 25}
-SETTLE = 120  # seconds allowed for the system to catch up after a fault
 
 
 def sent(platform) -> int:
@@ -39,7 +38,7 @@ def effects(platform) -> int:
 def settle(platform, burst: Burst, expected_effects: int):
     """Wait for the burst to end, every row to be confirmed and every effect to land; then a pause in which a
     late duplicate would show."""
-    burst.join(SETTLE)
+    burst.join(SETTLE * max(1, burst.total // SIZE))
     assert not burst.is_alive(), "the burst never finished"
     wait_for(lambda: sent(platform) == burst.total, SETTLE, interval=0.2, what="every outbox row confirmed")
     wait_for(lambda: effects(platform) >= expected_effects, SETTLE, interval=0.2, what="every effect")
