@@ -105,6 +105,8 @@ class Relay:
         self._ready: deque = deque()  # claimed, not yet published: (use-before monotonic time, deque of rows)
         self._ready_rows = 0
         self._drained = False  # the last claim came back short: wait for the poll timer before claiming again
+        self._claim_after = 0  # claims continue after this id; 0 = sweep from the start
+        self._sweep_started = time.monotonic()
         self._returned: dict[str, str] = {}  # message id -> reason (basic.return arrives before its ack)
         self._confirmed: list[int] = []  # row ids confirmed, not yet marked sent
         self._failed: list[tuple] = []  # (row id, attempts, error)
@@ -122,11 +124,13 @@ class Relay:
         self._renew_channel = False  # a nack came: open a new channel once this one's confirms are in
 
     # ------------------------------------------------------------ database side
-    def claim(self, limit: int) -> list:
+    def claim(self, limit: int, after: int = 0) -> list:
+        """Lease up to `limit` unsent, unleased rows with ids above `after`, in id order."""
         t = self.table
         now = utcnow()
         pending = (select(t.c.id)
-                   .where(t.c.sent_at.is_(None), or_(t.c.claimed_until.is_(None), t.c.claimed_until < now))
+                   .where(t.c.sent_at.is_(None), t.c.id > after,
+                          or_(t.c.claimed_until.is_(None), t.c.claimed_until < now))
                    .order_by(t.c.sent_at, t.c.id).limit(limit))  # the index order: no sort
         if self.is_postgres:
             pending = pending.with_for_update(skip_locked=True)
@@ -261,6 +265,7 @@ class Relay:
         self._lowest_tag = 1
         self._drained = False
         self._renew_channel = False
+        self._claim_after, self._sweep_started = 0, time.monotonic()  # rows released with the last connection
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._pump())
@@ -338,9 +343,12 @@ class Relay:
             return False
 
     def _publish_ready(self) -> None:
-        """Publish claimed rows while the window has room (the hot loop: one basic.publish per row)."""
+        """Publish claimed rows while the window has room (the hot loop: one basic.publish per row).
+
+        Only once half a batch fits (or all that is ready): a trickle of a few publishes per confirm costs the
+        broker and this loop more per message than bursts do."""
         room = self.window - len(self._inflight)
-        if room <= 0 or not self._ready:
+        if room < min(self._ready_rows, max(1, min(self.batch, self.window) // 2)) or not self._ready:
             return
         channel, exchange, user, inflight = self._channel, self.exchange, self._user, self._inflight
         published = 0
@@ -409,9 +417,14 @@ class Relay:
         self._schedule(max(self.poll_seconds if flushed else 1.0, self._db_backoff))
 
     def _start_claim(self) -> None:
+        """Claim the next batch. During a burst a claim starts after the last row this relay claimed, rather than
+        wading again through every row it has in flight; a sweep from the start (picking up released, retried or
+        expired rows) follows whenever the outbox is drained, the connection is new, or a lease period has passed."""
         limit = self.batch
+        if time.monotonic() - self._sweep_started > self.lease.total_seconds():
+            self._claim_after, self._sweep_started = 0, time.monotonic()
         ioloop = self._connection.ioloop
-        future = self._claim_executor.submit(self.claim, limit)
+        future = self._claim_executor.submit(self.claim, limit, self._claim_after)
         self._claim_futures.add(future)
 
         def claimed(done):
@@ -443,12 +456,14 @@ class Relay:
                 self._finish()
             return
         if rows:
+            self._claim_after = max(self._claim_after, rows[-1].id)
             CLAIMS.labels(self.service).inc()
             # Published well inside the lease, or dropped (and claimed again once the lease has run out).
             self._ready.append((time.monotonic() + self.lease.total_seconds() / 2, deque(rows)))
             self._ready_rows += len(rows)
         if len(rows) < limit:
-            self._drained = True  # until the poll timer
+            self._drained = True  # until the poll timer, which sweeps from the start
+            self._claim_after, self._sweep_started = 0, time.monotonic()
         self._pump()
 
     def _release_quietly(self, row_ids) -> None:
