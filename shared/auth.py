@@ -93,9 +93,12 @@ def mint_service_token(settings, service: str, scope: str, lifetime_minutes: int
 # A client sends the same token with every request until it expires (API clients, the sign-in cookie between its
 # refreshes): its verified principal is kept, keyed by a digest of the token and the verification settings, and
 # handed out again only while the token has not expired. Failures are never kept. The verify key is parsed once
-# (an RS256/ES256 PEM costs more to parse than the signature check itself).
+# (an RS256/ES256 PEM costs more to parse than the signature check itself). Bounded: the sign-in cookie gets a
+# new token with every page, so each page view adds an entry (~670 bytes) to each worker that sees the session;
+# 1,024 entries (about 0.7 MB a worker) cover the tokens in use at once and fill within minutes, where 4,096 made
+# every web worker grow by 2.6 MB over the soak's first hour (deploy/README.md, soak).
 _VERIFIED: dict = {}
-_VERIFIED_MAX = 4096
+_VERIFIED_MAX = 1024
 _VERIFIED_LOCK = threading.Lock()
 _PREPARED_KEYS: dict = {}
 

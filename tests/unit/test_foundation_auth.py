@@ -185,6 +185,23 @@ def test_a_token_is_verified_once_then_kept_until_it_expires(settings, monkeypat
         verify_token(settings, forged)
 
 
+def test_the_verified_tokens_kept_are_bounded_oldest_out_first(settings, monkeypatch):
+    from shared import auth
+    monkeypatch.setattr(auth, "_VERIFIED", {})
+    monkeypatch.setattr(auth, "_VERIFIED_MAX", 3)
+    tokens = [counsellor_token(settings, lifetime_minutes=5 + i) for i in range(5)]  # distinct exp: distinct tokens
+    for token in tokens:
+        verify_token(settings, token)
+    assert len(auth._VERIFIED) == 3
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decoded.append(1) or real_decode(*args, **kwargs))
+    verify_token(settings, tokens[-1])
+    assert decoded == []  # the newest is still kept
+    verify_token(settings, tokens[0])
+    assert decoded == [1] and len(auth._VERIFIED) == 3  # the oldest was dropped: checked again, still 3 kept
+
+
 def test_an_rs256_token_verifies_with_the_public_key_parsed_once():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
