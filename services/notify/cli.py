@@ -28,7 +28,7 @@ def _config():
 def sweep_command():
     """Evaluate every rule once (set-based); running it twice adds nothing."""
     result = service.sweep_once(_platform(), _config())
-    click.echo(f"sweep: {result.new_reminders} new reminders {result.reminders}, {result.resolved} resolved, "
+    click.echo(f"sweep: {result.new_reminders} new reminders {result.reminders}, "
                f"{result.notifications} notifications, {result.escalations} escalations, {result.mails} mails, "
                f"{result.digests} daily digests, {result.county_digests} county digests")
 

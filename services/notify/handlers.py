@@ -31,11 +31,11 @@ def on_parties_changed(conn, envelope, platform):
 
 
 def on_contact_logged(conn, envelope, platform):
-    schedule.record_contact(conn, envelope["payload"])
+    schedule.record_contact(conn, envelope["payload"], platform.clock.now())
 
 
 def on_measure_changed(conn, envelope, platform):
-    schedule.record_measure(conn, envelope["payload"])
+    schedule.record_measure(conn, envelope["payload"], platform.clock.now())
 
 
 def on_case_closed(conn, envelope, platform):
@@ -56,7 +56,7 @@ def on_project_end_status(conn, envelope, platform):
 def on_consent_status(conn, envelope, platform):
     if privacy.is_erased(conn, envelope["payload"].get("case_id")):
         return  # the office erased the case; this event was still on its way from the consent service
-    schedule.record_consent(conn, envelope["type"], envelope["payload"])
+    schedule.record_consent(conn, envelope["type"], envelope["payload"], platform.clock.now())
 
 
 HANDLERS = {

@@ -8,7 +8,7 @@ from shared.auth import Forbidden, NotFound
 
 from . import tables as t
 from .mailer import case_ref, rule_title
-from .schedule import resolve_case_reminders
+from .schedule import hold_off_sweep
 from .sweep import office_counts
 
 MODES = ("immediate", "daily")
@@ -73,6 +73,10 @@ def set_preferences(conn, user_id, now, mode=None, unsubscribed=None):
         conn.execute(p.update().where(p.c.user_id == user_id).values(updated_at=now, **current))
     else:
         conn.execute(p.insert().values(user_id=user_id, updated_at=now, **current))
+    if current["unsubscribed"]:  # what waits for a digest is never mailed now (new ones are marked when made)
+        n = t.notifications
+        conn.execute(n.update().where(n.c.recipient_id == user_id, n.c.queued_at.is_(None), n.c.digest_key.is_(None))
+                     .values(digest_key="unsubscribed", queued_at=now))
     return current
 
 
@@ -80,7 +84,7 @@ def resolve_by_action(conn, principal, reminder_id, now):
     """A person resolves a reminder by doing what it asked (e.g. interview arranged), in their own office only."""
     if not principal.is_office_member:
         raise Forbidden("only the office's counsellors and local contact resolve its reminders")
-    r = t.reminders
+    r, m = t.reminders, t.mails
     row = conn.execute(select(r).where(r.c.id == reminder_id)).mappings().first()
     if row is None or row["office"] != principal.office:
         raise NotFound("not found")
@@ -88,10 +92,12 @@ def resolve_by_action(conn, principal, reminder_id, now):
     if resolution is None:
         raise ValueError("denne påminnelsen løses automatisk når saken oppdateres")
     if row["resolved_at"] is None:
-        conn.execute(r.update().where(r.c.id == reminder_id, r.c.resolved_at.is_(None))
-                     .values(resolved_at=now, resolution=resolution, resolved_by=principal.subject))
-        # The next sweep cancels the reminder's unsent mail: it looks at marked cases only.
-        conn.execute(t.cases.update().where(t.cases.c.case_id == row["case_id"]).values(changed=True))
+        hold_off_sweep(conn)  # no escalation of it by a sweep running meanwhile
+        resolved = conn.execute(r.update().where(r.c.id == reminder_id, r.c.resolved_at.is_(None))
+                                .values(resolved_at=now, resolution=resolution, resolved_by=principal.subject))
+        if resolved.rowcount:  # its mail not yet sent is not sent at all
+            conn.execute(m.update().where(m.c.reminder_id == reminder_id, m.c.status == "pending")
+                         .values(status="cancelled", claimed_until=None))
     return dict(conn.execute(select(r).where(r.c.id == reminder_id)).mappings().first())
 
 

@@ -12,12 +12,11 @@ from sqlalchemy import and_, func, insert, or_, select, true
 
 from shared import privacy
 
-from . import tables as t
+from . import schedule, tables as t
 from .mailer import RULE_TEXT
 
 # The schedule's own bookkeeping (what the sweep has yet to do): not information about the case.
-_BOOKKEEPING = ("changed", "checking")
-_BOOKKEEPING_SUFFIXES = ("_pending_on", "_pending_after", "_reminded_on")
+_BOOKKEEPING_SUFFIXES = ("_pending_after",)
 
 
 def _owned(conn, office, case_ids) -> list[dict]:
@@ -32,7 +31,7 @@ def access_export(conn, principal, request_id, case_ids, now) -> dict:
     counts = {"schedule": 0, "contacts": 0, "measures": 0, "consents": 0, "reminders": 0, "notifications": 0}
     for case in _owned(conn, principal.office, case_ids):
         case_id = case["case_id"]
-        facts = {k: v for k, v in case.items() if k not in _BOOKKEEPING and not k.endswith(_BOOKKEEPING_SUFFIXES)}
+        facts = {k: v for k, v in case.items() if not k.endswith(_BOOKKEEPING_SUFFIXES)}
         contacts = [dict(r) for r in conn.execute(select(t.contacts).where(t.contacts.c.case_id == case_id)
                                                   .order_by(t.contacts.c.contact_date)).mappings()]
         measures = [dict(r) for r in conn.execute(select(t.measures).where(t.measures.c.case_id == case_id)
@@ -69,6 +68,7 @@ def _steps(reminder_filter, case_filter, office_case_filter):
         ("mails", t.mails, or_(t.mails.c.reminder_id.in_(reminder_ids), t.mails.c.notification_id.in_(notification_ids))),
         ("notifications", t.notifications, t.notifications.c.reminder_id.in_(reminder_ids)),
         ("reminders", t.reminders, reminder_filter),
+        ("due", t.due, case_filter(t.due)),  # what the sweep had yet to remind for
         ("contacts", t.contacts, case_filter(t.contacts)),
         ("measures", t.measures, case_filter(t.measures)),
         ("consents", t.consents, case_filter(t.consents)),
@@ -81,6 +81,7 @@ def on_case_erased(conn, envelope, platform):
 
     A case id notify knows under another office is never touched. Ids notify has not seen opened (events about them
     that arrived early) are deleted and remembered the same way."""
+    schedule.hold_off_sweep(conn)  # a sweep running now must not remind for what this deletes
     payload = envelope["payload"]
     office, request_id = envelope["office"], str(payload["request_id"])
     if privacy.already_recorded(conn, t.privacy_log, request_id, "erasure"):

@@ -10,7 +10,7 @@ from .calendar import is_working_day
 from .config import load_notify_config
 from .intake_client import IntakeContacts, NoIntake
 from .mailer import deliver_due
-from .sweep import run_sweep
+from .sweep import BURST, run_sweep
 
 log = logging.getLogger("notify")
 
@@ -27,7 +27,12 @@ def sweep_once(platform, config=None):
         result = run_sweep(conn, now, local.date(), interview_notice_days=config.interview_notice_days,
                            local_hour=local.hour, digest_hour=config.digest_hour,
                            county_weekday=config.county_digest_weekday, working_day=is_working_day(local.date()))
-    log_event(log, "sweep", resolved=result.resolved, reminders=result.reminders, notifications=result.notifications,
+    if result.new_reminders > BURST and platform.engine.dialect.name == "postgresql":
+        # A burst left as many dead rows in the due queue (and, for a common date, in the cases) as it reminded;
+        # the next sweeps' range scans would walk them until autovacuum comes by. VACUUM runs outside a transaction.
+        with platform.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) notify_due, notify_cases")
+    log_event(log, "sweep", reminders=result.reminders, notifications=result.notifications,
               escalations=result.escalations, mails=result.mails, digests=result.digests,
               county_digests=result.county_digests)
     return result

@@ -1,31 +1,46 @@
-"""The reminder sweep: every rule is one set-based statement over the schedule, never a per-case loop.
+"""The reminder sweep: set-based statements over index ranges that hold nothing but what is due, never a per-case
+loop and never a scan of cases that cannot fall due.
 
-Due reminders are inserted with INSERT ... SELECT under the unique key (rule, case, period), so a second sweep at
-the same moment inserts nothing; the same goes for in-app notifications (unique key) and mails (unique mail key).
-A period is the date the rule counts from (the last activity, the last mentor contact, the opening, the project
-end, the interview point, the closure): new activity moves it, and a reminder for the old period is resolved.
+- Per-case rules (closure overdue, mentor contact missing, consent missing, employer survey): the handlers keep one
+  `notify_due` row per period still to be reminded for; the due ones are the front of its key (rule, period <=
+  today - N), read and dropped in one statement each.
+- Dates common to all cases (project end, interview points): the cases whose `*_pending_after` is before the date.
+- What a sweep makes (reminders, then their notifications, then their mail) is found by id above the last id before
+  it: a range of the primary key, no flag to set afterwards.
+A source is emptied as it is used (due rows dropped, dates marked, ids moved on), so a second sweep at the same
+moment inserts nothing; the handlers never put in a source what has had its reminder already. So no INSERT reads
+the table it writes (PostgreSQL would scan its own new rows once per row), and the unique keys stay the last guard
+(a violation would fail the sweep loudly, never send twice).
+The statements are built once (bind parameters for dates and ids): building and compiling them anew would cost
+more than running them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Date, String, and_, cast, exists, false, func, literal, not_, or_, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (Date, Integer, String, and_, bindparam, case, cast, exists, func, insert, literal, null,
+                        or_, select)
 
+from shared.db import UTCDateTime
 from shared.directory import ProjectSettingsSchema
 
 from . import tables as t
-from .schedule import CLOSING_RULES
+from .schedule import hold_off_handlers
 
 RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing", "project_end", "interview", "employer_survey")
+PER_CASE_RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing", "employer_survey")
 DEFAULT_THRESHOLDS = {"closure_overdue": 30, "mentor_contact_missing": 21, "consent_missing": 14,
                       "project_end_warning": 60, "escalate_after": 14}
+
+NOW = bindparam("now", type_=UTCDateTime())
+TODAY = bindparam("today", type_=Date())
+AFTER = bindparam("after_id", type_=Integer())
 
 
 @dataclass
 class SweepResult:
-    resolved: int = 0
     reminders: dict = field(default_factory=dict)
     notifications: int = 0
     escalations: int = 0
@@ -36,17 +51,6 @@ class SweepResult:
     @property
     def new_reminders(self):
         return sum(self.reminders.values())
-
-
-def _insert(conn, table):
-    """INSERT ... ON CONFLICT DO NOTHING on both databases: a concurrent sweep loses quietly instead of failing."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
-def _insert_select(conn, table, columns, query):
-    statement = _insert(conn, table).from_select(columns, query).on_conflict_do_nothing()
-    return conn.execute(statement).rowcount
 
 
 def _text(column):
@@ -68,184 +72,161 @@ def load_project(conn) -> dict:
     return settings
 
 
-def resolve_automatic(conn, now: datetime) -> int:
-    """Reminders whose reason has gone: closure submitted, consent answered, mentor contact logged, activity.
-
-    Only cases marked `changed` since the last sweep are looked at (every event that can remove a reason marks its
-    case). The marks are first turned into `checking`, which locks those rows until commit: an event for such a
-    case waits and marks it again, an event for another case stays marked for the next sweep; none is lost."""
-    c, r, m = t.cases, t.reminders, t.mails
-    conn.execute(c.update().where(c.c.changed).values(changed=False, checking=True))
-    marked = select(c.c.case_id).where(c.c.checking)
-    same_case = and_(c.c.case_id == r.c.case_id, c.c.checking)
-    open_marked = and_(r.c.resolved_at.is_(None), r.c.case_id.in_(marked))
-    gone = or_(
-        and_(r.c.rule.in_(CLOSING_RULES), exists().where(same_case, c.c.closed_on.is_not(None))),
-        and_(r.c.rule.in_(("closure_overdue", "project_end")), exists().where(same_case, c.c.end_status_sent.is_(True))),
-    )
-    total = conn.execute(r.update().where(open_marked, gone)
-                         .values(resolved_at=now, resolution="closure_submitted")).rowcount
-    reasons = (
-        ("consent_missing", "consent_registered",
-         exists().where(same_case, c.c.research_consent.in_(("granted", "withdrawn", "expired")))),
-        ("mentor_contact_missing", "mentor_contact_logged",
-         exists().where(same_case, or_(c.c.mentor_anchor_on.is_(None), c.c.mentor_anchor_on > r.c.period))),
-        ("closure_overdue", "case_active_again",
-         exists().where(same_case, or_(c.c.closure_anchor_on.is_(None), c.c.closure_anchor_on > r.c.period))),
-        ("employer_survey", "consent_withdrawn",
-         exists().where(same_case, or_(c.c.survey_consent.is_(None), c.c.survey_consent != "granted"))),
-        ("interview", "no_interview_consent",
-         exists().where(same_case, or_(c.c.interview_consent.is_(None), c.c.interview_consent != "granted"))),
-    )
-    for rule, resolution, condition in reasons:
-        total += conn.execute(r.update().where(open_marked, r.c.rule == rule, condition)
-                              .values(resolved_at=now, resolution=resolution)).rowcount
-    # Mail not yet sent for a resolved reminder is not sent at all (by hand or by an event: both mark the case).
-    # By lists of the marked ids, so reminders and mails are found through their case_id / reminder_id indexes.
-    marked_ids = conn.execute(marked).scalars().all()
-    for start in range(0, len(marked_ids), 5000):
-        resolved = select(r.c.id).where(r.c.case_id.in_(marked_ids[start:start + 5000]),
-                                        r.c.resolved_at.is_not(None), r.c.resolution != "survey_sent")
-        conn.execute(m.update().where(m.c.status == "pending", m.c.reminder_id.in_(resolved))
-                     .values(status="cancelled", claimed_until=None))
-    conn.execute(c.update().where(c.c.checking).values(checking=False))
-    return total
+# ---------------------------------------------------------------------------------------------- reminders
+REMINDER_COLUMNS = ["rule", "case_id", "period", "office", "recipient_id", "due_on", "created_at"]
 
 
-def due_reminders(conn, today: date, project: dict, interview_notice_days: int, now: datetime) -> dict:
-    """One INSERT ... SELECT per rule (two for the two interview points), over the cases not yet reminded for
-    their current period (a partial index holds exactly those); the unique key stays the guard."""
-    c = t.cases
-    th = thresholds_of(project)
-    active = and_(c.c.closed_on.is_(None), not_(c.c.end_status_sent))
-    columns = ["rule", "case_id", "period", "office", "recipient_id", "due_on", "created_at"]
+@cache
+def _per_case_due():
+    """(insert, drop) for the per-case rules: each rule's due rows are the front of notify_due's key (one range per
+    rule, cutoff `cutoff_<rule>`), and they carry office and recipient (none for the survey invitation)."""
+    d, r = t.due, t.reminders
+    due_now = or_(*(and_(d.c.rule == rule, d.c.period <= bindparam(f"cutoff_{rule}", type_=Date()))
+                    for rule in PER_CASE_RULES))
+    query = select(d.c.rule, d.c.case_id, d.c.period, d.c.office, d.c.recipient_id, TODAY, NOW).where(due_now)
+    return insert(r).from_select(REMINDER_COLUMNS, query), d.delete().where(due_now)
 
+
+@cache
+def _common_date_due(rule):
+    """(insert, mark) for a date common to all cases (`when`): the open cases opened by `opened_by` whose
+    `<rule>_pending_after` is before it (for interviews, only set while the interviews consent holds: every party
+    it needs in the case has signed; past the points already reminded for)."""
+    c, r = t.cases, t.reminders
+    pending_after = c.c[f"{rule}_pending_after"]
+    when = bindparam("when", type_=Date())
+    candidates = and_(pending_after < when, c.c.opened_on <= bindparam("opened_by", type_=Date()),
+                      c.c.closed_on.is_(None), c.c.end_status_sent.is_(False))
+    query = select(literal(rule), c.c.case_id, when, c.c.office, c.c.counsellor_id, TODAY, NOW).where(candidates)
+    return (insert(r).from_select(REMINDER_COLUMNS, query),
+            c.update().where(candidates).values({pending_after.name: when}))
+
+
+@cache
+def _new_reminders_by_rule():
+    """One count per rule over the range of new ids (a GROUP BY rule would lead SQLite along the unique key)."""
     r = t.reminders
+    return select(*(func.count().filter(r.c.rule == rule).label(rule) for rule in RULES)).where(r.c.id > AFTER)
 
-    def rule_select(rule, period, condition, pending=None, reminded=None, recipient=None):
-        """Candidates: a pending period (`pending` column, NULL once reminded) or, for a date common to all cases,
-        a `reminded` date other than this one. Marked done only where the reminder for that very period exists:
-        a case whose period moved meanwhile (an event between the two statements) stays pending."""
-        recipient = c.c.counsellor_id if recipient is None else recipient
-        if pending is not None:
-            condition = and_(condition, pending.is_not(None))
-            done = {pending.name: None}
-        else:
-            condition = and_(condition, or_(reminded.is_(None), reminded < period, reminded > period))
-            done = {reminded.name: period}
-        query = select(literal(rule), c.c.case_id, period, c.c.office, recipient, literal(today),
-                       literal(now, r.c.created_at.type)).where(condition)
-        mark = (c.update().where(condition, exists().where(r.c.rule == rule, r.c.case_id == c.c.case_id,
-                                                           r.c.period == period))
-                .values(done))
-        return query, mark
 
-    selects = [
-        ("closure_overdue", rule_select("closure_overdue", c.c.closure_anchor_on, and_(
-            active, c.c.closure_pending_on <= today - timedelta(days=th["closure_overdue"])),
-            pending=c.c.closure_pending_on)),
-        ("mentor_contact_missing", rule_select("mentor_contact_missing", c.c.mentor_anchor_on, and_(
-            active, c.c.mentor_pending_on <= today - timedelta(days=th["mentor_contact_missing"])),
-            pending=c.c.mentor_pending_on)),
-        ("consent_missing", rule_select("consent_missing", c.c.opened_on, and_(
-            active, or_(c.c.research_consent.is_(None), c.c.research_consent == "incomplete"),
-            c.c.consent_pending_on <= today - timedelta(days=th["consent_missing"])), pending=c.c.consent_pending_on)),
-        ("employer_survey", rule_select("employer_survey", c.c.closed_on, and_(
-            c.c.closed_on.is_not(None), c.c.survey_consent == "granted"), pending=c.c.survey_pending_on,
-            recipient=literal(None, String))),
-    ]
-    end_date = project["end_date"]
-    if today >= end_date - timedelta(days=th["project_end_warning"]):
-        selects.append(("project_end", rule_select("project_end", literal(end_date, Date), and_(
-            active, c.c.opened_on <= today), reminded=c.c.project_end_reminded_on)))
+def due_reminders(conn, today: date, project: dict, interview_notice_days: int, now: datetime, after_id: int) -> dict:
+    """Remind for everything due, each rule once per period; returns the new reminders per rule."""
+    th = thresholds_of(project)
+    stamp = {"today": today, "now": now}
+    insert_due, drop_due = _per_case_due()
+    cutoffs = {f"cutoff_{rule}": today - timedelta(days=th.get(rule, 0)) for rule in PER_CASE_RULES}
+    conn.execute(insert_due, {**cutoffs, **stamp})
+    conn.execute(drop_due, cutoffs)
+    counts = dict.fromkeys(PER_CASE_RULES, 0)
+    dates = []
+    if project["end_date"] - timedelta(days=th["project_end_warning"]) <= today:
+        dates.append(("project_end", project["end_date"], today))
     for point in project["interview_points"]:
         if point - timedelta(days=interview_notice_days) <= today <= point:
-            # Only where the interviews purpose is granted: consent's `granted` means every party it needs in
-            # this case (candidate, mentor, employer) has signed; the counsellor arranges nothing without it.
-            selects.append(("interview", rule_select("interview", literal(point, Date), and_(
-                active, c.c.opened_on <= point, c.c.interview_consent == "granted"),
-                reminded=c.c.interview_reminded_on)))
-    counts = {}
-    for rule, (query, mark) in selects:
-        counts[rule] = counts.get(rule, 0) + _insert_select(conn, t.reminders, columns, query)
-        conn.execute(mark)
+            dates.append(("interview", point, point))
+    for rule, when, opened_by in dates:
+        counts[rule] = 0
+        insert_date, mark_date = _common_date_due(rule)
+        conn.execute(insert_date, {"when": when, "opened_by": opened_by, **stamp})
+        conn.execute(mark_date, {"when": when, "opened_by": opened_by})
+    made = conn.execute(_new_reminders_by_rule(), {"after_id": after_id}).mappings().one()
+    counts.update((rule, made[rule]) for rule in RULES if made[rule] or rule in counts)
     return counts
 
 
-def notify_recipients(conn, now: datetime) -> int:
-    """An in-app notification for each new reminder's recipient (the counsellor); `notified_at` marks it done, so
-    the next sweep looks at new reminders only."""
-    r, n = t.reminders, t.notifications
-    fresh = and_(r.c.notified_at.is_(None), r.c.resolved_at.is_(None), r.c.recipient_id.is_not(None))
-    key = (literal("reminder:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + r.c.recipient_id)
-    query = select(key, r.c.id, r.c.recipient_id, literal("reminder"), literal(now, n.c.created_at.type)).where(fresh)
-    inserted = _insert_select(conn, n, ["key", "reminder_id", "recipient_id", "kind", "created_at"], query)
-    conn.execute(r.update().where(fresh).values(notified_at=now))
-    return inserted
+# ---------------------------------------------------------------------------------------------- notifications
+NOTIFICATION_COLUMNS = ["key", "reminder_id", "recipient_id", "kind", "created_at", "digest_key", "queued_at"]
 
 
-def escalate(conn, today: date, now: datetime, escalate_after: int) -> int:
-    """Unresolved after N days: a notification to the office's local contact(s) too. Resolved ones never escalate."""
-    r, n, u = t.reminders, t.notifications, t.platform["users"]
+def _new_notifications(source, key, recipient, kind, condition):
+    """INSERT ... SELECT of notifications for the reminders in `source` (reminders, maybe joined to their recipients)
+    that meet `condition`. The last two columns come from the recipient's mail choice, read when it is made:
+    immediate (the default) is queued now and mailed by this sweep; daily waits for the digest (queued_at NULL);
+    unsubscribed is never mailed."""
+    r, n, p = t.reminders, t.notifications, t.preferences
+    daily = and_(p.c.mode == "daily", p.c.unsubscribed.is_(False))
+    query = (select(key, r.c.id, recipient, literal(kind), NOW,
+                    case((p.c.unsubscribed.is_(True), literal("unsubscribed")), else_=null()),
+                    case((daily, null()), else_=NOW))
+             .select_from(source.outerjoin(p, p.c.user_id == recipient)).where(condition))
+    return insert(n).from_select(NOTIFICATION_COLUMNS, query)
+
+
+@cache
+def _notify_recipients():
+    """A notification for each reminder this sweep made (ids above `after_id`) with a recipient (none has one yet)."""
+    r = t.reminders
+    key = literal("reminder:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + r.c.recipient_id
+    return _new_notifications(r, key, r.c.recipient_id, "reminder",
+                              and_(r.c.id > AFTER, r.c.recipient_id.is_not(None)))
+
+
+@cache
+def _escalate():
+    """(insert, update): open reminders due on or before `escalate_by`, not yet escalated (a range of their partial
+    index; marked in the same sweep), to the office's local contact(s) too."""
+    r, u = t.reminders, t.platform["users"]
     overdue = and_(r.c.resolved_at.is_(None), r.c.escalated_at.is_(None), r.c.recipient_id.is_not(None),
-                   r.c.due_on <= today - timedelta(days=escalate_after))
-    key = (literal("escalation:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + u.c.id)
-    query = (select(key, r.c.id, u.c.id, literal("escalation"), literal(now, n.c.created_at.type))
-             .select_from(r.join(u, and_(u.c.office_code == r.c.office, u.c.role == "local_contact")))
-             .where(overdue))
-    inserted = _insert_select(conn, n, ["key", "reminder_id", "recipient_id", "kind", "created_at"], query)
-    conn.execute(r.update().where(overdue).values(escalated_at=now))
-    return inserted
+                   r.c.due_on <= bindparam("escalate_by", type_=Date()))
+    key = literal("escalation:") + r.c.rule + ":" + r.c.case_id + ":" + _text(r.c.period) + ":" + u.c.id
+    local_contacts = r.join(u, and_(u.c.office_code == r.c.office, u.c.role == "local_contact"))
+    return (_new_notifications(local_contacts, key, u.c.id, "escalation", overdue),
+            r.update().where(overdue).values(escalated_at=NOW))
 
 
-def queue_immediate_mail(conn, now: datetime) -> int:
-    """One mail per notification for users who chose immediate mail (the default) and have not unsubscribed."""
-    n, p, m = t.notifications, t.preferences, t.mails
-    # Unsubscribed users keep the in-app list; their notifications are marked so they are never mailed later.
-    unsubscribed = select(p.c.user_id).where(p.c.unsubscribed.is_(True))
-    conn.execute(n.update().where(n.c.queued_at.is_(None), n.c.digest_key.is_(None),
-                                  n.c.recipient_id.in_(unsubscribed)).values(digest_key="unsubscribed", queued_at=now))
-    daily = select(p.c.user_id).where(p.c.mode == "daily")
-    fresh = and_(n.c.queued_at.is_(None), n.c.digest_key.is_(None), n.c.recipient_id.not_in(daily))
+# ---------------------------------------------------------------------------------------------- mail
+MAIL_COLUMNS = ["mail_key", "kind", "recipient_id", "notification_id", "reminder_id", "status", "attempts",
+                "next_attempt_at", "created_at"]
+
+
+def _notice_mails(condition):
+    """Mails for the notifications meeting `condition`: only unqueued ones (queued_at is set in the sweep that makes
+    a notification's mail, so none of them has one)."""
+    n, m = t.notifications, t.mails
     query = select(literal("notice:") + n.c.key, literal("notice"), n.c.recipient_id, n.c.id, n.c.reminder_id,
-                   literal("pending"), literal(0), literal(now, m.c.next_attempt_at.type),
-                   literal(now, m.c.created_at.type)).where(fresh)
-    columns = ["mail_key", "kind", "recipient_id", "notification_id", "reminder_id", "status", "attempts",
-               "next_attempt_at", "created_at"]
-    inserted = _insert_select(conn, m, columns, query)
-    conn.execute(n.update().where(fresh).values(queued_at=now))
-    return inserted
+                   literal("pending"), literal(0), NOW, NOW).where(condition)
+    return insert(m).from_select(MAIL_COLUMNS, query)
 
 
-def queue_survey_mail(conn, now: datetime) -> int:
-    """The employer survey invitation: one mail per new employer_survey reminder, to the research team."""
+@cache
+def _queue_mail():
+    """(new, waiting, mark waiting): one mail per notification this sweep made for a recipient who mails
+    immediately (queued when made); then those still waiting for a digest whose recipient has since chosen
+    immediate mail (a range of the partial index of waiting notifications)."""
+    n, p = t.notifications, t.preferences
+    new = _notice_mails(and_(n.c.id > bindparam("after_notification", type_=Integer()), n.c.digest_key.is_(None),
+                             n.c.queued_at.is_not(None)))
+    switched = and_(n.c.queued_at.is_(None), n.c.digest_key.is_(None),
+                    n.c.recipient_id.not_in(select(p.c.user_id).where(p.c.mode == "daily")))
+    return new, _notice_mails(switched), n.update().where(switched).values(queued_at=NOW)
+
+
+@cache
+def _queue_survey_mail():
+    """One invitation per employer_survey reminder this sweep made: the reminders without a recipient (a test of the
+    rule instead would lead SQLite through the unique key to every survey reminder ever made)."""
     r, m = t.reminders, t.mails
-    fresh = and_(r.c.rule == "employer_survey", r.c.resolved_at.is_(None), r.c.notified_at.is_(None))
-    query = select(literal("survey:") + r.c.case_id + ":" + _text(r.c.period), literal("survey"), r.c.id,
-                   literal("pending"), literal(0), literal(now, m.c.next_attempt_at.type),
-                   literal(now, m.c.created_at.type)).where(fresh)
-    inserted = _insert_select(conn, m, ["mail_key", "kind", "reminder_id", "status", "attempts", "next_attempt_at",
-                                        "created_at"], query)
-    conn.execute(r.update().where(fresh).values(notified_at=now))
-    return inserted
+    query = select(literal("survey:") + r.c.case_id + ":" + _text(r.c.period), literal("survey"), null(), null(),
+                   r.c.id, literal("pending"), literal(0), NOW, NOW).where(r.c.id > AFTER, r.c.recipient_id.is_(None))
+    return insert(m).from_select(MAIL_COLUMNS, query)
 
 
-def queue_daily_digests(conn, today: date, now: datetime) -> int:
-    """Users who chose a daily digest: collect today's uncollected notifications under one mail per user."""
+@cache
+def _daily_digests():
+    """(collect, queue) for the users who chose a daily digest and are still without today's digest mail (found
+    once per sweep by key, `day`): their waiting notifications go under today's key, and each gets one mail for it.
+    Notifications made after today's mail wait for tomorrow's."""
     n, p, m = t.notifications, t.preferences, t.mails
-    daily = select(p.c.user_id).where(p.c.mode == "daily", p.c.unsubscribed.is_(False))
-    digest_key = literal("digest:") + n.c.recipient_id + ":" + literal(today.isoformat())
-    # Once today's digest mail exists, later notifications wait for tomorrow's (never into a mail already queued).
-    conn.execute(n.update().where(n.c.digest_key.is_(None), n.c.queued_at.is_(None), n.c.recipient_id.in_(daily),
-                                  ~exists().where(m.c.mail_key == digest_key)).values(digest_key=digest_key,
-                                                                                      queued_at=now))
-    query = (select(n.c.digest_key, literal("digest"), n.c.recipient_id, literal("pending"), literal(0),
-                    literal(now, m.c.next_attempt_at.type), literal(now, m.c.created_at.type))
-             .where(n.c.digest_key.is_not(None), n.c.digest_key.like(f"digest:%:{today.isoformat()}"),
-                    ~exists().where(m.c.mail_key == n.c.digest_key))
-             .group_by(n.c.digest_key, n.c.recipient_id))
-    return _insert_select(conn, m, ["mail_key", "kind", "recipient_id", "status", "attempts", "next_attempt_at",
-                                    "created_at"], query)
+    day = bindparam("day", type_=String())
+    user_key = literal("digest:") + p.c.user_id + ":" + day
+    daily = and_(p.c.mode == "daily", p.c.unsubscribed.is_(False))
+    mailed_today = select(p.c.user_id).join(m, and_(m.c.kind == "digest", m.c.mail_key == user_key)).where(daily)
+    waiting = select(p.c.user_id).where(daily, p.c.user_id.not_in(mailed_today))
+    collect = (n.update().where(n.c.queued_at.is_(None), n.c.digest_key.is_(None), n.c.recipient_id.in_(waiting))
+               .values(digest_key=literal("digest:") + n.c.recipient_id + ":" + day, queued_at=NOW))
+    query = (select(user_key, literal("digest"), p.c.user_id, null(), null(), literal("pending"), literal(0), NOW, NOW)
+             .where(daily, p.c.user_id.not_in(mailed_today), exists().where(n.c.digest_key == user_key)))
+    return collect, insert(m).from_select(MAIL_COLUMNS, query)
 
 
 def office_counts(conn, offices: list[str], today: date, days: int = 7) -> dict:
@@ -256,14 +237,15 @@ def office_counts(conn, offices: list[str], today: date, days: int = 7) -> dict:
     if not offices:
         return result
     queries = {
-        "opened": select(c.c.office, func.count()).where(c.c.office.in_(offices), c.c.opened_on > since,
-                                                        c.c.opened_on <= today).group_by(c.c.office),
-        "closed": select(c.c.office, func.count()).where(c.c.office.in_(offices), c.c.closed_on > since,
-                                                        c.c.closed_on <= today).group_by(c.c.office),
-        "active": select(c.c.office, func.count()).where(c.c.office.in_(offices), c.c.closed_on.is_(None))
+        "opened": select(c.c.office, func.count()).where(c.c.opened_on > since, c.c.opened_on <= today,
+                                                        c.c.office.in_(offices)).group_by(c.c.office),
+        "closed": select(c.c.office, func.count()).where(c.c.closed_on > since, c.c.closed_on <= today,
+                                                        c.c.office.in_(offices)).group_by(c.c.office),
+        "active": select(c.c.office, func.count()).where(c.c.closed_on.is_(None), c.c.office.in_(offices))
         .group_by(c.c.office),
-        "overdue": select(r.c.office, func.count(func.distinct(r.c.case_id))).where(
-            r.c.office.in_(offices), r.c.rule == "closure_overdue", r.c.resolved_at.is_(None)).group_by(r.c.office),
+        # At most one open closure reminder per case (the handlers resolve the old period's when it moves).
+        "overdue": select(r.c.office, func.count()).where(
+            r.c.rule == "closure_overdue", r.c.office.in_(offices), r.c.resolved_at.is_(None)).group_by(r.c.office),
     }
     for name, query in queries.items():
         for office, count in conn.execute(query):
@@ -272,45 +254,77 @@ def office_counts(conn, offices: list[str], today: date, days: int = 7) -> dict:
 
 
 def queue_county_digests(conn, today: date, now: datetime) -> int:
-    """Weekly: each county contact gets counts per office of their county (counts only, no case references)."""
+    """Weekly: each county contact gets counts per office of their county (counts only, no case references). The
+    counts are taken once for every office concerned, by the contacts still without this week's mail."""
     users, offices, m = t.platform["users"], t.platform["offices"], t.mails
     year, week, _ = today.isocalendar()
-    added = 0
-    for contact in conn.execute(select(users.c.id, users.c.county_code).where(users.c.role == "county_contact")).all():
-        key = f"county:{contact.id}:{year}-W{week:02d}"
-        if conn.execute(select(m.c.id).where(m.c.mail_key == key)).first():
-            continue
-        codes = [o for (o,) in conn.execute(select(offices.c.code).where(offices.c.county_code == contact.county_code)
-                                            .order_by(offices.c.name))]
-        counts = office_counts(conn, codes, today)
-        payload = {"county": contact.county_code, "week": f"{year}-W{week:02d}", "to": today.isoformat(),
+    label = f"{year}-W{week:02d}"
+    contacts = conn.execute(select(users.c.id, users.c.county_code).where(users.c.role == "county_contact")).all()
+    sent = set(conn.execute(select(m.c.mail_key).where(m.c.kind == "county", m.c.mail_key.in_(
+        [f"county:{contact.id}:{label}" for contact in contacts]))).scalars())
+    waiting = [contact for contact in contacts if f"county:{contact.id}:{label}" not in sent]
+    if not waiting:
+        return 0
+    by_county = {}
+    for code, county in conn.execute(select(offices.c.code, offices.c.county_code)
+                                     .where(offices.c.county_code.in_({c.county_code for c in waiting}))
+                                     .order_by(offices.c.name)):
+        by_county.setdefault(county, []).append(code)
+    counts = office_counts(conn, [code for codes in by_county.values() for code in codes], today)
+    for contact in waiting:
+        codes = by_county.get(contact.county_code, [])
+        payload = {"county": contact.county_code, "week": label, "to": today.isoformat(),
                    "offices": [{"office": o, **counts[o]} for o in codes]}
-        added += conn.execute(_insert(conn, m).values(
-            mail_key=key, kind="county", recipient_id=contact.id, payload=payload, status="pending", attempts=0,
-            next_attempt_at=now, created_at=now).on_conflict_do_nothing()).rowcount
-    return added
+        conn.execute(insert(m).values(mail_key=f"county:{contact.id}:{label}", kind="county", recipient_id=contact.id,
+                                      payload=payload, status="pending", attempts=0, next_attempt_at=now,
+                                      created_at=now))
+    return len(waiting)
+
+
+# ---------------------------------------------------------------------------------------------- the sweep
+def _last_id(conn, table) -> int:
+    return conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar()
+
+
+BURST = 10_000
+
+
+def _after_burst(conn, rows: int, *tables) -> None:
+    """PostgreSQL plans the next statements from statistics taken before this transaction grew the tables by
+    orders of magnitude (a first run, a threshold lowered); ANALYZE sees the transaction's own rows."""
+    if rows > BURST and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE " + ", ".join(table.name for table in tables))
 
 
 def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21, local_hour: int = 12,
               digest_hour: int = 8, county_weekday: int = 0, working_day: bool = True) -> SweepResult:
-    """The whole sweep in the caller's transaction: a crash anywhere leaves nothing half-done."""
+    """The whole sweep in the caller's transaction: a crash anywhere leaves nothing half-done. Only a sweep inserts
+    reminders, notifications and mail, and sweeps run one at a time (the lock below; SQLite: one writer), so the
+    rows above the last id before a step are that step's."""
+    hold_off_handlers(conn)
     project = load_project(conn)
-    th = thresholds_of(project)
+    stamp = {"now": now}
     result = SweepResult()
-    result.resolved = resolve_automatic(conn, now)
-    result.reminders = due_reminders(conn, today, project, interview_notice_days, now)
-    burst = conn.dialect.name == "postgresql" and result.new_reminders > 5000
-    if burst:
-        # A burst (first run, a threshold lowered) changes the tables' sizes by orders of magnitude inside this
-        # transaction; fresh statistics (ANALYZE sees our own rows) keep the next statements on their indexes.
-        conn.exec_driver_sql("ANALYZE notify_cases, reminders")
-    result.notifications = notify_recipients(conn, now)
-    result.escalations = escalate(conn, today, now, th["escalate_after"])
-    result.mails = queue_immediate_mail(conn, now) + queue_survey_mail(conn, now)
+    last_reminder = _last_id(conn, t.reminders)
+    result.reminders = due_reminders(conn, today, project, interview_notice_days, now, last_reminder)
+    _after_burst(conn, result.new_reminders, t.reminders, t.due, t.cases)
+    last_notification = _last_id(conn, t.notifications)
+    result.notifications = conn.execute(_notify_recipients(), {"after_id": last_reminder, **stamp}).rowcount
+    _after_burst(conn, result.notifications, t.notifications)
+    notify_local_contacts, mark_escalated = _escalate()
+    escalate_by = {"escalate_by": today - timedelta(days=thresholds_of(project)["escalate_after"])}
+    result.escalations = conn.execute(notify_local_contacts, {**escalate_by, **stamp}).rowcount
+    conn.execute(mark_escalated, {**escalate_by, **stamp})
+    new_mail, switched_mail, mark_switched = _queue_mail()
+    result.mails = conn.execute(new_mail, {"after_notification": last_notification, **stamp}).rowcount
+    result.mails += conn.execute(switched_mail, stamp).rowcount
+    conn.execute(mark_switched, stamp)
+    result.mails += conn.execute(_queue_survey_mail(), {"after_id": last_reminder, **stamp}).rowcount
+    _after_burst(conn, result.mails, t.mails)
     if working_day and local_hour >= digest_hour:
-        result.digests = queue_daily_digests(conn, today, now)
+        collect, queue = _daily_digests()
+        conn.execute(collect, {"day": today.isoformat(), **stamp})
+        result.digests = conn.execute(queue, {"day": today.isoformat(), **stamp}).rowcount
         if today.weekday() >= county_weekday:
             result.county_digests = queue_county_digests(conn, today, now)
-    if burst:
-        conn.exec_driver_sql("ANALYZE reminders, notifications, mails")
     return result

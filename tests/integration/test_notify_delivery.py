@@ -155,6 +155,25 @@ def test_daily_digest_user_gets_one_mail_and_unsubscribed_user_none_but_keeps_th
         assert len(notices.list_for(conn, "ola-veileder")) == 2  # in-app list still there
 
 
+def test_a_changed_mail_choice_applies_to_what_waits_for_the_digest(notify):
+    """Kari (daily) switches to immediate before the digest hour: her waiting notifications are mailed one by one
+    by the next sweep; Ola (daily) unsubscribes: his waiting ones are never mailed, not even in a digest."""
+    for counsellor in ("kari-veileder", "ola-veileder"):
+        overdue_case(notify, counsellor=counsellor)
+        with notify.engine.begin() as conn:
+            notices.set_preferences(conn, counsellor, NOW, mode="daily")
+    notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc))  # 07:00 in Oslo: before the digest hour
+    assert sweep_once(notify).mails == 0
+    with notify.engine.begin() as conn:
+        notices.set_preferences(conn, "kari-veileder", NOW, mode="immediate")
+        notices.set_preferences(conn, "ola-veileder", NOW, unsubscribed=True)
+    assert sweep_once(notify).mails == 2  # Kari's two (closure overdue, consent missing)
+    assert {m["recipient_id"] for m in mails(notify, kind="notice")} == {"kari-veileder"}
+    notify.clock.set(NOW)
+    assert sweep_once(notify).digests == 0 and mails(notify, kind="digest") == []
+    assert sweep_once(notify).mails == 0  # nothing twice
+
+
 def test_unsubscribe_link_token_is_signed(notify):
     overdue_case(notify)
     sweep_once(notify)

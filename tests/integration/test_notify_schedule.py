@@ -2,6 +2,8 @@
 rule and period; resolution by closure, by consent, by new contact and by hand; escalation; survey consent."""
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -11,6 +13,7 @@ from sqlalchemy import func, select
 from services.notify import tables as t
 from services.notify.config import load_notify_config
 from services.notify.service import sweep_once
+from services.notify.sweep import run_sweep
 from shared.auth import Forbidden, NotFound, Principal
 from tests.integration.test_notify_support import (case_closed, case_opened, consent, contact_logged, deliver_event,
                                                    envelope, measure_changed, notify_env)
@@ -71,10 +74,10 @@ def test_new_contact_resolves_and_starts_a_new_period_and_escalation_goes_to_the
     assert set(open_reminders(notify, case)) == {"closure_overdue", "mentor_contact_missing", "consent_missing"}
 
     deliver_twice(notify, contact_logged(case, date(2026, 11, 20), party="mentor"))
-    result = sweep_once(notify)
-    assert result.resolved == 2  # mentor contact logged, and the case is active again
+    # Resolved by the event itself (mentor contact logged, and the case is active again), before any sweep.
     resolved = {r["rule"]: r["resolution"] for r in rows(notify, t.reminders, t.reminders.c.resolved_at.is_not(None))}
     assert resolved == {"mentor_contact_missing": "mentor_contact_logged", "closure_overdue": "case_active_again"}
+    assert sweep_once(notify).new_reminders == 0  # the new periods are not due yet
     # Their mail, not yet sent, is not sent at all.
     assert {m["status"] for m in rows(notify, t.mails) if m["reminder_id"] in
             {r["id"] for r in rows(notify, t.reminders, t.reminders.c.resolved_at.is_not(None))}} == {"cancelled"}
@@ -247,3 +250,91 @@ def test_a_contact_for_a_case_another_office_owns_is_rejected(notify):
         deliver_event(notify, case_opened(case, date(2026, 9, 1), office="bergen-vest", counsellor="per-veileder"))
     assert "another office" in str(raised.value)
     assert rows(notify, t.cases)[0]["office"] == "kristiansand"
+
+
+def due_rows(platform, case):
+    return {(r["rule"], r["period"], r["recipient_id"]) for r in rows(platform, t.due, t.due.c.case_id == str(case))}
+
+
+def parties_changed(case_id, counsellor, office="kristiansand"):
+    return envelope("case.parties_changed", office, {
+        "case_id": case_id, "counsellor_id": counsellor, "mentor_id": uuid.uuid4(), "mentor_relation": "colleague",
+        "employer_hash": None})
+
+
+def test_the_due_queue_holds_what_can_still_fall_due_and_nothing_else(notify):
+    """What the sweep reads: one row per per-case period not yet reminded for, moved by the events, emptied by the
+    sweep, by an answered consent and by the closure."""
+    case, opened = uuid.uuid4(), date(2026, 9, 1)
+    deliver_twice(notify, case_opened(case, opened))
+    assert due_rows(notify, case) == {("closure_overdue", opened, "kari-veileder"),
+                                      ("mentor_contact_missing", opened, "kari-veileder"),
+                                      ("consent_missing", opened, "kari-veileder")}
+    deliver_twice(notify, consent("granted", case, "research_registration", NOW - timedelta(days=60)),
+                  contact_logged(case, date(2026, 9, 10), party="mentor"),
+                  parties_changed(case, "ola-veileder"))  # a handover: what is still due goes to Ola
+    assert due_rows(notify, case) == {("closure_overdue", date(2026, 9, 10), "ola-veileder"),
+                                      ("mentor_contact_missing", date(2026, 9, 10), "ola-veileder")}
+    result = sweep_once(notify)
+    assert (result.reminders["closure_overdue"], result.reminders["mentor_contact_missing"]) == (1, 1)
+    assert {r["recipient_id"] for r in rows(notify, t.reminders)} == {"ola-veileder"}
+    assert due_rows(notify, case) == set()  # reminded: nothing left for the next sweep to read
+    deliver_twice(notify, envelope("consent.incomplete", "kristiansand", {
+        "case_id": case, "purpose": "research_registration", "template_version": 1, "effective_at": NOW,
+        "missing_roles": ["mentor"]}, producer="consent", at=NOW))
+    assert due_rows(notify, case) == {("consent_missing", opened, "ola-veileder")}  # missing again
+    assert sweep_once(notify).reminders["consent_missing"] == 1
+    deliver_twice(notify, contact_logged(case, date(2026, 11, 25), party="candidate"))
+    assert due_rows(notify, case) == {("closure_overdue", date(2026, 11, 25), "ola-veileder")}
+    deliver_twice(notify, case_closed(case, opened, date(2026, 11, 26)))
+    assert due_rows(notify, case) == set()
+    deliver_twice(notify, consent("granted", case, "employer_survey", NOW))
+    assert due_rows(notify, case) == {("employer_survey", date(2026, 11, 26), None)}
+    assert sweep_once(notify).reminders["employer_survey"] == 1 and due_rows(notify, case) == set()
+    deliver_twice(notify, consent("withdrawn", case, "employer_survey", NOW + timedelta(hours=1)),
+                  consent("granted", case, "employer_survey", NOW + timedelta(hours=2)))
+    assert due_rows(notify, case) == set()  # that period had its invitation: once is enough
+    assert sweep_once(notify).new_reminders == 0
+
+
+def test_an_erased_case_leaves_nothing_for_the_sweep(notify):
+    """case.erased deletes the case's due rows with the rest: the sweep, which reads only those rows, reminds for
+    nothing of it (and the other case is untouched)."""
+    erased, kept = uuid.uuid4(), uuid.uuid4()
+    for case in (erased, kept):
+        deliver_twice(notify, case_opened(case, date(2026, 9, 1)))
+    deliver_twice(notify, envelope("case.erased", "kristiansand", {
+        "request_id": uuid.uuid4(), "case_ids": [erased], "data_policy": "erase"}))
+    assert due_rows(notify, erased) == set() and len(due_rows(notify, kept)) == 3
+    sweep_once(notify)
+    assert {r["case_id"] for r in rows(notify, t.reminders)} == {str(kept)}
+
+
+def test_an_event_during_a_sweep_waits_for_it_and_resolves_what_it_made(notify):
+    """The sweep holds the handlers off (PostgreSQL: an advisory lock they share and it takes alone; SQLite: one
+    writer): a contact logged while the sweep is reminding for the old period is applied after its commit, and
+    resolves that reminder instead of leaving it open."""
+    case = uuid.uuid4()
+    deliver_twice(notify, case_opened(case, date(2026, 9, 1)))
+    sweeping = notify.engine.connect()
+    transaction = sweeping.begin()
+    assert run_sweep(sweeping, NOW, NOW.date()).reminders["closure_overdue"] == 1  # not committed yet
+    done = []
+    event = threading.Thread(target=lambda: done.append(
+        deliver_event(notify, contact_logged(case, date(2026, 11, 20), party="mentor"))))
+    event.start()
+    time.sleep(1.5)
+    assert event.is_alive() and not done  # waiting for the sweep
+    transaction.commit()
+    sweeping.close()
+    event.join(30)
+    assert done and not event.is_alive()
+    resolved = {r["rule"]: r["resolution"] for r in rows(notify, t.reminders, t.reminders.c.case_id == str(case))}
+    assert resolved["closure_overdue"] == "case_active_again"
+    assert resolved["mentor_contact_missing"] == "mentor_contact_logged"
+    assert due_rows(notify, case) >= {("closure_overdue", date(2026, 11, 20), "kari-veileder")}
+    assert {m["status"] for m in rows(notify, t.mails)} <= {"cancelled", "pending"}
+    cancelled = {m["reminder_id"] for m in rows(notify, t.mails, t.mails.c.status == "cancelled")}
+    assert cancelled == {r["id"] for r in rows(notify, t.reminders, t.reminders.c.resolution.in_(
+        ("case_active_again", "mentor_contact_logged")))}
+

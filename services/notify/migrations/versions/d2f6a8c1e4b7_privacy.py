@@ -1,7 +1,7 @@
 """privacy: the privacy log (access exports, erasures, retention runs) and the ids of erased cases
 
 Revision ID: d2f6a8c1e4b7
-Revises: 3f1c2a7d9b10
+Revises: 7c4e5d2b8a31
 Create Date: 2026-11-27 12:00:00
 
 """
@@ -15,7 +15,7 @@ import shared.db
 
 # revision identifiers, used by Alembic.
 revision: str = 'd2f6a8c1e4b7'
-down_revision: Union[str, Sequence[str], None] = '3f1c2a7d9b10'
+down_revision: Union[str, Sequence[str], None] = '7c4e5d2b8a31'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
