@@ -38,6 +38,7 @@ from datetime import timedelta
 from urllib.parse import unquote, urlparse
 
 import pika
+from pika.adapters.utils import io_services_utils
 from prometheus_client import Counter, Gauge
 from sqlalchemy import bindparam, func, or_, select, text, update
 
@@ -72,6 +73,42 @@ def broker_user(url: str) -> str:
 
 def retry_delay(attempts: int) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 * 2 ** max(0, attempts - 1))
+
+
+JOINED_WRITE_BYTES = 128 * 1024
+
+
+def join_frames_before_sending(connection) -> bool:
+    """Send a burst of publishes in few large writes instead of one send() per frame.
+
+    pika 1.3 (pinned) gives each frame, three per message, its own socket send. Joining what is buffered when the
+    socket becomes writable halved the relay's CPU per message and cut the broker's by a fifth (raw publishes
+    of relay-sized messages, interleaved, machine under load). This reaches into pika's plain-TCP transport
+    (`_tx_buffers`, `_produce`): only the queued chunks are joined, so pika's own partial-send and byte-count
+    bookkeeping stay as they are. TLS is left alone (a retried SSL write must repeat the same buffer).
+    Returns whether it applied; pika works unchanged if it did not."""
+    transport = getattr(connection, "_transport", None)
+    if type(transport) is not io_services_utils._AsyncPlaintextTransport or not hasattr(transport, "_tx_buffers"):
+        return False
+    produce = transport._produce
+
+    def produce_joined():
+        buffers = transport._tx_buffers
+        if len(buffers) > 1:
+            joined, part, size = [], [], 0
+            for chunk in buffers:
+                part.append(chunk)
+                size += len(chunk)
+                if size >= JOINED_WRITE_BYTES:
+                    joined.append(b"".join(part))
+                    part, size = [], 0
+            if part:
+                joined.append(b"".join(part))
+            buffers.clear()
+            buffers.extend(joined)
+        produce()
+    transport._produce = produce_joined
+    return True
 
 
 class Relay:
@@ -236,6 +273,7 @@ class Relay:
 
         def on_open(connection):
             opened["ok"] = True
+            join_frames_before_sending(connection)
             connection.channel(on_open_callback=self._on_channel_open)
 
         def on_open_error(connection, error):

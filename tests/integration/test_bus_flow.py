@@ -47,6 +47,27 @@ def test_an_outbox_event_takes_effect_exactly_once(probe_platform, bus_vhost):
     assert bus_vhost.ready("bus.probe") == 0
 
 
+def test_frames_joined_into_large_writes_arrive_intact(probe_platform, bus_vhost, monkeypatch):
+    """The relay joins pika's queued frames into writes of up to 128 KiB (relay.join_frames_before_sending). Bodies
+    larger than a frame (split in several) mixed with small ones must all arrive whole and in order of their ids."""
+    from shared.bus import relay as relay_module
+    applied = []
+
+    def spy(connection):
+        applied.append(join(connection))
+        return applied[-1]
+    join = relay_module.join_frames_before_sending
+    monkeypatch.setattr(relay_module, "join_frames_before_sending", spy)
+    large = probe.produce(probe_platform, 6, padding="L" * 300_000)  # > 2 frames of 128 KiB each
+    small = probe.produce(probe_platform, 400, start=6)
+    assert relay_pending(probe_platform) == 406
+    assert applied and all(applied), "pika's transport changed: frames are no longer joined (slower, still correct)"
+
+    stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
+    assert (stats.processed, stats.rejected) == (406, 0)  # a spliced frame would fail to decode and be rejected
+    assert probe.effect_counts(probe_platform) == {mid: 1 for mid in large + small}
+
+
 def test_the_same_message_delivered_three_times_has_one_effect(probe_platform, bus_vhost):
     ids = probe.produce(probe_platform, 20)
     outbox = probe_platform.tables["outbox"]
