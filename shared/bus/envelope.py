@@ -7,6 +7,7 @@ topic permissions check.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -16,6 +17,7 @@ from shared.events import schema_for
 
 ROUTING_PREFIX = "office"
 TYPE_RE = r"^[a-z]+(\.[a-z_]+)+$"
+OFFICE_RE = r"^[a-z0-9][a-z0-9-]{1,40}$"
 
 
 class EnvelopeSchema(Schema):
@@ -25,7 +27,7 @@ class EnvelopeSchema(Schema):
     message_id = fields.UUID(required=True)
     type = fields.String(required=True, validate=validate.Regexp(TYPE_RE))
     schema_version = fields.Integer(required=True, validate=validate.Range(min=1))
-    office = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,40}$"))
+    office = fields.String(required=True, validate=validate.Regexp(OFFICE_RE))
     occurred_at = fields.AwareDateTime(required=True)
     correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
     producer = fields.String(required=True)
@@ -101,10 +103,44 @@ def _dump_payload(schema, payload: dict) -> dict:
         raise InvalidEvent(errors or {"payload": ["cannot be serialised"]}) from None
 
 
+_ENVELOPE_KEYS = frozenset(EnvelopeSchema._declared_fields)
+_TYPE_MATCH, _OFFICE_MATCH = re.compile(TYPE_RE).match, re.compile(OFFICE_RE).match
+# What datetime.isoformat() writes for an aware time, the only form producers send (see make_envelope).
+_ISOFORMAT_AWARE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?[+-]\d\d:\d\d").fullmatch
+
+
+def _load_envelope_as_sent(envelope: dict) -> dict | None:
+    """EnvelopeSchema's load for an envelope exactly as make_envelope writes it, or None for anything else.
+
+    Loading the eight envelope fields through marshmallow was a third of a consumer's CPU per message. This accepts
+    only a strict subset of what the schema accepts (canonical UUID text, an int version, isoformat() time...) and
+    gives the same result; whatever it does not accept (a malformed envelope, or an unusual but valid spelling such
+    as a version sent as "1") goes to the schema, which stays the definition and writes the error messages. A test
+    holds the two to the same answers."""
+    if envelope.keys() != _ENVELOPE_KEYS:
+        return None
+    message_id, event_type, version, office, occurred_at, correlation_id, producer, payload = (
+        envelope["message_id"], envelope["type"], envelope["schema_version"], envelope["office"],
+        envelope["occurred_at"], envelope["correlation_id"], envelope["producer"], envelope["payload"])
+    if not (type(message_id) is str and len(message_id) == 36 and type(event_type) is str and _TYPE_MATCH(event_type)
+            and type(version) is int and version >= 1 and type(office) is str and _OFFICE_MATCH(office)
+            and type(occurred_at) is str and _ISOFORMAT_AWARE(occurred_at) and type(correlation_id) is str
+            and 1 <= len(correlation_id) <= 100 and type(producer) is str and type(payload) is dict):
+        return None
+    try:
+        message_uuid, occurred = uuid.UUID(message_id), datetime.fromisoformat(occurred_at)
+    except ValueError:  # e.g. a 13th month: the schema says what is wrong
+        return None
+    return {"message_id": message_uuid, "type": event_type, "schema_version": version, "office": office,
+            "occurred_at": occurred, "correlation_id": correlation_id, "producer": producer, "payload": dict(payload)}
+
+
 def validate_envelope(envelope: dict) -> dict:
     """Validate envelope and payload; return the loaded envelope (payload loaded by its schema)."""
     try:
-        loaded = _schema(EnvelopeSchema).load(envelope)
+        loaded = _load_envelope_as_sent(envelope) if isinstance(envelope, dict) else None
+        if loaded is None:
+            loaded = _schema(EnvelopeSchema).load(envelope)
         schema = schema_for(loaded["type"], loaded["schema_version"])
         if schema is None:
             raise ValidationError({"type": [f"no schema for {loaded['type']} v{loaded['schema_version']}"]})

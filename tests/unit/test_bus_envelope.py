@@ -99,3 +99,74 @@ def test_validate_envelope_rejects_a_naive_time():
     with pytest.raises(InvalidEvent) as error:
         validate_envelope(probe_envelope(occurred_at="2026-11-26T10:00:00", message_id=str(uuid.uuid4())))
     assert "occurred_at" in error.value.errors
+
+
+# --- the fast path for envelopes as sent (envelope._load_envelope_as_sent) gives the schema's answers -------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from marshmallow import ValidationError  # noqa: E402
+
+from shared.bus import envelope as envelope_module  # noqa: E402
+
+_SENT = probe_envelope()
+_TRICKY = {
+    "message_id": [_SENT["message_id"], _SENT["message_id"].upper(), "{" + _SENT["message_id"] + "}",
+                   uuid.UUID(_SENT["message_id"]).hex, "x" * 36, _SENT["message_id"][:35] + "g", 5, None],
+    "type": ["bus.probe", "case.contact_logged", "bus.probe\n", "Bus.probe", "bus", "", 7, None],
+    "schema_version": [1, 2, 0, -1, "1", 1.0, 1.5, True, None, 2 ** 70],
+    "office": ["kristiansand", "midtre-gauldal", "k", "x" * 41, "x" * 42, "Kristiansand", "kristiansand\n", "", 3],
+    "occurred_at": ["2026-11-26T10:00:00+00:00", "2026-11-26T10:00:00.123456+01:00", "2026-11-26T10:00:00Z",
+                    "2026-11-26T10:00:00", "2026-11-26 10:00:00+00:00", "2026-13-01T10:00:00+00:00",
+                    "2026-02-30T10:00:00+00:00", "2026-11-26T24:00:00+00:00", "2026-11-26T10:00:00.12+00:00",
+                    "2026-11-26T10:00:00+0000", "20261126T100000+00:00", "", 0, None],
+    "correlation_id": ["corr-1", "", "x" * 100, "x" * 101, 12, None],
+    "producer": ["intake", "", 1, None],
+    "payload": [{"sequence": 1}, {}, [], "x", None],
+}
+
+
+def _schema_answer(raw):
+    try:
+        return envelope_module._schema(envelope_module.EnvelopeSchema).load(raw)
+    except ValidationError:
+        return "invalid"
+
+
+_SENT_RAW = json.loads(encode(_SENT))
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(_TRICKY)), st.integers(0, 99), max_size=3),
+       st.sets(st.sampled_from(sorted(_TRICKY)), max_size=1), st.booleans())
+def test_the_fast_path_accepts_nothing_the_schema_refuses_and_loads_the_same(changes, dropped, extra):
+    """An envelope as sent with up to three fields changed to tricky values, maybe one dropped or one added."""
+    raw = dict(_SENT_RAW)
+    for key, pick in changes.items():
+        raw[key] = _TRICKY[key][pick % len(_TRICKY[key])]
+    for key in dropped:
+        raw.pop(key)
+    if extra:
+        raw["name"] = "Kari Nordmann"
+    fast, schema = envelope_module._load_envelope_as_sent(raw), _schema_answer(raw)
+    if fast is not None:
+        assert schema != "invalid", raw
+        assert fast == schema
+        assert fast["occurred_at"].utcoffset() == schema["occurred_at"].utcoffset()
+    ANSWERS.add((fast is not None, schema != "invalid"))
+
+
+ANSWERS: set = set()
+
+
+def test_the_tricky_values_reach_every_kind_of_answer():
+    """The search above met envelopes both paths take, ones only the schema takes, and ones both refuse."""
+    test_the_fast_path_accepts_nothing_the_schema_refuses_and_loads_the_same()
+    assert ANSWERS == {(True, True), (False, True), (False, False)}
+
+
+def test_the_fast_path_takes_every_envelope_as_make_envelope_writes_it():
+    for occurred_at in (datetime(2026, 11, 26, 10, tzinfo=timezone.utc), datetime(2026, 11, 26, 10, 0, 0, 5)
+                        .astimezone(timezone.utc), None):
+        sent = json.loads(encode(make_envelope("bus.probe", "midtre-gauldal", {"sequence": 3}, producer="consent",
+                                               occurred_at=occurred_at)))
+        assert envelope_module._load_envelope_as_sent(sent) == _schema_answer(sent)
