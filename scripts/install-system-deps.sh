@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # System packages the run and test commands need, from Debian's archive. Idempotent and quick when present:
 # only what is missing is installed, and `apt-get update` runs at most once.
-#   bash scripts/install-system-deps.sh [--with-postgresql]
+#   bash scripts/install-system-deps.sh [--with-postgresql] [--with-containers]
 set -euo pipefail
 
 want_pg=0
-[ "${1:-}" = "--with-postgresql" ] && want_pg=1
+want_containers=0
+for option in "$@"; do
+    case "$option" in
+        --with-postgresql) want_pg=1 ;;
+        --with-containers) want_containers=1 ;;
+        *) echo "unknown option: $option" >&2; exit 64 ;;
+    esac
+done
 
 missing=()
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || missing+=(rabbitmq-server)
@@ -15,6 +22,10 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "$want_pg" = 1 ] && ! command -v pg_ctlcluster >/dev/null 2>&1; then
     missing+=(postgresql)
+fi
+if [ "$want_containers" = 1 ]; then  # scripts/containers.sh: a Docker engine, and debootstrap for a base image
+    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+    command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then

@@ -1,0 +1,129 @@
+"""The service image (deploy/containers/Dockerfile) against the real parts: every role the manifests use starts
+from the built image and does its job with this machine's PostgreSQL and RabbitMQ (host network, a throwaway
+database and vhost). Run by scripts/containers.sh, which builds the image first; deselected from the default run.
+
+A counsellor's case opened through the containerised web service reaches the broker through the containerised
+relay: the same path as in compose and Kubernetes, minus the orchestrator.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, inspect, select
+
+from services.intake import tables
+from shared import directory as directory_module
+from shared.auth import mint_token
+from shared.config import load_settings
+from shared.crypto import LocalKeyring
+from tests.integration.test_intake_api import opening
+
+pytestmark = pytest.mark.containers
+IMAGE = os.environ.get("HYBRID_IMAGE", "hybrid-platform:local")
+IMAGE_USER = 10001  # the Dockerfile's `hybrid` user: the services never run as root
+
+
+def docker(*args, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def intake_container(pg_url, bus_vhost, tmp_path):
+    """`run(role, detach=False, **env)` for intake's image on the host network; data folder with the offices'
+    keyring mounted at the image's DATA_DIR; every container removed afterwards."""
+    keyring = LocalKeyring({}, source=tmp_path / "keyring.json")
+    for office in directory_module.read_directory_file()["offices"]:
+        keyring.ensure_office(office["code"])
+    keyring.save(tmp_path / "keyring.json")
+    for path in (tmp_path, tmp_path / "keyring.json"):
+        os.chown(path, IMAGE_USER, -1)
+    env = {"INTAKE_DATABASE_URL": pg_url, **bus_vhost.env("intake"), "LOG_LEVEL": "INFO"}
+    started = []
+
+    def run(role, detach=False, **extra):
+        name = f"hybrid-test-{role}-{uuid.uuid4().hex[:8]}"
+        args = ["run", "--name", name, "--network", "host", "-v", f"{tmp_path}:/var/lib/hybrid"]
+        for key, value in {**env, **extra}.items():
+            args += ["-e", f"{key}={value}"]
+        started.append(name)
+        if detach:
+            result = docker(*args, "-d", IMAGE, role, "intake")
+            assert result.returncode == 0, result.stderr
+            return name
+        return docker(*args, IMAGE, role, "intake")
+
+    run.env, run.database_url = env, pg_url
+    yield run
+    for name in started:
+        docker("rm", "-f", name)
+
+
+def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_container):
+    run = intake_container
+    migrated = run("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    engine = create_engine(run.database_url)
+    try:
+        assert {"intake_cases", "outbox", "alembic_version"} <= set(inspect(engine).get_table_names())
+        loaded = run("load-directory")
+        assert loaded.returncode == 0, loaded.stderr
+
+        port = free_port()
+        web = run("web", detach=True, PORT=str(port), WEB_WORKERS="1")
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, docker("logs", web).stderr[-2000:]
+            time.sleep(0.5)
+        ready = requests.get(base + "/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text  # database and broker reached from inside the container
+        assert docker("exec", web, "id", "-u").stdout.strip() == str(IMAGE_USER)
+
+        settings = load_settings("intake", env={"DATA_DIR": "/tmp"})  # the same (local) issuer as the image's
+        token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari Nordmann",
+                           office="kristiansand")
+        opened = requests.post(base + "/api/v1/cases", json=opening(), timeout=30,
+                               headers={"Authorization": f"Bearer {token}"})
+        assert opened.status_code == 201, opened.text
+        outbox = tables.platform["outbox"]
+        with engine.connect() as conn:
+            [(event_type, sent_at)] = conn.execute(select(outbox.c.event_type, outbox.c.sent_at)).all()
+        assert (event_type, sent_at) == ("case.opened", None)
+
+        relay = run("relay", detach=True)
+        deadline = time.monotonic() + 60
+        while True:
+            with engine.connect() as conn:
+                if conn.execute(select(outbox.c.sent_at)).scalar() is not None:
+                    break
+            assert time.monotonic() < deadline, docker("logs", relay).stderr[-2000:]
+            time.sleep(0.5)
+        logs = docker("logs", relay)
+        lines = [json.loads(line) for line in (logs.stdout + logs.stderr).splitlines() if line.startswith("{")]
+        assert lines, "the relay logs structured JSON"
+        assert opening()["national_id"] not in logs.stdout + logs.stderr  # no national ID in any log line
+    finally:
+        engine.dispose()
+
+
+def test_an_unknown_role_or_service_stops_with_a_usage_error():
+    assert docker("run", "--rm", IMAGE, "serve", "intake").returncode == 64
+    assert docker("run", "--rm", IMAGE, "web", "payroll").returncode == 64
