@@ -303,8 +303,10 @@ def main(argv=None) -> int:
         stopping["flag"] = True
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGHUP, _stop)
+    # Ctrl-C too, explicitly: started from a shell that ignores SIGINT (a background job, nohup, some CI runners),
+    # Python would inherit the ignore and Ctrl-C would stop nothing.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     try:
         print("Preparing databases, directory and keys")
         stack.prepare()
