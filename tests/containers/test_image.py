@@ -116,10 +116,14 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
                     break
             assert time.monotonic() < deadline, docker("logs", relay).stderr[-2000:]
             time.sleep(0.5)
-        logs = docker("logs", relay)
-        lines = [json.loads(line) for line in (logs.stdout + logs.stderr).splitlines() if line.startswith("{")]
+        relay_logs, web_logs = docker("logs", relay), docker("logs", web)
+        lines = [json.loads(line) for line in (relay_logs.stdout + relay_logs.stderr).splitlines()
+                 if line.startswith("{")]
         assert lines, "the relay logs structured JSON"
-        assert opening()["national_id"] not in logs.stdout + logs.stderr  # no national ID in any log line
+        everything_logged = relay_logs.stdout + relay_logs.stderr + web_logs.stdout + web_logs.stderr
+        assert "/api/v1/cases" in everything_logged  # the web's access log is there...
+        for personal in (opening()["national_id"], opening()["candidate_name"]):
+            assert personal not in everything_logged  # ...and no national ID or name in any line
     finally:
         engine.dispose()
 
