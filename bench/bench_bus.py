@@ -67,6 +67,9 @@ def pipelined_publish_of_relay_shape(events: int, body_size: int, window: int = 
     import pika
     exchange, queue, key = "bl.shape", "bl.shape.q", "office.kristiansand.case.contact_logged"
     body = b"x" * body_size
+    # Made before the clock starts: the relay reads its ids from the outbox rows.
+    properties = [pika.BasicProperties(delivery_mode=2, message_id=str(uuid.uuid4()),
+                                       correlation_id=str(uuid.uuid4()), user_id="guest") for _ in range(events)]
     state = {"sent": 0, "acked": 0, "started": 0.0, "seconds": None}
 
     def on_open(connection):
@@ -86,9 +89,7 @@ def pipelined_publish_of_relay_shape(events: int, body_size: int, window: int = 
 
     def pump(channel):
         while state["sent"] < events and state["sent"] - state["acked"] < window:
-            channel.basic_publish(exchange, key, body, pika.BasicProperties(
-                delivery_mode=2, message_id=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()), user_id="guest"),
-                mandatory=True)
+            channel.basic_publish(exchange, key, body, properties[state["sent"]], mandatory=True)
             state["sent"] += 1
 
     def on_ack(frame):
