@@ -6,12 +6,15 @@ and PostgreSQL, each beside a plain SQL count over the same rows measured in the
 Data: N open cases in the research offices with their contacts and measures (what the schedule derives from them
 is computed the way the handlers compute it), opened over the past 430 days, a quarter with an open-ended measure,
 research consent for 80 %, interviews consent for half. Three sweeps are timed:
-- first: nothing reminded yet, so a large share of the cases falls due at once (reminders, notifications, mail)
+- first start: nothing reminded yet, so a large share of the cases falls due at once (reminders, notifications,
+  mail); the worker's sweep takes that backlog in sweeps of at most SWEEP_BUDGET reminders, each its own
+  transaction (the longest is what the handlers wait at most)
 - steady: the next day's sweep after a day's events, applied through the real handlers (1 % of the cases log a
   contact, 0.1 % close, 0.1 % get a consent) — what the loop does all day long
 - idle: the same moment swept again (inserts nothing: the unique keys hold)
 Baseline: `SELECT count(*) FROM notify_cases WHERE closed_on IS NULL` (the same rows), best of --repeat, measured
-before the sweeps and again beside each steady sweep. Target (issue #6): the sweep <= 2 s and <= 10 x the count.
+before the sweeps and again beside each steady sweep. Target (issue #6): every sweep <= 2 s, the daily one <= 10 x
+the count.
 --profile prints each statement of the last steady sweep with its time (the way to find what is left).
 """
 from __future__ import annotations
@@ -196,6 +199,7 @@ def run(db: str, cases: int, repeat: int, profile: bool):
 
     from services.notify.config import load_notify_config
     from services.notify.service import sweep_once
+    from services.notify.sweep import SWEEP_BUDGET
     with tempfile.TemporaryDirectory() as tmp:
         platform, drop = make_platform(db, Path(tmp))
         try:
@@ -242,7 +246,8 @@ def run(db: str, cases: int, repeat: int, profile: bool):
     steady_median = statistics.median(s for s, _ in steady)
     idle_median = statistics.median(s for s, _ in idle)
     print(f"[{db}] plain count, best of {len(counts)}   {baseline * 1000:>9.1f} ms")
-    print(f"[{db}] first sweep (burst)       {first_s * 1000:>9.1f} ms  = {first_s / baseline:8.1f} x count  "
+    print(f"[{db}] first start (backlog)     {first_s * 1000:>9.1f} ms in {first.sweeps} sweeps of at most "
+          f"{SWEEP_BUDGET:,} reminders, the longest {first.longest_seconds * 1000:.0f} ms  "
           f"({first.new_reminders:,} reminders, {first.notifications:,} notifications, {first.mails:,} mails)")
     print(f"[{db}] steady sweep, median      {steady_median * 1000:>9.1f} ms  = {steady_median / baseline:8.1f} x count  "
           f"(each: {', '.join(f'{s * 1000:.0f}' for s, _ in steady)} ms; "
@@ -253,11 +258,11 @@ def run(db: str, cases: int, repeat: int, profile: bool):
     print(f"[{db}] totals after the run      {reminders:,} reminders, {mails:,} mails")
     if timer:
         timer.report()
-    worst = max(max(s for s, _ in steady), max(s for s, _ in idle))
+    worst = max(max(s for s, _ in steady), max(s for s, _ in idle), first.longest_seconds)
     ok = worst <= 2.0 and steady_median <= 10 * baseline and idle_median <= 10 * baseline
-    print(f"[{db}] target: steady and idle sweep <= 2 s ({worst:.2f} s worst) and <= 10 x count "
-          f"(steady {steady_median / baseline:.1f} x, idle {idle_median / baseline:.1f} x): "
-          f"{'met' if ok else 'NOT met'}; first burst {first_s:.1f} s")
+    print(f"[{db}] target: every sweep <= 2 s ({worst:.2f} s the longest, first start included) and the daily sweep "
+          f"<= 10 x count (steady {steady_median / baseline:.1f} x, idle {idle_median / baseline:.1f} x): "
+          f"{'met' if ok else 'NOT met'}")
     return ok
 
 

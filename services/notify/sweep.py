@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import (Date, Integer, String, and_, bindparam, case, cast, exists, func, insert, literal, null,
-                        or_, select)
+                        select, tuple_)
 
 from shared.db import UTCDateTime
 from shared.directory import ProjectSettingsSchema
@@ -37,6 +37,11 @@ DEFAULT_THRESHOLDS = {"closure_overdue": 30, "mentor_contact_missing": 21, "cons
 NOW = bindparam("now", type_=UTCDateTime())
 TODAY = bindparam("today", type_=Date())
 AFTER = bindparam("after_id", type_=Integer())
+BUDGET = bindparam("budget", type_=Integer())
+# Reminders one sweep makes at most; a backlog (a first start, a threshold lowered, every case due at the project's
+# end warning) goes in several sweeps, each its own transaction of at most ~0.5 s on PostgreSQL here, so the
+# handlers it holds off (and the consumers behind them) wait that long at most, never for the whole backlog.
+SWEEP_BUDGET = 20_000
 
 
 @dataclass
@@ -47,10 +52,23 @@ class SweepResult:
     mails: int = 0
     digests: int = 0
     county_digests: int = 0
+    backlog: bool = False  # the budget ran out: more may be due (the next sweep goes on)
+    sweeps: int = 1
+    longest_seconds: float = 0.0  # the longest sweep's transaction (set by the caller that times it)
 
     @property
     def new_reminders(self):
         return sum(self.reminders.values())
+
+    def add(self, later: "SweepResult") -> "SweepResult":
+        """This sweep followed by `later` (the backlog's next one), as one result."""
+        reminders = dict(self.reminders)
+        for rule, count in later.reminders.items():
+            reminders[rule] = reminders.get(rule, 0) + count
+        return SweepResult(reminders, self.notifications + later.notifications, self.escalations + later.escalations,
+                           self.mails + later.mails, self.digests + later.digests,
+                           self.county_digests + later.county_digests, later.backlog, self.sweeps + later.sweeps,
+                           max(self.longest_seconds, later.longest_seconds))
 
 
 def _text(column):
@@ -77,14 +95,18 @@ REMINDER_COLUMNS = ["rule", "case_id", "period", "office", "recipient_id", "due_
 
 
 @cache
-def _per_case_due():
-    """(insert, drop) for the per-case rules: each rule's due rows are the front of notify_due's key (one range per
-    rule, cutoff `cutoff_<rule>`), and they carry office and recipient (none for the survey invitation)."""
+def _per_case_due(rule):
+    """(insert, drop) for a per-case rule: its due rows are one range at the front of notify_due's key (rule,
+    period <= `cutoff`, case), read in key order and cut at `budget` (so the range is walked no further), in both
+    statements (the same rows: handlers are held off). The rows carry office and recipient (none for the survey
+    invitation)."""
     d, r = t.due, t.reminders
-    due_now = or_(*(and_(d.c.rule == rule, d.c.period <= bindparam(f"cutoff_{rule}", type_=Date()))
-                    for rule in PER_CASE_RULES))
-    query = select(d.c.rule, d.c.case_id, d.c.period, d.c.office, d.c.recipient_id, TODAY, NOW).where(due_now)
-    return insert(r).from_select(REMINDER_COLUMNS, query), d.delete().where(due_now)
+    due_now = and_(d.c.rule == rule, d.c.period <= bindparam("cutoff", type_=Date()))
+    query = (select(d.c.rule, d.c.case_id, d.c.period, d.c.office, d.c.recipient_id, TODAY, NOW).where(due_now)
+             .order_by(d.c.period, d.c.case_id).limit(BUDGET))
+    first = select(d.c.period, d.c.case_id).where(due_now).order_by(d.c.period, d.c.case_id).limit(BUDGET)
+    return (insert(r).from_select(REMINDER_COLUMNS, query),
+            d.delete().where(d.c.rule == rule, tuple_(d.c.period, d.c.case_id).in_(first)))
 
 
 @cache
@@ -97,9 +119,12 @@ def _common_date_due(rule):
     when = bindparam("when", type_=Date())
     candidates = and_(pending_after < when, c.c.opened_on <= bindparam("opened_by", type_=Date()),
                       c.c.closed_on.is_(None), c.c.end_status_sent.is_(False))
-    query = select(literal(rule), c.c.case_id, when, c.c.office, c.c.counsellor_id, TODAY, NOW).where(candidates)
+    in_index_order = (pending_after, c.c.case_id)  # the partial index's range first (a sort of what is due only)
+    query = (select(literal(rule), c.c.case_id, when, c.c.office, c.c.counsellor_id, TODAY, NOW).where(candidates)
+             .order_by(*in_index_order).limit(BUDGET))
+    first = select(c.c.case_id).where(candidates).order_by(*in_index_order).limit(BUDGET)
     return (insert(r).from_select(REMINDER_COLUMNS, query),
-            c.update().where(candidates).values({pending_after.name: when}))
+            c.update().where(c.c.case_id.in_(first)).values({pending_after.name: when}))
 
 
 @cache
@@ -109,14 +134,20 @@ def _new_reminders_by_rule():
     return select(*(func.count().filter(r.c.rule == rule).label(rule) for rule in RULES)).where(r.c.id > AFTER)
 
 
-def due_reminders(conn, today: date, project: dict, interview_notice_days: int, now: datetime, after_id: int) -> dict:
-    """Remind for everything due, each rule once per period; returns the new reminders per rule."""
+def due_reminders(conn, today: date, project: dict, interview_notice_days: int, now: datetime, after_id: int,
+                  budget: int = SWEEP_BUDGET) -> tuple[dict, bool]:
+    """Remind for what is due, each rule once per period, at most `budget` reminders; returns the new reminders per
+    rule and whether the budget ran out (more may be due)."""
     th = thresholds_of(project)
     stamp = {"today": today, "now": now}
-    insert_due, drop_due = _per_case_due()
-    cutoffs = {f"cutoff_{rule}": today - timedelta(days=th.get(rule, 0)) for rule in PER_CASE_RULES}
-    conn.execute(insert_due, {**cutoffs, **stamp})
-    conn.execute(drop_due, cutoffs)
+    left = budget
+    for rule in PER_CASE_RULES:
+        if left <= 0:
+            break
+        insert_due, drop_due = _per_case_due(rule)
+        rule_params = {"cutoff": today - timedelta(days=th.get(rule, 0)), "budget": left}
+        left -= conn.execute(insert_due, {**rule_params, **stamp}).rowcount
+        conn.execute(drop_due, rule_params)
     counts = dict.fromkeys(PER_CASE_RULES, 0)
     dates = []
     if project["end_date"] - timedelta(days=th["project_end_warning"]) <= today:
@@ -126,12 +157,15 @@ def due_reminders(conn, today: date, project: dict, interview_notice_days: int, 
             dates.append(("interview", point, point))
     for rule, when, opened_by in dates:
         counts[rule] = 0
+        if left <= 0:
+            break
         insert_date, mark_date = _common_date_due(rule)
-        conn.execute(insert_date, {"when": when, "opened_by": opened_by, **stamp})
-        conn.execute(mark_date, {"when": when, "opened_by": opened_by})
+        date_params = {"when": when, "opened_by": opened_by, "budget": left}
+        left -= conn.execute(insert_date, {**date_params, **stamp}).rowcount
+        conn.execute(mark_date, date_params)
     made = conn.execute(_new_reminders_by_rule(), {"after_id": after_id}).mappings().one()
     counts.update((rule, made[rule]) for rule in RULES if made[rule] or rule in counts)
-    return counts
+    return counts, left <= 0
 
 
 # ---------------------------------------------------------------------------------------------- notifications
@@ -297,16 +331,20 @@ def _after_burst(conn, rows: int, *tables) -> None:
 
 
 def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21, local_hour: int = 12,
-              digest_hour: int = 8, county_weekday: int = 0, working_day: bool = True) -> SweepResult:
-    """The whole sweep in the caller's transaction: a crash anywhere leaves nothing half-done. Only a sweep inserts
+              digest_hour: int = 8, county_weekday: int = 0, working_day: bool = True,
+              budget: int = SWEEP_BUDGET) -> SweepResult:
+    """One sweep in the caller's transaction: a crash anywhere leaves nothing half-done. Only a sweep inserts
     reminders, notifications and mail, and sweeps run one at a time (the lock below; SQLite: one writer), so the
-    rows above the last id before a step are that step's."""
+    rows above the last id before a step are that step's. At most `budget` reminders (with their notifications and
+    mail); `backlog` in the result says the next sweep should follow at once. The digests wait for the sweep that
+    ends a backlog, so that they collect all of it."""
     hold_off_handlers(conn)
     project = load_project(conn)
     stamp = {"now": now}
     result = SweepResult()
     last_reminder = _last_id(conn, t.reminders)
-    result.reminders = due_reminders(conn, today, project, interview_notice_days, now, last_reminder)
+    result.reminders, result.backlog = due_reminders(conn, today, project, interview_notice_days, now,
+                                                     last_reminder, budget)
     _after_burst(conn, result.new_reminders, t.reminders, t.due, t.cases)
     last_notification = _last_id(conn, t.notifications)
     result.notifications = conn.execute(_notify_recipients(), {"after_id": last_reminder, **stamp}).rowcount
@@ -321,7 +359,7 @@ def run_sweep(conn, now: datetime, today: date, interview_notice_days: int = 21,
     conn.execute(mark_switched, stamp)
     result.mails += conn.execute(_queue_survey_mail(), {"after_id": last_reminder, **stamp}).rowcount
     _after_burst(conn, result.mails, t.mails)
-    if working_day and local_hour >= digest_hour:
+    if working_day and local_hour >= digest_hour and not result.backlog:
         collect, queue = _daily_digests()
         conn.execute(collect, {"day": today.isoformat(), **stamp})
         result.digests = conn.execute(queue, {"day": today.isoformat(), **stamp}).rowcount

@@ -338,3 +338,55 @@ def test_an_event_during_a_sweep_waits_for_it_and_resolves_what_it_made(notify):
     assert cancelled == {r["id"] for r in rows(notify, t.reminders, t.reminders.c.resolution.in_(
         ("case_active_again", "mentor_contact_logged")))}
 
+
+
+def _count(platform, table, *where):
+    with platform.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar()
+
+
+def test_a_backlog_goes_in_sweeps_of_at_most_the_budget_each_reminding_once(notify):
+    """A first start on a full database: every case due at once. Each sweep makes at most `budget` reminders (its own
+    short transaction); together they make each reminder, notification and mail exactly once."""
+    for _ in range(5):
+        case = uuid.uuid4()
+        deliver_twice(notify, case_opened(case, date(2026, 9, 1)), contact_logged(case, date(2026, 9, 10)))
+    per_sweep = []
+    while not per_sweep or per_sweep[-1][1]:
+        with notify.engine.begin() as conn:
+            result = run_sweep(conn, NOW, NOW.date(), budget=4)
+        per_sweep.append((result.new_reminders, result.backlog))
+    total = _count(notify, t.reminders)
+    assert total >= 15  # closure overdue, mentor contact missing, consent missing: 3 per case at least
+    full, rest = divmod(total, 4)
+    assert per_sweep == [(4, True)] * full + [(rest, False)]  # an exact multiple ends with an empty sweep
+    keys = {(r["rule"], r["case_id"], r["period"]) for r in rows(notify, t.reminders)}
+    assert len(keys) == total
+    assert _count(notify, t.notifications) == total and _count(notify, t.mails, t.mails.c.kind == "notice") == total
+    assert _count(notify, t.due, t.due.c.period <= date(2026, 10, 1)) == 0  # nothing due left behind
+
+    for _ in range(3):  # the loop's sweep goes on by itself until the backlog is done
+        case = uuid.uuid4()
+        deliver_twice(notify, case_opened(case, date(2026, 9, 1)), contact_logged(case, date(2026, 9, 10)))
+    later = sweep_once(notify, budget=4)
+    assert later.sweeps >= 3 and not later.backlog
+    assert later.new_reminders == _count(notify, t.reminders) - total >= 9
+    assert later.mails == later.new_reminders and sweep_once(notify).new_reminders == 0
+
+
+def test_a_date_common_to_all_cases_is_reminded_in_budgeted_sweeps_too(notify):
+    """The project's end warning falls due for every ongoing case on the same day: that backlog is shared out in
+    sweeps of the budget as well, one project_end reminder per case."""
+    cases = [uuid.uuid4() for _ in range(7)]
+    deliver_twice(notify, *(case_opened(case, date(2027, 2, 1)) for case in cases))
+    notify.clock.set(datetime(2027, 5, 3, 10, 0, tzinfo=timezone.utc))  # 58 days before 30.06.2027
+    today = notify.clock.now()
+    made = []
+    while not made or made[-1][1]:
+        with notify.engine.begin() as conn:
+            result = run_sweep(conn, today, today.date(), budget=3)
+        made.append((result.new_reminders, result.backlog))
+    assert all(count <= 3 for count, _ in made) and made[-1][1] is False
+    assert sum(count for count, _ in made) == _count(notify, t.reminders)
+    project_end = rows(notify, t.reminders, t.reminders.c.rule == "project_end")
+    assert sorted(r["case_id"] for r in project_end) == sorted(str(case) for case in cases)
