@@ -155,6 +155,20 @@ def test_daily_digest_user_gets_one_mail_and_unsubscribed_user_none_but_keeps_th
         assert len(notices.list_for(conn, "ola-veileder")) == 2  # in-app list still there
 
 
+def test_a_backlog_in_several_sweeps_still_makes_one_digest_with_all_of_it(notify):
+    """The daily digest waits for the sweep that ends a backlog: taken in sweeps of 2 reminders, Kari's 8 still come
+    in one digest mail, not in one today and the rest tomorrow."""
+    for _ in range(4):
+        overdue_case(notify)  # closure overdue and consent missing: 2 reminders each
+    with notify.engine.begin() as conn:
+        notices.set_preferences(conn, "kari-veileder", NOW, mode="daily")
+    result = sweep_once(notify, budget=2)
+    assert result.sweeps >= 4 and result.new_reminders == 8 and result.digests == 1
+    deliver_once(notify)
+    digests = [m for m in notify.sink.messages if m["Subject"].startswith("Daglig oversikt")]
+    assert [m["Subject"] for m in digests] == ["Daglig oversikt: 8 påminnelser"]
+
+
 def test_a_changed_mail_choice_applies_to_what_waits_for_the_digest(notify):
     """Kari (daily) switches to immediate before the digest hour: her waiting notifications are mailed one by one
     by the next sweep; Ola (daily) unsubscribes: his waiting ones are never mailed, not even in a digest."""
