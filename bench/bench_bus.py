@@ -199,20 +199,21 @@ def main(argv=None) -> int:
 
     sync = run_baseline("baseline_bus.py", args.events)
     pipelined = run_baseline("baseline_bus_async.py", args.events)
-    shape_base = pipelined_publish_of_relay_shape(args.events, realistic_padding()[1])
+    message_bytes = realistic_padding()[1]
+    shape_base = pipelined_publish_of_relay_shape(args.events, message_bytes)
     relay_rate, consumer_rate = measure_bus(args.events, args.database, args.window, args.batch, args.consumer_batch)
 
     relay_base = pipelined["pipelined_publish_confirmed_per_s"]
     consume_base = sync["consume_acked_per_s"]
     relay_ratio, consumer_ratio = relay_rate / relay_base, consumer_rate / consume_base
     baseline_bytes = len(json.dumps({"case_id": "x" * 36, "office": "4201", "outcome": "fast_ansatt"}))
-    print(f"events={args.events} database={args.database} message body: relay/consumer {realistic_padding()[1]} "
+    print(f"events={args.events} database={args.database} message body: relay/consumer {message_bytes} "
           f"bytes (a case.contact_logged envelope) + 4 properties to a topic exchange, mandatory; "
           f"pipelined baseline {baseline_bytes} bytes + 1 property to the default exchange")
     print(f"baseline publish, one synchronous confirm each: {sync['publish_confirmed_per_s']:>8.0f} msg/s")
     print(f"baseline publish, pipelined confirms:           {relay_base:>8.0f} msg/s")
     print(f"baseline publish, pipelined, the relay's message: {shape_base:>6.0f} msg/s   (same publisher; topic "
-          f"exchange, 4 properties, mandatory, {realistic_padding()[1]} bytes)")
+          f"exchange, 4 properties, mandatory, {message_bytes} bytes)")
     print(f"baseline consume + ack:                         {consume_base:>8.0f} msg/s")
     print(f"relay (outbox -> broker, confirmed, marked):    {relay_rate:>8.0f} msg/s   "
           f"ratio {relay_ratio:.2f} (target >= 0.50) {'OK' if relay_ratio >= 0.5 else 'BELOW TARGET'}; "

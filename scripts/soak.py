@@ -38,16 +38,6 @@ CLOSURE_RATE = float(os.environ.get("SOAK_CLOSURES_PER_SECOND", "2"))
 REQUEST_RATE = float(os.environ.get("SOAK_REQUESTS_PER_SECOND", "5"))
 WARMUP = float(os.environ.get("SOAK_WARMUP_SECONDS", str(max(60.0, SECONDS / 10))))
 MAX_MB = float(os.environ.get("SOAK_MAX_GROWTH_MB", "1"))
-CASE = {
-    "opened_on": "2026-02-02", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
-    "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
-    "mentor_relation": "colleague",
-    "measures": [{"measure": "mentor_subsidy", "from_date": "2026-02-09", "to_date": "2026-05-09"}],
-    "contacts": [{"contact_date": "2026-02-09", "party": "mentor", "form": "at_company", "minutes": 45}],
-    "closure": {"closed_on": "2026-05-11", "closure_reason": "measure_completed",
-                "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
-                "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied"},
-}
 
 
 def rss_kb(pid: int) -> int:
@@ -74,12 +64,12 @@ class Load:
         self.stopping = threading.Event()
 
     def closures_loop(self):
-        from services.intake.testing import enter_case
+        from services.intake.testing import SAMPLE_CASE, enter_case
         seed = 0
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
-                enter_case(self.intake, "kristiansand", "kari-veileder", CASE, seed=seed)
+                enter_case(self.intake, "kristiansand", "kari-veileder", SAMPLE_CASE, seed=seed)
                 self.closures += 1
             except Exception as error:  # noqa: BLE001 - counted and shown, the soak goes on
                 self.errors += 1

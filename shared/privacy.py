@@ -20,6 +20,7 @@ from datetime import date, datetime
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import JSON, Column, Integer, String, Table, and_, delete, func, or_, select
 
 from shared.db import UTCDateTime
@@ -35,6 +36,24 @@ def jsonable(value):
             return item.isoformat()
         raise TypeError(f"not exportable: {type(item).__name__}")
     return json.loads(json.dumps(value, default=default, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- the peer services' API (consent, notify)
+class AccessIn(Schema):
+    """What intake asks a peer service for an access request: its id and the person's case ids."""
+    class Meta:
+        unknown = RAISE
+
+    request_id = fields.UUID(required=True, metadata={"description": "the access request's id (from intake)"})
+    case_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ErasureReceiptOut(Schema):
+    """What a peer service deleted for one erasure (`erasure_receipt` of its privacy module)."""
+    request_id = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    case_count = fields.Integer(required=True)
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 def define_log_table(metadata, name: str) -> Table:

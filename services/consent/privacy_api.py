@@ -5,10 +5,10 @@ for every consent endpoint: only the caller's office's cases answer.
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields
 
 from shared.auth import NotFound
-from shared.privacy import jsonable
+from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
 
 from . import access, domain, privacy
@@ -17,26 +17,11 @@ blp = ApiBlueprint("consent_privacy_api", __name__, url_prefix="/api/v1",
                 description="Privacy operations: the consents of a person's cases (access request), erasure receipts")
 
 
-class AccessIn(Schema):
-    class Meta:
-        unknown = RAISE
-
-    request_id = fields.UUID(required=True, metadata={"description": "the access request's id (from intake)"})
-    case_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=1000))
-
-
 class ConsentAccessOut(Schema):
     cases = fields.List(fields.Dict(), required=True, metadata={
         "description": "per case: records (the candidate's in full, with the scan in content_base64; other signers "
                        "by role, date and decisions), withdrawals, status, audit_trail"})
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-
-
-class ErasureReceiptOut(Schema):
-    request_id = fields.String(required=True)
-    at = fields.DateTime(required=True)
-    case_count = fields.Integer(required=True)
-    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 @blp.route("/privacy/access", methods=["POST"])

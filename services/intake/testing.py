@@ -36,6 +36,19 @@ from datetime import date
 from .cases import Actor, open_case, save_contact, save_measure, submit_closure, closure_context
 from .domain.closure import load_success_criteria
 
+# One whole case, opened to closed (a measure, a mentor contact, the closure form): what the soak and the fault
+# and cluster suites enter over and over, each time with its own `seed`.
+SAMPLE_CASE = {
+    "opened_on": "2026-02-02", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+    "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+    "mentor_relation": "colleague",
+    "measures": [{"measure": "mentor_subsidy", "from_date": "2026-02-09", "to_date": "2026-05-09"}],
+    "contacts": [{"contact_date": "2026-02-09", "party": "mentor", "form": "at_company", "minutes": 45}],
+    "closure": {"closed_on": "2026-05-11", "closure_reason": "measure_completed",
+                "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
+                "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied"},
+}
+
 FIRST_NAMES = ("Testa", "Fiktiv", "Demo", "Prøve", "Eksempel", "Oppdikta")
 LAST_NAMES = ("Testesen", "Eksempelsen", "Demodatter", "Fiktivsen", "Prøvestad", "Plasseholder")
 

@@ -2,10 +2,10 @@
 contact; intake asks both on the local contact's own token (services/intake/peers.py)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields
 
 from shared.auth import NotFound
-from shared.privacy import jsonable
+from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
 
 from . import privacy
@@ -16,25 +16,10 @@ blp = ApiBlueprint("notify_privacy_api", __name__, url_prefix="/api/v1",
 PRIVACY = ("local_contact",)
 
 
-class AccessIn(Schema):
-    class Meta:
-        unknown = RAISE
-
-    request_id = fields.UUID(required=True, metadata={"description": "the access request's id (from intake)"})
-    case_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=1000))
-
-
 class NotifyAccessOut(Schema):
     cases = fields.List(fields.Dict(), required=True, metadata={
         "description": "per case: schedule (dates and codes), contacts, measures, consent states, reminders"})
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-
-
-class ErasureReceiptOut(Schema):
-    request_id = fields.String(required=True)
-    at = fields.DateTime(required=True)
-    case_count = fields.Integer(required=True)
-    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 @blp.route("/privacy/access", methods=["POST"])

@@ -8,7 +8,6 @@ tests/faults/closure_path.py, the same harness as the fault suite's closures-* t
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -93,20 +92,10 @@ def test_services_carry_on_when_the_first_node_stops_during_a_burst(rabbit_clust
     path = ClosurePath(platform_factory, pg_databases, lambda service: rabbit_cluster.urls(vhost, service), tmp_path,
                        consumers=("consent", "registry", "notify"))
     node = rabbit_cluster.nodes[0]
-    errors = []
-
-    def burst():  # counsellors closing cases steadily
-        try:
-            for seed in range(CLOSURES):
-                path.enter(seed)
-                time.sleep(0.02)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-    producer = threading.Thread(target=burst, daemon=True)
     try:
         processes = [path.start(name) for name in ("intake-relay", "consent-consumer", "registry-consumer",
                                                    "notify-consumer")]
-        producer.start()
+        producer, errors = path.start_burst(CLOSURES)
         wait_for(lambda: len(path.inbox("registry")) >= CLOSURES // 4, 180, interval=0.05,
                  what="the closures to be flowing")
         confirmed_at_stop = path.confirmed()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from shared import directory as directory_module
 from shared.auth import mint_token
 from shared.config import load_settings
 from shared.crypto import LocalKeyring
+from tests.fixtures.stack import free_port
 from tests.integration.test_intake_api import opening
 
 pytestmark = pytest.mark.containers
@@ -32,12 +32,6 @@ IMAGE_USER = 10001  # the Dockerfile's `hybrid` user: the services never run as 
 
 def docker(*args, timeout=180) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -90,7 +84,7 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
                 if requests.get(base + "/healthz", timeout=2).status_code == 200:
                     break
             except requests.ConnectionError:
-                pass
+                pass  # gunicorn not listening yet
             assert time.monotonic() < deadline, docker("logs", web).stderr[-2000:]
             time.sleep(0.5)
         ready = requests.get(base + "/readyz", timeout=10)

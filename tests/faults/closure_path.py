@@ -16,13 +16,14 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 from sqlalchemy import func, select
 
 from services.consent import tables as consent_tables
 from services.intake import tables as intake_tables
-from services.intake.testing import enter_case
+from services.intake.testing import SAMPLE_CASE, enter_case
 from services.notify import tables as notify_tables
 from services.registry import tables as registry_tables
 from shared.bus import topology
@@ -32,16 +33,6 @@ from tests.fixtures.broker import ProbeProcess
 from .conftest import RESULTS, Count
 
 SECRET = "faults-pseudonym-secret-0123456789abcdef"
-CASE = {
-    "opened_on": "2026-02-02", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
-    "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
-    "mentor_relation": "colleague",
-    "measures": [{"measure": "mentor_subsidy", "from_date": "2026-02-09", "to_date": "2026-05-09"}],
-    "contacts": [{"contact_date": "2026-02-09", "party": "mentor", "form": "at_company", "minutes": 45}],
-    "closure": {"closed_on": "2026-05-11", "closure_reason": "measure_completed",
-                "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
-                "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied"},
-}
 TABLES = {"consent": consent_tables, "registry": registry_tables, "notify": notify_tables}
 QUEUE = {q.service: q for q in topology.QUEUES}
 # Small relay windows and consumer batches, so that a fault lands among many unconfirmed/unacked messages.
@@ -97,8 +88,24 @@ class ClosurePath:
         return process
 
     def enter(self, seed: int):
-        enter_case(self.intake, "kristiansand", "kari-veileder", CASE, seed=seed)
+        enter_case(self.intake, "kristiansand", "kari-veileder", SAMPLE_CASE, seed=seed)
         self.entered += 1
+
+    def start_burst(self, closures: int) -> tuple[threading.Thread, list]:
+        """Counsellors closing `closures` cases steadily, on a thread of its own (started); returns the thread and the
+        list its errors go to (to assert empty once it is joined)."""
+        errors = []
+
+        def burst():
+            try:
+                for seed in range(closures):
+                    self.enter(seed)
+                    time.sleep(0.02)
+            except Exception as error:  # noqa: BLE001 - reported by the caller
+                errors.append(error)
+        producer = threading.Thread(target=burst, daemon=True)
+        producer.start()
+        return producer, errors
 
     # ------------------------------------------------------------ what happened
     def confirmed(self) -> int:

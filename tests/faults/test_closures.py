@@ -9,7 +9,6 @@ recorded here, so each closure waits for consent; a second copy would add a log 
 from __future__ import annotations
 
 import signal
-import threading
 import time
 
 import pytest
@@ -35,17 +34,7 @@ def closure_path(fault_broker, fault_pg, platform_factory, request, tmp_path):
 def test_closures_through_intake_to_registry(fault, closure_path, fault_broker):
     path = closure_path
     relay, consumer = path.start("intake-relay"), path.start("registry-consumer")
-    errors = []
-
-    def burst():  # counsellors closing cases steadily
-        try:
-            for seed in range(CLOSURES):
-                path.enter(seed)
-                time.sleep(0.02)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-    producer = threading.Thread(target=burst)
-    producer.start()
+    producer, errors = path.start_burst(CLOSURES)
     if fault == "sigkill-intake-relay":
         wait_for(lambda: path.confirmed() >= CLOSURES // 3, SETTLE, interval=0.02, what="the relay under way")
         relay.kill()
