@@ -1,7 +1,9 @@
 """Benchmark: submitting a closure (validation, writes and the outbox row in one transaction) under gunicorn, against
 the bare stack's one-INSERT endpoint (../shared/bench/baseline_app.py POST /rows), same workers, same load tool (wrk),
 same run, both on the same database (PostgreSQL, or SQLite files: the baseline app's own default). Prints
-requests/s of each and the ratio (target ≥ 0.5).
+requests/s of each and the ratio (target ≥ 0.5). On PostgreSQL it also runs bench/closure_floor_app.py: the same two
+statements a closure sends, behind a bare Flask endpoint, so the run shows how much of the gap is the database work the
+closure must do and how much is intake's own Python per closure.
 
     .venv/bin/python bench/bench_intake.py [--database postgresql|sqlite] [--workers 4] [--gthreads 1]
                                            [--seconds 5] [--rounds 3] [--cases 2000] [--validate-on-emit]
@@ -152,6 +154,44 @@ def prepare_intake(env, cases):
     return ids, token, body
 
 
+def capture_closure_statements(env, case_id, token, body, path):
+    """Submit one closure through the intake app in this process and write, for closure_floor_app.py, the two
+    statements it sent PostgreSQL (as intake prepares them) and the write's parameters."""
+    import base64
+    from datetime import date, datetime
+
+    from psycopg2.extensions import Binary
+    from sqlalchemy import event
+
+    os.environ.update(env)
+    from services.intake.app import create_app
+    from shared.web import current_platform
+    app = create_app()
+    with app.app_context():
+        engine = current_platform().engine
+    sent = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, parameters, *_: sent.append(
+        (conn.connection.info.get("prepared_statements", {}), statement, parameters)))
+    answer = app.test_client().post(f"/api/v1/cases/{case_id}/closure", json=body,
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 201, answer.get_json()
+    (prepared, read_execute, read_parameters), (_, write_execute, write_parameters) = sent
+    original = {execute: statement for statement, execute in prepared.items()}  # EXECUTE text -> its statement
+
+    def encode(value):
+        if isinstance(value, Binary):
+            return {"bytes": base64.b64encode(bytes(value.adapted)).decode()}
+        if isinstance(value, datetime):
+            return {"datetime": value.isoformat()}
+        if isinstance(value, date):
+            return {"date": value.isoformat()}
+        return value
+    Path(path).write_text(json.dumps({
+        "read": original[read_execute], "write": original[write_execute], "office": read_parameters["office"],
+        "write_parameters": {name: encode(value) for name, value in write_parameters.items()}}))
+    engine.dispose()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=4)
@@ -181,63 +221,87 @@ def main():
         started = time.time()
         ids, token, body = prepare_intake(env, args.cases)
         print(f"prepared {len(ids)} open cases in {time.time() - started:.1f} s")
-        # One slice of the cases for the warm-up, then one per round, so each round closes fresh cases.
-        warm_ids, ids = ids[:len(ids) // (2 * args.rounds + 2)], ids[len(ids) // (2 * args.rounds + 2):]
-        slices = [warm_ids] + [ids[r * (len(ids) // args.rounds):(r + 1) * (len(ids) // args.rounds)]
+        floor = args.database == "postgresql"  # the floor replays PostgreSQL's prepared statements
+        if floor:
+            floor_file = workdir / "closure_statements.json"
+            capture_closure_statements(env, ids.pop(), token, body, floor_file)
+        # Each endpoint closes its own cases: one slice for the warm-up, then one per round (when a round runs out of
+        # open cases it corrects its own closed ones: the same validation, writes and outbox row, version n+1).
+        endpoints = ("intake", "floor") if floor else ("intake",)
+        share = len(ids) // len(endpoints)
+        scripts = {}
+        for e, endpoint in enumerate(endpoints):
+            own = ids[e * share:(e + 1) * share]
+            warm, own = own[:len(own) // (2 * args.rounds + 2)], own[len(own) // (2 * args.rounds + 2):]
+            slices = [warm] + [own[r * (len(own) // args.rounds):(r + 1) * (len(own) // args.rounds)]
                                for r in range(args.rounds)]
-        scripts = []
-        for r, chunk in enumerate(slices):
-            (workdir / f"ids{r}.txt").write_text("\n".join(chunk) + "\n")
-            scripts.append(workdir / f"close{r}.lua")
-            scripts[-1].write_text(CLOSE_LUA % {"ids": workdir / f"ids{r}.txt", "threads": args.threads,
-                                                "token": token, "body": json.dumps(body)})
-        warm_script, scripts = scripts[0], scripts[1:]
+            for r, chunk in enumerate(slices):
+                (workdir / f"{endpoint}-ids{r}.txt").write_text("\n".join(chunk) + "\n")
+                (workdir / f"{endpoint}-close{r}.lua").write_text(CLOSE_LUA % {
+                    "ids": workdir / f"{endpoint}-ids{r}.txt", "threads": args.threads, "token": token,
+                    "body": json.dumps(body)})
+            scripts[endpoint] = [str(workdir / f"{endpoint}-close{r}.lua") for r in range(len(slices))]
 
-        base_port, intake_port = free_port(), free_port()
+        ports = {"baseline": free_port(), **{endpoint: free_port() for endpoint in endpoints}}
         # The baseline app creates its table at import; its workers doing that at the same moment can collide in
         # PostgreSQL's catalog (duplicate pg_type row) and a worker fails to boot. Created here first, theirs is a no-op.
         baseline_engine = create_engine(baseline_url)
         with baseline_engine.begin() as conn:
             conn.execute(text("CREATE TABLE IF NOT EXISTS rows (id varchar(36) primary key, body text)"))
         baseline_engine.dispose()
-        procs.append(subprocess.Popen([GUNICORN, "-w", str(args.workers), "--threads", str(args.gthreads),
-                                       "-b", f"127.0.0.1:{base_port}",
-                                       "--chdir", str(BASELINE_DIR), "--log-level", "warning", "baseline_app:app"],
-                                      env={**os.environ, "DATABASE_URL": baseline_url}))
-        procs.append(subprocess.Popen([GUNICORN, "-w", str(args.workers), "--threads", str(args.gthreads),
-                                       "-b", f"127.0.0.1:{intake_port}",
-                                       "--chdir", str(REPO), "--log-level", "warning", "services.intake.wsgi:app"],
-                                      env=env, stderr=subprocess.DEVNULL))
-        wait_up(base_port, "/ping")
-        wait_up(intake_port, "/healthz")
+        workers = [GUNICORN, "-w", str(args.workers), "--threads", str(args.gthreads), "--log-level", "warning"]
+        procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['baseline']}", "--chdir", str(BASELINE_DIR),
+                                       "baseline_app:app"], env={**os.environ, "DATABASE_URL": baseline_url}))
+        procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['intake']}", "--chdir", str(REPO),
+                                       "services.intake.wsgi:app"], env=env, stderr=subprocess.DEVNULL))
+        if floor:
+            procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['floor']}", "--chdir", str(REPO / "bench"),
+                                           "closure_floor_app:app"],
+                                          env={**os.environ, "DATABASE_URL": intake_url,
+                                               "CLOSURE_FLOOR_STATEMENTS": str(floor_file)}))
+            wait_up(ports["floor"], "/ping")
+        wait_up(ports["baseline"], "/ping")
+        wait_up(ports["intake"], "/healthz")
 
-        # Warm-up of both (connections, imports, each worker's first statements), then rounds of the two runs back to
+        # Warm-up of each (connections, imports, each worker's first statements), then rounds of the runs back to
         # back: on a shared machine the load changes from second to second, so each round's ratio compares like with
         # like and the median is reported.
-        run_wrk(base_port, str(BASELINE_DIR / "post.lua"), 2, args.connections, args.threads, "/rows")
-        run_wrk(intake_port, str(warm_script), 2, args.connections, args.threads)
-        ratios, bad = [], 0
+        run_wrk(ports["baseline"], str(BASELINE_DIR / "post.lua"), 2, args.connections, args.threads, "/rows")
+        for endpoint in endpoints:
+            run_wrk(ports[endpoint], scripts[endpoint][0], 2, args.connections, args.threads)
+        ratios, floor_ratios, bad = [], [], 0
         print(f"workers={args.workers} threads={args.gthreads} connections={args.connections} "
               f"seconds={args.seconds} rounds={args.rounds} database={args.database} "
               f"validate_on_emit={args.validate_on_emit}")
         for round_number in range(1, args.rounds + 1):
-            base_rps, base_bad, _ = run_wrk(base_port, str(BASELINE_DIR / "post.lua"), args.seconds,
+            base_rps, base_bad, _ = run_wrk(ports["baseline"], str(BASELINE_DIR / "post.lua"), args.seconds,
                                             args.connections, args.threads, "/rows")
-            intake_rps, intake_bad, errors = run_wrk(intake_port, str(scripts[round_number - 1]), args.seconds,
-                                                     args.connections,
-                                                     args.threads)
+            intake_rps, intake_bad, errors = run_wrk(ports["intake"], scripts["intake"][round_number], args.seconds,
+                                                     args.connections, args.threads)
             bad += base_bad + intake_bad
             ratios.append(intake_rps / base_rps)
-            print(f"round {round_number}: baseline POST /rows {base_rps:8.1f} req/s | intake closure submit "
-                  f"{intake_rps:7.1f} req/s | ratio {ratios[-1]:.2f}")
+            line = (f"round {round_number}: baseline POST /rows {base_rps:8.1f} req/s | intake closure submit "
+                    f"{intake_rps:7.1f} req/s | ratio {ratios[-1]:.2f}")
+            if floor:
+                floor_rps, floor_bad, floor_errors = run_wrk(ports["floor"], scripts["floor"][round_number],
+                                                             args.seconds, args.connections, args.threads)
+                bad += floor_bad
+                errors += floor_errors
+                floor_ratios.append(floor_rps / base_rps)
+                line += (f" | floor (same SQL, bare Flask) {floor_rps:7.1f} req/s = {floor_ratios[-1]:.2f} "
+                         f"of baseline; intake = {intake_rps / floor_rps:.2f} of the floor")
+            print(line)
             if errors:
                 print("  first errors:", *errors, sep="\n    ")
         with create_engine(intake_url).connect() as conn:
             closed = conn.execute(text("SELECT count(*) FROM intake_closures")).scalar()
             events = conn.execute(text("SELECT event_type, count(*) FROM outbox WHERE event_type IN "
                                        "('case.closed', 'case.corrected') GROUP BY event_type")).all()
-        print(f"closure versions stored={closed} outbox={dict(events)} non-2xx={bad}")
+        print(f"closure versions stored={closed} outbox={dict(events)} (intake and floor together) non-2xx={bad}")
         ratio = sorted(ratios)[len(ratios) // 2]
+        if floor:
+            print(f"median floor/baseline = {sorted(floor_ratios)[len(floor_ratios) // 2]:.2f}: the closure's own "
+                  "database work behind a bare Flask endpoint; what intake loses below it is its Python per closure")
         print(f"median ratio intake/baseline = {ratio:.2f} (target ≥ 0.5) -> {'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
     finally:
         for proc in procs:
