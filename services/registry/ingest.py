@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import records
 from shared import privacy
+from shared.db import prepared
 from shared.directory import ProjectSettingsSchema
 
 from .pseudonym import Pseudonymiser, SecretUnavailable, read_secret
@@ -82,20 +83,32 @@ def context(platform, conn) -> IngestContext:
 
 
 def write_log(conn, platform, envelope, outcome, reason, detail=None):
-    conn.execute(insert(T["log"]).values(
-        at=platform.clock.now(), message_id=str(envelope.get("message_id")) if envelope.get("message_id") else None,
-        event_type=envelope["type"], office=envelope.get("office"), outcome=outcome, reason=reason, detail=detail))
+    conn.execute(_INSERT_LOG, {
+        "at": platform.clock.now(), "message_id": str(envelope["message_id"]) if envelope.get("message_id") else None,
+        "event_type": envelope["type"], "office": envelope.get("office"), "outcome": outcome, "reason": reason,
+        "detail": detail})
 
 
-# Statements built once: the hot path then skips SQLAlchemy's per-call construction and cache-key work.
-_CURRENT = select(T["closures"].c.version).where(T["closures"].c.case_pseudonym == bindparam("case"))
+# Statements built once: the hot path then skips SQLAlchemy's per-call construction and cache-key work; the
+# reads every message makes are also planned once per connection on PostgreSQL (shared.db.prepared).
+_CURRENT = prepared(select(T["closures"].c.version).where(T["closures"].c.case_pseudonym == bindparam("case")))
 _VERSION_STORED = select(T["versions"].c.version).where(T["versions"].c.case_pseudonym == bindparam("case"),
                                                         T["versions"].c.version == bindparam("version"))
-_CONSENT = select(T["consents"].c.state).where(T["consents"].c.case_pseudonym == bindparam("case"))
+_CONSENT = prepared(select(T["consents"].c.state).where(T["consents"].c.case_pseudonym == bindparam("case")))
+_INSERT_CONSENT = insert(T["consents"])
+_UPDATE_CONSENT = update(T["consents"]).where(T["consents"].c.case_pseudonym == bindparam("case"))
 _INSERT_VERSION = insert(T["versions"])
 _INSERT_CHANGE = insert(T["changes"])
 _INSERT_CLOSURE = insert(T["closures"])
 _UPDATE_CLOSURE = update(T["closures"]).where(T["closures"].c.case_pseudonym == bindparam("case"))
+_INSERT_LOG = insert(T["log"])
+_WAITING_STORED = prepared(select(T["waiting"].c.version).where(T["waiting"].c.case_pseudonym == bindparam("case"),
+                                                                T["waiting"].c.version == bindparam("version")))
+_INSERT_WAITING = insert(T["waiting"])
+_HELD = prepared(select(T["waiting"]).where(T["waiting"].c.case_pseudonym == bindparam("case"))
+                 .order_by(T["waiting"].c.version))
+_DELETE_HELD = delete(T["waiting"]).where(T["waiting"].c.case_pseudonym == bindparam("case"))
+_NO_ROW = object()  # _set_consent: the caller knows the case has no consent row yet
 
 
 def _covered_office(conn, platform, envelope):
@@ -168,14 +181,12 @@ def on_closure(conn, envelope, platform):
         return "refused"
     if state == "granted":
         return accept(conn, platform, envelope, row, supersedes)
-    waiting = T["waiting"]
-    if conn.execute(select(waiting.c.version).where(waiting.c.case_pseudonym == row["case_pseudonym"],
-                                                    waiting.c.version == row["version"])).first():
+    if conn.execute(_WAITING_STORED, {"case": row["case_pseudonym"], "version": row["version"]}).first():
         write_log(conn, platform, envelope, "duplicate", "already_waiting_for_consent")
         return "duplicate"
-    conn.execute(insert(waiting).values(case_pseudonym=row["case_pseudonym"], version=row["version"],
-                                        record_kind=row["record_kind"], supersedes_version=supersedes, record=row,
-                                        received_at=platform.clock.now()))
+    conn.execute(_INSERT_WAITING, {"case_pseudonym": row["case_pseudonym"], "version": row["version"],
+                                   "record_kind": row["record_kind"], "supersedes_version": supersedes, "record": row,
+                                   "received_at": platform.clock.now()})
     write_log(conn, platform, envelope, "waiting", "consent_expired" if state == "expired" else "consent_not_granted")
     return "waiting"
 
@@ -192,12 +203,15 @@ def _consent_target(conn, envelope, platform):
 
 
 def _set_consent(conn, platform, case, state, effective_at, data_policy=None, known=None):
-    consents = T["consents"]
+    """Upsert the case's consent state. `known`: the state the caller just read (_NO_ROW when there is none), which
+    spares reading it again; None when the caller did not read it."""
     values = dict(state=state, data_policy=data_policy, effective_at=effective_at, updated_at=platform.clock.now())
-    if known is not None or conn.execute(_CONSENT, {"case": case}).first():
-        conn.execute(update(consents).where(consents.c.case_pseudonym == case).values(**values))
+    if known is None:
+        known = _consent_state(conn, case) or _NO_ROW
+    if known is _NO_ROW:
+        conn.execute(_INSERT_CONSENT, dict(values, case_pseudonym=case))
     else:
-        conn.execute(insert(consents).values(case_pseudonym=case, **values))
+        conn.execute(_UPDATE_CONSENT, dict(values, case=case))
 
 
 def on_consent_granted(conn, envelope, platform):
@@ -210,16 +224,13 @@ def on_consent_granted(conn, envelope, platform):
         # A withdrawal bars the case for good in this project; a new consent does not bring erased data back.
         write_log(conn, platform, envelope, "refused", "case_barred_after_withdrawal")
         return "refused"
-    _set_consent(conn, platform, case, "granted", envelope["payload"]["effective_at"], known=state)
+    _set_consent(conn, platform, case, "granted", envelope["payload"]["effective_at"], known=state or _NO_ROW)
     held = conn.execute(_HELD, {"case": case}).mappings().all()
     for item in held:
         accept(conn, platform, envelope, dict(item["record"]), item["supersedes_version"])
     if held:
-        conn.execute(delete(T["waiting"]).where(T["waiting"].c.case_pseudonym == case))
+        conn.execute(_DELETE_HELD, {"case": case})
     return "released" if held else "granted"
-
-
-_HELD = select(T["waiting"]).where(T["waiting"].c.case_pseudonym == bindparam("case")).order_by(T["waiting"].c.version)
 
 
 def on_consent_withdrawn(conn, envelope, platform):
@@ -234,7 +245,7 @@ def on_consent_withdrawn(conn, envelope, platform):
 def _withdraw(conn, platform, envelope, case, policy, effective_at):
     """Bar the case for good; erase what researchers have of it, or mark it under the research exemption."""
     _set_consent(conn, platform, case, "withdrawn", effective_at, policy)
-    conn.execute(delete(T["waiting"]).where(T["waiting"].c.case_pseudonym == case))
+    conn.execute(_DELETE_HELD, {"case": case})
     closures = T["closures"]
     present = conn.execute(select(closures.c.version).where(closures.c.case_pseudonym == case)).first()
     if policy == "erase":
@@ -289,8 +300,9 @@ def on_consent_expired(conn, envelope, platform):
     if target is None:
         return "ignored"
     _office_row, case = target
-    if _consent_state(conn, case) != "withdrawn":
-        _set_consent(conn, platform, case, "expired", envelope["payload"]["effective_at"])
+    state = _consent_state(conn, case)
+    if state != "withdrawn":
+        _set_consent(conn, platform, case, "expired", envelope["payload"]["effective_at"], known=state or _NO_ROW)
     return "expired"
 
 
