@@ -152,10 +152,15 @@ def encrypt(keyring: Keyring, office: str, plaintext: bytes, **binding) -> bytes
     return BLOB_MAGIC + struct.pack(">IH", version, len(wrapped)) + wrapped + nonce + ciphertext
 
 
-def _parse(blob: bytes):
+def _header(blob: bytes) -> tuple[int, int]:
+    """(key version, wrapped key length), read without touching the bulk of the blob."""
     if not blob.startswith(BLOB_MAGIC) or len(blob) < len(BLOB_MAGIC) + 6:
         raise DecryptionError("not an encrypted blob of this platform")
-    version, wrapped_len = struct.unpack(">IH", blob[3:9])
+    return struct.unpack(">IH", blob[3:9])
+
+
+def _parse(blob: bytes):
+    version, wrapped_len = _header(blob)
     wrapped = blob[9:9 + wrapped_len]
     nonce = blob[9 + wrapped_len:21 + wrapped_len]
     return version, wrapped, nonce, blob[21 + wrapped_len:]
@@ -172,7 +177,7 @@ def decrypt(keyring: Keyring, office: str, blob: bytes, **binding) -> bytes:
 
 
 def key_version(blob: bytes) -> int:
-    return _parse(blob)[0]
+    return _header(blob)[0]  # not _parse: that would copy a scan's whole ciphertext to read six bytes
 
 
 def rewrap(keyring: Keyring, office: str, blob: bytes, **binding) -> bytes:
