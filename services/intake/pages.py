@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from shared.auth import Forbidden
 from shared.vocab import choices, label
-from shared.web import current_platform, current_principal
+from shared.web import current_platform, current_principal, home_url
 
 from . import access, cases
 from .domain import Conflict, Invalid, NotEligible, closure as closure_rules, states
@@ -65,8 +65,10 @@ def _names(office):
 @pages.get("/")
 def index():
     principal = current_principal()
-    if principal.role == "admin":
-        return redirect(url_for("intake_pages.admin"))
+    if principal.role not in access.CASES and home_url(principal.role):
+        # The site's front page is the case list; whoever works elsewhere (admin, county contact, researcher)
+        # lands on their own home page instead of a 403 right after signing in.
+        return redirect(home_url(principal.role))
     _member()
     counsellor = request.args.get("veileder") or None
     state = request.args.get("status") or None

@@ -402,17 +402,26 @@ def _register_error_handlers(app):
         return render_template("error.html", status=500, message=f"Noe gikk galt. Referanse: {reference}"), 500
 
 
+# The pages each role works with, in the order of the header's menu; the first is the role's home page.
+_NAV_BY_ROLE = {
+    "counsellor": [("Saker", "/intake/"), ("Samtykker", "/consent/"), ("Varsler", "/notify/")],
+    "local_contact": [("Saker", "/intake/"), ("Kontoroversikt", "/intake/oversikt"), ("Samtykker", "/consent/"),
+                      ("Varsler", "/notify/"), ("Personvern", "/intake/personvern")],
+    "county_contact": [("Fylkesoversikt", "/notify/fylke"), ("Varsler", "/notify/")],
+    "researcher": [("Forskningsdata", "/registry/")],
+    "admin": [("Prosjekt", "/intake/admin"), ("Samtykkemaler", "/consent/maler"), ("Varsler", "/notify/")],
+}
+
+
 def nav_links():
     principal = g.get("principal")
     if principal is None:
         return []
     base = current_platform().settings.public_url
-    by_role = {
-        "counsellor": [("Saker", "/intake/"), ("Samtykker", "/consent/"), ("Varsler", "/notify/")],
-        "local_contact": [("Saker", "/intake/"), ("Kontoroversikt", "/intake/oversikt"), ("Samtykker", "/consent/"),
-                          ("Varsler", "/notify/"), ("Personvern", "/intake/personvern")],
-        "county_contact": [("Fylkesoversikt", "/notify/fylke"), ("Varsler", "/notify/")],
-        "researcher": [("Forskningsdata", "/registry/")],
-        "admin": [("Prosjekt", "/intake/admin"), ("Samtykkemaler", "/consent/maler"), ("Varsler", "/notify/")],
-    }
-    return [(label, base + path) for label, path in by_role.get(principal.role, [])]
+    return [(label, base + path) for label, path in _NAV_BY_ROLE.get(principal.role, [])]
+
+
+def home_url(role: str) -> str | None:
+    """The role's home page (the first of its menu), as a public URL; None for a role without pages."""
+    links = _NAV_BY_ROLE.get(role)
+    return current_platform().settings.public_url + links[0][1] if links else None
