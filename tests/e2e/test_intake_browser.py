@@ -44,6 +44,12 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
         page.click("#contact-form button[type=submit]")
         assert page.locator("#melding").inner_text() == "Kontakten er logget."
     assert page.locator("#contact-log tbody tr").count() == 3
+    # On a phone the log's rows stack and the header row is hidden: each value is shown with its column's name.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert not page.locator("#contact-log thead").is_visible()
+    minutes = page.locator("#contact-log tbody tr").first.locator("td").nth(3)
+    assert minutes.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Minutter: "'
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.click("#til-avslutning")
     assert page.locator("#frequency_mentor").input_value() != ""  # derived from the log, for confirmation

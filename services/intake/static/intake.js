@@ -1,5 +1,18 @@
-// Move focus to the error summary so keyboard and screen-reader users hear the problems first.
 document.addEventListener("DOMContentLoaded", function () {
+  // Move focus to the error summary so keyboard and screen-reader users hear the problems first.
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
+
+  // On a phone a responsive table's rows stack and its header row is hidden (intake.css): give every cell its
+  // column's name, which the stylesheet shows in front of the value ("Minutter: 15", not a bare "15").
+  document.querySelectorAll("table.responsive").forEach(function (table) {
+    var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.cells, function (cell, index) {
+        if (cell.colSpan === 1 && names[index]) { cell.setAttribute("data-label", names[index]); }
+      });
+    });
+  });
 });
