@@ -34,12 +34,16 @@ NEW = {"national_id": FNR, "candidate_name": "Prøve Sidesen", "in_target_group"
 
 
 def test_open_case_page_shows_every_error_then_opens(web):
-    bad = web("POST", "/saker/ny", data={**NEW, "national_id": "12345678901", "industry": "", "reasons": []})
+    bad = web("POST", "/saker/ny", data={**NEW, "national_id": "12345678901", "industry": "", "reasons": [],
+                                         "counsellor_knew_company": ""})
     html = bad.get_data(as_text=True)
     assert bad.status_code == 422
-    assert 'id="error-summary"' in html and "Skjemaet har 3 feil" in html
-    for field in ("national_id", "industry", "reasons"):
+    assert 'id="error-summary"' in html and "Skjemaet har 4 feil" in html
+    for field in ("national_id", "industry", "reasons", "counsellor_knew_company"):
         assert f'href="#{field}"' in html and f'id="{field}-error"' in html
+    # A label that is a question reads as one: no "?:" and no "Velg kjente veileder bedriften?."
+    assert "Kjente veileder bedriften? Velg et svar.</a>" in html and "Bransje: Velg bransje.</a>" in html
+    assert "?:" not in html and "?." not in html
     assert "Prøve Sidesen" in html  # what was typed is kept
     ok = web("POST", "/saker/ny", data=NEW)
     assert ok.status_code == 302

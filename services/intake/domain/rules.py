@@ -88,7 +88,8 @@ def code(errors, field, vocabulary, value, required=True, allowed=None):
     """A controlled-vocabulary code; an unknown code names the field and lists nothing personal."""
     if blank(value):
         if required:
-            add(errors, field, f"Velg {FIELD_LABELS.get(field, field).lower()}.")
+            label = FIELD_LABELS.get(field, field)
+            add(errors, field, "Velg et svar." if label.endswith("?") else f"Velg {label.lower()}.")
         return None
     if not isinstance(value, str) or value not in VOCABULARIES[vocabulary]:
         add(errors, field, f"Ukjent kode «{str(value)[:40]}» for feltet «{FIELD_LABELS.get(field, field)}».")
