@@ -1,3 +1,4 @@
+// Every page of every service (shared/web/templates/base.html): progressive enhancement only; the pages work without it.
 document.addEventListener("DOMContentLoaded", function () {
   // Move focus to the error summary so keyboard and screen-reader users hear the problems first.
   var summary = document.getElementById("error-summary");
