@@ -256,7 +256,7 @@ def main():
                                        "services.intake.wsgi:app"], env=env, stderr=subprocess.DEVNULL))
         if floor:
             procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['floor']}", "--chdir", str(REPO / "bench"),
-                                           "closure_floor_app:app"],
+                                           "--pythonpath", str(REPO), "closure_floor_app:app"],
                                           env={**os.environ, "DATABASE_URL": intake_url,
                                                "CLOSURE_FLOOR_STATEMENTS": str(floor_file)}))
             wait_up(ports["floor"], "/ping")

@@ -10,16 +10,16 @@ new ids, timestamps). What intake achieves against this floor is the cost of its
 """
 import base64
 import datetime
-import hashlib
 import json
 import os
-import re
 import uuid
 
 from flask import Flask
 from flask import request
 from psycopg2.extensions import Binary
 from sqlalchemy import create_engine
+
+from shared.db import prepare_and_execute  # the repository is on gunicorn's --pythonpath
 
 app = Flask(__name__)
 engine = create_engine(os.environ["DATABASE_URL"], pool_size=5)
@@ -43,21 +43,14 @@ PER_REQUEST = {"w0_case_id", "w0_version", "w1_closure_version", "w1_revision", 
 missing = PER_REQUEST - set(WRITE_PARAMETERS)
 if missing:  # intake's combined write changed shape: say so instead of measuring something else
     raise SystemExit(f"closure_floor_app: intake's write has no parameters {sorted(missing)}; update this app")
-_PYFORMAT = re.compile(r"%\(([^)]+)\)s")
 
 
 def _prepared(cursor, prepared: dict, statement: str) -> str:
-    """EXECUTE text for `statement`, PREPAREd on this connection the first time (as shared.db does for intake)."""
+    """EXECUTE text for `statement`, PREPAREd on this connection the first time, as shared.db does for intake."""
     if statement not in prepared:
-        names = []
-
-        def positional(match):
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-        name = "floor_" + hashlib.sha256(statement.encode()).hexdigest()[:20]
-        cursor.execute(f"PREPARE {name} AS " + _PYFORMAT.sub(positional, statement).replace("%%", "%"))
-        prepared[statement] = f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
+        prepare, execute = prepare_and_execute(statement, prefix="floor_")
+        cursor.execute(prepare)
+        prepared[statement] = execute
     return prepared[statement]
 
 

@@ -51,16 +51,24 @@ def _execute_prepared(conn, cursor, statement, parameters, context, executemany)
     known = conn.info.setdefault("prepared_statements", {})  # per DBAPI connection; cleared when it reconnects
     execute = known.get(statement)
     if execute is None:
-        names = []
-
-        def positional(match):
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-        name = "p_" + hashlib.sha256(statement.encode()).hexdigest()[:24]
-        cursor.execute(f"PREPARE {name} AS " + _PYFORMAT_PARAMETER.sub(positional, statement).replace("%%", "%"))
-        execute = known[statement] = f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
+        prepare, execute = prepare_and_execute(statement)
+        cursor.execute(prepare)
+        known[statement] = execute
     return execute, parameters
+
+
+def prepare_and_execute(statement: str, prefix: str = "p_") -> tuple[str, str]:
+    """For a psycopg2 statement with named parameters: (its PREPARE, the EXECUTE that runs it with the same
+    parameters). The name is the statement's hash, so every connection prepares it under the same name."""
+    names = []
+
+    def positional(match):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+    name = prefix + hashlib.sha256(statement.encode()).hexdigest()[:24]
+    prepare = f"PREPARE {name} AS " + _PYFORMAT_PARAMETER.sub(positional, statement).replace("%%", "%")
+    return prepare, f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
 
 
 def _drop_connections_closed_by_the_server(engine: Engine) -> None:
