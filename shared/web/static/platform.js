@@ -4,7 +4,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 
-  // On a phone a responsive table's rows stack and its header row is hidden (intake.css): give every cell its
+  // On a phone a responsive table's rows stack and its header row is hidden (nav.css): give every cell its
   // column's name, which the stylesheet shows in front of the value ("Minutter: 15", not a bare "15").
   document.querySelectorAll("table.responsive").forEach(function (table) {
     var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
