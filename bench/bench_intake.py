@@ -113,11 +113,12 @@ def run_wrk(port, script, seconds, connections, threads, path="/"):
 def prepare_intake(env, cases):
     """Migrate, load the directory and keys, open `cases` cases with a logged contact each (via the real helper)."""
     from services.intake import tables
-    from shared import directory as directory_module, migrations
+    from services.intake.testing import enter_case
+    from shared import directory as directory_module
+    from shared import migrations
     from shared.config import load_settings
     from shared.crypto import LocalKeyring
     from shared.platform import Platform
-    from services.intake.testing import enter_case
     settings = load_settings("intake", env=env)
     migrations.upgrade("intake", settings.database_url)
     keyring = LocalKeyring({}, source=settings.keyring_file)

@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def make_platform(db: str, tmp: Path):
         url = f"sqlite:///{tmp}/{name}.db"
     settings = load_settings("notify", env={"DATA_DIR": str(tmp), "NOTIFY_DATABASE_URL": url})
     migrations.upgrade("notify", url)
-    platform = Platform(settings, tables.all_tables(), clock=FixedClock(datetime(2026, 11, 26, 10, tzinfo=timezone.utc)))
+    platform = Platform(settings, tables.all_tables(), clock=FixedClock(datetime(2026, 11, 26, 10, tzinfo=UTC)))
     directory.load_directory(platform.engine, platform.tables, directory.read_directory_file())
 
     def drop():
@@ -79,7 +79,7 @@ def generate(platform, cases: int):
 
     from services.notify import schedule
     from services.notify import tables as t
-    now = datetime(2026, 11, 26, 9, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 26, 9, tzinfo=UTC)
     rows, due, contacts, measures, consents = [], [], [], [], []
     for i in range(1, cases + 1):
         case_id = _uuid("case", i)
@@ -137,7 +137,7 @@ def a_day_of_events(platform, day: date):
 
     from services.notify import schedule
     from services.notify import tables as t
-    now = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=8)
+    now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
     with platform.engine.connect() as conn:
         open_cases = conn.execute(select(t.cases.c.case_id, t.cases.c.office, t.cases.c.counsellor_id,
                                          t.cases.c.mentor_relation, t.cases.c.opened_on)
@@ -219,7 +219,7 @@ def run(db: str, cases: int, repeat: int, profile: bool):
 
             def sweep(day, hour=10):
                 """What the worker does (its transaction, and on PostgreSQL a vacuum after a burst), 11:00 in Oslo."""
-                platform.clock.set(datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+                platform.clock.set(datetime.combine(day, datetime.min.time(), tzinfo=UTC)
                                    + timedelta(hours=hour))
                 return sweep_once(platform, config)
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,7 +64,8 @@ def make_pg_database():
 
 def registry_platform(url, tmp, env_extra=None):
     from services.registry import tables
-    from shared import directory as directory_module, migrations
+    from shared import directory as directory_module
+    from shared import migrations
     from shared.config import load_settings
     from shared.platform import Platform
     env = {"DATA_DIR": str(tmp), "REGISTRY_DATABASE_URL": url, "LOG_LEVEL": "WARNING", **(env_extra or {})}
@@ -110,6 +111,7 @@ def vm_hwm_mb(pid: int) -> float:
 def measure_export(rows: int):
     import requests
     from sqlalchemy import text
+
     from shared.auth import mint_token
     tmp = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     url, drop = make_pg_database()
@@ -173,14 +175,15 @@ def measure_export(rows: int):
 
 
 def measure_ingest(events: int):
+    from sqlalchemy import func, select
+
+    from services.registry import demo, ingest
+    from shared import migrations
     from shared.bus import admin, topology
     from shared.bus.consumer import ConsumerSpec, drain
     from shared.bus.relay import relay_pending
     from shared.config import load_settings
     from shared.platform import Platform, new_metadata, platform_tables
-    from shared import migrations
-    from services.registry import demo, ingest
-    from sqlalchemy import func, select
 
     tag = uuid.uuid4().hex[:8]
     vhost, prefix = f"bench-{tag}", f"bench{tag}-"
@@ -203,7 +206,7 @@ def measure_ingest(events: int):
         registry, _env = registry_platform(url, tmp, {"REGISTRY_AMQP_URLS": amqp("registry")})
         platforms.append(registry)
         data = demo.load_cases()
-        at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+        at = datetime(2026, 11, 1, tzinfo=UTC)
         offices = ["kristiansand", "lister", "malvik", "bergen-vest"]
         template = data["cases"][1]
         with producers["consent"].engine.begin() as cconn, producers["intake"].engine.begin() as iconn:

@@ -14,8 +14,7 @@ import json
 import os
 import uuid
 
-from flask import Flask
-from flask import request
+from flask import Flask, request
 from psycopg2.extensions import Binary
 from sqlalchemy import create_engine
 
@@ -68,7 +67,7 @@ def close(case_id):
         cursor.execute(_prepared(cursor, prepared, READ), {"case_id": case_id, "office": _captured["office"]})
         case = dict(zip([column[0] for column in cursor.description], cursor.fetchall()[0]))
         version, revision = (case["closure_version"] or 0) + 1, case["revision"] + 1
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         cursor.execute(_prepared(cursor, prepared, WRITE), dict(
             WRITE_PARAMETERS, w0_case_id=case_id, case_key=case_id, w2_case_id=case_id, w0_version=version,
             w1_closure_version=version, w1_revision=revision, w2_seq=revision, w2_id=str(uuid.uuid4()),

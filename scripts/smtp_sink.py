@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -27,7 +27,7 @@ class MailFolder:
         folder.mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server, session, envelope):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         tmp = self.folder / (name + ".tmp")
         data = envelope.original_content or envelope.content
@@ -36,7 +36,7 @@ class MailFolder:
         tmp.write_bytes(data)
         os.replace(tmp, self.folder / name)  # readers never see half a message
         headers = BytesHeaderParser().parsebytes(data)
-        print(json.dumps({"ts": datetime.now(timezone.utc).isoformat(), "service": "smtp-sink", "msg": "mail stored",
+        print(json.dumps({"ts": datetime.now(UTC).isoformat(), "service": "smtp-sink", "msg": "mail stored",
                           "file": name, "message_id": headers.get("Message-ID"),
                           "recipients": len(envelope.rcpt_tos), "bytes": len(data)}), flush=True)
         return "250 Message accepted for delivery"

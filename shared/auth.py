@@ -15,7 +15,7 @@ import hashlib
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -67,7 +67,7 @@ def mint_token(settings, subject, role, name, office=None, county=None, lifetime
         raise ValueError("a service token needs a scope, and only a service token carries one")
     if settings.auth_signing_key is None:
         raise AuthError("this deployment verifies tokens from an external issuer and cannot mint them")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     lifetime = lifetime_minutes or settings.token_lifetime_minutes
     claims = {
         "iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": subject, "role": role,
@@ -108,7 +108,7 @@ def verify_token(settings, token: str, now: datetime | None = None) -> Principal
                  settings.auth_algorithm, settings.auth_audience, settings.auth_issuer)
     principal = _VERIFIED.get(cache_key)
     if principal is not None:
-        if principal.expires_at > (now or datetime.now(timezone.utc)):
+        if principal.expires_at > (now or datetime.now(UTC)):
             return principal
         with _VERIFIED_LOCK:
             _VERIFIED.pop(cache_key, None)
@@ -156,8 +156,8 @@ def _verify(settings, token: str) -> Principal:
         subject=claims["sub"], role=role, name=claims.get("name", claims["sub"]),
         office=claims.get("office") if role in OFFICE_ROLES else None,
         county=claims.get("county") if role == "county_contact" else None,
-        expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
-        auth_time=datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), timezone.utc),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        auth_time=datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), UTC),
         scopes=scopes,
     )
 

@@ -5,12 +5,12 @@ can move time for running services without restarting them; an absent or empty f
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def today(self):
         return self.now().date()
@@ -20,13 +20,13 @@ class FixedClock(SystemClock):
     """For unit tests: time stands still until moved."""
 
     def __init__(self, at: datetime):
-        self.at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        self.at = at if at.tzinfo else at.replace(tzinfo=UTC)
 
     def now(self):
         return self.at
 
     def set(self, at: datetime):
-        self.at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        self.at = at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class FileClock(SystemClock):
@@ -43,9 +43,9 @@ class FileClock(SystemClock):
         except FileNotFoundError:
             text = ""
         if not text:
-            return datetime.now(timezone.utc)
+            return datetime.now(UTC)
         value = datetime.fromisoformat(text)
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def clock_from_setting(setting: str):

@@ -62,13 +62,13 @@ class LocalKeyring:
             }
 
     @classmethod
-    def from_file(cls, path: Path | str) -> "LocalKeyring":
+    def from_file(cls, path: Path | str) -> LocalKeyring:
         path = Path(path)
         with open(path, encoding="utf-8") as handle:
             return cls(json.load(handle), source=path)
 
     @classmethod
-    def from_env(cls, value: str) -> "LocalKeyring":
+    def from_env(cls, value: str) -> LocalKeyring:
         return cls(json.loads(base64.b64decode(value)))
 
     def _office(self, office: str):

@@ -1,15 +1,25 @@
 """The consent API (bearer token): templates, recording, withdrawal, status, documents (audited)."""
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
 from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import access, audit, domain
-from .schemas import (ConsentForm, DocumentQuery, RecordedOut, StatusOut, StatusQuery, TemplateFileSchema,
-                      TemplateOut, WithdrawalIn, WithdrawalOut, decisions_from_form)
+from .schemas import (
+    ConsentForm,
+    DocumentQuery,
+    RecordedOut,
+    StatusOut,
+    StatusQuery,
+    TemplateFileSchema,
+    TemplateOut,
+    WithdrawalIn,
+    WithdrawalOut,
+    decisions_from_form,
+)
 from .uploads import EXTENSIONS, human_size
 
 blp = ApiBlueprint("consent_api", __name__, url_prefix="/api/v1", description="Signed consents of the office")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 from flask import current_app
@@ -16,7 +15,8 @@ from marshmallow import ValidationError
 from shared import privacy as shared_privacy
 from shared.config import REPO_ROOT
 
-from . import audit, domain, privacy, rewrap as rewrap_module
+from . import audit, domain, privacy
+from . import rewrap as rewrap_module
 from .cipher import OfficeCipher
 from .schemas import TemplateFileSchema
 

@@ -575,7 +575,7 @@ def upsert_case(conn, deps: Deps, office: str, payload: dict, opened_on=None, cl
     case_id = str(payload["case_id"])
     existing = get_case(conn, case_id)
     if existing is not None and existing["office"] != office:
-        raise ValueError(f"case belongs to another office")
+        raise ValueError("case belongs to another office")
     if existing is None and require_known:
         raise LookupError("unknown case")
     values = dict(counsellor_id=payload["counsellor_id"],

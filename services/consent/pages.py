@@ -6,13 +6,12 @@ import json
 from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from shared.auth import Forbidden
-from shared.vocab import choices, codes, label
+from shared.vocab import codes, label
+from shared.web import current_platform, current_principal
 
 from . import access, domain, uploads
 from .api import deps, serve_document
 from .schemas import ConsentForm, TemplateFileSchema, decisions_from_form
-from shared.web import current_platform, current_principal
 
 pages = Blueprint("consent_pages", __name__)
 

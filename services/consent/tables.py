@@ -3,8 +3,21 @@
 Queryable facts (case, purpose, decision, dates, key versions) are plain columns; personal fields (signer name,
 national ID) and the signed documents are `shared.crypto` blobs bound to office, row id and row version.
 """
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, String, Table,
-                        Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables

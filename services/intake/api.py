@@ -3,15 +3,42 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from shared.web import (ApiBlueprint, current_platform, current_principal, error_response, roles_required,
-                        service_scope_required)
+from shared.web import (
+    ApiBlueprint,
+    current_platform,
+    current_principal,
+    error_response,
+    roles_required,
+    service_scope_required,
+)
 
 from . import access, cases, disclosure
-from .domain import Conflict, Invalid, NotEligible, closure as closure_rules
-from .schemas import (CaseOut, CaseSummaryOut, ClosureFormOut, ClosureIn, ClosureRecordOut, ContactIn, ContactOut,
-                      EmployerContactOut,
-                      HandoverIn, HistoryOut, ListQuery, MeasureIn, MeasureOut, OkOut, OpenCaseIn, OpenedOut,
-                      OverviewOut, PartiesIn, PlanIn, ProjectEndOut, SearchIn, SearchOut)
+from .domain import Conflict, Invalid, NotEligible
+from .domain import closure as closure_rules
+from .schemas import (
+    CaseOut,
+    CaseSummaryOut,
+    ClosureFormOut,
+    ClosureIn,
+    ClosureRecordOut,
+    ContactIn,
+    ContactOut,
+    EmployerContactOut,
+    HandoverIn,
+    HistoryOut,
+    ListQuery,
+    MeasureIn,
+    MeasureOut,
+    OkOut,
+    OpenCaseIn,
+    OpenedOut,
+    OverviewOut,
+    PartiesIn,
+    PlanIn,
+    ProjectEndOut,
+    SearchIn,
+    SearchOut,
+)
 
 blp = ApiBlueprint("intake_api", __name__, url_prefix="/api/v1", description="Inclusion cases of the office")
 internal = ApiBlueprint("intake_internal", __name__, url_prefix="/api/internal",

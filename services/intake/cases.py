@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from shared.auth import NotFound
 from shared.crypto import decrypt_text, encrypt_text
 from shared.db import execute_together, prepared
-from shared.vocab import codes
 
-from .domain import Conflict, Invalid, NotEligible, closure as closure_rules, derive, rules, states
+from .domain import Invalid, NotEligible, derive, rules, states
+from .domain import closure as closure_rules
 from .domain.rules import add
 from .tables import OWN as T
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from shared.auth import Forbidden
-from shared.vocab import choices, label
+from shared.vocab import choices
 from shared.web import current_platform, current_principal, home_url
 
 from . import access, cases
-from .domain import Conflict, Invalid, NotEligible, closure as closure_rules, states
+from .domain import Conflict, Invalid, NotEligible, states
+from .domain import closure as closure_rules
 from .domain.rules import FIELD_LABELS
 
 pages = Blueprint("intake_pages", __name__, template_folder="templates", static_folder="static",

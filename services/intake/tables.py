@@ -5,8 +5,7 @@ candidate name, employer and its contact person, mentor name, the written plan, 
 is a `shared.crypto` blob bound to office + row id + field, so a blob copied to another row or office fails to open.
 The candidate is found again through the office's keyed hash, never through the clear national ID.
 """
-from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Integer, LargeBinary, String, Table,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Integer, LargeBinary, String, Table, UniqueConstraint
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables

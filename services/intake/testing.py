@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from .cases import Actor, open_case, save_contact, save_measure, submit_closure, closure_context
+from .cases import Actor, closure_context, open_case, save_contact, save_measure, submit_closure
 from .domain.closure import load_success_criteria
 
 # One whole case, opened to closed (a measure, a mentor contact, the closure form): what the soak and the fault

@@ -11,7 +11,7 @@ import hashlib
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -19,8 +19,6 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import and_, or_, select
-
-from shared.vocab import label
 
 from . import tables as t
 from .intake_client import ContactUnavailable
@@ -227,7 +225,7 @@ class DeliveryResult:
 
 def _wall():
     """Leases are about processes, not about the business calendar: wall time, not the settable clock."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _claim(platform, config, limit):

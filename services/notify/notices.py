@@ -2,7 +2,7 @@
 county contact's counts. Plain functions on a connection; access is checked here by owner and office."""
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from shared.auth import Forbidden, NotFound
 

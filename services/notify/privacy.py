@@ -12,7 +12,8 @@ from sqlalchemy import and_, func, insert, or_, select, true
 
 from shared import privacy
 
-from . import schedule, tables as t
+from . import schedule
+from . import tables as t
 from .mailer import RULE_TEXT
 
 # The schedule's own bookkeeping (what the sweep has yet to do): not information about the case.

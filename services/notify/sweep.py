@@ -20,8 +20,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import (Date, Integer, String, and_, bindparam, case, cast, exists, func, insert, literal, null,
-                        select, tuple_)
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    tuple_,
+)
 
 from shared.db import UTCDateTime
 from shared.directory import ProjectSettingsSchema
@@ -60,7 +74,7 @@ class SweepResult:
     def new_reminders(self):
         return sum(self.reminders.values())
 
-    def add(self, later: "SweepResult") -> "SweepResult":
+    def add(self, later: SweepResult) -> SweepResult:
         """This sweep followed by `later` (the backlog's next one), as one result."""
         reminders = dict(self.reminders)
         for rule, count in later.reminders.items():

@@ -4,8 +4,20 @@ the mail queue and per-user preferences, plus the platform's tables (directory, 
 Nothing personal is stored: cases are UUIDs with dates and codes; people of NAV are directory ids. The employer's
 contact details for the survey are fetched from intake at send time and never written here.
 """
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Text,
-                        UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables

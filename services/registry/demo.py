@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from shared.bus.envelope import make_envelope
 from shared.config import REPO_ROOT
@@ -66,7 +66,7 @@ def closure_envelope(case: dict, defaults: dict, version: int = 1, occurred_at=N
 
 
 def consent_envelope(event_type: str, office: str, case_uuid: str, occurred_at=None, **extra) -> dict:
-    at = occurred_at or datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = occurred_at or datetime(2026, 11, 1, tzinfo=UTC)
     payload = {"case_id": case_uuid, "purpose": "research_registration", "template_version": 1, "effective_at": at}
     if event_type == "consent.granted":
         payload.setdefault("expires_on", None)

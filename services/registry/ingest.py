@@ -19,15 +19,14 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.exc import OperationalError
 
-from . import records
 from shared import privacy
+from shared.bus.consumer import Reject
 from shared.db import prepared
 from shared.directory import ProjectSettingsSchema
 
+from . import records
 from .pseudonym import Pseudonymiser, SecretUnavailable, read_secret
 from .tables import OWN
-
-from shared.bus.consumer import Reject
 
 QUEUE = "registry.ingest"
 PURPOSE = "research_registration"
@@ -357,7 +356,7 @@ def purge_waiting(platform) -> int:
                                .where(waiting.c.received_at < cutoff)).all()
         for _case, _version, kind in expired:
             conn.execute(insert(T["log"]).values(at=platform.clock.now(), message_id=None,
-                                                 event_type=f"registry.purge_waiting", office=None, outcome="dropped",
+                                                 event_type="registry.purge_waiting", office=None, outcome="dropped",
                                                  reason="consent_wait_expired", detail=kind))
         conn.execute(delete(waiting).where(waiting.c.received_at < cutoff))
     return len(expired)

@@ -57,7 +57,7 @@ class Pseudonymiser:
             return None
         if kind not in KINDS:
             raise ValueError(f"unknown pseudonym kind {kind}")
-        message = f"{self.project_code}\x1f{kind}\x1f{value}".encode("utf-8")
+        message = f"{self.project_code}\x1f{kind}\x1f{value}".encode()
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()[:20]
         return base64.b32encode(digest).decode("ascii").lower()  # 32 chars, [a-z2-7]
 

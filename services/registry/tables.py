@@ -3,7 +3,7 @@
 Nothing here holds a case id, a candidate's keyed hash, a name or free text: every identifier is the registry's
 own pseudonym (HMAC with the project secret), every date is coarsened to the project's period.
 """
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint)
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables

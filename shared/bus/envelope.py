@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -74,7 +74,7 @@ def make_envelope(event_type, office, payload, producer, correlation_id=None, sc
         "type": event_type,
         "schema_version": schema_version,
         "office": office,
-        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(),
         "correlation_id": correlation_id or str(uuid.uuid4()),
         "producer": producer,
         "payload": _dump_payload(_schema(schema), payload),

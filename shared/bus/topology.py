@@ -12,7 +12,7 @@ import base64
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EXCHANGE = "hybrid.events"
 DEAD_LETTER_EXCHANGE = "hybrid.dead"

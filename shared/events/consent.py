@@ -3,7 +3,7 @@
 Status changes per (case or person, purpose): granted means every required signer has a current, unexpired,
 unwithdrawn consent; withdrawn and expired mean it no longer holds. No signer names travel.
 """
-from marshmallow import RAISE, Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.vocab import codes
 

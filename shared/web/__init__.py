@@ -11,10 +11,10 @@ import secrets
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 import flask_smorest
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_smorest import Api
 from marshmallow import Schema, ValidationError, fields
 from webargs.flaskparser import FlaskParser
@@ -201,7 +201,7 @@ def _load_principal():
         return
     if g.auth_via_cookie and principal.auth_time is not None:
         # Absolute session limit: a sliding cookie never outlives the token lifetime since sign-in.
-        if datetime.now(timezone.utc) - principal.auth_time > timedelta(minutes=settings.token_lifetime_minutes):
+        if datetime.now(UTC) - principal.auth_time > timedelta(minutes=settings.token_lifetime_minutes):
             g.auth_error = "session expired"
             return
     g.principal = principal

@@ -3,7 +3,7 @@ read, marks an interview as arranged, and chooses a daily digest; Tone sees her 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -18,10 +18,10 @@ def test_notification_list_mark_as_read_resolve_and_preferences(platform_factory
     platform = platform_factory("notify", t.all_tables(), f"sqlite:///{tmp_path}/notify.db", env=notify_env())
     case = uuid.uuid4()
     deliver_event(platform, case_opened(case, date(2026, 11, 20)))
-    deliver_event(platform, consent("granted", case, "interviews", datetime(2026, 11, 25, tzinfo=timezone.utc)))
+    deliver_event(platform, consent("granted", case, "interviews", datetime(2026, 11, 25, tzinfo=UTC)))
     deliver_event(platform, case_opened(uuid.uuid4(), date(2026, 11, 20), office="bergen-vest",
                                         counsellor="per-veileder"))
-    platform.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # interview point ahead, case overdue
+    platform.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=UTC))  # interview point ahead, case overdue
     sweep_once(platform)
     app = create_app(platform=platform)
     server = live_server(app)

@@ -8,11 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from shared.config import REPO_ROOT
 from tests.fixtures.db import service_env
 from tests.integration.test_notify_support import case_opened, deliver_event, notify_env, smtp_sink  # noqa: F401
 
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # Thursday 11:00 in Oslo
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thursday 11:00 in Oslo
 FLASK = str(Path(sys.executable).with_name("flask"))
 
 

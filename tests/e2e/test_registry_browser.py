@@ -3,7 +3,6 @@ table and downloads the CSV export with the button; a counsellor is turned away.
 from __future__ import annotations
 
 import csv
-import io
 
 from services.registry import demo, tables
 from services.registry.app import create_app

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from stdnum.no import fodselsnummer
@@ -95,7 +95,7 @@ def test_table1_through_intake_and_the_bus(platform_factory, pg_url, tmp_path, b
                                                     "feedback_mentor": "not_given", "feedback_counsellor": "not_given"}},
         seed=99)
 
-    at = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
     with consent.engine.begin() as conn:
         for number, result in list(entered.items()) + [("guest", guest)]:
             office = "drammen" if number == "guest" else next(c["office"] for c in data["cases"] if c["case"] == number)

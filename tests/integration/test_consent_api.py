@@ -7,8 +7,20 @@ import pytest
 from sqlalchemy import select
 
 from services.consent import domain
-from tests.integration.test_consent_helpers import (PDF, PNG, bearer, consent, consent_platform, count, deps,  # noqa: F401
-                                                    make_client, open_case, outbox_types, record, upload_form)
+from tests.integration.test_consent_helpers import (  # noqa: F401
+    PDF,
+    PNG,
+    bearer,
+    consent,
+    consent_platform,
+    count,
+    deps,
+    make_client,
+    open_case,
+    outbox_types,
+    record,
+    upload_form,
+)
 
 
 def _status(client, platform, case_id, purpose, user="kari-veileder"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pika
 import pytest
@@ -12,8 +12,17 @@ from services.consent import domain, handlers
 from shared.auth import NotFound
 from shared.bus.consumer import ConsumerSpec, Reject, apply_envelope
 from shared.bus.envelope import make_envelope
-from tests.integration.test_consent_helpers import (HASH, bearer, consent, consent_platform, count, make_client,  # noqa: F401
-                                                    open_case, outbox_types, record)
+from tests.integration.test_consent_helpers import (  # noqa: F401
+    HASH,
+    bearer,
+    consent,
+    consent_platform,
+    count,
+    make_client,
+    open_case,
+    outbox_types,
+    record,
+)
 
 SPEC = ConsumerSpec(queue=handlers.QUEUE, handlers=handlers.HANDLERS)
 
@@ -100,11 +109,11 @@ def test_expiring_once_then_expired_on_the_settable_clock(consent):
     app = __import__("services.consent.app", fromlist=["create_app"]).create_app(platform=consent)
     sweep = lambda: app.test_cli_runner().invoke(args=["expiry", "sweep"]).output  # noqa: E731
     assert sweep() == "expiry sweep: 0 expired, 0 expiring\n"
-    consent.clock.set(datetime(2027, 6, 1, 9, 0, tzinfo=timezone.utc))  # 29 days before 2027-06-30
+    consent.clock.set(datetime(2027, 6, 1, 9, 0, tzinfo=UTC))  # 29 days before 2027-06-30
     assert sweep() == "expiry sweep: 0 expired, 1 expiring\n"
     assert sweep() == "expiry sweep: 0 expired, 0 expiring\n"  # once
     assert _outbox_payloads(consent, "consent.expiring")[0]["expires_on"] == "2027-06-30"
-    consent.clock.set(datetime(2027, 7, 1, 9, 0, tzinfo=timezone.utc))
+    consent.clock.set(datetime(2027, 7, 1, 9, 0, tzinfo=UTC))
     client = make_client(consent)
     status = client.get(f"/api/v1/status?case_id={case_id}&purpose=research_registration",
                         headers=bearer(consent, "kari-veileder")).json

@@ -5,7 +5,7 @@ import io
 import json
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -159,7 +159,7 @@ def test_session_cookie_is_httponly_samesite(client):
 
 def test_session_slides_on_page_requests(client, app):
     settings = app.extensions["platform"].settings
-    ten_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    ten_minutes_ago = datetime.now(UTC) - timedelta(minutes=10)
     old = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
                      lifetime_minutes=settings.session_idle_minutes, now=ten_minutes_ago)
     client.set_cookie(COOKIE_NAME, old)
@@ -177,7 +177,7 @@ def test_session_slides_on_page_requests(client, app):
 
 def test_absolute_session_limit_forces_sign_in_again(client, app):
     settings = app.extensions["platform"].settings
-    signed_in_long_ago = datetime.now(timezone.utc) - timedelta(minutes=settings.token_lifetime_minutes + 1)
+    signed_in_long_ago = datetime.now(UTC) - timedelta(minutes=settings.token_lifetime_minutes + 1)
     token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
                        lifetime_minutes=settings.session_idle_minutes, auth_time=signed_in_long_ago)
     client.set_cookie(COOKIE_NAME, token)
@@ -191,7 +191,7 @@ def test_absolute_session_limit_forces_sign_in_again(client, app):
 def test_expired_idle_cookie_goes_to_sign_in(client, app):
     settings = app.extensions["platform"].settings
     token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
-                       lifetime_minutes=1, now=datetime.now(timezone.utc) - timedelta(minutes=5))
+                       lifetime_minutes=1, now=datetime.now(UTC) - timedelta(minutes=5))
     client.set_cookie(COOKIE_NAME, token)
     response = client.get("/")
     assert response.status_code == 302 and "/logg-inn" in response.headers["Location"]

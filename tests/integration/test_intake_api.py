@@ -2,7 +2,6 @@
 office separation and what reaches the outbox."""
 import json
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select

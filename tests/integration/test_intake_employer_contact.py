@@ -13,9 +13,9 @@ from services.intake.app import create_app
 from services.intake.testing import enter_case
 from services.notify.intake_client import ContactUnavailable, IntakeContacts
 from shared.auth import mint_service_token, mint_token
-from tests.security.callers import admin_token_claiming_scope
 from shared.config import load_settings
 from tests.fixtures.db import service_env
+from tests.security.callers import admin_token_claiming_scope
 
 SCOPE = "employer-contact:read"
 PATH = "/api/internal/cases/{}/employer-contact"

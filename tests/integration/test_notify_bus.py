@@ -9,7 +9,8 @@ import pika
 from sqlalchemy import func, select
 
 from services.intake import tables as intake_tables
-from services.notify import handlers, tables as t
+from services.notify import handlers
+from services.notify import tables as t
 from services.notify.service import sweep_once
 from shared.bus.consumer import drain
 from shared.bus.envelope import encode, routing_key

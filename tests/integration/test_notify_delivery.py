@@ -4,22 +4,28 @@ unsubscribe, and the survey invitation with the employer's contact details fetch
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask, jsonify, request
 from sqlalchemy import select
 
-from services.notify import notices, tables as t
+from services.notify import notices
+from services.notify import tables as t
 from services.notify.config import load_notify_config
-from services.notify.intake_client import ContactUnavailable, EmployerContact, IntakeContacts
+from services.notify.intake_client import ContactUnavailable, IntakeContacts
 from services.notify.mailer import deliver_due, user_from_unsubscribe_token
 from services.notify.service import deliver_once, sweep_once
 from shared.auth import verify_token
-from tests.integration.test_notify_support import (CANDIDATE_NAMES, NATIONAL_IDS, case_closed, case_opened, consent,
-                                                   deliver_event, notify_env, smtp_sink)  # noqa: F401
+from tests.integration.test_notify_support import (
+    case_closed,
+    case_opened,
+    consent,
+    deliver_event,  # noqa: F401
+    notify_env,
+)
 
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 def mails(platform, **where):
@@ -82,13 +88,13 @@ def test_message_id_is_stable_per_rule_case_and_period_across_databases(notify, 
 def test_nothing_goes_out_at_night_on_weekends_or_on_easter_monday(notify):
     overdue_case(notify)
     sweep_once(notify)
-    for moment in (datetime(2026, 11, 26, 17, 30, tzinfo=timezone.utc),  # 18:30 in Oslo
-                   datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc),  # Saturday
-                   datetime(2027, 3, 29, 9, 0, tzinfo=timezone.utc)):  # Easter Monday 2027
+    for moment in (datetime(2026, 11, 26, 17, 30, tzinfo=UTC),  # 18:30 in Oslo
+                   datetime(2026, 11, 28, 10, 0, tzinfo=UTC),  # Saturday
+                   datetime(2027, 3, 29, 9, 0, tzinfo=UTC)):  # Easter Monday 2027
         notify.clock.set(moment)
         assert deliver_once(notify).outside_hours is True
     assert notify.sink.raw == []
-    notify.clock.set(datetime(2027, 3, 30, 7, 0, tzinfo=timezone.utc))  # Tuesday after Easter, 09:00
+    notify.clock.set(datetime(2027, 3, 30, 7, 0, tzinfo=UTC))  # Tuesday after Easter, 09:00
     assert deliver_once(notify).sent == 2
 
 
@@ -141,7 +147,7 @@ def test_daily_digest_user_gets_one_mail_and_unsubscribed_user_none_but_keeps_th
     with notify.engine.begin() as conn:
         notices.set_preferences(conn, "kari-veileder", NOW, mode="daily")
         notices.set_preferences(conn, "ola-veileder", NOW, unsubscribed=True)
-    notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc))  # 07:00 in Oslo: before the digest hour
+    notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=UTC))  # 07:00 in Oslo: before the digest hour
     sweep_once(notify)
     assert mails(notify, kind="digest") == [] and mails(notify, kind="notice") == []
     notify.clock.set(NOW)
@@ -176,7 +182,7 @@ def test_a_changed_mail_choice_applies_to_what_waits_for_the_digest(notify):
         overdue_case(notify, counsellor=counsellor)
         with notify.engine.begin() as conn:
             notices.set_preferences(conn, counsellor, NOW, mode="daily")
-    notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc))  # 07:00 in Oslo: before the digest hour
+    notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=UTC))  # 07:00 in Oslo: before the digest hour
     assert sweep_once(notify).mails == 0
     with notify.engine.begin() as conn:
         notices.set_preferences(conn, "kari-veileder", NOW, mode="immediate")

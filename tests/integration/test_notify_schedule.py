@@ -5,20 +5,27 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from services.notify import tables as t
-from services.notify.config import load_notify_config
 from services.notify.service import sweep_once
 from services.notify.sweep import run_sweep
 from shared.auth import Forbidden, NotFound, Principal
-from tests.integration.test_notify_support import (case_closed, case_opened, consent, contact_logged, deliver_event,
-                                                   envelope, measure_changed, notify_env)
+from tests.integration.test_notify_support import (
+    case_closed,
+    case_opened,
+    consent,
+    contact_logged,
+    deliver_event,
+    envelope,
+    measure_changed,
+    notify_env,
+)
 
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)  # a Thursday, 11:00 in Oslo
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday, 11:00 in Oslo
 
 
 @pytest.fixture
@@ -109,7 +116,7 @@ def test_interview_reminder_resolved_by_hand_neither_repeats_nor_escalates(notif
     case = uuid.uuid4()
     deliver_twice(notify, case_opened(case, date(2026, 11, 20)),
                   consent("granted", case, "research_registration", NOW), consent("granted", case, "interviews", NOW))
-    notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # 18 days before the 15.01.2027 point
+    notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=UTC))  # 18 days before the 15.01.2027 point
     result = sweep_once(notify)
     assert result.reminders.get("interview") == 1
     reminder = open_reminders(notify, case)["interview"]
@@ -122,7 +129,7 @@ def test_interview_reminder_resolved_by_hand_neither_repeats_nor_escalates(notif
     with notify.engine.begin() as conn:
         resolved = notices.resolve_by_action(conn, kari, reminder["id"], notify.clock.now())
     assert resolved["resolution"] == "interview_arranged" and resolved["resolved_by"] == "kari-veileder"
-    notify.clock.set(datetime(2027, 1, 14, 10, 0, tzinfo=timezone.utc))  # past escalate_after
+    notify.clock.set(datetime(2027, 1, 14, 10, 0, tzinfo=UTC))  # past escalate_after
     later = sweep_once(notify)
     assert later.reminders.get("interview") == 0
     interview = rows(notify, t.reminders, t.reminders.c.rule == "interview")
@@ -142,13 +149,13 @@ def test_interview_reminders_only_where_every_party_consented_to_the_interviews(
     deliver_twice(notify, consent("granted", granted, "interviews", NOW),
                   consent("granted", incomplete, "interviews", NOW),
                   consent("granted", never, "employer_survey", NOW))  # another purpose opens nothing here
-    notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=timezone.utc))  # 18 days before the 15.01.2027 point
+    notify.clock.set(datetime(2026, 12, 28, 10, 0, tzinfo=UTC))  # 18 days before the 15.01.2027 point
     result = sweep_once(notify)
     assert result.reminders["interview"] == 2
     interview = {r["case_id"] for r in rows(notify, t.reminders, t.reminders.c.rule == "interview")}
     assert interview == {str(granted), str(incomplete)}
 
-    later = datetime(2026, 12, 29, 10, 0, tzinfo=timezone.utc)
+    later = datetime(2026, 12, 29, 10, 0, tzinfo=UTC)
     deliver_twice(notify, envelope("consent.incomplete", "kristiansand", {
         "case_id": incomplete, "purpose": "interviews", "template_version": 1, "effective_at": later,
         "missing_roles": ["mentor"]}, producer="consent", at=later))
@@ -217,7 +224,7 @@ def test_project_end_reminds_every_counsellor_with_ongoing_cases(notify):
                   case_opened(cases[1], date(2027, 2, 1), counsellor="ola-veileder"),
                   case_opened(cases[2], date(2027, 2, 1), office="bergen-vest", counsellor="per-veileder"),
                   case_closed(cases[0], date(2027, 1, 1), date(2027, 3, 1)))
-    notify.clock.set(datetime(2027, 5, 3, 10, 0, tzinfo=timezone.utc))  # 58 days before 30.06.2027
+    notify.clock.set(datetime(2027, 5, 3, 10, 0, tzinfo=UTC))  # 58 days before 30.06.2027
     result = sweep_once(notify)
     assert result.reminders["project_end"] == 2
     recipients = {r["recipient_id"] for r in rows(notify, t.reminders, t.reminders.c.rule == "project_end")}
@@ -245,7 +252,6 @@ def test_county_overview_counts_own_county_only(notify):
 def test_a_contact_for_a_case_another_office_owns_is_rejected(notify):
     case = uuid.uuid4()
     deliver_twice(notify, case_opened(case, date(2026, 9, 1)))
-    from shared.bus.envelope import make_envelope
     with pytest.raises(Exception) as raised:
         deliver_event(notify, case_opened(case, date(2026, 9, 1), office="bergen-vest", counsellor="per-veileder"))
     assert "another office" in str(raised.value)
@@ -379,7 +385,7 @@ def test_a_date_common_to_all_cases_is_reminded_in_budgeted_sweeps_too(notify):
     sweeps of the budget as well, one project_end reminder per case."""
     cases = [uuid.uuid4() for _ in range(7)]
     deliver_twice(notify, *(case_opened(case, date(2027, 2, 1)) for case in cases))
-    notify.clock.set(datetime(2027, 5, 3, 10, 0, tzinfo=timezone.utc))  # 58 days before 30.06.2027
+    notify.clock.set(datetime(2027, 5, 3, 10, 0, tzinfo=UTC))  # 58 days before 30.06.2027
     today = notify.clock.now()
     made = []
     while not made or made[-1][1]:

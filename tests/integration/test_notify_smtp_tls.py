@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -18,14 +18,19 @@ from sqlalchemy import select
 
 from services.notify import tables as t
 from services.notify.service import deliver_once, sweep_once
-from tests.integration.test_notify_support import (assert_no_personal_data, case_opened, deliver_event, free_port,
-                                                   notify_env)
+from tests.integration.test_notify_support import (
+    assert_no_personal_data,
+    case_opened,
+    deliver_event,
+    free_port,
+    notify_env,
+)
 
 
 def self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     import ipaddress
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))

@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from email import policy
 
 import pytest
@@ -126,7 +126,7 @@ def h(text: str) -> str:
 
 def envelope(event_type, office, payload, producer="intake", at=None):
     return make_envelope(event_type, office, payload, producer=producer,
-                         occurred_at=at or datetime(2026, 1, 1, tzinfo=timezone.utc))
+                         occurred_at=at or datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def case_opened(case_id, opened_on: date, office="kristiansand", counsellor="kari-veileder", relation="colleague"):

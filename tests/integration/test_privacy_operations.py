@@ -10,27 +10,31 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, update
 
-from services.consent import audit as consent_audit, handlers as consent_handlers, tables as ct
+from services.consent import audit as consent_audit
+from services.consent import handlers as consent_handlers
+from services.consent import tables as ct
 from services.consent.app import create_app as consent_app
 from services.intake import tables as it
 from services.intake.app import create_app as intake_app
 from services.intake.testing import enter_case
-from services.notify import handlers as notify_handlers, tables as nt
+from services.notify import handlers as notify_handlers
+from services.notify import tables as nt
 from services.notify.app import create_app as notify_app
 from services.notify.service import sweep_once
-from services.registry import ingest, tables as rt
+from services.registry import ingest
+from services.registry import tables as rt
 from services.registry.app import create_app as registry_app
 from shared.auth import mint_token
 from shared.bus.consumer import apply_envelope, drain
 from shared.bus.relay import relay_pending
 from tests.fixtures.db import create_pg_database
-from tests.integration.test_consent_helpers import PNG, record as record_consent
-from tests.integration.test_consent_helpers import consent_platform
+from tests.integration.test_consent_helpers import PNG, consent_platform
+from tests.integration.test_consent_helpers import record as record_consent
 
 SECRET = "privacy-test-pseudonym-secret-0123456789abcdef"
 P_NAME, Q_NAME, P_NOTE = "Pernille Personvernsen", "Quentin Annenkontorsen", "Snakket om helsa hennes"
@@ -350,7 +354,7 @@ def test_retention_removes_case_data_only_past_the_retention_date_and_is_idempot
     assert snapshot(w) == before
 
     for _app, platform, _log in apps.values():
-        platform.clock.set(datetime(2030, 1, 2, 9, 0, tzinfo=timezone.utc))
+        platform.clock.set(datetime(2030, 1, 2, 9, 0, tzinfo=UTC))
     dry = {name: _last_json(app.test_cli_runner().invoke(args=["privacy", "retention", "--dry-run"]).output)
            for name, (app, _p, _l) in apps.items()}
     assert snapshot(w) == before  # a dry run counts and changes nothing

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select

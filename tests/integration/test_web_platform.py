@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -95,7 +95,7 @@ def test_session_idle_timeout_slides_forward_on_each_page(app):
     assert first["exp"] - first["iat"] == idle * 60
     # A cookie minted a minute ago (same sign-in time) is renewed by a page view: the expiry moves forward.
     settings = app.extensions["platform"].settings
-    earlier = datetime.now(timezone.utc) - timedelta(minutes=1)
+    earlier = datetime.now(UTC) - timedelta(minutes=1)
     client.set_cookie(COOKIE_NAME, mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari",
                                               office="kristiansand", lifetime_minutes=idle, now=earlier,
                                               auth_time=earlier), path="/")
@@ -108,7 +108,7 @@ def test_session_idle_timeout_slides_forward_on_each_page(app):
 def test_an_idle_session_has_expired(app):
     client = client_from(app)
     settings = app.extensions["platform"].settings
-    long_ago = datetime.now(timezone.utc) - timedelta(minutes=settings.session_idle_minutes + 1)
+    long_ago = datetime.now(UTC) - timedelta(minutes=settings.session_idle_minutes + 1)
     client.set_cookie(COOKIE_NAME, mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari",
                                               office="kristiansand", lifetime_minutes=settings.session_idle_minutes,
                                               now=long_ago), path="/")
@@ -120,7 +120,7 @@ def test_an_idle_session_has_expired(app):
 def test_the_absolute_session_limit_ends_a_sliding_session(app):
     client = client_from(app)
     settings = app.extensions["platform"].settings
-    signed_in_long_ago = datetime.now(timezone.utc) - timedelta(minutes=settings.token_lifetime_minutes + 1)
+    signed_in_long_ago = datetime.now(UTC) - timedelta(minutes=settings.token_lifetime_minutes + 1)
     # Fresh idle expiry, but the sign-in itself is older than the absolute limit.
     client.set_cookie(COOKIE_NAME, mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari",
                                               office="kristiansand", lifetime_minutes=settings.session_idle_minutes,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from shared.auth import mint_token
 
@@ -37,7 +37,7 @@ def token_for(settings, caller: str) -> str | None:
         return mint_token(settings, subject=subject, role=role, name=name, office=office, county=county)
     subject, role, name, office, county = PEOPLE["owner_counsellor"]
     if caller == "expired_token":
-        issued = datetime.now(timezone.utc) - timedelta(hours=2)
+        issued = datetime.now(UTC) - timedelta(hours=2)
         return mint_token(settings, subject=subject, role=role, name=name, office=office, now=issued,
                           lifetime_minutes=5)
     if caller == "wrong_key_token":

@@ -28,8 +28,7 @@ from sqlalchemy import select
 
 from tests.fixtures.db import make_test_platform
 
-from .callers import (CALLERS, INVALID, OWNER_OFFICE, PEOPLE, admin_token_claiming_scope, headers_for,
-                      service_token)
+from .callers import CALLERS, INVALID, OWNER_OFFICE, PEOPLE, admin_token_claiming_scope, headers_for, service_token
 from .policy import POLICY
 
 SERVICES = tuple(POLICY)

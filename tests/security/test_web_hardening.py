@@ -10,7 +10,7 @@ in tests/integration/test_foundation_web.py (docs/security.md lists them).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -116,11 +116,11 @@ def test_session_token_expires_after_the_idle_timeout_not_the_token_lifetime(int
     app = intake_app(SESSION_IDLE_MINUTES="20", TOKEN_LIFETIME_MINUTES="480")
     settings = app.extensions["platform"].settings
     client = app.test_client()
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     assert _sign_in(client).status_code == 302
     signed_in = verify_token(settings, client.get_cookie(COOKIE_NAME).value)
     assert before + timedelta(minutes=20) <= signed_in.expires_at <= before + timedelta(minutes=21)
     assert client.get("/").status_code == 200  # a page slides the idle window, still 20 minutes from now
     slid = verify_token(settings, client.get_cookie(COOKIE_NAME).value)
-    assert slid.expires_at <= datetime.now(timezone.utc) + timedelta(minutes=20, seconds=1)
+    assert slid.expires_at <= datetime.now(UTC) + timedelta(minutes=20, seconds=1)
     assert slid.auth_time == signed_in.auth_time

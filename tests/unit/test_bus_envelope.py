@@ -1,7 +1,7 @@
 """One envelope for every event, validated when published (make_envelope, platform.emit) and when consumed."""
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from shared.bus.envelope import InvalidEvent, decode, encode, make_envelope, rou
 
 def probe_envelope(**overrides):
     envelope = make_envelope("bus.probe", "kristiansand", {"sequence": 1}, producer="intake",
-                             correlation_id="corr-1", occurred_at=datetime(2026, 11, 26, 10, tzinfo=timezone.utc))
+                             correlation_id="corr-1", occurred_at=datetime(2026, 11, 26, 10, tzinfo=UTC))
     envelope.update(overrides)
     return envelope
 
@@ -103,7 +103,8 @@ def test_validate_envelope_rejects_a_naive_time():
 
 # --- the fast path for envelopes as sent (envelope._load_envelope_as_sent) gives the schema's answers -------------
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 from marshmallow import ValidationError  # noqa: E402
 
 from shared.bus import envelope as envelope_module  # noqa: E402
@@ -165,8 +166,8 @@ def test_the_tricky_values_reach_every_kind_of_answer():
 
 
 def test_the_fast_path_takes_every_envelope_as_make_envelope_writes_it():
-    for occurred_at in (datetime(2026, 11, 26, 10, tzinfo=timezone.utc), datetime(2026, 11, 26, 10, 0, 0, 5)
-                        .astimezone(timezone.utc), None):
+    for occurred_at in (datetime(2026, 11, 26, 10, tzinfo=UTC), datetime(2026, 11, 26, 10, 0, 0, 5)
+                        .astimezone(UTC), None):
         sent = json.loads(encode(make_envelope("bus.probe", "midtre-gauldal", {"sequence": 3}, producer="consent",
                                                occurred_at=occurred_at)))
         assert envelope_module._load_envelope_as_sent(sent) == _schema_answer(sent)

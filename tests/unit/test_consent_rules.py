@@ -1,5 +1,5 @@
 """Consent rules without I/O: what a document may be, who must sign, and the audit chain's hash."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,7 +48,7 @@ def test_no_mentor_means_no_mentor_signature_but_an_unknown_employer_is_still_re
 
 
 def test_audit_hash_covers_every_field_and_the_previous_entry():
-    entry = {"office": "kristiansand", "seq": 1, "at": datetime(2026, 11, 26, 10, tzinfo=timezone.utc),
+    entry = {"office": "kristiansand", "seq": 1, "at": datetime(2026, 11, 26, 10, tzinfo=UTC),
              "actor": "lise-kontakt", "actor_role": "local_contact", "action": "document.view", "document_id": "d",
              "record_id": "r", "reason": "Kontroll"}
     digest = audit.entry_hash(audit.GENESIS, entry)

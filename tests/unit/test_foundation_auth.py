@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from sqlalchemy import Column, MetaData, String, Table
 
-from shared.auth import AuthError, Forbidden, NotFound, mint_token, office_filter, require_owned, require_role, verify_token
+from shared.auth import (
+    AuthError,
+    Forbidden,
+    NotFound,
+    mint_token,
+    office_filter,
+    require_owned,
+    require_role,
+    verify_token,
+)
 from shared.config import load_settings
 
 KEY = "a-test-signing-key-of-at-least-32-chars"
@@ -31,7 +40,7 @@ def test_valid_token_gives_principal(settings):
 
 
 def test_expired_token_is_refused(settings):
-    token = counsellor_token(settings, now=datetime.now(timezone.utc) - timedelta(hours=2), lifetime_minutes=60)
+    token = counsellor_token(settings, now=datetime.now(UTC) - timedelta(hours=2), lifetime_minutes=60)
     with pytest.raises(AuthError, match="expired"):
         verify_token(settings, token)
 
@@ -71,8 +80,8 @@ def test_unsigned_token_is_refused(settings):
 def test_office_role_without_office_is_refused(settings):
     for role in ("counsellor", "local_contact"):
         token = jwt.encode({"iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": "x", "role": role,
-                            "iat": int(datetime.now(timezone.utc).timestamp()),
-                            "exp": int((datetime.now(timezone.utc) + timedelta(minutes=5)).timestamp())},
+                            "iat": int(datetime.now(UTC).timestamp()),
+                            "exp": int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())},
                            KEY, algorithm="HS256")
         with pytest.raises(AuthError, match="must carry its office"):
             verify_token(settings, token)
@@ -84,7 +93,7 @@ def test_office_role_without_office_is_refused(settings):
 def test_unknown_role_cannot_be_minted_or_verified(settings):
     with pytest.raises(ValueError):
         mint_token(settings, subject="x", role="superuser", name="X")
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     token = jwt.encode({"iss": settings.auth_issuer, "aud": settings.auth_audience, "sub": "x", "role": "superuser",
                         "iat": now, "exp": now + 60}, KEY, algorithm="HS256")
     with pytest.raises(AuthError, match="no known role"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from marshmallow import ValidationError
@@ -16,8 +16,8 @@ from shared.platform import new_metadata
 
 def test_fixed_clock_stands_still_until_moved():
     clock = FixedClock(datetime(2026, 11, 26, 10, 0))
-    assert clock.now() == datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
-    clock.set(datetime(2027, 1, 2, 8, 0, tzinfo=timezone.utc))
+    assert clock.now() == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    clock.set(datetime(2027, 1, 2, 8, 0, tzinfo=UTC))
     assert clock.today().isoformat() == "2027-01-02"
 
 
@@ -25,17 +25,17 @@ def test_file_clock_reads_and_follows_the_file(tmp_path):
     path = tmp_path / "clock"
     clock = clock_from_setting(f"file:{path}")
     assert isinstance(clock, FileClock)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert before - timedelta(seconds=5) < clock.now() < before + timedelta(seconds=5)  # absent file: wall time
-    set_file_clock(path, datetime(2026, 12, 24, 9, 0, tzinfo=timezone.utc))
-    assert clock.now() == datetime(2026, 12, 24, 9, 0, tzinfo=timezone.utc)
+    set_file_clock(path, datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
+    assert clock.now() == datetime(2026, 12, 24, 9, 0, tzinfo=UTC)
     # Moved again at once (same length text, same coarse mtime tick): the clock must follow.
-    set_file_clock(path, datetime(2026, 12, 25, 9, 0, tzinfo=timezone.utc))
-    assert clock.now() == datetime(2026, 12, 25, 9, 0, tzinfo=timezone.utc)
+    set_file_clock(path, datetime(2026, 12, 25, 9, 0, tzinfo=UTC))
+    assert clock.now() == datetime(2026, 12, 25, 9, 0, tzinfo=UTC)
     path.write_text("2027-03-01T12:00:00")  # naive text means UTC
-    assert clock.now() == datetime(2027, 3, 1, 12, 0, tzinfo=timezone.utc)
+    assert clock.now() == datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
     set_file_clock(path, None)  # empty file: back to wall time
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert now - timedelta(seconds=5) < clock.now() < now + timedelta(seconds=5)
 
 

@@ -1,5 +1,5 @@
 """Norwegian public holidays (Easter-based ones computed) and the sending window in Oslo time."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -31,18 +31,18 @@ def test_working_days():
 
 def test_window_is_office_hours_in_oslo_across_daylight_saving():
     window = SendingWindow()
-    assert window.is_open(datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc))  # 08:00 CET
-    assert not window.is_open(datetime(2026, 11, 26, 6, 59, tzinfo=timezone.utc))
-    assert window.is_open(datetime(2026, 6, 2, 6, 0, tzinfo=timezone.utc))  # 08:00 CEST
-    assert not window.is_open(datetime(2026, 6, 2, 14, 0, tzinfo=timezone.utc))  # 16:00 CEST
+    assert window.is_open(datetime(2026, 11, 26, 7, 0, tzinfo=UTC))  # 08:00 CET
+    assert not window.is_open(datetime(2026, 11, 26, 6, 59, tzinfo=UTC))
+    assert window.is_open(datetime(2026, 6, 2, 6, 0, tzinfo=UTC))  # 08:00 CEST
+    assert not window.is_open(datetime(2026, 6, 2, 14, 0, tzinfo=UTC))  # 16:00 CEST
 
 
 def test_next_opening_skips_easter():
     window = SendingWindow()
-    opening = window.next_opening(datetime(2027, 3, 24, 16, 0, tzinfo=timezone.utc))  # Wednesday 17:00 before Easter
+    opening = window.next_opening(datetime(2027, 3, 24, 16, 0, tzinfo=UTC))  # Wednesday 17:00 before Easter
     assert opening.isoformat() == "2027-03-30T08:00:00+02:00"  # Tuesday after Easter Monday, summer time
 
 
 def test_window_without_working_day_rule_only_checks_hours():
     window = SendingWindow(working_days_only=False)
-    assert window.is_open(datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc))
+    assert window.is_open(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))

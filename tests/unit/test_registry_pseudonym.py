@@ -1,6 +1,7 @@
 """Pseudonyms and coarsening: keyed, stable, project-bound, no digit runs; the secret is never printed."""
-import pytest
 from datetime import date
+
+import pytest
 
 from services.registry.pseudonym import Pseudonymiser, SecretUnavailable, read_secret
 from services.registry.records import coarsen, outcome_summary

@@ -5,19 +5,18 @@ Revises: 8e8ec517d6e1
 Create Date: 2026-11-27 12:00:00
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import shared.db
 
-
 # revision identifiers, used by Alembic.
 revision: str = 'c4a1e7b2d905'
-down_revision: Union[str, Sequence[str], None] = '8e8ec517d6e1'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '8e8ec517d6e1'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,20 +5,19 @@ Revises: 3f1c2a7d9b10
 Create Date: 2026-11-27 03:00:00
 
 """
-from datetime import datetime, timezone
-from typing import Sequence, Union
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import shared.db
 
-
 # revision identifiers, used by Alembic.
 revision: str = '7c4e5d2b8a31'
-down_revision: Union[str, Sequence[str], None] = '3f1c2a7d9b10'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '3f1c2a7d9b10'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 OPEN_CASE = "closed_on IS NULL AND NOT end_status_sent"
 CLOSING_RULES = "('closure_overdue', 'mentor_contact_missing', 'consent_missing', 'project_end', 'interview')"
@@ -82,7 +81,7 @@ def upgrade() -> None:
                f"COALESCE(project_end_reminded_on, {day_before_opening}) WHERE {OPEN_CASE}")
     op.execute(f"UPDATE notify_cases SET interview_pending_after = COALESCE(interview_reminded_on, "
                f"{day_before_opening}) WHERE {OPEN_CASE} AND interview_consent = 'granted'")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     resolved_at = sa.bindparam("now", now, type_=shared.db.UTCDateTime())
     for rule, case_condition, resolution in RESOLVED:
         bind.execute(sa.text(

@@ -5,19 +5,18 @@ Revises: 76a74b90e013
 Create Date: 2026-11-27 12:00:00
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import shared.db
 
-
 # revision identifiers, used by Alembic.
 revision: str = '9e3c7a1f4b28'
-down_revision: Union[str, Sequence[str], None] = '76a74b90e013'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '76a74b90e013'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
