@@ -2,8 +2,9 @@
 
 Every API call carries a signed JWT (bearer header, or the sign-in cookie for pages). Issuer, audience,
 algorithm and keys are configuration, so an OpenID Connect provider's tokens verify the same way as the
-local issuer's. Scoping by office happens here, once: `office_filter` and `require_owned` are what every
-query and every id lookup go through, and an id from another office answers 404, never 403.
+local issuer's. Scoping by office happens here, once: `office_filter` is what every office-owned query carries, and
+`select_owned` is the one id lookup of an office-owned row (the office in the SQL WHERE), so an id from another office
+answers 404, never 403. `require_role` is the one role check; each service names its roles in its `access.py`.
 
 Services call each other with a token of the role `service` (never a person's role, never in the directory): it
 must carry a scope, and only a view marked `service_scope_required(<that scope>)` (shared.web) accepts it; every
@@ -163,10 +164,14 @@ def _verify(settings, token: str) -> Principal:
 
 
 def require_role(principal: Principal | None, *roles: str) -> Principal:
+    """The one role check (the `roles_required` decorator of shared.web calls it too). An office role without an
+    office is refused as well: it could see nothing, and must not be mistaken for a role that sees everything."""
     if principal is None:
         raise AuthError("sign-in required")
     if principal.role not in roles:
         raise Forbidden(f"role {principal.role} may not do this")
+    if principal.role in OFFICE_ROLES and not principal.office:
+        raise Forbidden("an office role without an office")
     return principal
 
 
@@ -177,8 +182,16 @@ def office_filter(principal: Principal, office_column):
     return office_column == principal.office
 
 
-def require_owned(principal: Principal, row):
-    """An id lookup's result: missing and another office's answer alike (404), so ids leak nothing."""
-    if row is None or not principal.is_office_member or row["office"] != principal.office:
+def select_owned(conn, query, office_column, office: str | None, *, for_update: bool = False):
+    """The one lookup of an office-owned row by id: `query` (a SELECT of that row, joined as needed) runs with
+    `office_column == office` added to its WHERE, so a missing row and another office's answer alike (NotFound, 404)
+    and ids leak nothing. Returns the row as a mapping."""
+    if not office:
+        raise NotFound("not found")
+    query = query.where(office_column == office)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
         raise NotFound("not found")
     return row

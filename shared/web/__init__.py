@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from shared.auth import COOKIE_NAME, SERVICE_ROLE, AuthError, Forbidden, NotFound, mint_token, verify_token
+from shared.auth import (COOKIE_NAME, SERVICE_ROLE, AuthError, Forbidden, NotFound, mint_token, require_role,
+                         verify_token)
 from shared.config import ConfigError, load_settings
 from shared.logs import configure_logging, correlation_id, log_event
 from shared.platform import Platform
@@ -256,9 +257,7 @@ def _require_declared_roles():
     allowed = getattr(view, "allowed_roles", None)
     if allowed is None:
         return
-    principal = current_principal()
-    if principal.role not in allowed:
-        raise Forbidden(f"role {principal.role} may not do this")
+    require_role(current_principal(), *allowed)
 
 
 # ---------------------------------------------------------------- CSRF (double submit)

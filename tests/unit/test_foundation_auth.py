@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import Column, MetaData, String, Table
+from sqlalchemy import Column, MetaData, String, Table, create_engine, select
 
 from shared.auth import (
     AuthError,
@@ -15,8 +15,8 @@ from shared.auth import (
     NotFound,
     mint_token,
     office_filter,
-    require_owned,
     require_role,
+    select_owned,
     verify_token,
 )
 from shared.config import load_settings
@@ -30,7 +30,8 @@ def settings():
 
 
 def counsellor_token(settings, **kwargs):
-    return mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand", **kwargs)
+    return mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand",
+                      **kwargs)
 
 
 def test_valid_token_gives_principal(settings):
@@ -126,17 +127,23 @@ def test_office_filter_refuses_non_office_roles(settings, cases_table, role, ext
         office_filter(principal, cases_table.c.office)
 
 
-def test_require_owned_answers_not_found_for_other_office_and_missing(settings):
-    principal = verify_token(settings, counsellor_token(settings))
-    own = {"id": "c1", "office": "kristiansand"}
-    assert require_owned(principal, own) is own
-    with pytest.raises(NotFound):
-        require_owned(principal, {"id": "c2", "office": "bergen-vest"})
-    with pytest.raises(NotFound):
-        require_owned(principal, None)
-    admin = verify_token(settings, mint_token(settings, subject="admin", role="admin", name="A"))
-    with pytest.raises(NotFound):
-        require_owned(admin, own)
+def test_select_owned_answers_not_found_for_other_office_and_missing(settings, cases_table):
+    engine = create_engine("sqlite://")
+    cases_table.metadata.create_all(engine)
+    with engine.begin() as conn:
+        own, other = {"id": "c1", "office": "kristiansand"}, {"id": "c2", "office": "bergen-vest"}
+        conn.execute(cases_table.insert(), [own, other])
+
+        def by_id(case_id):
+            return select(cases_table).where(cases_table.c.id == case_id)
+
+        assert dict(select_owned(conn, by_id("c1"), cases_table.c.office, "kristiansand")) == own
+        with pytest.raises(NotFound):
+            select_owned(conn, by_id("c2"), cases_table.c.office, "kristiansand")
+        with pytest.raises(NotFound):
+            select_owned(conn, by_id("nope"), cases_table.c.office, "kristiansand")
+        with pytest.raises(NotFound):  # a role without an office (admin, researcher) owns nothing
+            select_owned(conn, by_id("c1"), cases_table.c.office, None)
 
 
 def test_require_role(settings):
