@@ -22,8 +22,16 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from shared.auth import (COOKIE_NAME, SERVICE_ROLE, AuthError, Forbidden, NotFound, mint_token, require_role,
-                         verify_token)
+from shared.auth import (
+    COOKIE_NAME,
+    SERVICE_ROLE,
+    AuthError,
+    Forbidden,
+    NotFound,
+    mint_token,
+    require_role,
+    verify_token,
+)
 from shared.config import ConfigError, load_settings
 from shared.logs import configure_logging, correlation_id, log_event
 from shared.platform import Platform
