@@ -11,7 +11,7 @@ import secrets
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import flask_smorest
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
