@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import flask_smorest
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_smorest import Api
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -92,6 +92,13 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
                                  nav_links=nav_links, service_name=service)
     return app
+
+
+class StrictSchema(Schema):
+    """The base of every HTTP schema: a field the schema does not name is refused (422), never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
 
 
 class ErrorOut(Schema):
