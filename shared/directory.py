@@ -92,7 +92,8 @@ class ProjectSettingsSchema(Schema):
     end_date = fields.Date(required=True)
     retention_date = fields.Date(required=True)
     interview_points = fields.List(fields.Date(), required=True, validate=validate.Length(equal=2))
-    reminder_thresholds_days = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=1)), required=True)
+    reminder_thresholds_days = fields.Dict(keys=fields.String(), values=fields.Integer(validate=validate.Range(min=1)),
+                                           required=True)
     date_coarsening = fields.String(required=True, validate=validate.OneOf(("day", "month", "quarter", "year")))
     withdrawal_policy = fields.String(required=True, validate=validate.OneOf(("erase", "research_exemption")))
     pseudonym_secret_ref = fields.String(required=True, validate=validate.Regexp(r"^(env|file):.+$"))
@@ -113,7 +114,8 @@ class DirectorySchema(Schema):
         offices = {o["code"] for o in data["offices"]}
         for office in data["offices"]:
             if office["county_code"] not in counties:
-                raise ValidationError(f"office {office['code']} names unknown county {office['county_code']}", "offices")
+                raise ValidationError(f"office {office['code']} names unknown county {office['county_code']}",
+                                      "offices")
         for user in data["users"]:
             if user.get("office_code") and user["office_code"] not in offices:
                 raise ValidationError(f"user {user['id']} names unknown office {user['office_code']}", "users")
@@ -152,46 +154,42 @@ def load_directory(engine, tables: dict[str, Table], data: dict) -> dict[str, in
 
 
 class Directory:
-    """Read access to the directory in a service's database."""
+    """Read access to the directory in a service's database, on the caller's connection (so a use case reads it in
+    its own transaction, and a page that reads it several times opens no extra connection)."""
 
-    def __init__(self, engine, tables):
-        self.engine = engine
+    def __init__(self, tables):
         self.tables = tables
 
-    def office(self, code):
+    def office(self, conn, code):
         t = self.tables["offices"]
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t).where(t.c.code == code)).mappings().first()
+        row = conn.execute(select(t).where(t.c.code == code)).mappings().first()
         return dict(row) if row else None
 
-    def offices(self, county_code=None):
+    def offices(self, conn, county_code=None):
         t = self.tables["offices"]
         query = select(t).order_by(t.c.name)
         if county_code:
             query = query.where(t.c.county_code == county_code)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
-    def user(self, user_id):
+    def user(self, conn, user_id):
         t = self.tables["users"]
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t).where(t.c.id == user_id)).mappings().first()
+        row = conn.execute(select(t).where(t.c.id == user_id)).mappings().first()
         return dict(row) if row else None
 
-    def users(self, office_code=None, role=None):
+    def users(self, conn, office_code=None, role=None):
         t = self.tables["users"]
         query = select(t).order_by(t.c.name)
         if office_code:
             query = query.where(t.c.office_code == office_code)
         if role:
             query = query.where(t.c.role == role)
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
-    def project_settings(self):
+    def project_settings(self, conn):
+        """The project's settings, validated (the one way every service reads them), or None before `directory load`."""
         t = self.tables["project"]
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t)).mappings().first()
+        row = conn.execute(select(t)).mappings().first()
         if row is None:
             return None
         settings = ProjectSettingsSchema().load(row["settings"])

@@ -40,7 +40,7 @@ class Platform:
         self.tables = tables
         self.engine = engine or make_engine(settings.database_url)
         self.clock = clock or clock_from_setting(settings.clock)
-        self.directory = directory_module.Directory(self.engine, tables)
+        self.directory = directory_module.Directory(tables)
         self._keyring = keyring
 
     @property
