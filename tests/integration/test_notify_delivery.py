@@ -21,8 +21,9 @@ from tests.integration.test_notify_support import (
     case_closed,
     case_opened,
     consent,
-    deliver_event,  # noqa: F401
+    deliver_event,
     notify_env,
+    smtp_sink,  # noqa: F401 (a fixture)
 )
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
