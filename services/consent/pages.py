@@ -43,9 +43,9 @@ def index():
     with platform.engine.connect() as conn:
         cases = domain.cases_of_office(conn, principal.office)
         granted = domain.granted_counts(conn, principal.office)
-    staff = [u for u in platform.directory.users(office_code=principal.office) if u["role"] == "counsellor"]
-    return render_template("consent/index.html", cases=cases, granted=granted, staff=staff,
-                           office=platform.directory.office(principal.office))
+        staff = [u for u in platform.directory.users(conn, office_code=principal.office) if u["role"] == "counsellor"]
+        office = platform.directory.office(conn, principal.office)
+    return render_template("consent/index.html", cases=cases, granted=granted, staff=staff, office=office)
 
 
 def _subject(kind, ref):
@@ -66,7 +66,7 @@ def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, sta
     with current_platform().engine.connect() as conn:
         evaluations = domain.overview(conn, case, key, d.clock.today(), kind)
         records = domain.records_of(conn, d, key, principal.office)
-    person = current_platform().directory.user(subject_ref) if subject_ref else None
+        person = current_platform().directory.user(conn, subject_ref) if subject_ref else None
     roles = ["counsellor"] if kind == "person" else [r for r in codes("signer_role")
                                                      if not (r == "mentor" and case["mentor_relation"] == "none")]
     return render_template(

@@ -66,7 +66,8 @@ def outbox_types(platform):
 
 
 def bearer(platform, user_id):
-    user = platform.directory.user(user_id)
+    with platform.engine.connect() as conn:
+        user = platform.directory.user(conn, user_id)
     token = mint_token(platform.settings, subject=user["id"], role=user["role"], name=user["name"],
                        office=user["office_code"], county=user["county_code"])
     return {"Authorization": f"Bearer {token}"}

@@ -13,7 +13,8 @@ from tests.integration.test_consent_helpers import PDF, consent, count, make_cli
 
 def signed_in(platform, user_id):
     client = make_client(platform)
-    user = platform.directory.user(user_id)
+    with platform.engine.connect() as conn:
+        user = platform.directory.user(conn, user_id)
     token = mint_token(platform.settings, subject=user["id"], role=user["role"], name=user["name"],
                        office=user["office_code"], county=user["county_code"])
     client.set_cookie(COOKIE_NAME, token)
