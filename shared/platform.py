@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from . import directory as directory_module
+from . import replays
 from .bus import store
 from .bus.envelope import make_envelope
 from .clock import clock_from_setting
@@ -28,9 +29,10 @@ def new_metadata() -> MetaData:
 
 
 def platform_tables(metadata: MetaData) -> dict:
-    """The directory, outbox and inbox tables, added to a service's own metadata."""
+    """The directory, outbox, inbox and request replay tables, added to a service's own metadata."""
     tables = directory_module.define_tables(metadata)
     tables.update(store.define_tables(metadata))
+    tables.update(replays.define_tables(metadata))
     return tables
 
 
