@@ -1,7 +1,8 @@
 """Writes the Kubernetes manifests in this folder (run: python deploy/k8s/generate.py; commit the output).
 
 The manifests are plain YAML for `kubectl apply -k deploy/k8s`; this script only keeps ten near-identical
-Deployments consistent. Web Deployments probe /healthz (liveness) and /readyz (readiness: database and broker).
+Deployments consistent. Web Deployments probe /healthz (liveness) and /readyz (readiness: the database only;
+events wait in the outbox while the broker is away, so a broker outage keeps every replica in its Service).
 """
 from pathlib import Path
 
