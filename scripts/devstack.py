@@ -1,4 +1,4 @@
-"""The one place that knows the system's processes: prepare, start, wait for ready, stop.
+"""The one place that knows the system's processes: prepare, start, wait for ready, keep running, stop.
 
 Used by scripts/run.sh (the local run, `python scripts/devstack.py run`) and by the end-to-end fixture
 tests/fixtures/stack.py (on other ports, in a temporary data folder, against throwaway databases and vhost).
@@ -6,6 +6,11 @@ tests/fixtures/stack.py (on other ports, in a temporary data folder, against thr
 Processes (each in its own process group, log in <data>/run/logs/<name>.log):
   four services under gunicorn, the outbox relays of the producing services, the bus consumers, notify's
   sweep-and-deliver loop, a local SMTP sink (scripts/smtp_sink.py) and nginx as the one address.
+
+A process that exits is restarted after a backoff that doubles with each exit soon after a start (capped), and
+each exit and restart is written to the terminal and to <data>/run/logs/supervisor.log; a process that keeps
+exiting at once is reported as a crash loop while the rest keep running. The system stops only when asked
+(Ctrl-C, SIGTERM).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +56,10 @@ class StackConfig:
     env: dict = field(default_factory=dict)  # extra variables for every process (database and broker URLs ...)
     metrics_ports: dict = field(default_factory=dict)  # relay/consumer process name -> its metrics port (off if absent)
     python: str = sys.executable
+    restart_delay_seconds: float = 1.0   # the first restart's delay; doubled for each exit soon after a start
+    restart_delay_cap_seconds: float = 30.0
+    stable_after_seconds: float = 10.0   # an exit after running this long starts the backoff afresh
+    crash_loop_after: int = 3            # this many exits in a row soon after a start: reported as a crash loop
 
     @property
     def run_dir(self) -> Path:
@@ -72,11 +82,43 @@ class ProcessFailed(RuntimeError):
     pass
 
 
+@dataclass
+class Child:
+    """One supervised process: how to start it again, and its exits so far."""
+    name: str
+    command: list
+    env: dict
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    quick_exits: int = 0  # exits in a row, each within stable_after_seconds of its start
+    restarts: int = 0
+    restart_at: float | None = None  # set while it waits out its backoff
+
+    @property
+    def crash_looping(self) -> bool:
+        return self.restart_at is not None and self.quick_exits > 1
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 class DevStack:
     def __init__(self, config: StackConfig, echo=print):
         self.config = config
         self.echo = echo
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.children: dict[str, Child] = {}
+        self.stopping = False
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """The running process of each child (the latest one of a restarted child)."""
+        return {name: child.process for name, child in self.children.items() if child.process is not None}
 
     # ------------------------------------------------------------ environment
     def service_env(self, service: str | None = None) -> dict:
@@ -158,13 +200,56 @@ class DevStack:
             self.echo(f"  consent: {self.flask('consent', 'demo', 'seed').stdout.strip()}")
 
     # ------------------------------------------------------------ processes
-    def _spawn(self, name: str, command: list[str], env: dict):
+    def launch(self, name: str, command: list[str], env: dict) -> Child:
+        """Start a process under supervision (its own process group, its log in <data>/run/logs/<name>.log)."""
+        child = self.children[name] = Child(name, list(command), dict(env))
+        self._start(child)
+        return child
+
+    def _start(self, child: Child):
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.config.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self.processes[name] = process
+        with open(self.config.log_dir / f"{child.name}.log", "ab") as log:
+            child.process = subprocess.Popen(child.command, cwd=REPO_ROOT, env=child.env, stdout=log,
+                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             start_new_session=True)
+        child.started_at = time.monotonic()
+
+    def note(self, message: str):
+        """A supervisor event: to the terminal and to <data>/run/logs/supervisor.log."""
+        self.echo(message)
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.config.log_dir / "supervisor.log", "a", encoding="utf-8") as log:
+            log.write(f"{datetime.now().astimezone().isoformat(timespec='seconds')} {message}\n")
+
+    def supervise(self):
+        """One round: a process that exited gets its restart scheduled; one whose backoff is over starts again."""
+        if self.stopping:
+            return
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.restart_at is None:
+                code = child.process.poll()
+                if code is not None:
+                    self._schedule_restart(child, code, now)
+            elif now >= child.restart_at:
+                child.restart_at = None
+                child.restarts += 1
+                self._start(child)
+                self.note(f"{child.name}: started again (restart {child.restarts}, pid {child.process.pid})")
+
+    def _schedule_restart(self, child: Child, code: int, now: float):
+        c = self.config
+        kill_group(child.process)  # what is left of its group (gunicorn's workers) would hold its port
+        ran = now - child.started_at
+        child.quick_exits = child.quick_exits + 1 if ran < c.stable_after_seconds else 1
+        delay = min(c.restart_delay_cap_seconds, c.restart_delay_seconds * 2 ** (child.quick_exits - 1))
+        child.restart_at = now + delay
+        self.note(f"{child.name} {describe_exit(code)} after {ran:.1f}s; restarting in {delay:.1f}s")
+        if child.quick_exits == c.crash_loop_after:
+            self.note(f"CRASH LOOP: {child.name} has exited {child.quick_exits} times in a row within "
+                      f"{c.stable_after_seconds:.0f}s of starting; it is retried every "
+                      f"{c.restart_delay_cap_seconds:.0f}s at most, the other processes keep running. "
+                      f"Last lines of {c.log_dir / (child.name + '.log')}:\n{self.log_tail(child.name)}")
 
     def render_nginx(self) -> Path:
         c = self.config
@@ -186,38 +271,32 @@ class DevStack:
         c = self.config
         c.log_dir.mkdir(parents=True, exist_ok=True)
         c.mail_dir.mkdir(parents=True, exist_ok=True)
-        self._spawn("smtp", [c.python, str(REPO_ROOT / "scripts" / "smtp_sink.py"), "--port", str(c.smtp_port),
+        self.launch("smtp", [c.python, str(REPO_ROOT / "scripts" / "smtp_sink.py"), "--port", str(c.smtp_port),
                              "--dir", str(c.mail_dir)], self.service_env())
         for service in SERVICES:
             prom = c.run_dir / "prometheus" / service
             shutil.rmtree(prom, ignore_errors=True)  # stale multiprocess files would add old counts
             prom.mkdir(parents=True)
             port = c.service_ports[service]
-            self._spawn(service, [c.python, "-m", "gunicorn", "--workers", str(c.workers), "--bind",
+            self.launch(service, [c.python, "-m", "gunicorn", "--workers", str(c.workers), "--bind",
                                   f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "60",
                                   f"services.{service}.wsgi:app"], self.service_env(service))
         flask = [c.python, "-m", "flask", "--app"]
         for service in PRODUCERS:
-            self._spawn(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"],
+            self.launch(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"],
                         self.worker_env(service, "relay"))
         for service in CONSUMERS:
-            self._spawn(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"],
+            self.launch(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"],
                         self.worker_env(service, "consumer"))
-        self._spawn("notify-worker", flask + ["services.notify.wsgi", "notify", "run"], self.service_env())
+        self.launch("notify-worker", flask + ["services.notify.wsgi", "notify", "run"], self.service_env())
         conf = self.render_nginx()
         nginx = find_nginx()
         test = subprocess.run([nginx, "-t", "-q", "-e", str(c.log_dir / "nginx-error.log"), "-p",
                                str(c.run_dir / "nginx"), "-c", str(conf)], capture_output=True, text=True)
         if test.returncode != 0:
             raise ProcessFailed(f"nginx configuration {conf} is invalid: {test.stderr.strip()}")
-        self._spawn("nginx", [nginx, "-e", str(c.log_dir / "nginx-error.log"), "-p", str(c.run_dir / "nginx"),
+        self.launch("nginx", [nginx, "-e", str(c.log_dir / "nginx-error.log"), "-p", str(c.run_dir / "nginx"),
                               "-c", str(conf), "-g", "daemon off;"], self.service_env())
-
-    def check_alive(self):
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise ProcessFailed(f"{name} exited with code {process.returncode}; last lines of its log:\n"
-                                    + self.log_tail(name))
 
     def log_tail(self, name: str, lines=20) -> str:
         path = self.config.log_dir / f"{name}.log"
@@ -226,12 +305,12 @@ class DevStack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def wait_ready(self, timeout=120.0):
-        """Every service answers /readyz (database and broker) through the proxy."""
+        """Every service answers /readyz (its database) through the proxy; exited processes are restarted meanwhile."""
         deadline = time.monotonic() + timeout
         pending = list(SERVICES)
         last = {}
         while pending:
-            self.check_alive()
+            self.supervise()
             for service in list(pending):
                 try:
                     with urllib.request.urlopen(f"{self.config.base_url}/{service}/readyz", timeout=5) as response:
@@ -242,31 +321,32 @@ class DevStack:
                 except OSError as error:
                     last[service] = str(error)
             if pending and time.monotonic() > deadline:
-                raise ProcessFailed("not ready in time: " + ", ".join(f"{s} ({last.get(s)})" for s in pending))
+                looping = [child for child in self.children.values() if child.crash_looping]
+                raise ProcessFailed("not ready in time: " + ", ".join(f"{s} ({last.get(s)})" for s in pending)
+                                    + "".join(f"\n{child.name} keeps exiting; last lines of its log:\n"
+                                              + self.log_tail(child.name) for child in looping))
             if pending:
                 time.sleep(0.3)
 
     def stop(self, timeout=15.0):
-        """SIGTERM to every process group, then SIGKILL to what is left: no orphans."""
-        for process in self.processes.values():
+        """SIGTERM to every process group, then SIGKILL to what is left: no orphans, and no more restarts."""
+        self.stopping = True
+        processes = list(self.processes.values())
+        for process in processes:
             if process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + timeout
-        for process in self.processes.values():
+        for process in processes:
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        for process in self.processes.values():
-            try:
-                os.killpg(process.pid, signal.SIGKILL)  # also stragglers in the group (gunicorn workers)
-            except (ProcessLookupError, PermissionError):
-                pass
-            process.wait()
-        self.processes.clear()
+        for process in processes:
+            kill_group(process)
+        self.children.clear()
 
     # ------------------------------------------------------------ what a person sees
     def demo_users(self) -> list[dict]:
@@ -276,16 +356,27 @@ class DevStack:
 
     def banner(self) -> str:
         lines = ["", f"The system is up at {self.config.base_url}/", "",
-                 f"Sign in at {self.config.base_url}/logg-inn with password \"{os.environ.get('DEMO_PASSWORD', 'demo')}\" as one of:"]
+                 f"Sign in at {self.config.base_url}/logg-inn with password "
+                 f"\"{os.environ.get('DEMO_PASSWORD', 'demo')}\" as one of:"]
         for user in self.demo_users():
             where = user.get("office_code") or user.get("county_code") or ""
             lines.append(f"  {user['id']:<24} {user.get('role', ''):<15} {where:<14} {user.get('name', '')}")
-        lines += ["", f"Mail sent by notify lands in {self.config.mail_dir}/ (local SMTP sink on port {self.config.smtp_port}).",
-                  f"Logs: {self.config.log_dir}/<process>.log", "Stop with Ctrl-C.", ""]
+        lines += ["", f"Mail sent by notify lands in {self.config.mail_dir}/ (local SMTP sink on port "
+                      f"{self.config.smtp_port}).",
+                  f"Logs: {self.config.log_dir}/<process>.log (restarts: supervisor.log)", "Stop with Ctrl-C.", ""]
         if self.config.metrics_ports:
             lines[-2:-2] = ["Metrics: every service at <address>/<service>/metrics; relays and consumers at "
                             + ", ".join(f"{name} :{port}" for name, port in self.config.metrics_ports.items())]
         return "\n".join(lines)
+
+
+def kill_group(process: subprocess.Popen):
+    """SIGKILL to a child's process group (stragglers such as gunicorn's workers included), then reap the child."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
 
 
 def main(argv=None) -> int:
@@ -297,10 +388,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stack = DevStack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.proxy_port,
                                  metrics_ports=dict(LOCAL_METRICS_PORTS)))
-    stopping = {"flag": False}
 
     def _stop(signum, _frame):
-        stopping["flag"] = True
         raise KeyboardInterrupt
 
     # Ctrl-C too, explicitly: started from a shell that ignores SIGINT (a background job, nohup, some CI runners),
@@ -318,8 +407,8 @@ def main(argv=None) -> int:
             stack.seed_demo()
         print(stack.banner(), flush=True)
         while True:
-            stack.check_alive()
-            time.sleep(1)
+            stack.supervise()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nStopping ...", flush=True)
         return 0

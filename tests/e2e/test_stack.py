@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 
@@ -63,6 +65,31 @@ def test_relays_and_consumers_serve_their_own_metrics(stack):
             assert "bus_consumed_total" in metrics.text and "bus_consumer_retries_total" in metrics.text, name
 
 
+def test_a_killed_relay_is_restarted_and_the_other_processes_are_untouched(stack):
+    """The supervisor of the local run restarts what exits (here one round at a time; the run command loops)."""
+    supervisor = stack.supervisor
+    before = {name: process.pid for name, process in supervisor.processes.items()}
+    os.killpg(before["intake-relay"], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while supervisor.processes["intake-relay"].pid == before["intake-relay"]:
+        assert time.monotonic() < deadline, "intake-relay was not restarted"
+        supervisor.supervise()
+        time.sleep(0.1)
+    assert {n: p.pid for n, p in supervisor.processes.items() if n != "intake-relay"} == {
+        n: pid for n, pid in before.items() if n != "intake-relay"}
+    port = supervisor.config.metrics_ports["intake-relay"]
+    deadline = time.monotonic() + 30
+    while True:  # the new relay serves its metrics again
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, supervisor.log_tail("intake-relay")
+        time.sleep(0.2)
+    assert "intake-relay was killed by SIGKILL" in (supervisor.config.log_dir / "supervisor.log").read_text()
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_metrics_and_openapi_per_service(stack, service):
     metrics = requests.get(stack.url(f"/{service}/metrics"), timeout=10)
@@ -111,4 +138,4 @@ def test_an_unexpected_error_answers_without_stack_trace_and_logs_the_correlatio
 def test_the_proxy_sets_forwarded_headers_so_links_carry_the_prefix(stack):
     response = requests.get(stack.url("/consent/"), allow_redirects=False, timeout=10)
     location = response.headers["Location"]
-    assert location.startswith("/consent/logg-inn") or location.startswith(stack.base_url + "/consent/logg-inn"), location
+    assert location.startswith(("/consent/logg-inn", stack.base_url + "/consent/logg-inn")), location
