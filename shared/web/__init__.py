@@ -7,21 +7,24 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import flask_smorest
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_smorest import Api
-from marshmallow import RAISE, Schema, ValidationError, fields
-from webargs.flaskparser import FlaskParser
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, IntegerConverter
 
+from shared import limits
 from shared.auth import (
     COOKIE_NAME,
     SERVICE_ROLE,
@@ -37,6 +40,16 @@ from shared.logs import configure_logging, correlation_id, log_event
 from shared.platform import Platform
 
 from . import health, metrics
+from .bodies import (
+    WHOLE_BODY,
+    BodyRefused,
+    DrainBody,
+    PlatformRequest,
+    StrictJSONProvider,
+    TooLarge,
+    refuse_oversized_data,
+    strict_json_loads,
+)
 
 CSRF_COOKIE = "hybrid_csrf"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -58,7 +71,10 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
             raise SystemExit(3) from None
     configure_logging(service, settings.log_level)
     app = Flask(import_name)
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    # Bodies enter within shared.limits, as strict JSON or a strict form; what a refusal leaves unread is drained.
+    app.request_class = PlatformRequest
+    app.json = StrictJSONProvider(app)
+    app.wsgi_app = ProxyFix(DrainBody(app.wsgi_app), x_for=1, x_proto=1, x_host=1, x_prefix=1)
     # Ids in paths are checked by the route itself: a malformed or out-of-range id is a plain 404, never a
     # database error (a UUID column on PostgreSQL, a 64-bit integer on SQLite).
     app.url_map.converters["uid"] = UUIDStringConverter
@@ -71,7 +87,8 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         PUBLIC_URL=settings.public_url,
-        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=limits.BODY_MAX_BYTES,
+        MAX_FORM_MEMORY_SIZE=limits.FIELD_MAX_BYTES,
         JSON_SORT_KEYS=False,
     )
     app.extensions["platform"] = platform or Platform(settings, tables)
@@ -95,10 +112,40 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
 
 
 class StrictSchema(Schema):
-    """The base of every HTTP schema: a field the schema does not name is refused (422), never silently dropped."""
+    """The base of every HTTP schema: a field the schema does not name is refused (422), never silently dropped,
+    and an integer field takes whole numbers only (marshmallow would store 30.7 as 30 and -0.5 as 0)."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _whole_numbers_only(self, data, **_kwargs):
+        if not isinstance(data, Mapping):
+            return data  # not an object: marshmallow's own "Invalid input type"
+        errors = {}
+        for name, field in self.load_fields.items():
+            key = field.data_key or name
+            if key in data and not _whole_numbers_where_integers(field, data[key]):
+                errors[key] = [WHOLE_NUMBER_MESSAGE]
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+WHOLE_NUMBER_MESSAGE = "Må være et heltall."
+
+
+def _whole_numbers_where_integers(field, value) -> bool:
+    """False when an Integer field (or one inside a List or a Dict's values) is given a bool, a non-finite number
+    or a number with a fraction. Text ("5", as a query string gives it) is left to the field to parse."""
+    if isinstance(field, fields.Integer):
+        return not isinstance(value, bool) and not (isinstance(value, float)
+                                                    and not (math.isfinite(value) and value.is_integer()))
+    if isinstance(field, fields.List) and isinstance(value, list):
+        return all(_whole_numbers_where_integers(field.inner, item) for item in value)
+    if isinstance(field, fields.Dict) and field.value_field is not None and isinstance(value, Mapping):
+        return all(_whole_numbers_where_integers(field.value_field, item) for item in value.values())
+    return True
 
 
 class ErrorOut(Schema):
@@ -122,6 +169,16 @@ class StrictArgumentsParser(FlaskParser):
     would then return everything)."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+
+    def _raw_load_json(self, req):
+        # The one strict JSON loader (shared.web.bodies); an empty body is no body, as webargs has it.
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
+        return strict_json_loads(data) if data else missing
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        raise BodyRefused({WHOLE_BODY: ["Ugyldig JSON."]}) from error
 
     def load_querystring(self, req, schema):
         # A parameter given twice where one value is expected: webargs would quietly take the first.
@@ -302,6 +359,7 @@ def _register_request_hooks(app):
         g.started = time.perf_counter()
         cid = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
         g.correlation_token = correlation_id.set(cid[:100])
+        refuse_oversized_data(request)
         _load_principal()
         _check_csrf()
         _require_api_caller()
@@ -405,6 +463,9 @@ def _register_error_handlers(app):
             return response, status
         return render_template("error.html", status=error.code,
                                message=NORWEGIAN_MESSAGES.get(error.code) or error.description), error.code
+
+    # More specific than a service's own 413 handler (consent's speaks of the document): a body or a field.
+    app.register_error_handler(TooLarge, _http)
 
     @app.errorhandler(Exception)
     def _unexpected(error):

@@ -192,8 +192,10 @@ def integer(errors, field, value, minimum=0, maximum=24 * 60, required=True):
             add(errors, field, "Skriv et tall.")
         return None
     try:
-        number = int(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+        # A bool, an infinity or a fraction is not a whole number: int() would take True as 1 and 30.7 as 30.
+        whole = not isinstance(value, bool) and not (isinstance(value, float) and not value.is_integer())
+        number = int(value) if whole else None
+    except (TypeError, ValueError, OverflowError):
         number = None
     if number is None:
         add(errors, field, "Skriv et helt tall.")
