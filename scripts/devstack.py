@@ -36,6 +36,41 @@ NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "hybrid.conf.template"
 # The local run's metrics endpoints of the processes that serve no web app (the services' own are at /metrics).
 LOCAL_METRICS_PORTS = {"intake-relay": 9101, "consent-relay": 9102,
                        "consent-consumer": 9202, "registry-consumer": 9203, "notify-consumer": 9204}
+PROCESSES = ("smtp", *SERVICES, *(f"{s}-relay" for s in PRODUCERS), *(f"{s}-consumer" for s in CONSUMERS),
+             "notify-worker", "nginx")
+# Which process uses which secret; no other process gets it (deploy/compose.yaml and deploy/k8s hold to the same).
+# Web services slide the session cookie (signing key); notify's worker mints its service token and signs the
+# unsubscribe links; intake and consent encrypt and hash personal data (keyring); only the registry's ingest
+# pseudonymises; only the worker sends mail; the broker's admin URL is for the operator's dead-letter commands.
+SECRET_USERS = {
+    "AUTH_SIGNING_KEY": {*SERVICES, "notify-worker"},
+    "AUTH_VERIFY_KEY": {*SERVICES, "notify-worker"},  # the signing key itself under HS256; public otherwise
+    "KEYRING_FILE": {"intake", "consent"},
+    "KEYRING_JSON_B64": {"intake", "consent"},
+    "REGISTRY_PSEUDONYM_SECRET": {"registry-consumer"},
+    "NOTIFY_SMTP_USERNAME": {"notify-worker"},
+    "NOTIFY_SMTP_PASSWORD": {"notify-worker"},
+    "DEMO_PASSWORD": set(SERVICES),
+    "BUS_ADMIN_URL": set(),
+}
+
+
+def may_see(process: str, variable: str, env: dict) -> bool:
+    """Whether a process gets a variable: a secret only where it is used; a service's own variables (`<SVC>_...`)
+    only in that service's processes, its broker user only in its relay and consumer, its broker password
+    (used by `shared.bus.admin apply`) in none."""
+    if variable == "AUTH_VERIFY_KEY" and env.get("AUTH_ALGORITHM", "HS256") != "HS256":
+        return True  # a public key, which every process's settings ask for
+    if variable in SECRET_USERS:
+        return process in SECRET_USERS[variable]
+    owner = next((s for s in SERVICES if variable.startswith(s.upper() + "_")), None)
+    if owner is None:
+        return True
+    if owner != process.split("-")[0]:
+        return False
+    if variable.endswith("_AMQP_URLS"):
+        return process in (f"{owner}-relay", f"{owner}-consumer")
+    return not variable.endswith("_AMQP_PASSWORD")
 
 
 def find_nginx() -> str:
@@ -121,7 +156,8 @@ class DevStack:
         return {name: child.process for name, child in self.children.items() if child.process is not None}
 
     # ------------------------------------------------------------ environment
-    def service_env(self, service: str | None = None) -> dict:
+    def service_env(self) -> dict:
+        """Everything the system is configured with: the environment of the operator's one-off commands."""
         c = self.config
         env = dict(os.environ)
         env.update({
@@ -140,15 +176,18 @@ class DevStack:
         if "REGISTRY_PSEUDONYM_SECRET" not in env and secret.exists():
             env["REGISTRY_PSEUDONYM_SECRET"] = secret.read_text().strip()
         env.update(c.env)
-        if service:
-            env["PROMETHEUS_MULTIPROC_DIR"] = str(c.run_dir / "prometheus" / service)
         return env
 
-    def worker_env(self, service: str, role: str) -> dict:
-        """A relay's or consumer's environment, with its metrics endpoint when the stack gives it a port."""
-        env = self.service_env()
-        port = self.config.metrics_ports.get(f"{service}-{role}")
+    def process_env(self, name: str) -> dict:
+        """One long-running process's environment: the common settings, its own service's, the secrets it uses;
+        a web service's metrics folder, a relay's or consumer's metrics endpoint when the stack gives it a port."""
+        full = self.service_env()
+        env = {key: value for key, value in full.items() if may_see(name, key, full)}
+        if name in SERVICES:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.config.run_dir / "prometheus" / name)
+        port = self.config.metrics_ports.get(name)
         if port:
+            service, role = name.split("-")
             env[f"{service.upper()}_{role.upper()}_METRICS_ADDRESS"] = f"127.0.0.1:{port}"
         return env
 
@@ -200,9 +239,10 @@ class DevStack:
             self.echo(f"  consent: {self.flask('consent', 'demo', 'seed').stdout.strip()}")
 
     # ------------------------------------------------------------ processes
-    def launch(self, name: str, command: list[str], env: dict) -> Child:
-        """Start a process under supervision (its own process group, its log in <data>/run/logs/<name>.log)."""
-        child = self.children[name] = Child(name, list(command), dict(env))
+    def launch(self, name: str, command: list[str], env: dict | None = None) -> Child:
+        """Start a process under supervision (its own process group, its log in <data>/run/logs/<name>.log), by
+        default in its own environment (`process_env`)."""
+        child = self.children[name] = Child(name, list(command), self.process_env(name) if env is None else env)
         self._start(child)
         return child
 
@@ -257,7 +297,12 @@ class DevStack:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (run / "temp" / sub).mkdir(parents=True, exist_ok=True)
         text = NGINX_TEMPLATE.read_text()
+        # The body limit and the proxy's own error pages come from the platform (shared.limits, shared/web/proxy.py).
+        errors = run / "proxy-errors"
+        rendered = subprocess.run([c.python, "-m", "shared.web.proxy", str(errors)], cwd=REPO_ROOT, check=True,
+                                  capture_output=True, text=True)
         values = {"PROXY_PORT": str(c.proxy_port), "RUN_DIR": str(run), "LOG_DIR": str(c.log_dir),
+                  "PROXY_ERRORS_DIR": str(errors), **json.loads(rendered.stdout.splitlines()[-1]),
                   **{f"{s.upper()}_PORT": str(p) for s, p in c.service_ports.items()}}
         for key, value in values.items():
             text = text.replace("{{" + key + "}}", value)
@@ -272,7 +317,7 @@ class DevStack:
         c.log_dir.mkdir(parents=True, exist_ok=True)
         c.mail_dir.mkdir(parents=True, exist_ok=True)
         self.launch("smtp", [c.python, str(REPO_ROOT / "scripts" / "smtp_sink.py"), "--port", str(c.smtp_port),
-                             "--dir", str(c.mail_dir)], self.service_env())
+                             "--dir", str(c.mail_dir)])
         for service in SERVICES:
             prom = c.run_dir / "prometheus" / service
             shutil.rmtree(prom, ignore_errors=True)  # stale multiprocess files would add old counts
@@ -280,15 +325,13 @@ class DevStack:
             port = c.service_ports[service]
             self.launch(service, [c.python, "-m", "gunicorn", "--workers", str(c.workers), "--bind",
                                   f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "60",
-                                  f"services.{service}.wsgi:app"], self.service_env(service))
+                                  f"services.{service}.wsgi:app"])
         flask = [c.python, "-m", "flask", "--app"]
         for service in PRODUCERS:
-            self.launch(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"],
-                        self.worker_env(service, "relay"))
+            self.launch(f"{service}-relay", flask + [f"services.{service}.wsgi", "outbox", "relay"])
         for service in CONSUMERS:
-            self.launch(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"],
-                        self.worker_env(service, "consumer"))
-        self.launch("notify-worker", flask + ["services.notify.wsgi", "notify", "run"], self.service_env())
+            self.launch(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"])
+        self.launch("notify-worker", flask + ["services.notify.wsgi", "notify", "run"])
         conf = self.render_nginx()
         nginx = find_nginx()
         test = subprocess.run([nginx, "-t", "-q", "-e", str(c.log_dir / "nginx-error.log"), "-p",
@@ -296,7 +339,7 @@ class DevStack:
         if test.returncode != 0:
             raise ProcessFailed(f"nginx configuration {conf} is invalid: {test.stderr.strip()}")
         self.launch("nginx", [nginx, "-e", str(c.log_dir / "nginx-error.log"), "-p", str(c.run_dir / "nginx"),
-                              "-c", str(conf), "-g", "daemon off;"], self.service_env())
+                              "-c", str(conf), "-g", "daemon off;"])
 
     def log_tail(self, name: str, lines=20) -> str:
         path = self.config.log_dir / f"{name}.log"

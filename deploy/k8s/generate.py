@@ -15,13 +15,47 @@ SERVICES = ("intake", "consent", "registry", "notify")
 PRODUCERS = ("intake", "consent")
 CONSUMERS = ("consent", "registry", "notify")
 LABELS = {"app.kubernetes.io/part-of": "hybrid"}
+DATABASE_URLS = [f"{s.upper()}_DATABASE_URL" for s in SERVICES]
+# Of the Secret `hybrid-secrets`, each process gets only the keys it uses, and only intake and consent (which
+# encrypt and hash personal data) mount the keyring: the same table as the local run (scripts/devstack.py
+# SECRET_USERS) and compose.yaml; tests/integration/test_deploy_manifests.py holds all three to it. Every process
+# also gets AUTH_VERIFY_KEY, the identity provider's public key, which every process's settings ask for.
+SECRETS_OF = {
+    "intake": ["INTAKE_DATABASE_URL", "AUTH_SIGNING_KEY"],
+    "consent": ["CONSENT_DATABASE_URL", "AUTH_SIGNING_KEY"],
+    "registry": ["REGISTRY_DATABASE_URL", "AUTH_SIGNING_KEY"],
+    "notify": ["NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY"],
+    "intake-relay": ["INTAKE_DATABASE_URL", "INTAKE_AMQP_URLS"],
+    "consent-relay": ["CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"],
+    "consent-consumer": ["CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"],
+    "registry-consumer": ["REGISTRY_DATABASE_URL", "REGISTRY_AMQP_URLS", "REGISTRY_PSEUDONYM_SECRET"],
+    "notify-consumer": ["NOTIFY_DATABASE_URL", "NOTIFY_AMQP_URLS"],
+    "notify-worker": ["NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"],
+    "migrate": DATABASE_URLS,
+}
+KEYRING_USERS = {"intake", "consent"}
+OPTIONAL_SECRETS = {"AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"}  # absent: not used
+
+
+def secret_env(name):
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": "hybrid-secrets", "key": key,
+                                                          **({"optional": True} if key in OPTIONAL_SECRETS else {})}}}
+            for key in ["AUTH_VERIFY_KEY", *SECRETS_OF[name]]]
+
+
+def volumes(name):
+    keyring = [{"name": "keyring", "secret": {"secretName": "hybrid-keyring"}}] if name in KEYRING_USERS else []
+    return keyring + [{"name": "tmp", "emptyDir": {}}]
 
 
 def container(name, args, web=False):
+    keyring = ([{"name": "keyring", "mountPath": "/var/run/hybrid-keys", "readOnly": True}]
+               if name in KEYRING_USERS else [])
     c = {
         "name": name, "image": IMAGE, "args": args,
-        "envFrom": [{"configMapRef": {"name": "hybrid-config"}}, {"secretRef": {"name": "hybrid-secrets"}}],
-        "volumeMounts": [{"name": "keyring", "mountPath": "/var/run/hybrid-keys", "readOnly": True}],
+        "envFrom": [{"configMapRef": {"name": "hybrid-config"}}],
+        "env": secret_env(name),
+        "volumeMounts": keyring + [{"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
@@ -34,9 +68,6 @@ def container(name, args, web=False):
                                "timeoutSeconds": 3, "failureThreshold": 2}
         c["startupProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2,
                              "failureThreshold": 30}
-        c["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
-    else:
-        c["volumeMounts"].append({"name": "tmp", "mountPath": "/tmp"})
     return c
 
 
@@ -54,8 +85,7 @@ def deployment(name, args, replicas, web=False, component="web"):
                 "spec": {
                     "terminationGracePeriodSeconds": 30,  # SIGTERM: relays/consumers finish the batch in hand
                     "containers": [container(name, args, web)],
-                    "volumes": [{"name": "keyring", "secret": {"secretName": "hybrid-keyring"}},
-                                {"name": "tmp", "emptyDir": {}}],
+                    "volumes": volumes(name),
                     "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
                                                    "whenUnsatisfiable": "ScheduleAnyway",
                                                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}],
@@ -109,8 +139,7 @@ def main():
                        "for s in intake consent registry notify; do "
                        "python -m flask --app services.$s.wsgi db upgrade && "
                        "python -m flask --app services.$s.wsgi directory load || exit 1; done"]}],
-                   "volumes": [{"name": "keyring", "secret": {"secretName": "hybrid-keyring"}},
-                               {"name": "tmp", "emptyDir": {}}]}}}}
+                   "volumes": volumes("migrate")}}}}
     dump("migrate-job.yaml", [migrate], "Schema migrations and the directory, run before each release (Alembic).")
 
 

@@ -92,3 +92,95 @@ def test_compose_runs_every_relay_consumer_and_web_service():
         assert "/readyz" in " ".join(compose[service]["healthcheck"]["test"])
     assert {n for n in compose if n.endswith(("-relay", "-consumer"))} == {
         "intake-relay", "consent-relay", "consent-consumer", "registry-consumer", "notify-consumer"}
+
+
+# ---------------------------------------------------------------- who gets which secret
+# The one table the local run (scripts/devstack.py), compose and Kubernetes are held to: the secrets each process
+# uses, and nothing more ("keyring" is the office keyring: KEYRING_FILE locally, the mounted volume elsewhere).
+SECRETS_USED = {
+    "intake": {"INTAKE_DATABASE_URL", "AUTH_SIGNING_KEY", "keyring"},
+    "consent": {"CONSENT_DATABASE_URL", "AUTH_SIGNING_KEY", "keyring"},
+    "registry": {"REGISTRY_DATABASE_URL", "AUTH_SIGNING_KEY"},
+    "notify": {"NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY"},
+    "intake-relay": {"INTAKE_DATABASE_URL", "INTAKE_AMQP_URLS"},
+    "consent-relay": {"CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"},
+    "consent-consumer": {"CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"},
+    "registry-consumer": {"REGISTRY_DATABASE_URL", "REGISTRY_AMQP_URLS", "REGISTRY_PSEUDONYM_SECRET"},
+    "notify-consumer": {"NOTIFY_DATABASE_URL", "NOTIFY_AMQP_URLS"},
+    "notify-worker": {"NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"},
+}
+SECRET_NAMES = {f"{s.upper()}_{kind}" for s in SERVICES for kind in ("DATABASE_URL", "AMQP_URLS", "AMQP_PASSWORD")}
+SECRET_NAMES |= {"AUTH_SIGNING_KEY", "REGISTRY_PSEUDONYM_SECRET", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD",
+                 "BUS_ADMIN_URL", "DEMO_PASSWORD"}
+
+
+def secrets_in(variables, keyring: bool) -> set:
+    return ({name for name in variables if name in SECRET_NAMES} | ({"keyring"} if keyring else set())) - {
+        "DEMO_PASSWORD"}
+
+
+def test_the_local_run_gives_each_process_only_the_secrets_it_uses(tmp_path, monkeypatch):
+    from tests.fixtures.stack import _load_devstack
+    devstack = _load_devstack()
+    every_secret = {name: f"secret-{name.lower()}" for name in SECRET_NAMES}
+    for name, value in every_secret.items():  # set in the operator's shell too: still only where used
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AUTH_VERIFY_KEY", "secret-verify-key-of-at-least-32-characters")
+    stack = devstack.DevStack(devstack.StackConfig(data_dir=tmp_path, env=dict(every_secret)))
+    assert set(devstack.PROCESSES) == set(SECRETS_USED) | {"smtp", "nginx"}
+    for process in devstack.PROCESSES:
+        env = stack.process_env(process)
+        expected = SECRETS_USED.get(process, set())
+        assert secrets_in(env, "KEYRING_FILE" in env) == expected, process
+        assert ("AUTH_VERIFY_KEY" in env) == ("AUTH_SIGNING_KEY" in expected), process  # HS256: the same secret
+        assert all(env[name] == every_secret[name] for name in expected - {"keyring"}), process
+        assert ("DEMO_PASSWORD" in env) == (process in SERVICES), process
+    # The one-off commands (migrate, directory, demo data) run as the operator, with everything.
+    assert SECRET_NAMES <= set(stack.service_env())
+
+
+def test_the_local_run_gives_the_pseudonym_secret_it_made_to_the_registry_ingest_only(tmp_path, monkeypatch):
+    from tests.fixtures.stack import _load_devstack
+    devstack = _load_devstack()
+    monkeypatch.delenv("REGISTRY_PSEUDONYM_SECRET", raising=False)
+    stack = devstack.DevStack(devstack.StackConfig(data_dir=tmp_path))
+    stack.ensure_pseudonym_secret()
+    holders = [p for p in devstack.PROCESSES if "REGISTRY_PSEUDONYM_SECRET" in stack.process_env(p)]
+    assert holders == ["registry-consumer"]
+
+
+def test_compose_gives_each_process_only_the_secrets_it_uses():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    no_mail_login = {"NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"}  # compose's mail catcher takes no login
+    for process, expected in SECRETS_USED.items():
+        service = compose[process]
+        keyring = any(volume.endswith(":/var/lib/hybrid") for volume in service.get("volumes", []))
+        assert secrets_in(service.get("environment", {}), keyring) == expected - no_mail_login, process
+    for other in ("rabbitmq", "postgres", "mail", "nginx"):
+        assert not secrets_in(compose[other].get("environment") or {}, False), other
+
+
+def test_kubernetes_gives_each_process_only_the_secret_keys_it_uses():
+    config = next(d for d in manifests() if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "hybrid-config")
+    assert config["data"]["AUTH_ALGORITHM"] != "HS256"  # so AUTH_VERIFY_KEY is a public key, given to everyone
+    assert not secrets_in(config["data"], False)
+    seen = set()
+    for doc in manifests():
+        for container in pod_containers(doc):
+            assert not any("secretRef" in source for source in container.get("envFrom", [])), container["name"]
+            refs = [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+            keys = {e["name"] for e in refs if e["valueFrom"]["secretKeyRef"]["name"] == "hybrid-secrets"}
+            assert all(e["valueFrom"]["secretKeyRef"]["key"] == e["name"] for e in refs if e["name"] in keys)
+            keyring = any(m["name"] == "keyring" for m in container.get("volumeMounts", []))
+            name = container["name"]
+            if name == "migrate":
+                assert secrets_in(keys, keyring) == {f"{s.upper()}_DATABASE_URL" for s in SERVICES}
+                continue
+            if name not in SECRETS_USED:
+                continue  # PostgreSQL and RabbitMQ's own
+            assert keys - SECRET_NAMES == {"AUTH_VERIFY_KEY"}, name
+            assert secrets_in(keys, keyring) == SECRETS_USED[name], name
+            volumes = doc["spec"]["template"]["spec"]["volumes"]
+            assert any(v["name"] == "keyring" for v in volumes) == keyring, name
+            seen.add(name)
+    assert seen == set(SECRETS_USED)
