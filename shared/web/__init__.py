@@ -2,6 +2,10 @@
 
 `create_service_app` builds a Flask app with all of it; a service adds its API blueprints (flask-smorest,
 so the OpenAPI document comes from the schemas) and its page blueprint.
+
+Every state-changing request is safe to repeat (`idempotency`): with an `Idempotency-Key` header or a page's
+`_form_token` field (Jinja `form_token()`), a repeat gets the first answer and the effect happens once; views of a
+versioned resource read the version the caller saw with `preconditions.expected_version` (428 without it).
 """
 from __future__ import annotations
 
@@ -105,6 +109,8 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     from . import cli
     cli.register(app)
     _register_request_hooks(app)
+    from . import idempotency  # after this module's helpers exist: it answers in their error format
+    idempotency.register(app)
     _register_error_handlers(app)
     app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
                                  nav_links=nav_links, service_name=service)

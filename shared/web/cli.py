@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from shared import directory as directory_module
 from shared import migrations
 from shared.auth import mint_token
+from shared.replays import PLATFORM_KEYS
 
 db_cli = AppGroup("db", help="The service's own database.")
 directory_cli = AppGroup("directory", help="Offices, users and the project as data.")
@@ -80,12 +81,14 @@ def auth_mint(user_id, role, office, county, minutes):
 
 @keys_cli.command("init")
 def keys_init():
-    """Create the keyring file if absent and give every office in the directory its keys."""
+    """Create the keyring file if absent and give every office in the directory its keys, and the platform's own
+    entry (`_platform`: the kept answers of callers without an office, shared.replays)."""
     from shared.crypto import LocalKeyring
     platform = _platform()
     path = platform.settings.keyring_file
     keyring = LocalKeyring.from_file(path) if path.exists() else LocalKeyring({}, source=path)
     added = [o["code"] for o in platform.directory.offices() if keyring.ensure_office(o["code"])]
+    keyring.ensure_office(PLATFORM_KEYS)
     keyring.save(path)
     click.echo(f"keyring {path}: {len(added)} office(s) added")
 
