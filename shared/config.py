@@ -127,6 +127,8 @@ def load_settings(service: str, env=None) -> Settings:
     clock = env_str(env, "CLOCK", "system")
     if clock != "system" and not clock.startswith("file:"):
         raise ConfigError(f"CLOCK={clock!r} must be 'system' or 'file:<path>'")
+    from .national_ids import synthetic_allowed  # here: national_ids parses with this module's helpers
+    synthetic_allowed(env)  # a malformed NATIONAL_ID_SYNTHETIC stops start-up, not the first check of a number
     return Settings(
         service=service,
         data_dir=data_dir,

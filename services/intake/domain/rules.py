@@ -11,6 +11,7 @@ from datetime import date
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import fodselsnummer, orgnr
 
+from shared import national_ids
 from shared.vocab import VOCABULARIES, codes
 
 from .errors import RULE_TEXT  # noqa: F401  (re-exported for callers)
@@ -62,7 +63,10 @@ def national_id(errors, field, value):
         add(errors, field, "Fødselsnummeret må ha 11 siffer.")
         return None
     try:
-        return fodselsnummer.validate(compact)
+        return national_ids.validate(compact)
+    except national_ids.SyntheticNotAllowed:
+        add(errors, field, "Syntetiske testnumre (Tenor) tas bare imot i et testmiljø.")
+        return None
     except StdnumError:
         add(errors, field, "Fødselsnummeret er ikke gyldig: kontrollsifrene stemmer ikke eller datoen finnes ikke.")
         return None
