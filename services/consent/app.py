@@ -1,15 +1,13 @@
 """App factory of the consent service."""
 from shared.web import create_service_app
 
-from . import tables
+from . import api, cli, handlers, pages, privacy_api, service, tables
 
 
 def create_app(settings=None, platform=None):
     app = create_service_app("consent", __name__, tables.all_tables(), settings=settings, platform=platform,
                              api_title="Consent: signed consents per office")
-    from . import api, cli, handlers, pages, privacy_api
-    from .domain import deps_from_platform
-    max_upload = deps_from_platform(app.extensions["platform"]).max_upload_bytes
+    max_upload = service.deps_from_platform(app.extensions["platform"]).max_upload_bytes
     # Room for the form fields around the largest document; the document limit itself is checked on the content.
     app.config["MAX_CONTENT_LENGTH"] = max_upload + 1024 * 1024
     app.extensions["smorest_api"].register_blueprint(api.blp)

@@ -12,15 +12,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
-from shared import privacy as shared_privacy
-from shared.config import REPO_ROOT
-
-from . import audit, domain, privacy
-from . import rewrap as rewrap_module
+from . import demo, privacy, service
 from .cipher import OfficeCipher
-from .schemas import TemplateFileSchema
-
-DEFAULT_TEMPLATES = REPO_ROOT / "deploy" / "data" / "consent_templates.json"
+from .domain import ConsentInvalid
 
 templates_cli = AppGroup("templates", help="Consent templates (purposes, versions, signers, texts, expiry).")
 audit_cli = AppGroup("audit", help="The hash-chained audit log of document views.")
@@ -32,27 +26,16 @@ def _platform():
     return current_app.extensions["platform"]
 
 
-def read_template_file(path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return TemplateFileSchema().load(json.load(handle))["templates"]
-
-
-def load_template_file(platform, path, actor="cli") -> dict:
-    items = read_template_file(path)
-    with platform.engine.begin() as conn:
-        return domain.load_templates(conn, items, actor, platform.clock.now())
-
-
 @templates_cli.command("load")
-@click.option("--file", "path", default=str(DEFAULT_TEMPLATES), show_default=True)
+@click.option("--file", "path", default=str(service.DEFAULT_TEMPLATES), show_default=True)
 def templates_load(path):
     """Add the file's template versions; an existing version with a different text is an error."""
     try:
-        result = load_template_file(_platform(), path)
+        result = service.load_template_file(_platform(), path)
     except ValidationError as error:
         click.echo(f"template file {path} is invalid: {json.dumps(error.messages, ensure_ascii=False)}", err=True)
         sys.exit(2)
-    except domain.ConsentInvalid as error:
+    except ConsentInvalid as error:
         click.echo(f"template file {path} refused: {json.dumps(error.errors, ensure_ascii=False)}", err=True)
         sys.exit(2)
     click.echo(f"templates: {len(result['added'])} added, {len(result['unchanged'])} unchanged")
@@ -70,8 +53,8 @@ def rewrap_command(offices, batch_size, pause):
     for office in offices or platform.keyring.offices():
         def progress(office_code, table, n, done):
             click.echo(f"{office_code}: {table} batch of {n} committed ({done} so far)")
-        total += rewrap_module.rewrap_office(platform.engine, cipher, office, batch_size, pause, progress)
-        left = rewrap_module.pending(platform.engine, cipher, office)
+        total += service.rewrap_office(platform.engine, cipher, office, batch_size, pause, progress)
+        left = service.rows_behind(platform.engine, cipher, office)
         if left:
             click.echo(f"{office}: {left} rows still behind (another run is at work?)", err=True)
     click.echo(f"rewrap done: {total} rows re-wrapped")
@@ -83,7 +66,7 @@ def audit_verify(office):
     """Recompute the hash chains; exit 1 and name the entries if a row was edited, deleted or reordered."""
     platform = _platform()
     with platform.engine.connect() as conn:
-        report = audit.verify(conn, office)
+        report = service.verify_audit(conn, office)
     broken = False
     if not report:
         click.echo("no audit entries yet")
@@ -103,22 +86,18 @@ def expiry_sweep():
     """Mark consents past their expiry as expired and warn N days before (events consent.expired / .expiring)."""
     platform = _platform()
     with platform.engine.begin() as conn:
-        result = domain.sweep_expiry(conn, domain.deps_from_platform(platform))
+        result = service.sweep_expiry(conn, service.deps_from_platform(platform))
     click.echo(f"expiry sweep: {result['expired']} expired, {result['expiring']} expiring")
 
 
 @demo_cli.command("seed")
 def demo_seed():
     """Templates, plus consents for the demo cases this database already knows from intake's events."""
-    from .demo import seed
-    result = seed(_platform())
+    result = demo.seed(_platform())
     click.echo(f"demo: {result['templates']} template versions added, {result['consents']} consents recorded "
                f"for {result['cases']} known cases")
 
 
-privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, privacy.T["privacy_log"])
-
-
 def register(app):
-    for command in (templates_cli, audit_cli, expiry_cli, demo_cli, rewrap_command, privacy_cli):
+    for command in (templates_cli, audit_cli, expiry_cli, demo_cli, rewrap_command, privacy.retention_cli):
         app.cli.add_command(command)

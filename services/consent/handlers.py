@@ -2,46 +2,43 @@
 
 It keeps what consent rules need (office, counsellor, mentor relation, whether an employer is known, dates) and
 re-evaluates every purpose of a case when its parties change. Nothing personal arrives (contract: shared.events.case).
+Events are applied only through the consumer (`shared.bus.consumer`: inbox, handler and effect in one transaction);
+the consent service publishes its own events through the outbox (service.refresh_status, sweep_expiry).
 """
 from __future__ import annotations
 
-from . import domain, privacy
+from shared.bus.consumer import ConsumerSpec, Reject
+
+from . import privacy, service
 
 QUEUE = "consent.cases"
-
-
-def _deps(platform):
-    return domain.deps_from_platform(platform)
-
-
-def _reject(message):
-    from shared.bus.consumer import Reject
-    raise Reject(message)
 
 
 def on_case_opened(conn, envelope, platform):
     payload = envelope["payload"]
     try:
-        domain.upsert_case(conn, _deps(platform), envelope["office"], payload, opened_on=payload["opened_on"])
+        service.upsert_case(conn, service.deps_from_platform(platform), envelope["office"], payload,
+                            opened_on=payload["opened_on"])
     except ValueError as error:
-        _reject(str(error))
+        raise Reject(str(error)) from error
 
 
 def on_parties_changed(conn, envelope, platform):
     try:
-        domain.upsert_case(conn, _deps(platform), envelope["office"], envelope["payload"], require_known=True)
+        service.upsert_case(conn, service.deps_from_platform(platform), envelope["office"], envelope["payload"],
+                            require_known=True)
     except (ValueError, LookupError) as error:
-        _reject(f"{error}: {envelope['payload']['case_id']}")
+        raise Reject(f"{error}: {envelope['payload']['case_id']}") from error
 
 
 def on_case_closed(conn, envelope, platform):
     """case.closed and case.corrected carry the whole closure record: parties and dates as finally reported."""
     payload = envelope["payload"]
     try:
-        domain.upsert_case(conn, _deps(platform), envelope["office"], payload, opened_on=payload["opened_on"],
-                           closed_on=payload["closed_on"])
+        service.upsert_case(conn, service.deps_from_platform(platform), envelope["office"], payload,
+                            opened_on=payload["opened_on"], closed_on=payload["closed_on"])
     except ValueError as error:
-        _reject(str(error))
+        raise Reject(str(error)) from error
 
 
 HANDLERS = {
@@ -53,6 +50,5 @@ HANDLERS = {
 }
 
 
-def consumer_spec():
-    from shared.bus.consumer import ConsumerSpec
+def consumer_spec() -> ConsumerSpec:
     return ConsumerSpec(queue=QUEUE, handlers=HANDLERS)

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from shared.auth import require_role
 from shared.vocab import codes, label
 from shared.web import current_platform, current_principal
 
-from . import access, domain, uploads
+from . import access, service
 from .api import deps, serve_document
+from .domain import Conflict, ConsentInvalid
+from .domain.signers import offered_signer_roles, slot_label
+from .domain.uploads import UploadRefused, sniff_document
+from .domain.withdrawal import DATA_POLICY_TEXT
 from .schemas import ConsentForm, TemplateFileSchema, decisions_from_form
 
 pages = Blueprint("consent_pages", __name__)
@@ -30,52 +36,44 @@ MESSAGES = {"lagret": "Samtykket er lagret (kryptert).", "trukket": "Samtykket e
 def _helpers():
     return {"state_label": lambda s: STATE_LABELS.get(s, s), "purpose_label": lambda p: label("consent_purpose", p),
             "role_label": lambda r: label("signer_role", r) if r in codes("signer_role") else r,
-            "slot_label": domain.slot_label, "field_labels": FIELD_LABELS}
+            "slot_label": slot_label, "field_labels": FIELD_LABELS}
 
 
 @pages.get("/")
 def index():
     principal = current_principal()
-    if principal.role == "admin":
+    if access.manages_templates(principal):
         return redirect(url_for("consent_pages.template_list"))
-    access.require(principal, access.READ_STATUS)
-    platform = current_platform()
-    with platform.engine.connect() as conn:
-        cases = domain.cases_of_office(conn, principal.office)
-        granted = domain.granted_counts(conn, principal.office)
-        staff = [u for u in platform.directory.users(conn, office_code=principal.office) if u["role"] == "counsellor"]
-        office = platform.directory.office(conn, principal.office)
-    return render_template("consent/index.html", cases=cases, granted=granted, staff=staff, office=office)
+    require_role(principal, *access.READ_STATUS)
+    with current_platform().engine.connect() as conn:
+        view = service.office_view(conn, deps(), principal.office)
+    return render_template("consent/index.html", **view)
+
+
+def _ids(kind, ref):
+    return {"case_id": ref} if kind == "case" else {"subject_ref": ref}
 
 
 def _subject(kind, ref):
-    principal = access.require(current_principal(), access.READ_STATUS)
-    d = deps()
-    if kind == "case":
-        with current_platform().engine.connect() as conn:
-            case = domain.owned_case(conn, ref, principal.office)
-        return principal, d, case, case["case_id"], None
+    principal = require_role(current_principal(), *access.READ_STATUS)
     with current_platform().engine.connect() as conn:
-        person = domain.owned_person(conn, d, ref, principal.office)
-    return principal, d, None, None, person["id"]
+        return principal, service.owned_subject(conn, principal.office, **_ids(kind, ref))
 
 
 def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, status=200):
-    principal, d, case, case_id, subject_ref = _subject(kind, ref)
-    key = domain.subject_key(case_id, subject_ref)
+    principal = require_role(current_principal(), *access.READ_STATUS)
+    d = deps()
     with current_platform().engine.connect() as conn:
-        evaluations = domain.overview(conn, case, key, d.clock.today(), kind)
-        records = domain.records_of(conn, d, key, principal.office)
-        person = current_platform().directory.user(conn, subject_ref) if subject_ref else None
-    roles = ["counsellor"] if kind == "person" else [r for r in codes("signer_role")
-                                                     if not (r == "mentor" and case["mentor_relation"] == "none")]
+        view = service.subject_view(conn, d, principal.office, **_ids(kind, ref))
+    subject, evaluations = view["subject"], view["purposes"]
     return render_template(
-        "consent/subject.html", kind=kind, ref=ref, case=case, person=person, evaluations=evaluations,
-        records=records, errors=errors or {}, form=form or {}, withdraw_errors=withdraw_errors or {},
-        signer_roles=[(r, label("signer_role", r)) for r in roles],
+        "consent/subject.html", kind=kind, ref=ref, case=subject.case, person=subject.person,
+        evaluations=evaluations, records=view["records"], errors=errors or {}, form=form or {},
+        withdraw_errors=withdraw_errors or {},
+        signer_roles=[(r, label("signer_role", r)) for r in offered_signer_roles(subject.case)],
         purposes=[e.purpose for e in evaluations], today=d.clock.today(),
-        can_view_documents=principal.role in access.VIEW_DOCUMENTS, message=MESSAGES.get(request.args.get("melding")),
-        policy_text=domain.DATA_POLICY_TEXT.get(request.args.get("policy", "")),
+        can_view_documents=access.sees_documents(principal), message=MESSAGES.get(request.args.get("melding")),
+        policy_text=DATA_POLICY_TEXT.get(request.args.get("policy", "")),
     ), status
 
 
@@ -91,12 +89,13 @@ def person_page(subject_ref):
 
 def _page_url(kind, ref, **args):
     endpoint = "consent_pages.case_page" if kind == "case" else "consent_pages.person_page"
-    return url_for(endpoint, **({"case_id": ref} if kind == "case" else {"subject_ref": ref}), **args)
+    return url_for(endpoint, **_ids(kind, ref), **args)
 
 
 def _record(kind, ref):
-    principal, d, case, case_id, subject_ref = _subject(kind, ref)
-    access.require(principal, access.RECORD)
+    principal, subject = _subject(kind, ref)
+    require_role(principal, *access.RECORD)
+    d = deps()
     raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
     upload = request.files.get("document")
     content = upload.read() if upload and upload.filename else None
@@ -106,30 +105,29 @@ def _record(kind, ref):
         errors = {k: v if isinstance(v, list) else [str(v)] for k, v in error.messages.items()}
         errors = {("decisions" if k.startswith("decision_") else k): v for k, v in errors.items()}
         try:  # say everything that is wrong at once, the document included
-            uploads.sniff_document(content, d.max_upload_bytes)
-        except uploads.UploadRefused as refused:
+            sniff_document(content, d.max_upload_bytes)
+        except UploadRefused as refused:
             errors["document"] = [refused.message]
         return _render_subject(kind, ref, errors=errors, form=raw, status=422)
-    cmd = {**form, "case_id": case_id, "subject_ref": subject_ref, "decisions": decisions_from_form(form),
-           "document": content}
+    cmd = {**form, "case_id": subject.case_id, "subject_ref": subject.subject_ref,
+           "decisions": decisions_from_form(form), "document": content}
     try:
         with current_platform().engine.begin() as conn:
-            domain.record_consent(conn, d, principal.office, principal.subject, cmd)
-    except domain.ConsentInvalid as error:
+            service.record_consent(conn, d, principal.office, principal.subject, cmd)
+    except ConsentInvalid as error:
         return _render_subject(kind, ref, errors=error.errors, form=raw, status=422)
     return redirect(_page_url(kind, ref, melding="lagret"))
 
 
 def _withdraw(kind, ref):
-    principal, d, case, case_id, subject_ref = _subject(kind, ref)
-    access.require(principal, access.WITHDRAW)
+    principal, subject = _subject(kind, ref)
+    require_role(principal, *access.WITHDRAW)
     everything = request.form.get("all_purposes") == "yes"
     purposes = request.form.getlist("purposes")
     errors = {}
     if not everything and not purposes:
         errors["purposes"] = ["Velg hvilke formål som trekkes tilbake, eller «Alle formål»."]
     requested = request.form.get("requested_on") or None
-    from datetime import date
     try:
         requested_on = date.fromisoformat(requested) if requested else None
     except ValueError:
@@ -137,14 +135,15 @@ def _withdraw(kind, ref):
         requested_on = None
     if errors:
         return _render_subject(kind, ref, withdraw_errors=errors, status=422)
-    cmd = {"case_id": case_id, "subject_ref": subject_ref, "signer_role": request.form.get("signer_role") or None,
+    cmd = {"case_id": subject.case_id, "subject_ref": subject.subject_ref,
+           "signer_role": request.form.get("signer_role") or None,
            "purposes": [] if everything else purposes, "requested_on": requested_on}
     try:
         with current_platform().engine.begin() as conn:
-            result = domain.withdraw(conn, d, principal.office, principal.subject, cmd)
-    except domain.ConsentInvalid as error:
+            result = service.withdraw(conn, deps(), principal.office, principal.subject, cmd)
+    except ConsentInvalid as error:
         return _render_subject(kind, ref, withdraw_errors=error.errors, status=422)
-    except domain.Conflict as error:
+    except Conflict as error:
         return _render_subject(kind, ref, withdraw_errors={"purposes": [error.message]}, status=409)
     return redirect(_page_url(kind, ref, melding="trukket", policy=result["data_policy"]))
 
@@ -172,9 +171,9 @@ def person_withdraw(subject_ref):
 @pages.route("/dokumenter/<uid:document_id>", methods=["GET", "POST"])
 def document_page(document_id):
     """Ask why, then show: every opening of a document is logged with the reason."""
-    principal = access.require(current_principal(), access.VIEW_DOCUMENTS)
+    principal = require_role(current_principal(), *access.VIEW_DOCUMENTS)
     with current_platform().engine.connect() as conn:
-        row = domain.owned_document(conn, document_id, principal.office)
+        row = service.find_document(conn, principal.office, document_id)
     errors = {}
     if request.method == "POST":
         reason = (request.form.get("reason") or "").strip()
@@ -188,20 +187,20 @@ def document_page(document_id):
 
 @pages.route("/maler", methods=["GET", "POST"])
 def template_list():
-    principal = access.require(current_principal(), access.READ_TEMPLATES)
+    principal = require_role(current_principal(), *access.READ_TEMPLATES)
     platform = current_platform()
     errors, message = {}, None
     status = 200
     if request.method == "POST":
-        access.require(principal, access.MANAGE_TEMPLATES)
+        require_role(principal, *access.MANAGE_TEMPLATES)
         upload = request.files.get("templates")
         try:
             data = TemplateFileSchema().load(json.loads(upload.read() if upload else b""))
             with platform.engine.begin() as conn:
-                result = domain.load_templates(conn, data["templates"], principal.subject, platform.clock.now())
+                result = service.load_templates(conn, data["templates"], principal.subject, platform.clock.now())
             message = f"{len(result['added'])} nye malversjoner lagt til, {len(result['unchanged'])} uendret."
         except (ValueError, ValidationError) as error:
-            if isinstance(error, domain.ConsentInvalid):
+            if isinstance(error, ConsentInvalid):
                 errors = error.errors
             elif isinstance(error, ValidationError):
                 errors = {"templates": [json.dumps(error.messages, ensure_ascii=False)]}
@@ -209,6 +208,6 @@ def template_list():
                 errors = {"templates": ["Filen er ikke gyldig JSON."]}
             status = 422
     with platform.engine.connect() as conn:
-        templates = domain.list_templates(conn)
+        templates = service.list_templates(conn)
     return render_template("consent/templates.html", templates=templates, errors=errors, message=message,
-                           can_manage=principal.role in access.MANAGE_TEMPLATES), status
+                           can_manage=access.manages_templates(principal)), status

@@ -5,23 +5,15 @@ for every consent endpoint: only the caller's office's cases answer.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields
-
 from shared.auth import NotFound
 from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
 
-from . import access, domain, privacy
+from . import access, privacy, service
+from .schemas import ConsentAccessOut
 
 blp = ApiBlueprint("consent_privacy_api", __name__, url_prefix="/api/v1",
                 description="Privacy operations: the consents of a person's cases (access request), erasure receipts")
-
-
-class ConsentAccessOut(Schema):
-    cases = fields.List(fields.Dict(), required=True, metadata={
-        "description": "per case: records (the candidate's in full, with the scan in content_base64; other signers "
-                       "by role, date and decisions), withdrawals, status, audit_trail"})
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 @blp.route("/privacy/access", methods=["POST"])
@@ -33,7 +25,7 @@ def access_export(data):
     unknown case id is left out. Every scan handed out is in the audit log; the export is in the privacy log."""
     platform = current_platform()
     with platform.engine.begin() as conn:
-        result = privacy.access_export(conn, domain.deps_from_platform(platform), current_principal(),
+        result = privacy.access_export(conn, service.deps_from_platform(platform), current_principal(),
                                        str(data["request_id"]), data["case_ids"])
     return jsonable(result)
 

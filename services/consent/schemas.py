@@ -1,11 +1,16 @@
-"""Schemas at the HTTP edge and for the template file: unknown fields are refused, messages in Norwegian."""
+"""Every HTTP schema of the consent service (API and pages) and the template file's: all on shared.web.StrictSchema
+(unknown fields are refused), messages in Norwegian."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from flask_smorest.fields import Upload
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from shared.vocab import codes
+from shared.web import StrictSchema
 
-from .domain import DECISIONS, METHODS, SUBJECT_KINDS
+from .domain.recording import DECISIONS, METHODS
+from .domain.signers import PERSON_SIGNER
+from .domain.templates import SUBJECT_KINDS
 
 REQUIRED = {"required": "Feltet må fylles ut.", "null": "Feltet må fylles ut.", "invalid": "Ugyldig verdi."}
 
@@ -14,12 +19,7 @@ def _one_of(choices):
     return validate.OneOf(choices, error="Må være en av: {choices}.")
 
 
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class TemplateSchema(Strict):
+class TemplateSchema(StrictSchema):
     purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1), error_messages=REQUIRED)
     subject_kind = fields.String(required=True, validate=_one_of(SUBJECT_KINDS), error_messages=REQUIRED)
@@ -38,16 +38,16 @@ class TemplateSchema(Strict):
             raise ValidationError("Utløpsdatoen må være etter gyldig-fra-datoen.", "expires_on")
         if len(set(data["signer_roles"])) != len(data["signer_roles"]):
             raise ValidationError("En rolle er oppgitt to ganger.", "signer_roles")
-        if data["subject_kind"] == "person" and data["signer_roles"] != ["counsellor"]:
+        if data["subject_kind"] == "person" and data["signer_roles"] != [PERSON_SIGNER]:
             raise ValidationError("Et samtykke som gjelder en ansatt, signeres bare av den ansatte (counsellor).",
                                   "signer_roles")
 
 
-class TemplateFileSchema(Strict):
+class TemplateFileSchema(StrictSchema):
     templates = fields.List(fields.Nested(TemplateSchema), required=True)
 
 
-class TemplateOut(Schema):
+class TemplateOut(StrictSchema):
     purpose = fields.String()
     version = fields.Integer()
     subject_kind = fields.String()
@@ -65,7 +65,7 @@ def _decision_fields():
             for p in codes("consent_purpose")}
 
 
-ConsentFormBase = Schema.from_dict({
+ConsentFormBase = StrictSchema.from_dict({
     "case_id": fields.UUID(load_default=None, allow_none=True),
     "subject_ref": fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64)),
     "signer_role": fields.String(required=True, validate=_one_of(codes("signer_role")), error_messages=REQUIRED),
@@ -80,25 +80,24 @@ ConsentFormBase = Schema.from_dict({
 class ConsentForm(ConsentFormBase):
     """multipart/form-data: one signed form, a decision per purpose (`decision_<purpose>` = granted|refused)."""
 
-    class Meta:
-        unknown = RAISE
-
 
 def decisions_from_form(data: dict) -> dict:
     return {p: data.get(f"decision_{p}") for p in codes("consent_purpose") if data.get(f"decision_{p}")}
 
 
-class DocumentUpload(Schema):
-    document = fields.Raw(metadata={"type": "string", "format": "binary"}, load_default=None)
+class UploadIn(StrictSchema):
+    """The scanned form of POST /consents (multipart/form-data)."""
+
+    document = Upload(load_default=None)
 
 
-class RecordedOut(Schema):
+class RecordedOut(StrictSchema):
     record_id = fields.String()
     document_id = fields.String()
     status = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-class WithdrawalIn(Strict):
+class WithdrawalIn(StrictSchema):
     case_id = fields.UUID(load_default=None, allow_none=True)
     subject_ref = fields.String(load_default=None, allow_none=True)
     signer_role = fields.String(load_default=None, allow_none=True, validate=_one_of(codes("signer_role")))
@@ -107,7 +106,7 @@ class WithdrawalIn(Strict):
     requested_on = fields.Date(load_default=None, allow_none=True)
 
 
-class WithdrawalOut(Schema):
+class WithdrawalOut(StrictSchema):
     withdrawal_id = fields.String()
     purposes = fields.List(fields.String())
     data_policy = fields.String()
@@ -115,13 +114,13 @@ class WithdrawalOut(Schema):
     status = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-class StatusQuery(Strict):
+class StatusQuery(StrictSchema):
     case_id = fields.UUID(load_default=None, allow_none=True)
     subject_ref = fields.String(load_default=None, allow_none=True)
     purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
 
 
-class StatusOut(Schema):
+class StatusOut(StrictSchema):
     case_id = fields.String(allow_none=True)
     subject_ref = fields.String(allow_none=True)
     purpose = fields.String()
@@ -132,7 +131,63 @@ class StatusOut(Schema):
     template_version = fields.Integer(allow_none=True)
 
 
-class DocumentQuery(Strict):
+class DocumentQuery(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=5, max=500, error="Skriv hvorfor du åpner "
                            "dokumentet (minst 5 tegn)."), error_messages=REQUIRED)
     disposition = fields.String(load_default="inline", validate=_one_of(("inline", "attachment")))
+
+
+class AddedOut(StrictSchema):
+    added = fields.List(fields.String())
+
+
+class SignatureOut(StrictSchema):
+    slot = fields.Function(lambda state: state.slot.key)
+    state = fields.String()
+
+
+class PurposeOut(StrictSchema):
+    purpose = fields.String()
+    state = fields.String()
+    granted = fields.Boolean()
+    expires_on = fields.Date(allow_none=True)
+    missing_roles = fields.List(fields.String())
+    signatures = fields.List(fields.Nested(SignatureOut), attribute="slots")
+
+
+class DecisionOut(StrictSchema):
+    purpose = fields.String()
+    decision = fields.String()
+    template_version = fields.Integer()
+    withdrawn = fields.Function(lambda decision: decision["withdrawn_at"] is not None)
+
+
+class DocumentOut(StrictSchema):
+    id = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+
+
+class RecordOut(StrictSchema):
+    id = fields.String()
+    signer_role = fields.String()
+    signer_name = fields.String(allow_none=True)
+    signed_on = fields.Date()
+    method = fields.String()
+    decisions = fields.List(fields.Nested(DecisionOut))
+    documents = fields.List(fields.Nested(DocumentOut))
+
+
+class OverviewOut(StrictSchema):
+    """A case's (or person's) consents: per purpose who must sign and who has, and the registered forms."""
+
+    subject_key = fields.String()
+    purposes = fields.List(fields.Nested(PurposeOut))
+    records = fields.List(fields.Nested(RecordOut))
+
+
+class ConsentAccessOut(StrictSchema):
+    cases = fields.List(fields.Dict(), required=True, metadata={
+        "description": "per case: records (the candidate's in full, with the scan in content_base64; other signers "
+                       "by role, date and decisions), withdrawals, status, audit_trail"})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

@@ -36,12 +36,13 @@ def sniff_document(data: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> st
     if len(data) == 0:
         raise UploadRefused("Filen er tom. Last opp den skannede samtykkeerklæringen (PDF, JPEG eller PNG).")
     if len(data) > max_bytes:
-        raise UploadRefused(f"Filen er for stor ({human_size(len(data))}). Største tillatte størrelse er {human_size(max_bytes)}.")
+        raise UploadRefused(f"Filen er for stor ({human_size(len(data))}). "
+                            f"Største tillatte størrelse er {human_size(max_bytes)}.")
     if data.startswith(_EXECUTABLES):
         raise UploadRefused("Filen er et program (kjørbar fil), ikke et skannet dokument, uansett hva filnavnet sier. "
                             "Den er avvist og ikke lagret.")
     for signature, content_type in _SIGNATURES:
         if data.startswith(signature):
             return content_type
-    raise UploadRefused("Filtypen er ikke tillatt. Bare PDF, JPEG og PNG godtas, og typen avgjøres av innholdet i filen, "
-                        "ikke av filnavnet.")
+    raise UploadRefused("Filtypen er ikke tillatt. Bare PDF, JPEG og PNG godtas, og typen avgjøres av innholdet i "
+                        "filen, ikke av filnavnet.")
