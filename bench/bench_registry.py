@@ -125,11 +125,11 @@ def measure_export(rows: int):
             conn.execute(text("ANALYZE registry_closures"))
         token = mint_token(platform.settings, subject="rune-forsker", role="researcher", name="Bench")
         # Reference: COPY of the registry's own (wider: 38 columns, ~530 bytes a row) export query to /dev/null.
-        from services.registry.export import _copy_sql
+        from services.registry.store import export_copy_sql
         raw = platform.engine.raw_connection()
         started = time.perf_counter()
         with raw.cursor() as cursor, open(os.devnull, "wb") as sink:
-            cursor.copy_expert(_copy_sql(platform.engine, 0, rows), sink, size=1 << 18)
+            cursor.copy_expert(export_copy_sql(platform.engine.dialect, 0, rows), sink, size=1 << 18)
         own_copy = rows / (time.perf_counter() - started)
         raw.rollback()
         raw.close()
@@ -177,10 +177,10 @@ def measure_export(rows: int):
 def measure_ingest(events: int):
     from sqlalchemy import func, select
 
-    from services.registry import demo, ingest
+    from services.registry import demo, handlers
     from shared import migrations
     from shared.bus import admin, topology
-    from shared.bus.consumer import ConsumerSpec, drain
+    from shared.bus.consumer import drain
     from shared.bus.relay import relay_pending
     from shared.config import load_settings
     from shared.platform import Platform, new_metadata, platform_tables
@@ -221,7 +221,7 @@ def measure_ingest(events: int):
                 producers["intake"].emit(iconn, "case.closed", office, payload)
         assert relay_pending(producers["consent"]) == events
         assert relay_pending(producers["intake"]) == events
-        stats = drain(registry, ConsumerSpec(queue=ingest.QUEUE, handlers=ingest.HANDLERS), idle_seconds=1.0)
+        stats = drain(registry, handlers.consumer_spec(), idle_seconds=1.0)
         with registry.engine.connect() as conn:
             stored = conn.execute(select(func.count()).select_from(registry.tables["closures"])).scalar_one()
         assert stats.processed == 2 * events and stored == events, (stats, stored)
@@ -255,8 +255,8 @@ def report_export(export):
           f"cursor+csv baseline {export['cursor_rows_per_s']:.0f} rows/s; COPY of the registry's own export query "
           f"to /dev/null {export['own_copy_rows_per_s']:.0f} rows/s")
     print(f"export_ratio_to_copy={export['rows_per_s'] / export['copy_rows_per_s']:.2f} (target >= 0.12)  "
-          f"worker_peak_rss_mb={export['worker_peak_rss_mb']:.1f} (before the request {export['worker_rss_before_mb']:.1f}; "
-          f"target < 100)")
+          f"worker_peak_rss_mb={export['worker_peak_rss_mb']:.1f} "
+          f"(before the request {export['worker_rss_before_mb']:.1f}; target < 100)")
 
 
 def report_ingest(result):

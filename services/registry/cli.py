@@ -12,8 +12,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from shared import privacy as shared_privacy
+from shared.bus.envelope import InvalidEvent
 
-from . import ingest
+from . import demo, handlers, privacy, service, tables
 
 registry_cli = AppGroup("registry", help="The research registry's ingest housekeeping.")
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -26,7 +27,7 @@ def _platform():
 @registry_cli.command("purge-waiting")
 def purge_waiting():
     """Drop closures that waited longer than the project's consent_wait_days for consent (platform clock)."""
-    dropped = ingest.purge_waiting(_platform())
+    dropped = service.purge_waiting(_platform())
     click.echo(f"dropped {dropped} closure(s) that waited too long for consent")
 
 
@@ -34,14 +35,13 @@ def purge_waiting():
 @click.option("--file", "path", required=True, help="JSON lines, one event envelope per line")
 def replay(path):
     """Process envelopes (e.g. from the dead-letter queue) through inbox + handlers; a seen message is a no-op."""
-    from shared.bus.envelope import InvalidEvent
     outcomes = {}
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                outcome = ingest.process(_platform(), json.loads(line))
+                outcome = handlers.process(_platform(), json.loads(line))
             except (InvalidEvent, ValueError) as error:
                 click.echo(f"line {number}: refused: {error}", err=True)
                 sys.exit(2)
@@ -52,12 +52,11 @@ def replay(path):
 @demo_cli.command("seed")
 def seed():
     """The report's 21 cases of table 1, with research consent, straight into the registry's ingest."""
-    from . import demo
     outcomes = demo.seed(_platform())
     click.echo(json.dumps(outcomes, sort_keys=True))
 
 
-privacy_cli = shared_privacy.retention_cli(ingest.retention_steps, ingest.T["privacy_log"])
+privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, tables.privacy_log)
 
 
 def register(app):

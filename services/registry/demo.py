@@ -6,12 +6,15 @@ values and said so in the file; they are not the report's data.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, date, datetime
 
 from shared.bus.envelope import make_envelope
 from shared.config import REPO_ROOT
+
+from . import handlers
 
 CASES_FILE = REPO_ROOT / "tests" / "data" / "table1_cases.json"
 NAMESPACE = uuid.UUID("6f1c3c84-5d0b-4a55-9d55-8d2a3c3e6f10")
@@ -27,7 +30,6 @@ def case_id(number: int) -> str:
 
 
 def _hex(seed: str) -> str:
-    import hashlib
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
@@ -75,12 +77,11 @@ def consent_envelope(event_type: str, office: str, case_uuid: str, occurred_at=N
 
 
 def seed(platform) -> dict:
-    from . import ingest
     data = load_cases()
     outcomes = {}
     for case in data["cases"]:
         for envelope in (consent_envelope("consent.granted", case["office"], case_id(case["case"])),
                          closure_envelope(case, data["defaults"])):
-            outcome = str(ingest.process(platform, envelope))
+            outcome = str(handlers.process(platform, envelope))
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes

@@ -2,60 +2,57 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from marshmallow import ValidationError
 
 from shared.web import current_platform, roles_required
 
-from . import charts, codebook, export, stats
+from . import access, charts, service
+from .domain.codebook import label
+from .domain.errors import TableRequestError
+from .domain.reports import DISTRIBUTIONS
+from .schemas import TablePageForm
 
 pages = Blueprint("registry_pages", __name__, template_folder="templates")
 
 BY_LABELS = {"office": "Kontor", "county": "Fylke", "period": "År"}
 
 
-def _threshold():
-    return current_platform().directory.project_settings()["small_count_threshold"]
-
-
 @pages.get("/")
-@roles_required("researcher")
+@roles_required(*access.RESEARCH)
 def index():
-    platform = current_platform()
-    threshold = _threshold()
-    outcome = stats.distribution(platform.engine, platform.directory, "outcome", by="office", threshold=threshold)
-    mentor = stats.distribution(platform.engine, platform.directory, "5", by="office", threshold=threshold)
-    duration = stats.distribution(platform.engine, platform.directory, "6", by="office", threshold=threshold)
+    view = service.overview(current_platform())
+    outcome = view["outcome"]
     return render_template(
-        "registry/index.html", threshold=threshold, cursor=export.newest_change(platform.engine),
+        "registry/index.html", threshold=view["threshold"], cursor=view["cursor"],
         outcome_chart=charts.outcome_chart(outcome),
-        mentor_chart=charts.bar_chart("Kontakt mellom veileder og mentor (tabell 5)", charts.totals_items(mentor),
-                                      "chart-mentor"),
-        duration_chart=charts.bar_chart("Varighet (tabell 6)", charts.totals_items(duration), "chart-duration"),
-        total=outcome["totals"]["total"] if outcome["totals"] else 0, tables=stats.DISTRIBUTIONS)
+        mentor_chart=charts.bar_chart("Kontakt mellom veileder og mentor (tabell 5)",
+                                      charts.totals_items(view["mentor"]), "chart-mentor"),
+        duration_chart=charts.bar_chart("Varighet (tabell 6)", charts.totals_items(view["duration"]),
+                                        "chart-duration"),
+        total=outcome["totals"]["total"] if outcome["totals"] else 0, tables=DISTRIBUTIONS)
 
 
 @pages.get("/tabeller/<table_id>")
-@roles_required("researcher")
+@roles_required(*access.RESEARCH)
 def table_page(table_id):
     platform = current_platform()
-    by = request.args.get("by", "office")
     errors = {}
-    if by not in stats.BY:
-        errors["by"] = "Velg kontor, fylke eller år."
+    try:
+        by = TablePageForm().load({"by": request.args["by"]} if "by" in request.args else {})["by"]
+    except ValidationError as error:
+        errors["by"] = error.messages["by"][0]
         by = "office"
     if table_id == "1":
-        rows = stats.table1(platform.engine)
-        return render_template("registry/table1.html", rows=rows, label=codebook.label)
+        return render_template("registry/table1.html", rows=service.table1(platform)["rows"], label=label)
     try:
-        table = stats.distribution(platform.engine, platform.directory, table_id, by=by, threshold=_threshold())
-    except stats.TableRequestError:
+        table = service.distribution(platform, table_id, by=by)
+    except TableRequestError:
         return render_template("error.html", status=404, message="Fant ikke tabellen."), 404
     return render_template("registry/table.html", table=table, by=by, by_labels=BY_LABELS, errors=errors,
-                           tables=stats.DISTRIBUTIONS, threshold=_threshold())
+                           tables=DISTRIBUTIONS, threshold=table["threshold"])
 
 
 @pages.get("/kodebok")
-@roles_required("researcher")
+@roles_required(*access.RESEARCH)
 def codebook_page():
-    platform = current_platform()
-    return render_template("registry/codebook.html",
-                           book=codebook.codebook(platform.directory, platform.directory.project_settings()))
+    return render_template("registry/codebook.html", book=service.codebook_document(current_platform()))

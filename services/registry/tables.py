@@ -77,7 +77,8 @@ changes = Table(
     "registry_changes", metadata,
     Column("seq", _ID, primary_key=True, autoincrement=True),
     Column("case_pseudonym", String(PSEUDONYM), nullable=False, index=True),
-    Column("change", String(30), nullable=False),  # closed | corrected | project_end | withdrawn_erased | withdrawn_marked
+    # closed | corrected | project_end | withdrawn_erased | withdrawn_marked
+    Column("change", String(30), nullable=False),
     Column("version", Integer, nullable=True),
     Column("at", UTCDateTime, nullable=False),
 )

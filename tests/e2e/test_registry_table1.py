@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from stdnum.no import fodselsnummer
 
-from services.registry import demo, ingest
+from services.registry import demo, handlers
 from services.registry import tables as registry_tables
 from services.registry.app import create_app
 from shared.auth import mint_token
-from shared.bus.consumer import ConsumerSpec, drain
+from shared.bus.consumer import drain
 from shared.bus.relay import relay_pending
 
 SECRET = "e2e-secret-" + "q" * 40
@@ -90,21 +90,23 @@ def test_table1_through_intake_and_the_bus(platform_factory, pg_url, tmp_path, b
     guest = enter_case(intake, "drammen", "geir-veileder", {
         "opened_on": "2020-01-06", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
         "reasons": ["extra_follow_up"], "counsellor_knew_company": "yes", "attachment_before": "none",
-        "mentor_relation": "colleague", "closure": {"closed_on": "2020-06-01", "closure_reason": "measure_completed",
-                                                    "attachment_after": "no_attachment", "attached_same_company": "no",
-                                                    "feedback_mentor": "not_given", "feedback_counsellor": "not_given"}},
+        "mentor_relation": "colleague",
+        "closure": {"closed_on": "2020-06-01", "closure_reason": "measure_completed",
+                    "attachment_after": "no_attachment", "attached_same_company": "no",
+                    "feedback_mentor": "not_given", "feedback_counsellor": "not_given"}},
         seed=99)
 
     at = datetime(2026, 11, 1, tzinfo=UTC)
     with consent.engine.begin() as conn:
         for number, result in list(entered.items()) + [("guest", guest)]:
             office = "drammen" if number == "guest" else next(c["office"] for c in data["cases"] if c["case"] == number)
-            consent.emit(conn, "consent.granted", office, {"case_id": result["case_id"], "purpose": "research_registration",
-                                                           "template_version": 1, "effective_at": at, "expires_on": None})
+            consent.emit(conn, "consent.granted", office, {
+                "case_id": result["case_id"], "purpose": "research_registration", "template_version": 1,
+                "effective_at": at, "expires_on": None})
 
     # Closures first (they wait for consent), then the consents release them: the order a real office produces.
     assert relay_pending(intake) > 22
-    spec = ConsumerSpec(queue=ingest.QUEUE, handlers=ingest.HANDLERS)
+    spec = handlers.consumer_spec()
     drain(registry, spec, idle_seconds=1.0)
     with registry.engine.connect() as conn:
         assert conn.execute(registry_tables.waiting.select()).fetchall().__len__() == 21
@@ -122,9 +124,11 @@ def test_table1_through_intake_and_the_bus(platform_factory, pg_url, tmp_path, b
     got = Counter((r["industry"], r["reasons"], r["counsellor_knew_company"], r["attachment_before"],
                    r["frequency_mentor"], r["frequency_candidate"], r["frequency_employer"], r["attachment_after"],
                    r["attached_same_company"]) for r in rows)
-    want = Counter((c["codes"]["industry"], ";".join(sorted(c["codes"]["reasons"])), c["codes"]["counsellor_knew_company"],
-                    c["codes"]["attachment_before"], c["codes"]["frequency_mentor"], c["codes"]["frequency_candidate"],
-                    c["codes"]["frequency_employer"], c["codes"]["attachment_after"], c["codes"]["attached_same_company"])
+    want = Counter((c["codes"]["industry"], ";".join(sorted(c["codes"]["reasons"])),
+                    c["codes"]["counsellor_knew_company"], c["codes"]["attachment_before"],
+                    c["codes"]["frequency_mentor"], c["codes"]["frequency_candidate"],
+                    c["codes"]["frequency_employer"], c["codes"]["attachment_after"],
+                    c["codes"]["attached_same_company"])
                    for c in data["cases"])
     assert got == want
     assert Counter(r["outcome_summary"] for r in rows) == Counter(data["summary"])
@@ -142,5 +146,6 @@ def test_table1_through_intake_and_the_bus(platform_factory, pg_url, tmp_path, b
         assert result["national_id"] not in exports
         assert str(result["case_id"]) not in exports and result["candidate_hash"] not in exports
     with registry.engine.connect() as conn:
-        log = conn.execute(registry_tables.log.select().where(registry_tables.log.c.office == "drammen")).mappings().all()
+        log = conn.execute(registry_tables.log.select()
+                           .where(registry_tables.log.c.office == "drammen")).mappings().all()
     assert {r["reason"] for r in log} == {"office_not_covered_by_research"}

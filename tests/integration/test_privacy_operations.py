@@ -26,7 +26,7 @@ from services.notify import handlers as notify_handlers
 from services.notify import tables as nt
 from services.notify.app import create_app as notify_app
 from services.notify.service import sweep_once
-from services.registry import ingest
+from services.registry import handlers as registry_handlers
 from services.registry import tables as rt
 from services.registry.app import create_app as registry_app
 from shared.auth import mint_token
@@ -112,12 +112,12 @@ class World:
         relay_all(self.intake)
         for platform, spec in ((self.consent, consent_handlers.consumer_spec()),
                                (self.notify, notify_handlers.consumer_spec()),
-                               (self.registry, ingest.consumer_spec())):
+                               (self.registry, registry_handlers.consumer_spec())):
             drain(platform, spec, idle_seconds=0.2)
 
     def deliver_consent(self):
         relay_all(self.consent)
-        drain(self.registry, ingest.consumer_spec(), idle_seconds=0.2)
+        drain(self.registry, registry_handlers.consumer_spec(), idle_seconds=0.2)
         drain(self.notify, notify_handlers.consumer_spec(), idle_seconds=0.2)
 
     def headers(self, user_id="lise-kontakt"):

@@ -10,9 +10,9 @@ import re
 import pytest
 from stdnum.no import fodselsnummer
 
-from services.registry import demo, ingest, pseudonym, tables
+from services.registry import demo, handlers, service, tables
 from services.registry.app import create_app
-from services.registry.codebook import EXPORT_COLUMNS
+from services.registry.domain.codebook import EXPORT_COLUMNS
 from shared.auth import mint_token
 from shared.vocab import VOCABULARIES
 
@@ -29,8 +29,7 @@ def seeded(platform_factory, db_url, monkeypatch):
 
     def forbidden(*_a, **_k):
         raise AssertionError("the web app tried to read the pseudonym secret")
-    monkeypatch.setattr(pseudonym, "read_secret", forbidden)
-    monkeypatch.setattr(ingest, "read_secret", forbidden)
+    monkeypatch.setattr(service, "read_secret", forbidden)
     app = create_app(platform=platform)
     return platform, app.test_client()
 
@@ -103,9 +102,10 @@ def test_incremental_pull_reports_corrections_and_withdrawals(seeded, monkeypatc
     from shared.bus.envelope import make_envelope
     payload = demo.closure_payload(case4, data["defaults"], version=2)
     payload.update(supersedes_version=1, attachment_after="permanent_with_wage_subsidy")
-    assert ingest.process(platform, make_envelope("case.corrected", case4["office"], payload, producer="intake")) == "accepted"
+    corrected = make_envelope("case.corrected", case4["office"], payload, producer="intake")
+    assert handlers.process(platform, corrected) == "accepted"
     withdrawal = demo.consent_envelope("consent.withdrawn", case5["office"], demo.case_id(5), data_policy="erase")
-    assert ingest.process(platform, withdrawal) == "erased"
+    assert handlers.process(platform, withdrawal) == "erased"
     feed = client.get(f"/api/v1/changes?after={cursor}", headers=_auth(platform)).get_json()
     assert [c["change"] for c in feed["changes"]] == ["corrected", "withdrawn_erased"]
     delta = list(csv.DictReader(io.StringIO(client.get(f"/api/v1/exports/closures.csv?after={cursor}",

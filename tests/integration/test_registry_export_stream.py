@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import text
 
-from services.registry import export, tables
+from services.registry import service, streaming, tables
 
 
 def _fill(platform, rows):
@@ -27,14 +27,14 @@ def test_export_streams_in_chunks_and_stops_when_the_client_leaves(platform_fact
     platform = platform_factory("registry", tables.all_tables(), db_url)
     rows = 60000
     _fill(platform, rows)
-    upto = export.newest_change(platform.engine)
-    chunks = list(export.stream_csv(platform.engine, 0, upto))
-    assert len(chunks) > 5 and max(len(c) for c in chunks) < 2 * export.CHUNK_BYTES
+    upto = service.newest_change(platform)
+    chunks = list(service.stream_csv(platform, 0, upto))
+    assert len(chunks) > 5 and max(len(c) for c in chunks) < 2 * streaming.CHUNK_BYTES
     assert b"".join(chunks).count(b"\n") == rows + 1
     assert all(len(c) > 0 for c in chunks[:-1])
 
     before = threading.active_count()
-    stream = export.stream_csv(platform.engine, 0, upto)
+    stream = service.stream_csv(platform, 0, upto)
     first = next(stream)
     assert first.startswith(b"case_pseudonym,version")
     stream.close()  # the client went away
@@ -43,5 +43,5 @@ def test_export_streams_in_chunks_and_stops_when_the_client_leaves(platform_fact
     if hasattr(pool, "checkedout"):
         assert pool.checkedout() == 0
     # The database is usable afterwards (no connection left in COPY state).
-    assert export.newest_change(platform.engine) == upto
-    assert sum(1 for _ in export.stream_json(platform.engine, upto - 10, upto)) >= 1
+    assert service.newest_change(platform) == upto
+    assert sum(1 for _ in service.stream_json(platform, upto - 10, upto)) >= 1

@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.registry import demo, export, ingest, tables
+from services.registry import demo, handlers, service, tables
+from services.registry.domain.pseudonyms import Pseudonymiser
 from shared.bus.envelope import make_envelope
 
 SECRET = "test-secret-" + "s" * 40
@@ -39,7 +40,7 @@ def _case(data, number):
 
 
 def _grant(platform, office, case_uuid):
-    return ingest.process(platform, demo.consent_envelope("consent.granted", office, case_uuid))
+    return handlers.process(platform, demo.consent_envelope("consent.granted", office, case_uuid))
 
 
 def test_table1_cases_through_ingest_give_one_row_per_case_with_the_reports_codes_and_summary(registry):
@@ -69,8 +70,8 @@ def test_table1_cases_through_ingest_give_one_row_per_case_with_the_reports_code
         assert len(row["opened_period"]) == 7 and len(row["closed_period"]) == 7
     payload = demo.closure_payload(_case(data, 5), data["defaults"])
     stored_values = {str(v) for r in rows.values() for v in r.values()}
-    for identifier in (payload["case_id"], payload["candidate_hash"], payload["employer_hash"], str(payload["mentor_id"]),
-                       payload["counsellor_id"]):
+    for identifier in (payload["case_id"], payload["candidate_hash"], payload["employer_hash"],
+                       str(payload["mentor_id"]), payload["counsellor_id"]):
         assert identifier not in stored_values
 
 
@@ -78,13 +79,14 @@ def test_guest_office_closure_and_consent_are_refused_and_store_nothing_personal
     data = demo.load_cases()
     case = dict(_case(data, 4), office="drammen", counsellor_id="geir-veileder")
     _grant(registry, "drammen", demo.case_id(4))
-    assert ingest.process(registry, demo.closure_envelope(case, data["defaults"])) == "refused"
+    assert handlers.process(registry, demo.closure_envelope(case, data["defaults"])) == "refused"
     assert _count(registry, tables.closures) == 0
     assert _count(registry, tables.waiting) == 0
     assert _count(registry, tables.consents) == 0
     assert _count(registry, tables.versions) == 0
     log = _rows(registry, tables.log)
-    assert {(r["office"], r["outcome"], r["reason"]) for r in log} == {("drammen", "refused", "office_not_covered_by_research")}
+    assert {(r["office"], r["outcome"], r["reason"]) for r in log} == {
+        ("drammen", "refused", "office_not_covered_by_research")}
     for row in log:
         assert demo.case_id(4) not in str(row) and "geir" not in str(row)
 
@@ -94,10 +96,10 @@ def test_duplicate_delivery_and_same_version_redelivered_under_new_id_are_stored
     case = _case(data, 16)
     _grant(registry, case["office"], demo.case_id(16))
     envelope = demo.closure_envelope(case, data["defaults"])
-    assert ingest.process(registry, envelope) == "accepted"
-    assert ingest.process(registry, copy.deepcopy(envelope)) == "redelivery"  # inbox: same message id
+    assert handlers.process(registry, envelope) == "accepted"
+    assert handlers.process(registry, copy.deepcopy(envelope)) == "redelivery"  # inbox: same message id
     again = dict(copy.deepcopy(envelope), message_id=str(uuid.uuid4()))  # a producer retry with a new id
-    assert ingest.process(registry, again) == "duplicate"
+    assert handlers.process(registry, again) == "duplicate"
     assert _count(registry, tables.closures) == 1
     assert _count(registry, tables.versions) == 1
     assert _count(registry, tables.changes) == 1
@@ -107,7 +109,7 @@ def test_closure_waits_for_consent_holding_only_keyed_hashes_then_is_accepted(re
     data = demo.load_cases()
     case = _case(data, 9)
     envelope = demo.closure_envelope(case, data["defaults"])
-    assert ingest.process(registry, envelope) == "waiting"
+    assert handlers.process(registry, envelope) == "waiting"
     assert _count(registry, tables.closures) == 0
     held = _rows(registry, tables.waiting)
     assert len(held) == 1
@@ -123,12 +125,13 @@ def test_closure_waits_for_consent_holding_only_keyed_hashes_then_is_accepted(re
 
 def test_waiting_closure_is_dropped_after_consent_wait_days_on_the_platform_clock(registry):
     data = demo.load_cases()
-    ingest.process(registry, demo.closure_envelope(_case(data, 9), data["defaults"]))
-    wait_days = registry.directory.project_settings()["consent_wait_days"]
+    handlers.process(registry, demo.closure_envelope(_case(data, 9), data["defaults"]))
+    with registry.engine.connect() as conn:
+        wait_days = registry.directory.project_settings(conn)["consent_wait_days"]
     registry.clock.set(registry.clock.now() + timedelta(days=wait_days - 1))
-    assert ingest.purge_waiting(registry) == 0
+    assert service.purge_waiting(registry) == 0
     registry.clock.set(registry.clock.now() + timedelta(days=2))
-    assert ingest.purge_waiting(registry) == 1
+    assert service.purge_waiting(registry) == 1
     assert _count(registry, tables.waiting) == 0
     assert _count(registry, tables.log, tables.log.c.reason == "consent_wait_expired") == 1
     # Consent arriving after the drop finds nothing to release.
@@ -140,20 +143,21 @@ def test_correction_replaces_current_keeps_history_and_is_reported_by_the_change
     data = demo.load_cases()
     case = _case(data, 15)
     _grant(registry, case["office"], demo.case_id(15))
-    ingest.process(registry, demo.closure_envelope(case, data["defaults"]))
-    cursor = export.newest_change(registry.engine)
+    handlers.process(registry, demo.closure_envelope(case, data["defaults"]))
+    cursor = service.newest_change(registry)
     payload = demo.closure_payload(case, data["defaults"], version=2)
     payload.update(attachment_after="permanent_with_wage_subsidy", supersedes_version=1)
-    assert ingest.process(registry, make_envelope("case.corrected", case["office"], payload, producer="intake")) == "accepted"
+    corrected = make_envelope("case.corrected", case["office"], payload, producer="intake")
+    assert handlers.process(registry, corrected) == "accepted"
     current = _rows(registry, tables.closures)
     assert len(current) == 1 and current[0]["version"] == 2
     assert current[0]["attachment_after"] == "permanent_with_wage_subsidy"
     assert sorted(r["version"] for r in _rows(registry, tables.versions)) == [1, 2]
-    feed = export.changes_since(registry.engine, cursor, 100)
+    feed = service.changes_since(registry, cursor, 100)
     assert [c["change"] for c in feed["changes"]] == ["corrected"]
     # An older version arriving late goes to history only.
     late = demo.closure_envelope(case, data["defaults"])
-    assert ingest.process(registry, late) == "duplicate"
+    assert handlers.process(registry, late) == "duplicate"
     assert _rows(registry, tables.closures)[0]["version"] == 2
 
 
@@ -162,21 +166,22 @@ def test_withdrawal_erases_or_marks_bars_later_closures_and_is_reported(registry
     data = demo.load_cases()
     case = _case(data, 11)
     _grant(registry, case["office"], demo.case_id(11))
-    ingest.process(registry, demo.closure_envelope(case, data["defaults"]))
-    cursor = export.newest_change(registry.engine)
+    handlers.process(registry, demo.closure_envelope(case, data["defaults"]))
+    cursor = service.newest_change(registry)
     withdrawn = demo.consent_envelope("consent.withdrawn", case["office"], demo.case_id(11), data_policy=policy)
-    assert ingest.process(registry, withdrawn) == ("erased" if policy == "erase" else "marked")
+    assert handlers.process(registry, withdrawn) == ("erased" if policy == "erase" else "marked")
     rows = _rows(registry, tables.closures)
     if policy == "erase":
         assert rows == [] and _count(registry, tables.versions) == 0
     else:
         assert [r["status"] for r in rows] == ["withdrawn_marked"]
-    feed = export.changes_since(registry.engine, cursor, 100)
+    feed = service.changes_since(registry, cursor, 100)
     assert [c["change"] for c in feed["changes"]] == ["withdrawn_erased" if policy == "erase" else "withdrawn_marked"]
     # Later closures of the case, and a new grant, are barred.
     payload = demo.closure_payload(case, data["defaults"], version=2)
     payload["supersedes_version"] = 1
-    assert ingest.process(registry, make_envelope("case.corrected", case["office"], payload, producer="intake")) == "refused"
+    corrected = make_envelope("case.corrected", case["office"], payload, producer="intake")
+    assert handlers.process(registry, corrected) == "refused"
     assert _grant(registry, case["office"], demo.case_id(11)) == "refused"
     assert len(_rows(registry, tables.closures)) == (0 if policy == "erase" else 1)
     assert _count(registry, tables.log, tables.log.c.reason == "consent_withdrawn") == 1
@@ -185,16 +190,16 @@ def test_withdrawal_erases_or_marks_bars_later_closures_and_is_reported(registry
 def test_same_candidate_same_pseudonym_across_cases_and_different_in_another_project(registry, platform_factory,
                                                                                      tmp_path):
     data = demo.load_cases()
-    first, second = dict(_case(data, 3), candidate="same"), dict(_case(data, 13), candidate="same", office="kristiansand")
+    first = dict(_case(data, 3), candidate="same")
+    second = dict(_case(data, 13), candidate="same", office="kristiansand")
     for case in (first, second):
         _grant(registry, case["office"], demo.case_id(case["case"]))
-        ingest.process(registry, demo.closure_envelope(case, data["defaults"]))
+        handlers.process(registry, demo.closure_envelope(case, data["defaults"]))
     rows = _rows(registry, tables.closures)
     assert len(rows) == 2 and len({r["candidate_pseudonym"] for r in rows}) == 1
     assert len({r["case_pseudonym"] for r in rows}) == 2
-    from services.registry.pseudonym import Pseudonymiser
     with registry.engine.begin() as conn:
-        here = ingest.context(registry, conn).pseudonymiser
+        here = service.ingest_context(registry, conn).pseudonymiser
     other = Pseudonymiser("another-project", SECRET.encode())
     value = demo.closure_payload(first, data["defaults"])["candidate_hash"]
     assert here.pseudonym("candidate", value) == rows[0]["candidate_pseudonym"]
@@ -206,15 +211,16 @@ def test_consent_for_another_purpose_or_expired_consent(registry):
     data = demo.load_cases()
     case = _case(data, 20)
     other = demo.consent_envelope("consent.granted", case["office"], demo.case_id(20), purpose="interviews")
-    assert ingest.process(registry, other) == "ignored"
-    assert ingest.process(registry, demo.closure_envelope(case, data["defaults"])) == "waiting"
+    assert handlers.process(registry, other) == "ignored"
+    assert handlers.process(registry, demo.closure_envelope(case, data["defaults"])) == "waiting"
     _grant(registry, case["office"], demo.case_id(20))
     expired = demo.consent_envelope("consent.expired", case["office"], demo.case_id(20))
-    assert ingest.process(registry, expired) == "expired"
+    assert handlers.process(registry, expired) == "expired"
     assert _count(registry, tables.closures) == 1  # expiry is not withdrawal: stored data stays
     payload = demo.closure_payload(case, data["defaults"], version=2)
     payload["supersedes_version"] = 1
-    assert ingest.process(registry, make_envelope("case.corrected", case["office"], payload, producer="intake")) == "waiting"
+    corrected = make_envelope("case.corrected", case["office"], payload, producer="intake")
+    assert handlers.process(registry, corrected) == "waiting"
 
 
 def test_ingest_refuses_to_run_without_the_secret(platform_factory, db_url, monkeypatch):
@@ -223,7 +229,7 @@ def test_ingest_refuses_to_run_without_the_secret(platform_factory, db_url, monk
     data = demo.load_cases()
     from sqlalchemy.exc import OperationalError
     with pytest.raises(OperationalError, match="pseudonym secret unavailable"):
-        ingest.process(platform, demo.closure_envelope(_case(data, 1), data["defaults"]))
+        handlers.process(platform, demo.closure_envelope(_case(data, 1), data["defaults"]))
     assert _count(platform, tables.closures) == 0
     assert _count(platform, platform.tables["inbox"]) == 0  # rolled back: the message will be retried
 
@@ -231,7 +237,7 @@ def test_ingest_refuses_to_run_without_the_secret(platform_factory, db_url, monk
 def test_purge_waiting_cli_drops_on_the_platform_clock(registry):
     from services.registry.app import create_app
     data = demo.load_cases()
-    ingest.process(registry, demo.closure_envelope(_case(data, 2), data["defaults"]))
+    handlers.process(registry, demo.closure_envelope(_case(data, 2), data["defaults"]))
     runner = create_app(platform=registry).test_cli_runner()
     assert "dropped 0 closure(s)" in runner.invoke(args=["registry", "purge-waiting"]).output
     registry.clock.set(registry.clock.now() + timedelta(days=91))

@@ -3,8 +3,10 @@ from datetime import date
 
 import pytest
 
-from services.registry.pseudonym import Pseudonymiser, SecretUnavailable, read_secret
-from services.registry.records import coarsen, outcome_summary
+from services.registry.domain.periods import coarsen
+from services.registry.domain.pseudonyms import Pseudonymiser
+from services.registry.domain.records import outcome_summary
+from services.registry.service import SecretUnavailable, read_secret
 
 SECRET = b"k" * 32
 
@@ -13,7 +15,8 @@ def test_pseudonym_is_stable_keyed_and_project_bound():
     p = Pseudonymiser("hybrid-2022", SECRET)
     assert p.pseudonym("candidate", "ab" * 32) == Pseudonymiser("hybrid-2022", SECRET).pseudonym("candidate", "ab" * 32)
     assert p.pseudonym("candidate", "ab" * 32) != Pseudonymiser("other", SECRET).pseudonym("candidate", "ab" * 32)
-    assert p.pseudonym("candidate", "ab" * 32) != Pseudonymiser("hybrid-2022", b"j" * 32).pseudonym("candidate", "ab" * 32)
+    other_secret = Pseudonymiser("hybrid-2022", b"j" * 32)
+    assert p.pseudonym("candidate", "ab" * 32) != other_secret.pseudonym("candidate", "ab" * 32)
     assert p.pseudonym("candidate", "x") != p.pseudonym("mentor", "x")
     value = p.pseudonym("case", "12345678901")
     assert len(value) == 32 and set(value) <= set("abcdefghijklmnopqrstuvwxyz234567")
@@ -41,7 +44,8 @@ def test_coarsening(granularity, expected):
 
 
 @pytest.mark.parametrize("attached,after,summary", [
-    ("yes", "apprenticeship_education", "same_company"), ("no", "apprenticeship_education", "apprenticeship_other_company"),
+    ("yes", "apprenticeship_education", "same_company"),
+    ("no", "apprenticeship_education", "apprenticeship_other_company"),
     ("no", "no_attachment", "no_attachment"), ("unknown", "unknown", "missing"), ("no", "unknown", "missing"),
     ("no", "permanent_without_wage_subsidy", "other_company")])
 def test_outcome_summary(attached, after, summary):

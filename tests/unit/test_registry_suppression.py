@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from services.registry.suppression import determined_entries, suppress
+from services.registry.domain.suppression import determined_entries, suppress
 
 
 def _hidden(shown):

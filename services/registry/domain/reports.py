@@ -1,12 +1,10 @@
-"""The report's tables from the registry: table 1 (one row per case, no counts) and the distributions of
-tables 3–7 by office, county or period, always through small-count suppression."""
+"""The report's tables: table 1 (one row per case, no counts) and the distributions of tables 3–7 by office,
+county or period, built from counts and always through small-count suppression."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from . import codebook
+from .errors import TableRequestError
 from .suppression import suppress
-from .tables import closures
 
 DISTRIBUTIONS = {
     "3": ("initiator", "initiator", "Tabell 3: Hvem tok initiativ til tiltaket", "Table 3: Who initiated the measure"),
@@ -20,7 +18,7 @@ DISTRIBUTIONS = {
     "outcome": ("outcome_summary", "outcome_summary", "Utfall ved tiltaksslutt (oppsummering av tabell 1)",
                 "Outcome at the end (summary of table 1)"),
 }
-BY = ("office", "county", "period")
+BY = ("office", "county", "period")  # period: calendar year of closure, the report's unit
 SUPPRESSED = ":"  # Statistics Norway's mark for a number withheld for confidentiality
 
 TABLE1_COLUMNS = ("case_pseudonym", "office", "industry", "reasons", "counsellor_knew_company", "attachment_before",
@@ -28,57 +26,45 @@ TABLE1_COLUMNS = ("case_pseudonym", "office", "industry", "reasons", "counsellor
                   "attachment_after", "outcome_summary")
 
 
-class TableRequestError(ValueError):
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-
-
-def _filters(query, office=None, county=None, period_from=None, period_to=None):
-    if office:
-        query = query.where(closures.c.office == office)
-    if county:
-        query = query.where(closures.c.county == county)
-    if period_from:
-        query = query.where(closures.c.closed_period >= period_from)
-    if period_to:
-        query = query.where(closures.c.closed_period <= period_to + "\uffff")
-    return query
-
-
-def _unit_column(by):
-    if by == "office":
-        return closures.c.office
-    if by == "county":
-        return closures.c.county
-    return func.substr(closures.c.closed_period, 1, 4)  # period: calendar year, the report's unit
-
-
-def distribution(engine, directory, table_id, by="office", threshold=5, **filters):
+def check_request(table_id: str, by: str):
+    """Refuse a table or a breakdown the registry does not have."""
     if table_id not in DISTRIBUTIONS:
         raise TableRequestError("table", f"unknown table {table_id}; choose one of {', '.join(DISTRIBUTIONS)}")
     if by not in BY:
         raise TableRequestError("by", f"by must be one of {', '.join(BY)}")
-    column_name, vocab, title_nb, title_en = DISTRIBUTIONS[table_id]
-    variable = closures.c[column_name]
-    unit = _unit_column(by).label("unit")
-    query = _filters(select(variable.label("code"), unit, func.count().label("n")), **filters).group_by(variable, unit)
-    with engine.connect() as conn:
-        counts = {(r.code, r.unit): r.n for r in conn.execute(query)}
+
+
+def column(table_id: str) -> str:
+    """The column a distribution counts."""
+    return DISTRIBUTIONS[table_id][0]
+
+
+def _units(by, counts, offices, filters):
+    """The table's columns: the covered offices (or their counties) within the filters, or the years counted; any
+    unit counted but not listed is added at the end."""
+    covered = [o for o in offices if o["covered_by_research"]]
     if by == "office":
-        units = [o["code"] for o in directory.offices() if o["covered_by_research"]]
+        units = [o["code"] for o in covered]
         units = [u for u in units if not filters.get("office") or u == filters["office"]]
         if filters.get("county"):
-            units = [o["code"] for o in directory.offices(filters["county"]) if o["covered_by_research"]]
+            units = [o["code"] for o in covered if o["county_code"] == filters["county"]]
     elif by == "county":
-        units = sorted({o["county_code"] for o in directory.offices() if o["covered_by_research"]})
+        units = sorted({o["county_code"] for o in covered})
         units = [u for u in units if not filters.get("county") or u == filters["county"]]
     else:
         units = sorted({u for (_c, u) in counts})
-    units += sorted({u for (_c, u) in counts if u not in units})
+    return units + sorted({u for (_c, u) in counts if u not in units})
+
+
+def distribution(table_id: str, by: str, threshold: int, counts: dict, offices: list[dict], places: dict,
+                 filters: dict) -> dict:
+    """The suppressed table from `counts` ({(code, unit): n}); `offices`: the directory's, ordered by name;
+    `places`: the office and county vocabularies (codebook.place_vocabularies)."""
+    column_name, vocab, title_nb, title_en = DISTRIBUTIONS[table_id]
+    units = _units(by, counts, offices, filters)
     codes = list(codebook.vocabulary(vocab) or {})
     codes += sorted({c for (c, _u) in counts if c not in codes})
-    unit_labels = codebook.vocabulary(by, directory) if by != "period" else None
+    unit_labels = codebook.vocabulary(by, places) if by != "period" else None
     result = {"table": table_id, "variable": column_name, "vocabulary": vocab, "by": by, "threshold": threshold,
               "title": {"nb": title_nb, "en": title_en}, "suppressed_mark": None,
               "columns": [{"code": u, "label": (unit_labels or {}).get(u, {}).get("nb", u)} for u in units],
@@ -87,7 +73,7 @@ def distribution(engine, directory, table_id, by="office", threshold=5, **filter
         return result
     cells = [[counts.get((c, u), 0) for u in units] for c in codes]
     shown = suppress(cells, threshold)
-    for code, row in zip(codes, shown[:-1]):
+    for code, row in zip(codes, shown[:-1], strict=True):
         result["rows"].append({"code": code, "label": {"nb": codebook.label(vocab, code, "nb"),
                                                        "en": codebook.label(vocab, code, "en")},
                                "cells": row[:-1], "total": row[-1]})
@@ -95,19 +81,25 @@ def distribution(engine, directory, table_id, by="office", threshold=5, **filter
     return result
 
 
+def _shown(value):
+    return SUPPRESSED if value is None else str(value)
+
+
 def distribution_csv_lines(table):
     """CSV rows for a distribution table; withheld numbers as ':'."""
-    show = lambda v: SUPPRESSED if v is None else str(v)
     yield ["code", "label_nb"] + [c["code"] for c in table["columns"]] + ["total"]
     for row in table["rows"]:
-        yield [row["code"], row["label"]["nb"]] + [show(v) for v in row["cells"]] + [show(row["total"])]
+        yield [row["code"], row["label"]["nb"]] + [_shown(v) for v in row["cells"]] + [_shown(row["total"])]
     if table["totals"]:
-        yield ["total", "Sum"] + [show(v) for v in table["totals"]["cells"]] + [show(table["totals"]["total"])]
+        yield ["total", "Sum"] + [_shown(v) for v in table["totals"]["cells"]] + [_shown(table["totals"]["total"])]
 
 
-def table1(engine, **filters):
+def table1(rows: list[dict]) -> dict:
     """Table 1: one row per case (row level: no counts, nothing to suppress)."""
-    query = _filters(select(*[closures.c[c] for c in TABLE1_COLUMNS]), **filters).order_by(
-        closures.c.office, closures.c.case_pseudonym)
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+    return {"table": "1", "columns": list(TABLE1_COLUMNS), "rows": rows}
+
+
+def table1_csv_lines(table):
+    yield list(TABLE1_COLUMNS)
+    for row in table["rows"]:
+        yield [row[c] for c in TABLE1_COLUMNS]

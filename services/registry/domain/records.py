@@ -1,12 +1,10 @@
-"""From a validated closure payload to the registry's row: pseudonyms, coarsened dates, codes only.
-
-Plain functions, no Flask, no database: the rules of what a researcher may receive live here.
-"""
+"""From a validated closure payload to the registry's row: pseudonyms, coarsened dates, codes only (the rules of
+what a researcher may receive)."""
 from __future__ import annotations
 
-from datetime import date
-
 from shared.vocab import ATTACHED_OUTCOMES
+
+from .periods import coarsen
 
 KIND_BY_EVENT = {"case.closed": "closed", "case.corrected": "corrected", "case.project_end_status": "project_end"}
 
@@ -14,26 +12,12 @@ KIND_BY_EVENT = {"case.closed": "closed", "case.corrected": "corrected", "case.p
 # no attachment, information missing. A registry vocabulary (the shared ones describe the form, this the analysis).
 OUTCOME_SUMMARY = {
     "same_company": {"nb": "Fortsatt tilknyttet bedriften", "en": "Still attached to the company"},
-    "apprenticeship_other_company": {"nb": "Læreplass/utdanning i annen bedrift", "en": "Apprenticeship/education in another company"},
+    "apprenticeship_other_company": {"nb": "Læreplass/utdanning i annen bedrift",
+                                     "en": "Apprenticeship/education in another company"},
     "other_company": {"nb": "Tilknyttet annen bedrift", "en": "Attached to another company"},
     "no_attachment": {"nb": "Ingen tilknytning", "en": "No attachment"},
     "missing": {"nb": "Mangler informasjon", "en": "Information missing"},
 }
-
-
-def coarsen(day: date | None, granularity: str) -> str | None:
-    """A date as the project's period: day (YYYY-MM-DD), month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY)."""
-    if day is None:
-        return None
-    if granularity == "day":
-        return day.isoformat()
-    if granularity == "month":
-        return f"{day.year:04d}-{day.month:02d}"
-    if granularity == "quarter":
-        return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
-    if granularity == "year":
-        return f"{day.year:04d}"
-    raise ValueError(f"unknown date coarsening {granularity}")
 
 
 def outcome_summary(attached_same_company: str, attachment_after: str) -> str:

@@ -64,7 +64,7 @@ def _row_reduce(rows, width):
         for pivot, base in reduced:
             if row[pivot] != 0:
                 factor = row[pivot]
-                row = [a - factor * b for a, b in zip(row, base)]
+                row = [a - factor * b for a, b in zip(row, base, strict=True)]
         pivot = next((c for c in range(width) if row[c] != 0), None)
         if pivot is None:
             continue
@@ -74,7 +74,7 @@ def _row_reduce(rows, width):
         for p, base in reduced:
             if base[pivot] != 0:
                 factor = base[pivot]
-                base = [a - factor * b for a, b in zip(base, row)]
+                base = [a - factor * b for a, b in zip(base, row, strict=True)]
             updated.append((p, base))
         reduced = updated + [(pivot, row)]
     return reduced
@@ -87,7 +87,7 @@ def _in_span(basis, k, width):
     for pivot, base in basis:
         if target[pivot] != 0:
             factor = target[pivot]
-            target = [a - factor * b for a, b in zip(target, base)]
+            target = [a - factor * b for a, b in zip(target, base, strict=True)]
     return all(a == 0 for a in target)
 
 
@@ -123,7 +123,7 @@ def suppress(cells, threshold):
             if not leaks:
                 break
             for (i, j) in sorted(leaks):
-                line = next(l for l in lines if (i, j) in l)
+                line = next(candidate for candidate in lines if (i, j) in candidate)
                 changed = hide_one_more(line) or changed
                 break
             if not changed:

@@ -1,0 +1,132 @@
+"""Every HTTP schema of the registry: the API's queries and answers, and the table page's form.
+
+The answers are declared field by field: the OpenAPI document is the researchers' contract, and schemathesis checks
+every answer against it (scripts/security.sh).
+"""
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from shared.web import StrictSchema
+
+from .domain.periods import PERIOD_PATTERN
+from .domain.reports import BY, TABLE1_COLUMNS
+
+PERIOD = validate.Regexp(PERIOD_PATTERN, error="må være YYYY, YYYY-MM, YYYY-Qn eller YYYY-MM-DD")
+
+
+# ---------------------------------------------------------------- queries
+class ExportQuery(StrictSchema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1), metadata={
+        "description": "Cursor: only rows changed after this change number (0: everything)"})
+
+
+class ChangesQuery(ExportQuery):
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
+
+
+class FilterQuery(StrictSchema):
+    office = fields.String(load_default=None, validate=validate.Length(max=42))
+    county = fields.String(load_default=None, validate=validate.Length(max=42))
+    period_from = fields.String(load_default=None, validate=PERIOD)
+    period_to = fields.String(load_default=None, validate=PERIOD)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+class DistributionQuery(FilterQuery):
+    by = fields.String(load_default="office", validate=validate.OneOf(BY))
+
+
+class TablePageForm(StrictSchema):
+    """The table page's breakdown (the page reads only this parameter)."""
+
+    by = fields.String(load_default="office", validate=validate.OneOf(BY, error="Velg kontor, fylke eller år."))
+
+
+# ---------------------------------------------------------------- answers
+class Labels(StrictSchema):
+    nb = fields.String(required=True)
+    en = fields.String(required=True)
+
+
+class Code(Labels):
+    code = fields.String(required=True)
+
+
+class Change(StrictSchema):
+    seq = fields.Integer(required=True)
+    case_pseudonym = fields.String(required=True)
+    change = fields.String(required=True, metadata={"description": "closed, corrected, project_end, "
+                                                                    "withdrawn_erased or withdrawn_marked"})
+    version = fields.Integer(required=True, allow_none=True, metadata={"description": "none for an erasure"})
+
+
+class ChangesOut(StrictSchema):
+    after = fields.Integer(required=True)
+    next_cursor = fields.Integer(required=True)
+    changes = fields.List(fields.Nested(Change), required=True)
+    more = fields.Boolean(required=True, metadata={"description": "the limit was reached: ask again from next_cursor"})
+
+
+class CodebookColumn(StrictSchema):
+    name = fields.String(required=True)
+    type = fields.String(required=True)
+    description = fields.Nested(Labels, required=True)
+    list_format = fields.Nested(Labels, metadata={"description": "for list columns: how the codes are joined"})
+    vocabulary = fields.String()
+    codes = fields.List(fields.Nested(Code))
+
+
+class ChangeFeedCodes(StrictSchema):
+    description = fields.Nested(Labels, required=True)
+    codes = fields.List(fields.Nested(Code), required=True)
+
+
+class CodebookOut(StrictSchema):
+    columns = fields.List(fields.Nested(CodebookColumn), required=True)
+    change_feed = fields.Nested(ChangeFeedCodes, required=True)
+    date_coarsening = fields.String()
+    small_count_threshold = fields.Integer()
+
+
+Table1Row = StrictSchema.from_dict({column: fields.String(required=True) for column in TABLE1_COLUMNS},
+                                   name="Table1Row")
+
+
+class Table1Out(StrictSchema):
+    table = fields.String(required=True)
+    columns = fields.List(fields.String(), required=True)
+    rows = fields.List(fields.Nested(Table1Row), required=True)
+
+
+class UnitColumn(StrictSchema):
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class DistributionRow(StrictSchema):
+    code = fields.String(required=True)
+    label = fields.Nested(Labels, required=True)
+    cells = fields.List(fields.Integer(allow_none=True), required=True, metadata={"description": "null: suppressed"})
+    total = fields.Integer(required=True, allow_none=True)
+
+
+class DistributionTotals(StrictSchema):
+    cells = fields.List(fields.Integer(allow_none=True), required=True)
+    total = fields.Integer(required=True, allow_none=True)
+
+
+class DistributionOut(StrictSchema):
+    table = fields.String(required=True)
+    variable = fields.String(required=True)
+    vocabulary = fields.String(required=True)
+    by = fields.String(required=True)
+    threshold = fields.Integer(required=True)
+    title = fields.Nested(Labels, required=True)
+    suppressed_mark = fields.String(required=True, allow_none=True)
+    columns = fields.List(fields.Nested(UnitColumn), required=True)
+    rows = fields.List(fields.Nested(DistributionRow), required=True)
+    totals = fields.Nested(DistributionTotals, required=True, allow_none=True)
+
+
+CSV_TOO = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # format=csv answers the same as CSV

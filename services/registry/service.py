@@ -1,0 +1,343 @@
+"""The registry's use cases: the ingest of closures and consent status, and what researchers read.
+
+Ingest (called by the bus handlers, services.registry.handlers): a closure is accepted only when its office is
+covered by the research and the case's research-registration consent is granted. Guest offices: refused before
+anything is computed or stored (only a reason in the log). Covered office, consent not (yet) granted: the closure
+waits, already pseudonymised, so it holds nothing beyond keyed hashes; it is accepted when consent.granted arrives
+and dropped after the project's consent_wait_days. A withdrawal erases the case (or marks it, under the research
+exemption) and bars every later closure of it. These run on the consumer's connection, in the same transaction as
+the inbox row, and nothing commits here.
+
+Researchers: streamed exports with a cursor (the change sequence: a pull `after=N` returns the current rows changed
+after N up to the newest change when the pull started, whose number comes back as the next cursor; erased cases
+have no row left, the change feed reports them), the codebook and the report's tables, small counts suppressed.
+"""
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from shared.bus.consumer import Reject
+
+from . import store, streaming
+from .domain import codebook, gate, records, reports
+from .domain.codebook import EXPORT_COLUMNS
+from .domain.pseudonyms import Pseudonymiser
+
+MIN_SECRET_BYTES = 32
+_CACHE_SECONDS = 30.0
+
+
+# ---------------------------------------------------------------- the ingest's context
+class SecretUnavailable(RuntimeError):
+    """The project's pseudonym secret cannot be read; the ingest must not run without it."""
+
+
+def read_secret(ref: str, env=None) -> bytes:
+    """`env:NAME` or `file:/path`; at least 32 bytes, never logged. Only the ingest calls it (IngestContext)."""
+    env = os.environ if env is None else env
+    if ref.startswith("env:"):
+        name = ref[4:]
+        value = env.get(name)
+        if not value:
+            raise SecretUnavailable(f"pseudonym secret: environment variable {name} is not set")
+        secret = value.encode("utf-8")
+    elif ref.startswith("file:"):
+        path = Path(ref[5:])
+        try:
+            secret = path.read_bytes().strip()
+        except OSError as error:
+            raise SecretUnavailable(f"pseudonym secret: cannot read {path}: {error.strerror}") from None
+    else:
+        raise SecretUnavailable(f"pseudonym secret ref must be env:NAME or file:PATH, not {ref.split(':')[0]!r}")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise SecretUnavailable(f"pseudonym secret must be at least {MIN_SECRET_BYTES} bytes")
+    return secret
+
+
+class IngestContext:
+    """What the ingest needs besides the message: project settings, the offices and the pseudonymiser (holds the
+    secret), kept for _CACHE_SECONDS."""
+
+    def __init__(self, platform, env=None):
+        self.platform = platform
+        self.env = env
+        self._loaded_at = None
+        self.project = None
+        self.pseudonymiser = None
+        self.offices = {}
+
+    def refresh(self, conn):
+        """Read with the handler's own connection: on SQLite a second connection would wait for our lock."""
+        if self._loaded_at is None or time.monotonic() - self._loaded_at > _CACHE_SECONDS:
+            directory = self.platform.directory
+            project = directory.project_settings(conn)
+            if project is None:
+                raise SecretUnavailable("no project settings in the directory: run `flask directory load`")
+            self.pseudonymiser = Pseudonymiser(project["code"], read_secret(project["pseudonym_secret_ref"], self.env))
+            self.project = project
+            self.offices = {office["code"]: office for office in directory.offices(conn)}
+            self._loaded_at = time.monotonic()
+        return self
+
+
+def ingest_context(platform, conn) -> IngestContext:
+    """One context per platform (per consumer process); the web app never builds one.
+
+    A missing secret is an operator's problem, not the message's: it is raised as a transient database-level
+    error so the consumer rolls back, acknowledges nothing and retries with backoff instead of dead-lettering."""
+    ctx = getattr(platform, "_registry_ingest", None)
+    if ctx is None:
+        ctx = platform._registry_ingest = IngestContext(platform)
+    try:
+        return ctx.refresh(conn)
+    except SecretUnavailable as error:
+        raise OperationalError("registry ingest: pseudonym secret unavailable", None, error) from None
+
+
+# ---------------------------------------------------------------- ingest
+def _log(conn, platform, envelope, outcome, reason):
+    """Why a message's effect was not stored (or stored only in part), in the log: codes only."""
+    store.write_log(conn, at=platform.clock.now(),
+                    message_id=str(envelope["message_id"]) if envelope.get("message_id") else None,
+                    event_type=envelope["type"], office=envelope.get("office"), outcome=outcome, reason=reason)
+
+
+def covered_office(conn, platform, envelope):
+    """The office if the research covers it; otherwise log the refusal and return None."""
+    office = ingest_context(platform, conn).offices.get(envelope["office"])
+    refusal = gate.office_refusal(office)
+    if refusal:
+        _log(conn, platform, envelope, "refused", refusal)
+        return None
+    return office
+
+
+def accept(conn, platform, envelope, row: dict, supersedes_version=None) -> str:
+    """Store one pseudonymised version: history always, the current row when it is the newest version.
+
+    The natural key (case pseudonym, version) makes the same closure delivered again (even under a new message
+    id) a no-op; an older version arriving late is kept in the history only. Acceptances are recorded in the
+    change feed, not in the log (the log explains what was not stored)."""
+    now = platform.clock.now()
+    case, version = row["case_pseudonym"], row["version"]
+    current = store.current_version(conn, case)
+    if current is not None and current >= version:
+        if current == version or store.version_stored(conn, case, version):
+            _log(conn, platform, envelope, "duplicate", "version_already_stored")
+            return "duplicate"
+    store.insert_version(conn, {"case_pseudonym": case, "version": version, "record_kind": row["record_kind"],
+                                "supersedes_version": supersedes_version, "record": dict(row), "accepted_at": now})
+    if current is not None and current > version:
+        _log(conn, platform, envelope, "accepted", "older_version_kept_in_history")
+        return "history"
+    seq = store.record_change(conn, case, row["record_kind"], version, platform.clock.now())
+    values = dict(row, status="active", change_seq=seq, accepted_at=now)
+    if current is None:
+        store.insert_closure(conn, values)
+    else:
+        values.pop("case_pseudonym")
+        store.update_closure(conn, case, values)
+    return "accepted"
+
+
+def ingest_closure(conn, platform, envelope) -> str:
+    """case.closed, case.corrected and case.project_end_status: accepted, waiting for consent or refused."""
+    office = covered_office(conn, platform, envelope)
+    if office is None:
+        return "refused"
+    payload = envelope["payload"]
+    if not gate.criterion_keys_are_codes(payload["success_criteria"]["assessments"]):
+        _log(conn, platform, envelope, "refused", "success_criterion_key_not_a_code")
+        raise Reject("success criterion keys must be codes (a-z, 0-9, _ . -)")
+    ctx = ingest_context(platform, conn)
+    row = records.to_row(payload, envelope["type"], office, ctx.pseudonymiser, ctx.project["date_coarsening"])
+    supersedes = payload.get("supersedes_version")
+    state = store.consent_state(conn, row["case_pseudonym"])
+    fate = gate.closure_fate(state)
+    if fate == "refused":
+        _log(conn, platform, envelope, "refused", "consent_withdrawn")
+        return "refused"
+    if fate == "accepted":
+        return accept(conn, platform, envelope, row, supersedes)
+    if store.waiting_stored(conn, row["case_pseudonym"], row["version"]):
+        _log(conn, platform, envelope, "duplicate", "already_waiting_for_consent")
+        return "duplicate"
+    store.hold(conn, {"case_pseudonym": row["case_pseudonym"], "version": row["version"],
+                      "record_kind": row["record_kind"], "supersedes_version": supersedes, "record": row,
+                      "received_at": platform.clock.now()})
+    _log(conn, platform, envelope, "waiting", gate.waiting_reason(state))
+    return "waiting"
+
+
+def _consent_case(conn, platform, envelope):
+    """The case pseudonym of a research-registration status of a case at a covered office, else None."""
+    payload = envelope["payload"]
+    if not gate.concerns_registration(payload):
+        return None
+    if covered_office(conn, platform, envelope) is None:
+        return None
+    return ingest_context(platform, conn).pseudonymiser.pseudonym("case", str(payload["case_id"]))
+
+
+def _save_consent(conn, platform, case, state, effective_at, known_state, data_policy=None):
+    """The case's consent state; `known_state`: what the caller just read (None: no row yet)."""
+    values = {"state": state, "data_policy": data_policy, "effective_at": effective_at,
+              "updated_at": platform.clock.now()}
+    store.save_consent(conn, case, values, exists=known_state is not None)
+
+
+def grant_consent(conn, platform, envelope) -> str:
+    """consent.granted: the closures waiting for the case are accepted in version order."""
+    case = _consent_case(conn, platform, envelope)
+    if case is None:
+        return "ignored"
+    state = store.consent_state(conn, case)
+    if state == "withdrawn":
+        # A withdrawal bars the case for good in this project; a new consent does not bring erased data back.
+        _log(conn, platform, envelope, "refused", "case_barred_after_withdrawal")
+        return "refused"
+    _save_consent(conn, platform, case, "granted", envelope["payload"]["effective_at"], state)
+    held = store.held(conn, case)
+    for item in held:
+        accept(conn, platform, envelope, dict(item["record"]), item["supersedes_version"])
+    if held:
+        store.drop_held(conn, case)
+    return "released" if held else "granted"
+
+
+def withdraw_consent(conn, platform, envelope) -> str:
+    """consent.withdrawn, with the data policy the event carries."""
+    case = _consent_case(conn, platform, envelope)
+    if case is None:
+        return "ignored"
+    payload = envelope["payload"]
+    return withdraw(conn, platform, envelope, case, payload["data_policy"], payload["effective_at"])
+
+
+def withdraw(conn, platform, envelope, case, policy, effective_at) -> str:
+    """Bar the case for good; erase what researchers have of it, or mark it under the research exemption."""
+    _save_consent(conn, platform, case, "withdrawn", effective_at, store.consent_state(conn, case), policy)
+    store.drop_held(conn, case)
+    present = store.current_version(conn, case)
+    if policy == "erase":
+        store.erase_case(conn, case)
+        if present is not None:
+            store.record_change(conn, case, "withdrawn_erased", None, platform.clock.now())
+        _log(conn, platform, envelope, "accepted", "withdrawn_erased")
+        return "erased"
+    if present is not None:
+        seq = store.record_change(conn, case, "withdrawn_marked", present, platform.clock.now())
+        store.mark_withdrawn(conn, case, seq)
+    _log(conn, platform, envelope, "accepted", "withdrawn_marked")
+    return "marked"
+
+
+def expire_consent(conn, platform, envelope) -> str:
+    """consent.expired: expiry is not withdrawal; stored data stays, later closures wait for a renewed consent."""
+    case = _consent_case(conn, platform, envelope)
+    if case is None:
+        return "ignored"
+    state = store.consent_state(conn, case)
+    if state != "withdrawn":
+        _save_consent(conn, platform, case, "expired", envelope["payload"]["effective_at"], state)
+    return "expired"
+
+
+def purge_waiting(platform) -> int:
+    """Drop closures that waited longer than consent_wait_days for consent; log one reason per dropped closure."""
+    with platform.engine.begin() as conn:
+        project = platform.directory.project_settings(conn)
+        cutoff = platform.clock.now() - timedelta(days=project["consent_wait_days"])
+        expired = store.waited_since(conn, cutoff)
+        for _case, _version, kind in expired:
+            store.write_log(conn, at=platform.clock.now(), message_id=None, event_type="registry.purge_waiting",
+                            office=None, outcome="dropped", reason="consent_wait_expired", detail=kind)
+        store.drop_waiting_since(conn, cutoff)
+    return len(expired)
+
+
+# ---------------------------------------------------------------- researchers
+def newest_change(platform) -> int:
+    """The cursor a pull started now ends at."""
+    with platform.engine.connect() as conn:
+        return store.newest_change(conn)
+
+
+def _export_rows(engine, after, upto):
+    # Its own connection, held while the response streams (after the view has returned).
+    with engine.connect() as conn:
+        yield from store.export_rows(conn, after, upto)
+
+
+def stream_csv(platform, after, upto):
+    """The CSV export, one row per case, the codebook's columns: COPY on PostgreSQL, a streaming cursor elsewhere."""
+    engine = platform.engine
+    if engine.dialect.name == "postgresql":
+        return streaming.copy_chunks(engine, store.export_copy_sql(engine.dialect, after, upto))
+    return streaming.csv_chunks(EXPORT_COLUMNS, _export_rows(engine, after, upto))
+
+
+def stream_json(platform, after, upto):
+    """The JSON export: {after, next_cursor, columns, rows}, the rows as objects."""
+    head = {"after": after, "next_cursor": upto, "columns": list(EXPORT_COLUMNS)}
+    return streaming.json_chunks(head, EXPORT_COLUMNS, _export_rows(platform.engine, after, upto))
+
+
+def changes_since(platform, after: int, limit: int) -> dict:
+    """The change feed: what happened to which case pseudonym after the cursor (including erasures)."""
+    with platform.engine.connect() as conn:
+        rows = store.changes_since(conn, after, limit)
+    return {"after": after, "next_cursor": rows[-1]["seq"] if rows else after, "changes": rows,
+            "more": len(rows) == limit}
+
+
+def _places(conn, platform):
+    """The directory's offices (ordered by name) and the office and county vocabularies of the research."""
+    offices = platform.directory.offices(conn)
+    return offices, codebook.place_vocabularies(offices, store.counties(conn))
+
+
+def codebook_document(platform) -> dict:
+    with platform.engine.connect() as conn:
+        _offices, places = _places(conn, platform)
+        return codebook.codebook(places, platform.directory.project_settings(conn))
+
+
+def table1(platform, **filters) -> dict:
+    """Table 1: one row per case, codes as in the codebook (row level: no counts)."""
+    with platform.engine.connect() as conn:
+        return reports.table1(store.table1_rows(conn, reports.TABLE1_COLUMNS, filters))
+
+
+def _threshold(conn, platform) -> int:
+    return platform.directory.project_settings(conn)["small_count_threshold"]
+
+
+def _distribution(conn, table_id, by, threshold, filters, offices, places):
+    counts = store.distribution_counts(conn, reports.column(table_id), by, filters)
+    return reports.distribution(table_id, by, threshold, counts, offices, places, filters)
+
+
+def distribution(platform, table_id, by="office", **filters) -> dict:
+    """Tables 3–7 and the outcome summary by office, county or period, small counts suppressed; raises
+    TableRequestError for a table or a breakdown the registry does not have."""
+    reports.check_request(table_id, by)
+    with platform.engine.connect() as conn:
+        threshold = _threshold(conn, platform)
+        offices, places = _places(conn, platform) if by != "period" else ([], None)
+        return _distribution(conn, table_id, by, threshold, filters, offices, places)
+
+
+def overview(platform) -> dict:
+    """The researchers' front page: the threshold, the cursor and the tables its charts are drawn from (by office)."""
+    with platform.engine.connect() as conn:
+        threshold = _threshold(conn, platform)
+        offices, places = _places(conn, platform)
+        return {"threshold": threshold, "cursor": store.newest_change(conn),
+                **{name: _distribution(conn, table_id, "office", threshold, {}, offices, places)
+                   for name, table_id in (("outcome", "outcome"), ("mentor", "5"), ("duration", "6"))}}
