@@ -1,6 +1,6 @@
 """Benchmark: storing a consent with a 1 MiB scan, encrypted vs. the same store unencrypted, in the same run.
 
-Both paths are `services.consent.domain.record_consent` in one transaction on PostgreSQL (record, decisions,
+Both paths are `services.consent.service.record_consent` in one transaction on PostgreSQL (record, decisions,
 document, status, outbox event, commit); the only difference is the cipher: `OfficeCipher` (AES-256-GCM envelope
 encryption, fresh data key per field and per document) or `NullCipher` (identity). Stores alternate A/B so drift
 hits both alike. Prints per-store medians, the ratio encrypted/unencrypted (target <= 1.1), and for context the
@@ -24,9 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from services.consent import domain, tables  # noqa: E402
+from services.consent import service, tables  # noqa: E402
 from services.consent.cipher import NullCipher, OfficeCipher  # noqa: E402
-from services.consent.cli import DEFAULT_TEMPLATES, load_template_file  # noqa: E402
+from services.consent.service import DEFAULT_TEMPLATES, load_template_file  # noqa: E402
 from tests.fixtures.db import create_pg_database, make_test_platform  # noqa: E402
 
 BASELINE = REPO.parent / "shared" / "bench" / "baseline_crypto.py"
@@ -64,8 +64,8 @@ def main(argv=None):
 
 
 def run(platform, n):
-    deps_enc = domain.deps_from_platform(platform)
-    deps_null = domain.deps_from_platform(platform, cipher=NullCipher())
+    deps_enc = service.deps_from_platform(platform)
+    deps_null = service.deps_from_platform(platform, cipher=NullCipher())
     assert isinstance(deps_enc.cipher, OfficeCipher)
     scan = b"%PDF-1.7\n" + os.urandom(1024 * 1024 - 9)  # a scan is already compressed: random bytes are fair
     times = {"encrypted": [], "unencrypted": [], "paired_ratios": []}
@@ -77,7 +77,7 @@ def run(platform, n):
         document = bytes(scan[:-8]) + i.to_bytes(8, "big")  # each upload arrives as its own new buffer
         started = time.perf_counter()
         with platform.engine.begin() as conn:
-            domain.record_consent(conn, deps, "kristiansand", "bench", {
+            service.record_consent(conn, deps, "kristiansand", "bench", {
                 "case_id": case_id, "signer_role": "candidate", "signer_name": "Bench Kandidat",
                 "signed_on": date(2026, 11, 20), "method": "scanned_paper",
                 "decisions": {"research_registration": "granted"}, "document": document})
@@ -93,7 +93,7 @@ def run(platform, n):
 def _open_case(platform, deps):
     case_id = str(uuid.uuid4())
     with platform.engine.begin() as conn:
-        domain.upsert_case(conn, deps, "kristiansand", {"case_id": case_id, "counsellor_id": "kari-veileder",
+        service.upsert_case(conn, deps, "kristiansand", {"case_id": case_id, "counsellor_id": "kari-veileder",
                                                         "mentor_id": None, "mentor_relation": "none",
                                                         "employer_hash": None}, opened_on=date(2026, 9, 1))
     return case_id

@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from services.consent import domain
+from services.consent import service, store
 from tests.integration.test_consent_helpers import (  # noqa: F401
     PDF,
     PNG,
@@ -131,12 +131,12 @@ def test_withdrawal_and_its_event_are_one_transaction(consent):
         raise RuntimeError("outbox unavailable")
 
     with pytest.raises(RuntimeError), consent.engine.begin() as conn:
-        domain.withdraw(conn, deps(consent, emit=broken_emit), "kristiansand", "lise-kontakt",
-                        {"case_id": case_id, "purposes": []})
+        service.withdraw(conn, deps(consent, emit=broken_emit), "kristiansand", "lise-kontakt",
+                         {"case_id": case_id, "purposes": []})
     assert count(consent, "withdrawals") == 0
     with consent.engine.connect() as conn:
-        evaluation = domain.evaluate(conn, domain.get_case(conn, case_id), case_id, "research_registration",
-                                     consent.clock.today())
+        evaluation = service.evaluate(conn, store.get_case(conn, case_id), case_id, "research_registration",
+                                      consent.clock.today())
     assert evaluation.granted  # nothing half-done: no withdrawal without its event, no event without it
 
 

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from services.consent import audit
+from services.consent import service
 from services.consent.app import create_app
+from services.consent.domain import audit
 from services.consent.tables import OWN as T
 from tests.integration.test_consent_helpers import consent  # noqa: F401
 
@@ -16,8 +17,8 @@ from tests.integration.test_consent_helpers import consent  # noqa: F401
 def _fill(platform, n=5, office="kristiansand"):
     with platform.engine.begin() as conn:
         for i in range(n):
-            audit.append(conn, office, platform.clock.now() + timedelta(minutes=i), "lise-kontakt", "local_contact",
-                         "document.view", f"doc-{i}", f"rec-{i}", f"Kontroll nr {i}")
+            service.append_audit(conn, office, platform.clock.now() + timedelta(minutes=i), "lise-kontakt",
+                                 "local_contact", "document.view", f"doc-{i}", f"rec-{i}", f"Kontroll nr {i}")
 
 
 def _verify(platform):

@@ -9,7 +9,7 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
-from services.consent import domain, rewrap
+from services.consent import service, store
 from services.consent.cipher import OfficeCipher
 from services.consent.tables import OWN as T
 from shared.crypto import DecryptionError, LocalKeyring
@@ -25,8 +25,8 @@ def _row(platform, table, row_id):
 
 def _opens(platform, record_id, document_id):
     d = deps(platform)
-    return (domain.open_signer_name(d, _row(platform, "records", record_id)),
-            domain.open_document(d, _row(platform, "documents", document_id)))
+    return (store.open_signer_name(d.cipher, _row(platform, "records", record_id)),
+            store.open_document(d.cipher, _row(platform, "documents", document_id)))
 
 
 def test_personal_fields_and_scans_are_not_stored_in_clear(consent):
@@ -51,7 +51,7 @@ def test_another_offices_key_fails(consent):
     with consent.engine.begin() as conn:
         conn.execute(update(T["records"]).where(T["records"].c.id == row["id"]).values(office="bergen-vest"))
     with pytest.raises(DecryptionError):
-        domain.open_signer_name(deps(consent), _row(consent, "records", made["record_id"]))
+        store.open_signer_name(deps(consent).cipher, _row(consent, "records", made["record_id"]))
 
 
 def test_swapped_ciphertexts_fail(consent):
@@ -66,14 +66,14 @@ def test_swapped_ciphertexts_fail(consent):
                      .values(content=doc_a["content"]))
     d = deps(consent)
     with pytest.raises(DecryptionError):
-        domain.open_signer_name(d, _row(consent, "records", second["record_id"]))
+        store.open_signer_name(d.cipher, _row(consent, "records", second["record_id"]))
     with pytest.raises(DecryptionError):
-        domain.open_document(d, _row(consent, "documents", second["document_id"]))
+        store.open_document(d.cipher, _row(consent, "documents", second["document_id"]))
     # A name blob presented as another field of its own row fails too (field is bound).
     with pytest.raises(DecryptionError):
         OfficeCipher(consent.keyring).decrypt("kristiansand", a["signer_name"], record=a["id"], version=1,
                                               field="signer_national_id")
-    assert domain.open_signer_name(d, a) == "Ada Kandidat"  # the original still opens
+    assert store.open_signer_name(d.cipher, a) == "Ada Kandidat"  # the original still opens
 
 
 def test_rotation_new_version_encrypts_old_decrypts_rewrap_moves_all(consent):
@@ -84,7 +84,7 @@ def test_rotation_new_version_encrypts_old_decrypts_rewrap_moves_all(consent):
     assert _row(consent, "records", old["record_id"])["key_version"] == 1
     assert _row(consent, "records", new["record_id"])["key_version"] == 2
     assert _opens(consent, old["record_id"], old["document_id"]) == ("Ada Kandidat", PDF)
-    done = rewrap.rewrap_office(consent.engine, OfficeCipher(consent.keyring), "kristiansand", batch_size=1)
+    done = service.rewrap_office(consent.engine, OfficeCipher(consent.keyring), "kristiansand", batch_size=1)
     assert done == 2  # one record, one document behind
     assert _row(consent, "documents", old["document_id"])["key_version"] == 2
     _drop_key_version(consent, "kristiansand", 1)

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime
 import pika
 import pytest
 
-from services.consent import domain, handlers
+from services.consent import handlers, service, store
+from services.consent.domain import ConsentInvalid
 from shared.auth import NotFound
-from shared.bus.consumer import ConsumerSpec, Reject, apply_envelope
+from shared.bus.consumer import Reject, apply_envelope
 from shared.bus.envelope import make_envelope
 from tests.integration.test_consent_helpers import (  # noqa: F401
     HASH,
@@ -24,7 +25,7 @@ from tests.integration.test_consent_helpers import (  # noqa: F401
     record,
 )
 
-SPEC = ConsumerSpec(queue=handlers.QUEUE, handlers=handlers.HANDLERS)
+SPEC = handlers.consumer_spec()
 
 
 def _parties(case_id, relation="colleague", employer=True):
@@ -51,7 +52,7 @@ def test_cases_come_from_intakes_events_once(consent):
     assert apply_envelope(consent, SPEC, envelope) == "processed"
     assert apply_envelope(consent, SPEC, envelope) == "duplicate"
     with consent.engine.connect() as conn:
-        case = domain.get_case(conn, case_id)
+        case = store.get_case(conn, case_id)
     assert case["office"] == "kristiansand" and case["mentor_relation"] == "colleague" and case["has_employer"]
     closed = json.loads(json.dumps(envelope))
     assert count(consent, "cases") == 1
@@ -96,11 +97,11 @@ def test_closing_a_case_keeps_its_consents(consent):
     case_id = open_case(consent)
     record(consent, case_id, "candidate", {"research_registration": "granted"})
     with consent.engine.begin() as conn:
-        domain.upsert_case(conn, domain.deps_from_platform(consent), "kristiansand",
-                           {**_parties(case_id), "case_id": uuid.UUID(case_id)}, closed_on=date(2026, 11, 25))
-        case = domain.get_case(conn, case_id)
+        service.upsert_case(conn, service.deps_from_platform(consent), "kristiansand",
+                            {**_parties(case_id), "case_id": uuid.UUID(case_id)}, closed_on=date(2026, 11, 25))
+        case = store.get_case(conn, case_id)
         assert case["closed_on"] == date(2026, 11, 25)
-        assert domain.evaluate(conn, case, case_id, "research_registration", date(2026, 11, 26)).granted
+        assert service.evaluate(conn, case, case_id, "research_registration", date(2026, 11, 26)).granted
 
 
 def test_expiring_once_then_expired_on_the_settable_clock(consent):
@@ -128,7 +129,7 @@ def test_focus_group_consent_concerns_a_person_of_the_office(consent):
     assert _outbox_payloads(consent, "consent.granted")[0]["subject_ref"] == "ola-veileder"
     with pytest.raises(NotFound):  # a person of another office is not this office's to record
         record(consent, None, "counsellor", {"focus_groups": "granted"}, subject_ref="per-veileder")
-    with pytest.raises(domain.ConsentInvalid) as refused:
+    with pytest.raises(ConsentInvalid) as refused:
         record(consent, None, "candidate", {"focus_groups": "granted"}, subject_ref="ola-veileder")
     assert "skal ikke signere" in " ".join(refused.value.errors["signer_role"])
     client = make_client(consent)
@@ -226,5 +227,5 @@ def test_case_events_arrive_through_the_real_broker(platform_factory, pg_url, bu
     stats = drain(platform, handlers.consumer_spec(), idle_seconds=0.5)
     assert (stats.processed, stats.duplicate) == (2, 1)
     with platform.engine.connect() as conn:
-        case = domain.get_case(conn, case_id)
+        case = store.get_case(conn, case_id)
     assert case["office"] == "kristiansand" and case["mentor_relation"] == "colleague"

@@ -8,9 +8,10 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from services.consent import domain, tables
+from services.consent import service, tables
 from services.consent.app import create_app
-from services.consent.cli import DEFAULT_TEMPLATES, load_template_file
+from services.consent.domain import ConsentInvalid
+from services.consent.service import DEFAULT_TEMPLATES, load_template_file
 from shared.auth import mint_token
 
 PDF = b"%PDF-1.7\n" + b"scan " * 400 + b"\n%%EOF\n"
@@ -25,7 +26,7 @@ def consent_platform(platform_factory, db_url, **kwargs):
 
 
 def deps(platform, **overrides):
-    d = domain.deps_from_platform(platform)
+    d = service.deps_from_platform(platform)
     for key, value in overrides.items():
         setattr(d, key, value)
     return d
@@ -37,14 +38,14 @@ def open_case(platform, office="kristiansand", mentor_relation="colleague", empl
                "mentor_id": uuid.uuid4() if mentor_relation != "none" else None, "mentor_relation": mentor_relation,
                "employer_hash": HASH if employer else None}
     with platform.engine.begin() as conn:
-        domain.upsert_case(conn, deps(platform), office, payload, opened_on=date(2026, 9, 1))
+        service.upsert_case(conn, deps(platform), office, payload, opened_on=date(2026, 9, 1))
     return case_id
 
 
 def record(platform, case_id, role, decisions, name="Ada Kandidat", office="kristiansand", document=PDF,
            signed_on=date(2026, 11, 20), subject_ref=None, national_id=None):
     with platform.engine.begin() as conn:
-        return domain.record_consent(conn, deps(platform), office, "kari-veileder", {
+        return service.record_consent(conn, deps(platform), office, "kari-veileder", {
             "case_id": case_id, "subject_ref": subject_ref, "signer_role": role, "signer_name": name,
             "signer_national_id": national_id, "signed_on": signed_on, "method": "scanned_paper",
             "decisions": decisions, "document": document})
@@ -97,6 +98,6 @@ def test_templates_load_is_repeatable_and_a_changed_text_is_refused(consent):
     assert load_template_file(consent, DEFAULT_TEMPLATES)["added"] == []  # second load changes nothing
     items = [{"purpose": "interviews", "version": 1, "subject_kind": "case", "signer_roles": ["candidate"],
               "title_nb": "x", "text_nb": "endret tekst", "valid_from": date(2021, 1, 1), "expires_on": date(2027, 6, 30)}]
-    with pytest.raises(domain.ConsentInvalid) as refused, consent.engine.begin() as conn:
-        domain.load_templates(conn, items, "admin", consent.clock.now())
+    with pytest.raises(ConsentInvalid) as refused, consent.engine.begin() as conn:
+        service.load_templates(conn, items, "admin", consent.clock.now())
     assert "ny versjon" in refused.value.errors["version"][0]

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from services.consent import audit as consent_audit
 from services.consent import handlers as consent_handlers
+from services.consent import service as consent_service
 from services.consent import tables as ct
 from services.consent.app import create_app as consent_app
 from services.intake import tables as it
@@ -203,7 +203,7 @@ def test_access_request_gathers_every_service_and_is_audited_without_the_person(
     assert log_rows(w.intake, it.privacy_log)[0]["counts"]["consent.records"] == 2
     # The consent audit chain still verifies after the export's entries.
     with w.consent.engine.connect() as conn:
-        assert consent_audit.verify(conn) == {"kristiansand": []}
+        assert consent_service.verify_audit(conn) == {"kristiansand": []}
 
 
 def test_bad_input_nobody_another_offices_person_or_a_silent_service_change_nothing(world):
@@ -280,7 +280,7 @@ def test_erasure_deletes_in_every_service_over_the_broker_and_audits_counts(worl
     assert count(w.consent, ct.documents) == 1 and count(w.consent, ct.records) == 1  # Bergen vest's form
     assert count(w.consent, ct.status, ct.status.c.subject_key.in_(p_ids)) == 0
     with w.consent.engine.connect() as conn:  # the audit log is append-only: its entry (ids only) outlives the scan
-        assert consent_audit.verify(conn) == {"kristiansand": []}
+        assert consent_service.verify_audit(conn) == {"kristiansand": []}
     assert count(w.consent, ct.audit_log) == 1
     for table in (nt.cases, nt.reminders, nt.consents):
         assert count(w.notify, table, table.c.case_id.in_(p_ids)) == 0

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.consent import audit, domain, uploads
+from services.consent.domain import audit, signers, uploads
 
 TEMPLATE = {"signer_roles": ["candidate", "mentor", "employer"]}
 
@@ -30,21 +30,21 @@ def _case(relation, employer=True):
 
 
 def test_every_party_signs_for_themselves_when_the_mentor_is_a_colleague():
-    slots = domain.required_slots(TEMPLATE, _case("colleague"))
+    slots = signers.required_slots(TEMPLATE, _case("colleague"))
     assert [(s.key, sorted(s.roles)) for s in slots] == [("candidate", ["candidate"]), ("mentor", ["mentor"]),
                                                           ("employer", ["employer"])]
 
 
 def test_one_signature_covers_employer_and_mentor_when_the_employer_is_the_mentor():
-    slots = domain.required_slots(TEMPLATE, _case("manager"))
+    slots = signers.required_slots(TEMPLATE, _case("manager"))
     assert [(s.key, sorted(s.roles)) for s in slots] == [("candidate", ["candidate"]), ("employer", ["employer", "mentor"])]
-    assert domain.slot_label(slots[1]) == "Arbeidsgiver som også er mentor"
+    assert signers.slot_label(slots[1]) == "Arbeidsgiver som også er mentor"
 
 
 def test_no_mentor_means_no_mentor_signature_but_an_unknown_employer_is_still_required():
-    slots = domain.required_slots(TEMPLATE, _case("none", employer=False))
+    slots = signers.required_slots(TEMPLATE, _case("none", employer=False))
     assert [s.key for s in slots] == ["candidate", "employer"]
-    assert domain.required_slots({"signer_roles": ["mentor"]}, _case("none")) == []  # -> not applicable, never granted
+    assert signers.required_slots({"signer_roles": ["mentor"]}, _case("none")) == []  # -> not applicable, never granted
 
 
 def test_audit_hash_covers_every_field_and_the_previous_entry():
@@ -59,5 +59,5 @@ def test_audit_hash_covers_every_field_and_the_previous_entry():
 
 
 def test_subject_keys_keep_cases_and_people_apart():
-    assert domain.subject_key("0b1c", None) == "0b1c"
-    assert domain.subject_key(None, "ola-veileder") == "person:ola-veileder"
+    assert signers.subject_key("0b1c", None) == "0b1c"
+    assert signers.subject_key(None, "ola-veileder") == "person:ola-veileder"
