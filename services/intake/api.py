@@ -12,9 +12,8 @@ from shared.web import (
     service_scope_required,
 )
 
-from . import access, cases, disclosure
+from . import access, service
 from .domain import Conflict, Invalid, NotEligible
-from .domain import closure as closure_rules
 from .schemas import (
     CaseOut,
     CaseSummaryOut,
@@ -73,9 +72,9 @@ def list_cases(query):
     and state; `page` and `page_size`, the total in `X-Total-Count`."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        rows = cases.list_cases(conn, current_platform(), principal.office, query["counsellor"], query["state"],
+        rows = service.list_cases(conn, current_platform(), principal.office, query["counsellor"], query["state"],
                                 page=query["page"], page_size=query["page_size"])
-        total = cases.count_cases(conn, principal.office, query["counsellor"], query["state"])
+        total = service.count_cases(conn, principal.office, query["counsellor"], query["state"])
     return rows, 200, {"X-Total-Count": str(total)}
 
 
@@ -87,7 +86,7 @@ def open_case(data):
     """Open a case: eligibility rules, national ID and organisation number checked; a refusal names the rule."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        return cases.open_case(conn, current_platform(), principal, _clean(data))
+        return service.open_case(conn, current_platform(), principal, _clean(data))
 
 
 @blp.route("/cases/search", methods=["POST"])
@@ -98,7 +97,8 @@ def search(data):
     """Find the office's cases of a national ID (by keyed hash; POST keeps the number out of URLs and logs)."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return {"case_ids": cases.find_by_national_id(conn, current_platform(), principal.office, data["national_id"])}
+        ids = service.find_by_national_id(conn, current_platform(), principal.office, data["national_id"])
+    return {"case_ids": ids}
 
 
 @blp.route("/cases/<uid:case_id>", methods=["GET"])
@@ -107,7 +107,7 @@ def search(data):
 def get_case(case_id):
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return cases.case_view(conn, current_platform(), principal.office, case_id)
+        return service.case_view(conn, current_platform(), principal.office, case_id)
 
 
 @blp.route("/cases/<uid:case_id>/history", methods=["GET"])
@@ -117,7 +117,7 @@ def history(case_id):
     """Every change of the case, oldest first, with the before/after snapshot (decrypted for the office)."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return cases.history_snapshots(conn, current_platform(), principal.office, case_id)
+        return service.history_snapshots(conn, current_platform(), principal.office, case_id)
 
 
 @blp.route("/cases/<uid:case_id>/contacts", methods=["POST"])
@@ -127,7 +127,7 @@ def history(case_id):
 def add_contact(data, case_id):
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        return cases.save_contact(conn, current_platform(), principal, case_id, _clean(data))
+        return service.save_contact(conn, current_platform(), principal, case_id, _clean(data))
 
 
 @blp.route("/cases/<uid:case_id>/contacts/<uid:contact_id>", methods=["PUT"])
@@ -137,7 +137,7 @@ def add_contact(data, case_id):
 def edit_contact(data, case_id, contact_id):
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        return cases.save_contact(conn, current_platform(), principal, case_id, _clean(data), contact_id=contact_id)
+        return service.save_contact(conn, current_platform(), principal, case_id, _clean(data), contact_id=contact_id)
 
 
 @blp.route("/cases/<uid:case_id>/contacts/<uid:contact_id>", methods=["DELETE"])
@@ -146,7 +146,7 @@ def edit_contact(data, case_id, contact_id):
 def delete_contact(case_id, contact_id):
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        cases.delete_contact(conn, current_platform(), principal, case_id, contact_id)
+        service.delete_contact(conn, current_platform(), principal, case_id, contact_id)
     return {"ok": True}
 
 
@@ -157,7 +157,7 @@ def delete_contact(case_id, contact_id):
 def add_measure(data, case_id):
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        return cases.save_measure(conn, current_platform(), principal, case_id, _clean(data))
+        return service.save_measure(conn, current_platform(), principal, case_id, _clean(data))
 
 
 @blp.route("/cases/<uid:case_id>/measures/<uid:measure_id>", methods=["PUT"])
@@ -167,7 +167,7 @@ def add_measure(data, case_id):
 def edit_measure(data, case_id, measure_id):
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        return cases.save_measure(conn, current_platform(), principal, case_id, _clean(data), measure_id=measure_id)
+        return service.save_measure(conn, current_platform(), principal, case_id, _clean(data), measure_id=measure_id)
 
 
 @blp.route("/cases/<uid:case_id>/measures/<uid:measure_id>", methods=["DELETE"])
@@ -176,7 +176,7 @@ def edit_measure(data, case_id, measure_id):
 def delete_measure(case_id, measure_id):
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        cases.delete_measure(conn, current_platform(), principal, case_id, measure_id)
+        service.delete_measure(conn, current_platform(), principal, case_id, measure_id)
     return {"ok": True}
 
 
@@ -188,7 +188,7 @@ def parties(data, case_id):
     """Set mentor and employer (with its contact person for the employer survey)."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        cases.update_parties(conn, current_platform(), principal, case_id, _clean(data))
+        service.update_parties(conn, current_platform(), principal, case_id, _clean(data))
     return {"ok": True}
 
 
@@ -200,7 +200,7 @@ def handover(data, case_id):
     """Hand the case to a colleague in the same office."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        cases.handover(conn, current_platform(), principal, case_id, data["counsellor_id"])
+        service.handover(conn, current_platform(), principal, case_id, data["counsellor_id"])
     return {"ok": True}
 
 
@@ -212,7 +212,7 @@ def plan(data, case_id):
     """The seven steps with dates, the start meeting and the written plan."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        cases.update_plan(conn, current_platform(), principal, case_id, _clean(data))
+        service.update_plan(conn, current_platform(), principal, case_id, _clean(data))
     return {"ok": True}
 
 
@@ -223,12 +223,7 @@ def closure_form(case_id):
     """The closure form prefilled (draft, else the case's answers and the derived tables 5/6)."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        ctx = cases.closure_context(conn, current_platform(), principal.office, case_id)
-    case = ctx["case"]
-    source = ctx["draft"] or (ctx["latest"] and closure_rules.values_from_record(ctx["latest"]))
-    return {"state": case["state"], "closure_version": case["closure_version"], "derived": ctx["derived"],
-            "draft": ctx["draft"], "criteria": ctx["criteria"], "latest": ctx["latest"],
-            "values": closure_rules.prefill(case, ctx["derived"], source, ctx["today"])}
+        return service.closure_form(conn, current_platform(), principal.office, case_id)
 
 
 @blp.route("/cases/<uid:case_id>/closure/draft", methods=["PUT"])
@@ -239,7 +234,7 @@ def save_draft(data, case_id):
     """Save the closure form as typed, to resume later (not validated, nothing sent)."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        cases.save_draft(conn, current_platform(), principal, case_id, _clean(data))
+        service.save_draft(conn, current_platform(), principal, case_id, _clean(data))
     return {"ok": True}
 
 
@@ -251,7 +246,7 @@ def submit_closure(data, case_id):
     """Submit the closure (version 1: case.closed) or a correction (version n+1: case.corrected)."""
     principal = current_principal()
     with current_platform().engine.begin() as conn:
-        record = cases.submit_closure(conn, current_platform(), principal, case_id, _clean(data))
+        record = service.submit_closure(conn, current_platform(), principal, case_id, _clean(data))
     # The record as the event carries it, already dumped by the same schema (ClosureRecordOut): not dumped twice.
     return jsonify(record), 201
 
@@ -263,7 +258,7 @@ def overview():
     """The local contact's office overview: open cases, closures submitted, overdue."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return cases.office_overview(conn, current_platform(), principal.office)
+        return service.office_overview(conn, current_platform(), principal.office)
 
 
 @blp.route("/admin/project-end", methods=["POST"])
@@ -272,7 +267,7 @@ def overview():
 def project_end():
     """Admin: submit the project-end status form for every ongoing case ("prosjektslutt, pågående")."""
     principal = current_principal()
-    return cases.project_end(current_platform(), principal)
+    return service.project_end(current_platform(), principal)
 
 
 @internal.route("/cases/<uid:case_id>/employer-contact", methods=["GET"])
@@ -285,4 +280,4 @@ def employer_contact(case_id):
     `employer_survey` (consent.granted), at send time, and keeps the answer only in the mail to the survey address.
     Every answer is recorded in intake_disclosures (who, when, which case). 404 unknown case, 409 no contact."""
     with current_platform().engine.begin() as conn:
-        return disclosure.employer_contact(conn, current_platform(), current_principal().subject, case_id)
+        return service.employer_contact(conn, current_platform(), current_principal().subject, case_id)

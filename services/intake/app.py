@@ -1,14 +1,20 @@
 """App factory of the intake service."""
 from shared.web import create_service_app
 
-from . import tables
+from . import (
+    api,
+    cli,
+    pages,
+    privacy_api,
+    privacy_pages,  # noqa: F401  (importing it adds the /personvern pages to the pages blueprint)
+    tables,
+)
+from .peers import load_peers
 
 
 def create_app(settings=None, platform=None):
     app = create_service_app("intake", __name__, tables.all_tables(), settings=settings, platform=platform,
                              api_title="Intake: inclusion cases")
-    from . import api, cli, pages, privacy_api, privacy_pages  # noqa: F401 (privacy_pages adds the /personvern pages)
-    from .peers import load_peers
     app.extensions["privacy_peers"] = load_peers(app.extensions["platform"].settings)
     app.extensions["smorest_api"].register_blueprint(api.blp)
     app.extensions["smorest_api"].register_blueprint(api.internal)

@@ -14,10 +14,10 @@ from flask.cli import AppGroup
 from shared import privacy as shared_privacy
 from shared.auth import Principal, mint_token
 
-from . import access, cases, privacy
+from . import access, privacy, service, store
+from .demo import seed
 from .domain import Invalid
 from .peers import PeerUnavailable
-from .tables import OWN
 
 demo_cli = AppGroup("demo", help="Demo data.")
 project_cli = AppGroup("project", help="The research project's milestones.")
@@ -26,7 +26,6 @@ project_cli = AppGroup("project", help="The research project's milestones.")
 @demo_cli.command("seed")
 def demo_seed():
     """A handful of fictional cases in NAV Kristiansand and NAV Bergen vest, some closed (repeatable)."""
-    from .demo import seed
     result = seed(current_app.extensions["platform"])
     click.echo(f"demo: {result['created']} cases created, {result['skipped']} already there")
 
@@ -35,16 +34,17 @@ def demo_seed():
 @click.option("--actor", default="admin", show_default=True, help="the admin's directory id, kept in the history")
 def project_end(actor):
     """Submit the project-end status form ("prosjektslutt, pågående") for every ongoing case, in every office."""
-    result = cases.project_end(current_app.extensions["platform"], cases.Actor(office="", subject=actor))
+    result = service.project_end(current_app.extensions["platform"], service.Actor(office="", subject=actor))
     click.echo(f"project end: {result['status_forms']} status forms submitted")
 
 
-privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, OWN["privacy_log"])
+privacy_cli = shared_privacy.retention_cli(store.retention_steps, store.PRIVACY_LOG)
 
 
 def _as_local_contact(platform, user_id):
     """The local contact the command acts for, and a short-lived token of theirs for consent and notify."""
-    user = platform.directory.user(user_id)
+    with platform.engine.connect() as conn:
+        user = platform.directory.user(conn, user_id)
     if user is None or user["role"] not in access.PRIVACY:
         raise click.ClickException(f"{user_id!r} is not a local contact in the directory (only they run this)")
     principal = Principal(subject=user["id"], role=user["role"], name=user["name"], office=user["office_code"])

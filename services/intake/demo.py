@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-
-from .tables import OWN as T
+from . import store
 from .testing import enter_case, fake_national_id
 
 
@@ -78,11 +76,10 @@ def seed(platform) -> dict:
     today = platform.clock.today()
     for index, (office, counsellor, values) in enumerate(_cases(today)):
         seed_number = 9000 + index
-        key = platform.keyring.keyed_hash(office, fake_national_id(seed_number, d_number=seed_number % 5 == 4))
+        key = store.candidate_hash(platform.keyring, office,
+                                   fake_national_id(seed_number, d_number=seed_number % 5 == 4))
         with platform.engine.begin() as conn:
-            known = conn.execute(select(T["cases"].c.id).where(T["cases"].c.office == office,
-                                                               T["cases"].c.candidate_hash == key)).first()
-            if known:
+            if store.case_ids_of_candidate(conn, office, key):
                 skipped += 1
                 continue
             enter_case(platform, office, counsellor, values, seed=seed_number, conn=conn)

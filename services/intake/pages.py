@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from shared.auth import Forbidden
+from shared.auth import require_role
 from shared.vocab import choices
 from shared.web import current_platform, current_principal, home_url
 
-from . import access, cases
+from . import access, service
 from .domain import Conflict, Invalid, NotEligible, states
 from .domain import closure as closure_rules
 from .domain.rules import FIELD_LABELS
@@ -20,7 +20,8 @@ MESSAGES = {
     "opprettet": "Saken er opprettet.", "kontakt": "Kontakten er logget.", "kontakt-endret": "Kontakten er endret.",
     "kontakt-slettet": "Kontakten er slettet (endringen står i historikken).", "tiltak": "Tiltaket er lagret.",
     "tiltak-slettet": "Tiltaket er slettet.", "parter": "Mentor og arbeidsgiver er lagret.",
-    "plan": "Stegene og planen er lagret.", "overfort": "Saken er overført.", "utkast": "Utkastet er lagret. Du kan fortsette senere.",
+    "plan": "Stegene og planen er lagret.", "overfort": "Saken er overført.",
+    "utkast": "Utkastet er lagret. Du kan fortsette senere.",
     "avsluttet": "Avslutningsskjemaet er sendt. Takk!", "rettet": "Rettelsen er sendt som ny versjon.",
 }
 STEP_TEXT = {
@@ -42,7 +43,7 @@ def _helpers():
 
 
 def _member():
-    return access.require(current_principal(), access.CASES)
+    return require_role(current_principal(), *access.CASES)
 
 
 def _form_dict(list_fields=(), skip=("csrf_token", "action")) -> dict:
@@ -52,15 +53,6 @@ def _form_dict(list_fields=(), skip=("csrf_token", "action")) -> dict:
             continue
         raw[key] = request.form.getlist(key) if key in list_fields else request.form.get(key)
     return {k: v for k, v in raw.items() if v not in ("", None)}
-
-
-def _staff(office):
-    return [u for u in current_platform().directory.users(office_code=office)
-            if u["role"] == "counsellor" and not u["is_job_specialist"]]
-
-
-def _names(office):
-    return {u["id"]: u["name"] for u in current_platform().directory.users(office_code=office)}
 
 
 @pages.get("/")
@@ -77,16 +69,19 @@ def index():
         state = None
     page = request.args.get("side", "1")
     page = int(page) if page.isdigit() and int(page) > 0 else 1  # a filter, like status: an odd value shows page 1
-    with current_platform().engine.connect() as conn:
-        total = cases.count_cases(conn, principal.office, counsellor, state)
-        page = min(page, max(1, -(-total // cases.PAGE_SIZE)))
-        rows = cases.list_cases(conn, current_platform(), principal.office, counsellor, state, page=page,
-                                page_size=cases.PAGE_SIZE)
-    shown = (page - 1) * cases.PAGE_SIZE
-    return render_template("intake/index.html", cases=rows, staff=_staff(principal.office), names=_names(principal.office),
-                           counsellor=counsellor, state=state, office=current_platform().directory.office(principal.office),
-                           message=MESSAGES.get(request.args.get("melding")), page=page, total=total,
-                           first=shown + 1, last=shown + len(rows), more=shown + len(rows) < total)
+    platform = current_platform()
+    with platform.engine.connect() as conn:
+        total = service.count_cases(conn, principal.office, counsellor, state)
+        page = min(page, max(1, -(-total // service.PAGE_SIZE)))
+        rows = service.list_cases(conn, platform, principal.office, counsellor, state, page=page,
+                                  page_size=service.PAGE_SIZE)
+        staff = service.handover_candidates(conn, platform, principal.office)
+        names = service.staff_names(conn, platform, principal.office)
+        office = platform.directory.office(conn, principal.office)
+    shown = (page - 1) * service.PAGE_SIZE
+    return render_template("intake/index.html", cases=rows, staff=staff, names=names, counsellor=counsellor,
+                           state=state, office=office, message=MESSAGES.get(request.args.get("melding")), page=page,
+                           total=total, first=shown + 1, last=shown + len(rows), more=shown + len(rows) < total)
 
 
 @pages.post("/sok")
@@ -94,7 +89,8 @@ def search():
     principal = _member()
     try:
         with current_platform().engine.connect() as conn:
-            ids = cases.find_by_national_id(conn, current_platform(), principal.office, request.form.get("national_id"))
+            ids = service.find_by_national_id(conn, current_platform(), principal.office,
+                                              request.form.get("national_id"))
     except Invalid as error:
         return render_template("intake/search.html", ids=None, errors=error.errors), 422
     if len(ids) == 1:
@@ -110,7 +106,7 @@ def new_case():
         form = _form_dict(list_fields=("reasons",))
         try:
             with current_platform().engine.begin() as conn:
-                case = cases.open_case(conn, current_platform(), principal, form)
+                case = service.open_case(conn, current_platform(), principal, form)
             return redirect(url_for("intake_pages.case_page", case_id=case["id"], melding="opprettet"))
         except NotEligible as error:
             errors, rules_failed = error.errors, error.rules
@@ -122,11 +118,13 @@ def new_case():
 
 def _render_case(case_id, errors=None, form=None, section=None, status=200, edit_contact=None):
     principal = _member()
-    with current_platform().engine.connect() as conn:
-        view = cases.case_view(conn, current_platform(), principal.office, case_id)
+    platform = current_platform()
+    with platform.engine.connect() as conn:
+        view = service.case_view(conn, platform, principal.office, case_id)
+        staff = service.handover_candidates(conn, platform, principal.office)
+        names = service.staff_names(conn, platform, principal.office)
     return render_template("intake/case.html", case=view, errors=errors or {}, form=form or {}, section=section,
-                           staff=_staff(principal.office), names=_names(principal.office),
-                           today=current_platform().clock.today(), edit_contact=edit_contact,
+                           staff=staff, names=names, today=platform.clock.today(), edit_contact=edit_contact,
                            active=view["state"] in states.ACTIVE, message=MESSAGES.get(request.args.get("melding")),
                            can_overview=principal.role in access.OVERVIEW), status
 
@@ -153,47 +151,50 @@ def _act(case_id, section, fn, message, list_fields=()):
 
 @pages.post("/saker/<uid:case_id>/kontakter")
 def add_contact(case_id):
-    return _act(case_id, "kontakter", lambda c, p, f: cases.save_contact(c, current_platform(), p, case_id, f), "kontakt")
+    return _act(case_id, "kontakter", lambda c, p, f: service.save_contact(c, current_platform(), p, case_id, f),
+                "kontakt")
 
 
 @pages.post("/saker/<uid:case_id>/kontakter/<uid:contact_id>")
 def edit_contact(case_id, contact_id):
     return _act(case_id, "kontakter",
-                lambda c, p, f: cases.save_contact(c, current_platform(), p, case_id, f, contact_id=contact_id),
+                lambda c, p, f: service.save_contact(c, current_platform(), p, case_id, f, contact_id=contact_id),
                 "kontakt-endret")
 
 
 @pages.post("/saker/<uid:case_id>/kontakter/<uid:contact_id>/slett")
 def delete_contact(case_id, contact_id):
     return _act(case_id, "kontakter",
-                lambda c, p, f: cases.delete_contact(c, current_platform(), p, case_id, contact_id), "kontakt-slettet")
+                lambda c, p, f: service.delete_contact(c, current_platform(), p, case_id, contact_id),
+                "kontakt-slettet")
 
 
 @pages.post("/saker/<uid:case_id>/tiltak")
 def add_measure(case_id):
-    return _act(case_id, "tiltak", lambda c, p, f: cases.save_measure(c, current_platform(), p, case_id, f), "tiltak")
+    return _act(case_id, "tiltak", lambda c, p, f: service.save_measure(c, current_platform(), p, case_id, f), "tiltak")
 
 
 @pages.post("/saker/<uid:case_id>/tiltak/<uid:measure_id>/slett")
 def delete_measure(case_id, measure_id):
     return _act(case_id, "tiltak",
-                lambda c, p, f: cases.delete_measure(c, current_platform(), p, case_id, measure_id), "tiltak-slettet")
+                lambda c, p, f: service.delete_measure(c, current_platform(), p, case_id, measure_id), "tiltak-slettet")
 
 
 @pages.post("/saker/<uid:case_id>/parter")
 def parties(case_id):
-    return _act(case_id, "parter", lambda c, p, f: cases.update_parties(c, current_platform(), p, case_id, f), "parter")
+    return _act(case_id, "parter", lambda c, p, f: service.update_parties(c, current_platform(), p, case_id, f),
+                "parter")
 
 
 @pages.post("/saker/<uid:case_id>/plan")
 def plan(case_id):
-    return _act(case_id, "plan", lambda c, p, f: cases.update_plan(c, current_platform(), p, case_id, f), "plan")
+    return _act(case_id, "plan", lambda c, p, f: service.update_plan(c, current_platform(), p, case_id, f), "plan")
 
 
 @pages.post("/saker/<uid:case_id>/overfor")
 def handover(case_id):
     return _act(case_id, "overfor",
-                lambda c, p, f: cases.handover(c, current_platform(), p, case_id, f.get("counsellor_id")), "overfort")
+                lambda c, p, f: service.handover(c, current_platform(), p, case_id, f.get("counsellor_id")), "overfort")
 
 
 def _closure_raw() -> dict:
@@ -217,12 +218,11 @@ def closure(case_id):
         try:
             with platform.engine.begin() as conn:
                 if request.form.get("action") == "draft":
-                    cases.save_draft(conn, platform, principal, case_id, raw)
+                    service.save_draft(conn, platform, principal, case_id, raw)
                     message = "utkast"
                 else:
-                    was_submitted = cases.owned_case(conn, principal.office, case_id)["closure_version"] > 0
-                    cases.submit_closure(conn, platform, principal, case_id, raw)
-                    message = "rettet" if was_submitted else "avsluttet"
+                    record = service.submit_closure(conn, platform, principal, case_id, raw)
+                    message = "rettet" if record["version"] > 1 else "avsluttet"  # a later version corrects
             target = "intake_pages.closure" if message == "utkast" else "intake_pages.case_page"
             return redirect(url_for(target, case_id=case_id, melding=message))
         except Invalid as error:
@@ -230,12 +230,11 @@ def closure(case_id):
         except Conflict as error:
             errors, status = {"closure_reason": [error.message]}, 409
     with platform.engine.connect() as conn:
-        ctx = cases.closure_context(conn, platform, principal.office, case_id)
-        view_name = cases.case_view(conn, platform, principal.office, case_id)["candidate_name"]
+        ctx = service.closure_context(conn, platform, principal.office, case_id)
+        view_name = service.case_view(conn, platform, principal.office, case_id)["candidate_name"]
     case = ctx["case"]
     if values is None:
-        source = ctx["draft"] or (ctx["latest"] and closure_rules.values_from_record(ctx["latest"]))
-        values = closure_rules.prefill(case, ctx["derived"], source, ctx["today"])
+        values = service.prefilled_values(ctx)
     return render_template("intake/closure.html", case=case, candidate_name=view_name, values=values, errors=errors,
                            derived=ctx["derived"], criteria=ctx["criteria"], today=ctx["today"],
                            correcting=case["closure_version"] > 0 and case["state"] == states.CLOSED,
@@ -245,22 +244,23 @@ def closure(case_id):
 
 @pages.get("/oversikt")
 def overview():
-    principal = access.require(current_principal(), access.OVERVIEW)
-    with current_platform().engine.connect() as conn:
-        data = cases.office_overview(conn, current_platform(), principal.office)
-        overdue = cases.list_cases(conn, current_platform(), principal.office, ids=data["overdue_case_ids"],
-                                   page_size=cases.MAX_PAGE_SIZE)
-    return render_template("intake/overview.html", data=data, overdue=overdue, names=_names(principal.office),
-                           office=current_platform().directory.office(principal.office))
+    principal = require_role(current_principal(), *access.OVERVIEW)
+    platform = current_platform()
+    with platform.engine.connect() as conn:
+        data = service.office_overview(conn, platform, principal.office)
+        overdue = service.list_cases(conn, platform, principal.office, ids=data["overdue_case_ids"],
+                                     page_size=service.MAX_PAGE_SIZE)
+        names = service.staff_names(conn, platform, principal.office)
+        office = platform.directory.office(conn, principal.office)
+    return render_template("intake/overview.html", data=data, overdue=overdue, names=names, office=office)
 
 
 @pages.route("/admin", methods=["GET", "POST"])
 def admin():
-    principal = current_principal()
-    if principal.role not in access.PROJECT_END:
-        raise Forbidden(f"role {principal.role} may not do this")
+    principal = require_role(current_principal(), *access.PROJECT_END)
     result = None
     if request.method == "POST":
-        result = cases.project_end(current_platform(), principal)
-    return render_template("intake/admin.html", result=result,
-                           project=current_platform().directory.project_settings())
+        result = service.project_end(current_platform(), principal)
+    with current_platform().engine.connect() as conn:
+        project = current_platform().directory.project_settings(conn)
+    return render_template("intake/admin.html", result=result, project=project)

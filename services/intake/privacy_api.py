@@ -6,72 +6,16 @@ the caller's office, another office's person included, is the same 404.
 from __future__ import annotations
 
 from flask import current_app, request
-from marshmallow import Schema, fields
 
 from shared.auth import COOKIE_NAME
 from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import access, privacy
 from .peers import PeerUnavailable
-from .schemas import Strict
+from .schemas import AccessDocumentOut, AccessIn, ErasureIn, ErasureOut, ErasureStatusOut
 
 blp = ApiBlueprint("intake_privacy_api", __name__, url_prefix="/api/v1",
-                description="Privacy operations of the office's local contact: access request and erasure")
-
-
-class AccessIn(Strict):
-    national_id = fields.String(load_default=None, metadata={"description": "fødselsnummer or D-number, 11 digits"})
-
-
-class ErasureIn(AccessIn):
-    confirm = fields.Boolean(load_default=False, metadata={"description": "must be true: an erasure cannot be undone"})
-
-
-class OfficeRef(Schema):
-    code = fields.String(required=True)
-    name = fields.String(required=True)
-
-
-class RegistryPart(Schema):
-    included = fields.Boolean(required=True)
-    explanation = fields.String(required=True)
-    data_policy = fields.String(required=True, metadata={"description": "erase | research_exemption"})
-    on_erasure = fields.String(required=True)
-
-
-class AccessDocumentOut(Schema):
-    request_id = fields.String(required=True)
-    generated_at = fields.String(required=True)
-    generated_by = fields.String(required=True)
-    office = fields.Nested(OfficeRef, required=True)
-    legal_basis = fields.String(required=True)
-    cases = fields.List(fields.Dict(), required=True, metadata={"description": "intake: each case decrypted, with "
-                                                                               "contacts, measures, closures, history and disclosures"})
-    consents = fields.List(fields.Dict(), required=True, metadata={"description": "consent: per case"})
-    notifications = fields.List(fields.Dict(), required=True, metadata={"description": "notify: per case"})
-    registry = fields.Nested(RegistryPart, required=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-
-
-class ErasureOut(Schema):
-    request_id = fields.String(required=True)
-    at = fields.String(required=True)
-    case_ids = fields.List(fields.String(), required=True)
-    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    data_policy = fields.String(required=True)
-    registry = fields.String(required=True)
-    forwarded_to = fields.List(fields.String(), required=True)
-
-
-class ErasureStatusOut(Schema):
-    request_id = fields.String(required=True)
-    at = fields.String(required=True)
-    actor = fields.String(required=True)
-    case_count = fields.Integer(required=True)
-    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    services = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True,
-                           metadata={"description": "consent, notify: state completed | waiting | unknown"})
-    registry = fields.Dict(required=True)
+                   description="Privacy operations of the office's local contact: access request and erasure")
 
 
 def caller_token() -> str:

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, redirect, render_template, request, url_for
 
+from shared.auth import require_role
 from shared.web import current_platform, current_principal
 
-from . import access, privacy
+from . import access, privacy, service
 from .domain import Invalid
 from .pages import pages
 from .peers import PeerUnavailable
@@ -59,21 +60,24 @@ def _norwegian_time(value):
 
 
 def _names(office):
-    return {u["id"]: u["name"] for u in current_platform().directory.users(office_code=office)}
+    with current_platform().engine.connect() as conn:
+        return service.staff_names(conn, current_platform(), office)
 
 
 def _local_contact():
-    return access.require(current_principal(), access.PRIVACY)
+    return require_role(current_principal(), *access.PRIVACY)
 
 
 def _start(errors=None, alert=None, status=200, national_id=""):
     principal = _local_contact()
-    with current_platform().engine.connect() as conn:
+    platform = current_platform()
+    with platform.engine.connect() as conn:
         recent = privacy.recent_requests(conn, principal.office)
+        names = service.staff_names(conn, platform, principal.office)
+        office = platform.directory.office(conn, principal.office)
     return render_template("intake/privacy.html", errors=errors or {}, alert=alert, labels=LABELS,
                            national_id=national_id, recent=recent, action_labels=ACTION_LABELS,
-                           names=_names(principal.office),
-                           office=current_platform().directory.office(principal.office)), status
+                           names=names, office=office), status
 
 
 @pages.get("/personvern")

@@ -1,18 +1,15 @@
-"""Schemas at the HTTP edge: unknown fields are refused; the domain checks values so that every problem of a form
-is reported at once (a schema stops at types, the domain names each field's problem in Norwegian)."""
+"""Every HTTP schema of intake (the case API, the privacy API, the internal API), on shared.web.StrictSchema: unknown
+fields are refused; the domain checks values so that every problem of a form is reported at once (a schema stops at
+types, the domain names each field's problem in Norwegian)."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, fields, validate
 
 from shared.events.case import CaseCorrectedV1
+from shared.web import StrictSchema
 
-from .cases import MAX_PAGE_SIZE, PAGE_SIZE
 from .domain.states import STATE_LABELS
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
+from .service import MAX_PAGE_SIZE, PAGE_SIZE
 
 
 def _s(**kw):
@@ -23,7 +20,7 @@ def _answer(**kw):
     return fields.Raw(load_default=None, allow_none=True, metadata={"description": "yes/no (or true/false)"}, **kw)
 
 
-class EmployerFields(Strict):
+class EmployerFields(StrictSchema):
     employer_orgnr = _s(metadata={"description": "organisation number, 9 digits with a valid control digit"})
     employer_name = _s()
     employer_contact_name = _s()
@@ -50,7 +47,7 @@ class OpenCaseIn(PartiesIn):
     opened_on = _s(metadata={"description": "ISO date; default today"})
 
 
-class ContactIn(Strict):
+class ContactIn(StrictSchema):
     contact_date = _s()
     party = _s(metadata={"description": "candidate | mentor | employer"})
     form = _s(metadata={"description": "phone | email | at_company | at_nav_office | digital"})
@@ -58,17 +55,17 @@ class ContactIn(Strict):
     note = _s(metadata={"description": "internal note: encrypted, never leaves the office"})
 
 
-class MeasureIn(Strict):
+class MeasureIn(StrictSchema):
     measure = _s()
     from_date = _s()
     to_date = _s()
 
 
-class HandoverIn(Strict):
+class HandoverIn(StrictSchema):
     counsellor_id = fields.String(required=True, metadata={"description": "a counsellor of the same office"})
 
 
-class PlanIn(Strict):
+class PlanIn(StrictSchema):
     step_1 = _s()
     step_2 = _s()
     step_3 = _s()
@@ -81,7 +78,7 @@ class PlanIn(Strict):
     plan_mentor_expectations = _s()
 
 
-class ClosureIn(Strict):
+class ClosureIn(StrictSchema):
     closed_on = _s()
     closure_reason = _s()
     attachment_after = _s()
@@ -104,11 +101,11 @@ class ClosureIn(Strict):
     list_version = _s(metadata={"description": "the success-criteria list version the form was filled against"})
 
 
-class SearchIn(Strict):
+class SearchIn(StrictSchema):
     national_id = fields.String(required=True)
 
 
-class ListQuery(Strict):
+class ListQuery(StrictSchema):
     counsellor = fields.String(load_default=None)
     state = fields.String(load_default=None, metadata={"description": "open | project_end | closed"},
                           validate=validate.OneOf(STATE_LABELS, error="må være open, project_end eller closed"))
@@ -117,7 +114,7 @@ class ListQuery(Strict):
 
 
 # ---------------------------------------------------------------- responses
-class CaseSummaryOut(Schema):
+class CaseSummaryOut(StrictSchema):
     id = fields.String()
     counsellor_id = fields.String()
     state = fields.String()
@@ -129,7 +126,7 @@ class CaseSummaryOut(Schema):
     closure_version = fields.Integer()
 
 
-class ContactOut(Schema):
+class ContactOut(StrictSchema):
     id = fields.String()
     revision = fields.Integer()
     contact_date = fields.Date()
@@ -139,7 +136,7 @@ class ContactOut(Schema):
     note = fields.String(allow_none=True)
 
 
-class MeasureOut(Schema):
+class MeasureOut(StrictSchema):
     id = fields.String()
     revision = fields.Integer()
     measure = fields.String()
@@ -147,7 +144,7 @@ class MeasureOut(Schema):
     to_date = fields.Date(allow_none=True)
 
 
-class HistoryOut(Schema):
+class HistoryOut(StrictSchema):
     seq = fields.Integer()
     at = fields.DateTime()
     actor = fields.String()
@@ -156,7 +153,7 @@ class HistoryOut(Schema):
     snapshot = fields.Dict(allow_none=True)
 
 
-class ClosureVersionOut(Schema):
+class ClosureVersionOut(StrictSchema):
     version = fields.Integer()
     kind = fields.String()
     supersedes_version = fields.Integer(allow_none=True)
@@ -190,13 +187,13 @@ class CaseOut(CaseSummaryOut):
     derived = fields.Dict(metadata={"description": "tables 5/6 derived from the log and the dates"})
 
 
-class OpenedOut(Schema):
+class OpenedOut(StrictSchema):
     id = fields.String()
     state = fields.String()
     candidate_hash = fields.String()
 
 
-class ClosureFormOut(Schema):
+class ClosureFormOut(StrictSchema):
     state = fields.String()
     closure_version = fields.Integer()
     values = fields.Dict(metadata={"description": "the form prefilled: draft, else case answers and derivations"})
@@ -213,7 +210,7 @@ class ClosureRecordOut(CaseCorrectedV1):
         unknown = RAISE
 
 
-class OverviewOut(Schema):
+class OverviewOut(StrictSchema):
     open = fields.Integer()
     closed = fields.Integer()
     closures_submitted = fields.Integer()
@@ -222,21 +219,77 @@ class OverviewOut(Schema):
     per_counsellor = fields.Dict()
 
 
-class ProjectEndOut(Schema):
+class ProjectEndOut(StrictSchema):
     status_forms = fields.Integer()
 
 
-class SearchOut(Schema):
+class SearchOut(StrictSchema):
     case_ids = fields.List(fields.String())
 
 
-class OkOut(Schema):
+class OkOut(StrictSchema):
     ok = fields.Boolean()
 
 
-class EmployerContactOut(Schema):
+class EmployerContactOut(StrictSchema):
     """The employer's contact person for the survey invitation (notify's contract, services/notify/intake_client.py)."""
     organisation = fields.String(required=True)
     contact_name = fields.String(required=True)
     email = fields.String(required=True)
     phone = fields.String(allow_none=True)
+
+
+# ---------------------------------------------------------------- privacy: access request and erasure
+class AccessIn(StrictSchema):
+    national_id = fields.String(load_default=None, metadata={"description": "fødselsnummer or D-number, 11 digits"})
+
+
+class ErasureIn(AccessIn):
+    confirm = fields.Boolean(load_default=False, metadata={"description": "must be true: an erasure cannot be undone"})
+
+
+class OfficeRef(StrictSchema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class RegistryPart(StrictSchema):
+    included = fields.Boolean(required=True)
+    explanation = fields.String(required=True)
+    data_policy = fields.String(required=True, metadata={"description": "erase | research_exemption"})
+    on_erasure = fields.String(required=True)
+
+
+class AccessDocumentOut(StrictSchema):
+    request_id = fields.String(required=True)
+    generated_at = fields.String(required=True)
+    generated_by = fields.String(required=True)
+    office = fields.Nested(OfficeRef, required=True)
+    legal_basis = fields.String(required=True)
+    cases = fields.List(fields.Dict(), required=True, metadata={
+        "description": "intake: each case decrypted, with contacts, measures, closures, history and disclosures"})
+    consents = fields.List(fields.Dict(), required=True, metadata={"description": "consent: per case"})
+    notifications = fields.List(fields.Dict(), required=True, metadata={"description": "notify: per case"})
+    registry = fields.Nested(RegistryPart, required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class ErasureOut(StrictSchema):
+    request_id = fields.String(required=True)
+    at = fields.String(required=True)
+    case_ids = fields.List(fields.String(), required=True)
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    data_policy = fields.String(required=True)
+    registry = fields.String(required=True)
+    forwarded_to = fields.List(fields.String(), required=True)
+
+
+class ErasureStatusOut(StrictSchema):
+    request_id = fields.String(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True)
+    case_count = fields.Integer(required=True)
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    services = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True,
+                           metadata={"description": "consent, notify: state completed | waiting | unknown"})
+    registry = fields.Dict(required=True)

@@ -91,7 +91,8 @@ closures = Table(
     Column("case_id", String(36), ForeignKey("intake_cases.id"), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("office", String(42), nullable=False, index=True),
-    Column("kind", String(30), nullable=False),  # the event type it sent: case.closed | case.corrected | case.project_end_status
+    # The event type it sent: case.closed | case.corrected | case.project_end_status
+    Column("kind", String(30), nullable=False),
     Column("supersedes_version", Integer, nullable=True),
     Column("record", JSON, nullable=False),  # the closure record exactly as sent (codes only, nothing personal)
     Column("submitted_by", String(64), nullable=False),

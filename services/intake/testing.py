@@ -33,8 +33,10 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from .cases import Actor, closure_context, open_case, save_contact, save_measure, submit_closure
-from .domain.closure import load_success_criteria
+from .domain.derive import contact_summary
+from .domain.rules import parse_date
+from .service import Actor, closure_context, open_case, save_contact, save_measure, submit_closure
+from .store import load_success_criteria
 
 # One whole case, opened to closed (a measure, a mentor contact, the closure form): what the soak and the fault
 # and cluster suites enter over and over, each time with its own `seed`.
@@ -61,10 +63,10 @@ def fake_national_id(seed: int, d_number: bool = False) -> str:
         individual = rng.randint(0, 499) if born.year < 2000 else rng.randint(500, 999)
         day = born.day + (40 if d_number else 0)
         base = f"{day:02d}{born.month:02d}{born.year % 100:02d}{individual:03d}"
-        k1 = (11 - sum(w * int(n) for w, n in zip((3, 7, 6, 1, 8, 9, 4, 5, 2), base))) % 11
+        k1 = (11 - sum(w * int(n) for w, n in zip((3, 7, 6, 1, 8, 9, 4, 5, 2), base, strict=True))) % 11
         if k1 == 10:
             continue
-        k2 = (11 - sum(w * int(n) for w, n in zip((5, 4, 3, 2, 7, 6, 5, 4, 3, 2), base + str(k1)))) % 11
+        k2 = (11 - sum(w * int(n) for w, n in zip((5, 4, 3, 2, 7, 6, 5, 4, 3, 2), base + str(k1), strict=True))) % 11
         if k2 == 10:
             continue
         return base + str(k1) + str(k2)
@@ -75,7 +77,7 @@ def fake_orgnr(seed: int) -> str:
     rng = random.Random(seed * 7919 + 13)
     while True:
         base = "9" + "".join(str(rng.randint(0, 9)) for _ in range(7))
-        check = (11 - sum(w * int(n) for w, n in zip((3, 2, 7, 6, 5, 4, 3, 2), base)) % 11) % 11
+        check = (11 - sum(w * int(n) for w, n in zip((3, 2, 7, 6, 5, 4, 3, 2), base, strict=True)) % 11) % 11
         if check != 10:
             return base + str(check)
 
@@ -98,7 +100,8 @@ def enter_case(platform, office: str, counsellor_id: str, values: dict, seed: in
     relation = values.get("mentor_relation", "none")
     form = {"national_id": fnr, "candidate_name": values.pop("candidate_name", None) or fake_name(seed),
             "in_target_group": "yes", "in_follow_up_measure": "no", "mentor_relation": relation,
-            "mentor_name": values.pop("mentor_name", None) or (None if relation == "none" else f"Mentor {fake_name(seed + 1000)}"),
+            "mentor_name": values.pop("mentor_name", None) or (
+                None if relation == "none" else f"Mentor {fake_name(seed + 1000)}"),
             "employer_orgnr": values.pop("employer_orgnr", None) or fake_orgnr(seed),
             "employer_name": values.pop("employer_name", None) or f"Demo Bedrift {seed} AS", **values}
     case = open_case(conn, platform, actor, form)
@@ -108,8 +111,6 @@ def enter_case(platform, office: str, counsellor_id: str, values: dict, seed: in
         save_contact(conn, platform, actor, case["id"], contact)
     record = None
     if closure:
-        from .domain.derive import contact_summary
-        from .domain.rules import parse_date
         ctx = closure_context(conn, platform, office, case["id"])
         criteria = load_success_criteria()
         closed = closure["closed_on"] if isinstance(closure["closed_on"], date) else parse_date(closure["closed_on"])

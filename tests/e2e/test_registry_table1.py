@@ -43,7 +43,7 @@ def contacts_for(party, code, start: date, end: date):
 def test_table1_through_intake_and_the_bus(platform_factory, pg_url, tmp_path, bus_vhost, monkeypatch):
     from services.consent import tables as consent_tables
     from services.intake import tables as intake_tables
-    from services.intake.cases import Actor, project_end, save_draft
+    from services.intake.service import Actor, project_end, save_draft
     from services.intake.testing import enter_case
 
     monkeypatch.setenv("REGISTRY_PSEUDONYM_SECRET", SECRET)

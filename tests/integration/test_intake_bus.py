@@ -5,7 +5,7 @@ import json
 import pika
 
 from services.intake import tables
-from services.intake.cases import Actor, submit_closure
+from services.intake.service import Actor, submit_closure
 from services.intake.testing import enter_case
 from tests.integration.test_intake_api import closure_body
 

@@ -57,8 +57,8 @@ def test_open_case_page_shows_every_error_then_opens(web):
 
 
 def test_case_list_page_shows_one_page_at_a_time_with_links_that_keep_the_filter(web, monkeypatch):
-    from services.intake import cases
-    monkeypatch.setattr(cases, "PAGE_SIZE", 2)
+    from services.intake import service
+    monkeypatch.setattr(service, "PAGE_SIZE", 2)
     for i in range(3):
         enter_case(web.platform, "kristiansand", "kari-veileder", {
             "opened_on": f"2026-08-0{i + 1}", "entry_point": "course_start", "industry": "retail",

@@ -121,7 +121,8 @@ class World:
         drain(self.notify, notify_handlers.consumer_spec(), idle_seconds=0.2)
 
     def headers(self, user_id="lise-kontakt"):
-        user = self.intake.directory.user(user_id)
+        with self.intake.engine.connect() as conn:
+            user = self.intake.directory.user(conn, user_id)
         token = mint_token(self.intake.settings, subject=user["id"], role=user["role"], name=user["name"],
                            office=user["office_code"], county=user["county_code"])
         return {"Authorization": f"Bearer {token}"}

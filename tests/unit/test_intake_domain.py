@@ -4,10 +4,11 @@ from datetime import date, timedelta
 import pytest
 
 from services.intake.domain import Conflict, closure, derive, rules, states
+from services.intake.store import load_success_criteria
 from services.intake.testing import fake_national_id, fake_orgnr
 
 TODAY = date(2026, 11, 26)
-CRITERIA = closure.load_success_criteria()
+CRITERIA = load_success_criteria()
 
 
 # ---------------------------------------------------------------- national ID, orgnr

@@ -13,17 +13,12 @@ Rules beyond "each field is a known code":
 """
 from __future__ import annotations
 
-import json
 from datetime import date
-from pathlib import Path
 
-from shared.config import REPO_ROOT
 from shared.vocab import codes, label
 
 from . import rules
 from .rules import add
-
-SUCCESS_CRITERIA_FILE = REPO_ROOT / "deploy" / "data" / "success_criteria.json"
 
 SUMMARY_FIELDS = ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity", "forms", "duration")
 TABLE1_FIELDS = ("industry", "initiator", "reasons", "counsellor_knew_company", "attachment_before")
@@ -32,36 +27,9 @@ FORM_FIELDS = ("closed_on", "closure_reason", "attachment_after", "attached_same
 VOCAB_OF = {"industry": "industry", "initiator": "initiator", "counsellor_knew_company": "yes_no",
             "attachment_before": "attachment_before", "closure_reason": "closure_reason",
             "attachment_after": "attachment_after", "attached_same_company": "yes_no_unknown",
-            "feedback_mentor": "feedback", "feedback_counsellor": "feedback", "frequency_candidate": "contact_frequency",
-            "frequency_mentor": "contact_frequency", "frequency_employer": "contact_frequency",
-            "intensity": "contact_intensity", "duration": "duration"}
-
-
-_CRITERIA_CACHE: dict = {}
-
-
-def load_success_criteria(path: Path | str = SUCCESS_CRITERIA_FILE) -> dict:
-    """The current version of the research team's list: {"version", "criteria": [{"code", "nb", "en"}]}.
-
-    Read again whenever the file changes (the research team edits data, not code); cached otherwise.
-    """
-    import os
-    stamp = (str(path), os.stat(path).st_mtime_ns)
-    if _CRITERIA_CACHE.get("stamp") != stamp:
-        _CRITERIA_CACHE.update(stamp=stamp, value=_read_success_criteria(path))
-    value = _CRITERIA_CACHE["value"]
-    return {"version": value["version"], "criteria": [dict(c) for c in value["criteria"]]}
-
-
-def _read_success_criteria(path) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        data = json.load(handle)
-    versions = {v["version"]: v for v in data["versions"]}
-    current = versions[data["current"]]
-    seen = [c["code"] for c in current["criteria"]]
-    if len(seen) != len(set(seen)):
-        raise ValueError(f"success criteria {data['current']}: a code appears twice")
-    return {"version": current["version"], "criteria": current["criteria"]}
+            "feedback_mentor": "feedback", "feedback_counsellor": "feedback",
+            "frequency_candidate": "contact_frequency", "frequency_mentor": "contact_frequency",
+            "frequency_employer": "contact_frequency", "intensity": "contact_intensity", "duration": "duration"}
 
 
 def criterion_field(code: str) -> str:
@@ -71,10 +39,7 @@ def criterion_field(code: str) -> str:
 def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], derived: dict, criteria: dict,
              today: date) -> tuple[dict | None, dict]:
     """Check a submitted closure form; returns (clean values, {}) or (None, errors) with every problem."""
-    errors: dict[str, list[str]] = {}
-    unknown = sorted(set(raw) - set(FORM_FIELDS) - {"list_version"})
-    for field in unknown:
-        add(errors, field, "Ukjent felt.")
+    errors: dict[str, list[str]] = rules.unknown_fields(raw, FORM_FIELDS + ("list_version",))
     v = {}
     opened_on = case["opened_on"]
     v["closed_on"] = rules.a_date(errors, "closed_on", raw.get("closed_on"), not_after=today, not_before=opened_on,
@@ -117,11 +82,12 @@ def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], 
     if v["closed_on"]:
         later = [c["contact_date"] for c in contacts if not c.get("deleted") and c["contact_date"] > v["closed_on"]]
         if later:
-            add(errors, "closed_on", f"Det er logget kontakt etter avslutningsdatoen ({max(later).strftime('%d.%m.%Y')}). "
-                                     "Rett datoen eller kontaktloggen.")
+            add(errors, "closed_on", "Det er logget kontakt etter avslutningsdatoen "
+                                     f"({max(later).strftime('%d.%m.%Y')}). Rett datoen eller kontaktloggen.")
         started = [m["from_date"] for m in measures if not m.get("deleted") and m["from_date"] > v["closed_on"]]
         if started:
-            add(errors, "closed_on", f"Et tiltak starter etter avslutningsdatoen ({min(started).strftime('%d.%m.%Y')}).")
+            add(errors, "closed_on",
+                f"Et tiltak starter etter avslutningsdatoen ({min(started).strftime('%d.%m.%Y')}).")
 
     v["success_criteria"] = _criteria(errors, raw, criteria)
     if errors:
@@ -160,7 +126,8 @@ def prefill(case: dict, derived: dict, draft: dict | None, today: date) -> dict:
     values = {
         "closed_on": today.isoformat(),
         "closure_reason": "" if case["mentor_relation"] != "none" else "mentor_measure_not_started",
-        "attachment_after": "", "attached_same_company": "", "feedback_mentor": "" if case["mentor_relation"] != "none" else "not_given",
+        "attachment_after": "", "attached_same_company": "",
+        "feedback_mentor": "" if case["mentor_relation"] != "none" else "not_given",
         "feedback_counsellor": "",
         "industry": case["industry"], "initiator": case["initiator"], "reasons": list(case["reasons"]),
         "counsellor_knew_company": case["counsellor_knew_company"], "attachment_before": case["attachment_before"],

@@ -21,16 +21,20 @@ FIELD_LABELS = {
     "in_target_group": "Er brukeren i Inkluderingsdugnadens målgruppe?",
     "in_follow_up_measure": "Er brukeren i et oppfølgingstiltak?", "counsellor": "Veileder",
     "entry_point": "Inngang", "industry": "Bransje", "initiator": "Initiativtaker",
-    "attachment_before": "Tilknytning til bedriften før tiltaket", "counsellor_knew_company": "Kjente veileder bedriften?",
+    "attachment_before": "Tilknytning til bedriften før tiltaket",
+    "counsellor_knew_company": "Kjente veileder bedriften?",
     "reasons": "Begrunnelse for tiltaket", "opened_on": "Startdato", "employer_orgnr": "Organisasjonsnummer",
     "employer_name": "Arbeidsgiverens navn", "employer_contact_name": "Kontaktperson hos arbeidsgiver",
     "employer_contact_email": "Kontaktpersonens e-post", "employer_contact_phone": "Kontaktpersonens telefon",
     "mentor_name": "Mentorens navn", "mentor_relation": "Mentorens rolle",
-    "contact_date": "Dato", "party": "Hvem", "form": "Kontaktform", "minutes": "Minutter brukt", "note": "Internt notat",
+    "contact_date": "Dato", "party": "Hvem", "form": "Kontaktform", "minutes": "Minutter brukt",
+    "note": "Internt notat",
     "measure": "Tiltak/tilskudd", "from_date": "Fra dato", "to_date": "Til dato",
-    "counsellor_id": "Ny veileder", "start_meeting_on": "Dato for oppstartsmøte", "plan_tasks": "Arbeidsoppgaver i planen",
+    "counsellor_id": "Ny veileder", "start_meeting_on": "Dato for oppstartsmøte",
+    "plan_tasks": "Arbeidsoppgaver i planen",
     "plan_mentor_expectations": "Forventninger til mentor",
-    "closed_on": "Avslutningsdato", "closure_reason": "Årsak til avslutning", "attachment_after": "Tilknytning etter avslutning",
+    "closed_on": "Avslutningsdato", "closure_reason": "Årsak til avslutning",
+    "attachment_after": "Tilknytning etter avslutning",
     "attached_same_company": "Tilknyttet samme bedrift?", "feedback_mentor": "Brukerens tilbakemelding om mentor",
     "feedback_counsellor": "Brukerens tilbakemelding om veileder",
     "frequency_candidate": "Kontakt veileder–bruker", "frequency_mentor": "Kontakt veileder–mentor",
@@ -47,6 +51,14 @@ PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 
 def add(errors: dict, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
+
+
+def unknown_fields(raw: dict, allowed) -> dict:
+    """A form's fields that are not `allowed`, each with its message."""
+    errors = {}
+    for field in sorted(set(raw) - set(allowed)):
+        add(errors, field, "Ukjent felt.")
+    return errors
 
 
 def blank(value) -> bool:

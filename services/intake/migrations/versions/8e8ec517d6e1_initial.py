@@ -1,7 +1,7 @@
 """initial
 
 Revision ID: 8e8ec517d6e1
-Revises: 
+Revises:
 Create Date: 2026-11-26 23:37:52.263992
 
 """
