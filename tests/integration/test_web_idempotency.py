@@ -468,3 +468,49 @@ def test_the_principal_is_what_keys_a_replay(app, platform):
     forged = client.put("/api/v1/settings", json={}, headers={**keyed(bearer(platform, subject="ola-veileder"),
                                                                        "mine"), "X-Forwarded-User": "kari-veileder"})
     assert "Idempotent-Replayed" not in forged.headers and effect_count(platform, "settings") == 2
+
+
+# ---------------------------------------------------------------- every operation of every real service
+PEOPLE_BY_ROLE = {"counsellor": ("kari-veileder", "kristiansand", None), "local_contact": ("lise-kontakt",
+                  "kristiansand", None), "county_contact": ("tone-fylke", None, "agder"),
+                  "researcher": ("rune-forsker", None, None), "admin": ("admin", None, None)}
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_state_changing_api_operation_of_every_service_replays_without_view_changes(service, platform_factory,
+                                                                                         tmp_path):
+    """Each POST, PUT, PATCH and DELETE of the service's OpenAPI document, by a role the access policy allows, sent
+    twice with one key: the second is the first answer replayed; the same key with another body is 422."""
+    import importlib
+
+    from tests.security.policy import POLICY
+    tables_module = importlib.import_module(f"services.{service}.tables")
+    platform = platform_factory(service, tables_module.all_tables(), f"sqlite:///{tmp_path}/{service}.db")
+    app = importlib.import_module(f"services.{service}.app").create_app(settings=platform.settings,
+                                                                        platform=platform)
+    client = app.test_client()
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    checked = 0
+    for path, operations in paths.items():
+        for method in ("post", "put", "patch", "delete"):
+            rule = POLICY[service].get((method.upper(), path))
+            if method not in operations or rule is None or not rule.roles:
+                continue
+            subject, office, county = PEOPLE_BY_ROLE[rule.roles[0]]
+            caller = keyed(bearer(platform, subject=subject, role=rule.roles[0], office=office, county=county),
+                           f"every-{method}-{path}")
+            declared = operations.get("parameters", []) + operations[method].get("parameters", [])
+            integers = {each["name"] for each in declared if isinstance(each, dict) and each.get("in") == "path"
+                        and each.get("schema", {}).get("type") == "integer"}
+            url = _PATH_PARAMETER.sub(lambda match, integers=integers: "1" if match.group(1) in integers
+                                      else str(uuid.uuid4()), path)
+            first = client.open(url, method=method.upper(), json={"matrix": "first"}, headers=caller)
+            second = client.open(url, method=method.upper(), json={"matrix": "first"}, headers=caller)
+            other = client.open(url, method=method.upper(), json={"matrix": "other"}, headers=caller)
+            assert first.status_code < 500, (method, path, first.get_json())
+            assert second.headers.get("Idempotent-Replayed") == "true", (method, path, first.status_code)
+            assert answer(second) == answer(first), (method, path)
+            assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused", (method, path)
+            checked += 1
+    assert checked or service == "registry", f"{service}: no state-changing API operation found"  # registry: reads
