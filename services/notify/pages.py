@@ -91,9 +91,9 @@ def unsubscribe_form(token):
 def unsubscribe(token):
     platform = current_platform()
     user_id = user_from_unsubscribe_token(platform.settings, token)
-    if user_id is None or platform.directory.user(user_id) is None:
-        return render_template("notify/unsubscribe.html", token=token, valid=False, done=False), 404
     with platform.engine.begin() as conn:
+        if user_id is None or platform.directory.user(conn, user_id) is None:
+            return render_template("notify/unsubscribe.html", token=token, valid=False, done=False), 404
         notices.set_preferences(conn, user_id, platform.clock.now(), unsubscribed=True)
     return render_template("notify/unsubscribe.html", token=token, valid=True, done=True)
 

@@ -27,7 +27,9 @@ def app(platform_factory, db_url):
 
 
 def headers(app, user_id):
-    user = app.extensions["platform"].directory.user(user_id)
+    platform = app.extensions["platform"]
+    with platform.engine.connect() as conn:
+        user = platform.directory.user(conn, user_id)
     token = mint_token(app.extensions["platform"].settings, subject=user["id"], role=user["role"], name=user["name"],
                        office=user["office_code"], county=user["county_code"])
     return {"Authorization": "Bearer " + token}
