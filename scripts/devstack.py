@@ -15,8 +15,10 @@ exiting at once is reported as a crash loop while the rest keep running. The sys
 from __future__ import annotations
 
 import argparse
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -303,6 +305,7 @@ class DevStack:
                                   capture_output=True, text=True)
         values = {"PROXY_PORT": str(c.proxy_port), "RUN_DIR": str(run), "LOG_DIR": str(c.log_dir),
                   "PROXY_ERRORS_DIR": str(errors), **json.loads(rendered.stdout.splitlines()[-1]),
+                  "USER": f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
                   **{f"{s.upper()}_PORT": str(p) for s, p in c.service_ports.items()}}
         for key, value in values.items():
             text = text.replace("{{" + key + "}}", value)

@@ -13,5 +13,6 @@ case "$role" in
   notify-worker)  exec python -m flask --app services.notify.wsgi notify run ;;
   migrate)        exec python -m flask --app "services.$service.wsgi" db upgrade ;;
   load-directory) exec python -m flask --app "services.$service.wsgi" directory load ;;
-  *) echo "unknown role: $role (web|relay|consume|notify-worker|migrate|load-directory)" >&2; exit 64 ;;
+  proxy-errors)   exec python -m shared.web.proxy /var/lib/hybrid/proxy-errors ;;
+  *) echo "unknown role: $role (web|relay|consume|notify-worker|migrate|load-directory|proxy-errors)" >&2; exit 64 ;;
 esac

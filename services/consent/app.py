@@ -1,4 +1,5 @@
 """App factory of the consent service."""
+from shared import limits
 from shared.web import create_service_app
 
 from . import api, cli, handlers, pages, privacy_api, service, tables
@@ -8,8 +9,9 @@ def create_app(settings=None, platform=None):
     app = create_service_app("consent", __name__, tables.all_tables(), settings=settings, platform=platform,
                              api_title="Consent: signed consents per office")
     max_upload = service.deps_from_platform(app.extensions["platform"]).max_upload_bytes
-    # Room for the form fields around the largest document; the document limit itself is checked on the content.
-    app.config["MAX_CONTENT_LENGTH"] = max_upload + 1024 * 1024
+    # Room for the form fields around the largest document, never more than the proxies let through (shared.limits);
+    # the document limit itself is checked on the content.
+    app.config["MAX_CONTENT_LENGTH"] = min(max_upload, limits.UPLOAD_MAX_BYTES) + limits.DATA_MAX_BYTES
     app.extensions["smorest_api"].register_blueprint(api.blp)
     app.extensions["smorest_api"].register_blueprint(privacy_api.blp)
     app.register_blueprint(pages.pages)

@@ -405,11 +405,16 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, message: str, errors=None, code=None):
+def error_body(status: int, message: str, errors=None, code=None) -> dict:
+    """The platform's error format (ErrorOut); the proxy's own error pages are rendered from it too."""
     body = {"code": code or status, "status": _status_phrase(status), "message": message}
     if errors:
         body["errors"] = errors
-    return jsonify(body), status
+    return body
+
+
+def error_response(status: int, message: str, errors=None, code=None):
+    return jsonify(error_body(status, message, errors, code)), status
 
 
 def _status_phrase(status):

@@ -7,9 +7,14 @@ agree with it, and the local run's nginx is rendered from it.
 from __future__ import annotations
 
 import importlib
+import re
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import requests
+import yaml
 from sqlalchemy import func, select
 
 from services.intake.testing import SAMPLE_CASE, enter_case
@@ -175,12 +180,11 @@ def test_a_url_encoded_form_with_unreadable_text_gets_a_clear_400(apps, body):
 
 def test_a_multipart_form_with_unreadable_text_gets_a_clear_400_naming_the_field(apps):
     body = (b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\ntoken\r\n'
-            b'--b\r\nContent-Disposition: form-data; name="reason"\r\n\r\n\xed\xa0\x80\r\n--b--\r\n')
-    app, platform = apps("consent")
-    response = app.test_client().post("/api/v1/withdrawals", data=body, content_type="multipart/form-data; boundary=b",
-                                      headers=headers_for(platform.settings, "local_contact"))
+            b'--b\r\nContent-Disposition: form-data; name="candidate_name"\r\n\r\n\xed\xa0\x80\r\n--b--\r\n')
+    response = page_client(apps).post("/saker/ny", data=body, content_type="multipart/form-data; boundary=b",
+                                      headers={"Accept": "application/json"})
     body = assert_refused(response)
-    assert "Unicode" in body["errors"]["reason"][0]
+    assert "Unicode" in body["errors"]["candidate_name"][0]
 
 
 # ---------------------------------------------------------------- sizes
@@ -200,3 +204,75 @@ def test_a_form_field_over_the_field_limit_is_blamed_on_the_form_not_the_documen
                                       headers=headers_for(platform.settings, "local_contact"))
     body = assert_refused(response, status=413, field="form")
     assert "document" not in body["errors"]
+
+
+# ---------------------------------------------------------------- one limit for each size, and the proxy's answers
+def test_every_proxy_refuses_bodies_at_the_limit_the_services_use(apps):
+    size = limits.nginx_size(limits.BODY_MAX_BYTES)
+    template = (DEPLOY / "nginx" / "hybrid.conf.template").read_text()
+    assert re.findall(r"client_max_body_size\s+(\S+);", template) == ["{{BODY_MAX_SIZE}}"]  # rendered, not typed
+    container = (DEPLOY / "containers" / "nginx.conf").read_text()
+    assert re.findall(r"client_max_body_size\s+(\S+);", container) == [size]
+    ingresses = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "ingress.yaml").read_text()) if d]
+    assert [d["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] for d in ingresses] == \
+        [size] * len(ingresses) and len(ingresses) == 2
+    for service in ("intake", "consent", "registry", "notify"):
+        app, _platform = apps(service)
+        assert app.config["MAX_CONTENT_LENGTH"] == limits.BODY_MAX_BYTES, service
+        assert app.config["MAX_FORM_MEMORY_SIZE"] == limits.FIELD_MAX_BYTES, service
+    from services.consent.service import deps_from_platform
+    assert deps_from_platform(apps("consent")[1]).max_upload_bytes == limits.UPLOAD_MAX_BYTES
+
+
+def test_both_nginx_configurations_send_the_same_refusals_to_the_platform_pages():
+    from shared.web.proxy import PROXY_ERRORS
+    template = (DEPLOY / "nginx" / "hybrid.conf.template").read_text()
+    container = (DEPLOY / "containers" / "nginx.conf").read_text()
+    for text in (template, container):
+        codes = re.findall(r"error_page (\d+) /_proxy-errors/\1\.\$hybrid_error_format;", text)
+        assert sorted(int(code) for code in codes) == sorted(PROXY_ERRORS)
+
+
+@pytest.fixture
+def lone_proxy(tmp_path):
+    """The local run's nginx, rendered by the supervisor from the template, in front of ports nothing listens on."""
+    from tests.fixtures.stack import _load_devstack, free_port
+    devstack = _load_devstack()
+    config = devstack.StackConfig(data_dir=tmp_path, proxy_port=free_port(),
+                                  service_ports={s: free_port() for s in ("intake", "consent", "registry", "notify")})
+    conf = devstack.DevStack(config, echo=lambda *_: None).render_nginx()
+    (config.log_dir).mkdir(parents=True, exist_ok=True)
+    nginx = subprocess.Popen([devstack.find_nginx(), "-e", str(config.log_dir / "nginx-error.log"), "-p",
+                              str(conf.parent), "-c", str(conf), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{config.proxy_port}"
+    for _ in range(100):
+        try:
+            requests.get(base + "/", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    yield base
+    nginx.terminate()
+    nginx.wait(10)
+
+
+def test_the_proxys_own_502_answers_in_the_platforms_format(lone_proxy):
+    api = requests.get(lone_proxy + "/intake/api/v1/cases", timeout=10)
+    assert api.status_code == 502 and api.headers["Content-Type"].startswith("application/json")
+    assert api.json() == {"code": 502, "status": "Bad Gateway",
+                          "message": "Tjenesten svarer ikke akkurat nå. Prøv igjen om litt."}
+    page = requests.get(lone_proxy + "/consent/", timeout=10)
+    assert page.status_code == 502 and page.headers["Content-Type"].startswith("text/html")
+    assert '<html lang="nb">' in page.text and "Tjenesten svarer ikke" in page.text
+    asked_for_json = requests.get(lone_proxy + "/notify/", headers={"Accept": "application/json"}, timeout=10)
+    assert asked_for_json.status_code == 502 and asked_for_json.json()["code"] == 502
+
+
+def test_the_proxys_own_413_answers_in_the_platforms_format(lone_proxy):
+    body = b"x" * (limits.BODY_MAX_BYTES + 1)
+    api = requests.post(lone_proxy + "/consent/api/v1/consents", data=body, timeout=30,
+                        headers={"Content-Type": "application/pdf"})
+    assert api.status_code == 413 and api.json()["code"] == 413
+    assert api.json()["message"].startswith("Forespørselen er for stor. Største tillatte størrelse er 11,0 MB")
+    page = requests.post(lone_proxy + "/consent/saker/x", data=body, timeout=30)
+    assert page.status_code == 413 and "Forespørselen er for stor" in page.text and "<h1>413</h1>" in page.text
