@@ -205,8 +205,9 @@ def _blocking(url: str):
     return pika.BlockingConnection(params)
 
 
-def list_dead_letters(admin_url: str, queues=None) -> list[dict]:
-    """Every message in the dead-letter queues, read without consuming for good (all go back unchanged)."""
+def list_dead_letters(admin_url: str, queues=None, explain=None) -> list[dict]:
+    """Every message in the dead-letter queues, read without consuming for good (all go back unchanged).
+    `explain(queue, body)`, when given, tells why a consumer rejected a message (the broker says only "rejected")."""
     found = []
     connection = _blocking(admin_url)
     try:
@@ -216,7 +217,10 @@ def list_dead_letters(admin_url: str, queues=None) -> list[dict]:
                 method, properties, body = channel.basic_get(queue + ".dead", auto_ack=False)
                 if method is None:
                     break
-                found.append(_describe(queue, method, properties, body))
+                letter = _describe(queue, method, properties, body)
+                if explain is not None and letter["reason"] == "rejected":
+                    letter["reason"] = explain(queue, body)
+                found.append(letter)
             channel.close()  # returns every unacknowledged message to its queue
     finally:
         connection.close()

@@ -78,9 +78,19 @@ ADMIN_URL_OPTION = click.option("--admin-url", envvar="BUS_ADMIN_URL", show_envv
 @click.option("--queue", help="a consumer queue (default: this service's queues)")
 @ADMIN_URL_OPTION
 def bus_dead_letters(queue, admin_url):
-    """List dead letters (message id, type, office, reason, count) without consuming them."""
+    """List dead letters (message id, type, office, reason, count) without consuming them. A message this
+    service's consumer rejected shows the consumer's reason, found by running it through the consumer's checks
+    and handler in a transaction that is rolled back."""
     from shared.bus.admin import list_dead_letters
-    letters = list_dead_letters(admin_url, _queues_for(queue))
+    from shared.bus.consumer import rejection_reason
+    spec = current_app.extensions.get("consumer_spec")
+
+    def explain(letter_queue, body):
+        if spec is None or spec.queue != letter_queue:
+            return "rejected"  # another service's consumer: its own CLI explains it
+        reason = rejection_reason(_platform(), spec, body)
+        return f"rejected: {reason}" if reason else "rejected (would be processed now: replay it)"
+    letters = list_dead_letters(admin_url, _queues_for(queue), explain)
     for letter in letters:
         click.echo("\t".join(str(letter[k]) for k in ("queue", "message_id", "type", "office", "reason", "count")))
     click.echo(f"{len(letters)} dead letter(s)", err=True)

@@ -393,3 +393,16 @@ def apply_envelope(platform, spec: ConsumerSpec, envelope: dict) -> str:
     if delivery.outcome == "rejected":
         raise Reject(delivery.reason)
     return delivery.outcome
+
+
+def rejection_reason(platform, spec: ConsumerSpec, body: bytes) -> str | None:
+    """Why this consumer dead-letters a message, found as the consumer found it (decode, inbox, handler) in a
+    transaction that is rolled back, so nothing changes: the dead-letter listing shows it. None: it would be
+    processed now (the cause has gone; a replay will work)."""
+    delivery = Delivery(tag=0, message_id=None)
+    _load(body, delivery)
+    if delivery.envelope is not None:
+        with platform.engine.connect() as conn, conn.begin() as transaction:
+            BatchProcessor(platform, spec)._run(conn, [delivery], careful=True)
+            transaction.rollback()
+    return delivery.reason if delivery.outcome == "rejected" else None

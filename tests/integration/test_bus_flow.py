@@ -159,29 +159,38 @@ def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
 
     good = probe.produce(probe_platform, 10)
     [buggy] = probe.produce(probe_platform, 1, start=10, fail="error")
+    [poison] = probe.produce(probe_platform, 1, start=11, fail="reject")
     relay_pending(probe_platform)
     publish_raw(bus_vhost, b"\xff not json", message_id="raw-invalid-2")
     stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
-    assert (stats.processed, stats.rejected) == (10, 2)
+    assert (stats.processed, stats.rejected) == (10, 3)
 
     app = create_service_app("intake", __name__, probe_platform.tables, settings=probe_platform.settings,
                              platform=probe_platform)  # the platform base every service's CLI has
+    app.extensions["consumer_spec"] = probe.probe_spec()  # the service's consumer, as its app factory sets it
     runner = app.test_cli_runner()
     admin = ["--queue", "bus.probe", "--admin-url", bus_vhost.admin_url]
     listed = runner.invoke(args=["bus", "dead-letters", *admin])
     assert listed.exit_code == 0, listed.output
     lines = sorted(line.split("\t") for line in listed.stdout.splitlines())
+    # The consumer's reason, not the broker's bare "rejected".
     assert sorted((line[1], line[2], line[3], line[4]) for line in lines) == sorted([
-        (buggy, "bus.probe", "kristiansand", "rejected"), ("raw-invalid-2", "None", "None", "rejected")])
-    assert bus_vhost.ready("bus.probe.dead") == 2  # listing consumed nothing
+        (buggy, "bus.probe", "kristiansand", "rejected: handler error: RuntimeError"),
+        (poison, "bus.probe", "kristiansand", "rejected: probe asked to be rejected"),
+        ("raw-invalid-2", "None", "None", "rejected: invalid: body")])
+    assert bus_vhost.ready("bus.probe.dead") == 3  # listing consumed nothing
+    assert inbox_count(probe_platform) == 10 and probe.effect_counts(probe_platform) == {mid: 1 for mid in good}
 
     # The operator fixes the bug (here: a handler that no longer fails) and replays that one message.
     fixed = ConsumerSpec("bus.probe", {"bus.probe": lambda conn, env, platform: probe.handle_probe(
         conn, {**env, "payload": {**env["payload"], "fail": None}}, platform)})
+    app.extensions["consumer_spec"] = fixed
+    relisted = runner.invoke(args=["bus", "dead-letters", *admin]).stdout
+    assert f"{buggy}\tbus.probe\tkristiansand\trejected (would be processed now: replay it)" in relisted
     replayed = runner.invoke(args=["bus", "replay", "--message-id", buggy, *admin])
     assert replayed.exit_code == 0, replayed.output
     assert f"replayed {buggy}" in replayed.stdout
-    assert bus_vhost.ready("bus.probe.dead") == 1
+    assert bus_vhost.ready("bus.probe.dead") == 2
     stats = drain(probe_platform, fixed, idle_seconds=0.5)
     assert stats.processed == 1
     assert probe.effect_counts(probe_platform) == {mid: 1 for mid in good + [buggy]}
@@ -190,7 +199,7 @@ def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
     assert missing.exit_code != 0 and "no dead letter" in missing.output
     both = runner.invoke(args=["bus", "replay", *admin])
     assert both.exit_code != 0 and "exactly one of" in both.output
-    assert bus_vhost.ready("bus.probe.dead") == 1
+    assert bus_vhost.ready("bus.probe.dead") == 2
 
 
 def test_apply_envelope_runs_a_handler_once_without_a_broker(probe_platform):
