@@ -88,7 +88,7 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
             assert time.monotonic() < deadline, docker("logs", web).stderr[-2000:]
             time.sleep(0.5)
         ready = requests.get(base + "/readyz", timeout=10)
-        assert ready.status_code == 200, ready.text  # database and broker reached from inside the container
+        assert ready.status_code == 200, ready.text  # its database reached from inside the container
         assert docker("exec", web, "id", "-u").stdout.strip() == str(IMAGE_USER)
 
         settings = load_settings("intake", env={"DATA_DIR": "/tmp"})  # the same (local) issuer as the image's
