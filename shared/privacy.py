@@ -126,7 +126,8 @@ def sent_events(outbox) -> object:
 # ---------------------------------------------------------------- retention
 def retention_check(platform) -> dict:
     """Is the project's retention date passed (platform clock)? Raises LookupError without project settings."""
-    project = platform.directory.project_settings()
+    with platform.engine.connect() as conn:
+        project = platform.directory.project_settings(conn)
     if project is None:
         raise LookupError("no project settings in this database: run `flask directory load`")
     today = platform.clock.today()

@@ -67,7 +67,8 @@ def auth_mint(user_id, role, office, county, minutes):
     """Print a bearer token for a directory user, or for an ad-hoc role."""
     platform = _platform()
     if user_id:
-        user = platform.directory.user(user_id)
+        with platform.engine.connect() as conn:
+            user = platform.directory.user(conn, user_id)
         if user is None:
             raise click.ClickException(f"no user {user_id!r} in the directory (run `flask directory load`)")
         claims = dict(subject=user["id"], role=user["role"], name=user["name"], office=user["office_code"],
@@ -87,7 +88,9 @@ def keys_init():
     platform = _platform()
     path = platform.settings.keyring_file
     keyring = LocalKeyring.from_file(path) if path.exists() else LocalKeyring({}, source=path)
-    added = [o["code"] for o in platform.directory.offices() if keyring.ensure_office(o["code"])]
+    with platform.engine.connect() as conn:
+        offices = platform.directory.offices(conn)
+    added = [o["code"] for o in offices if keyring.ensure_office(o["code"])]
     keyring.ensure_office(PLATFORM_KEYS)
     keyring.save(path)
     click.echo(f"keyring {path}: {len(added)} office(s) added")

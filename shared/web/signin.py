@@ -38,7 +38,8 @@ def _safe_next(target: str | None) -> str:
 @signin_blueprint.get("/logg-inn")
 def signin_form():
     platform = current_app.extensions["platform"]
-    users = platform.directory.users() if platform.settings.demo_signin else []
+    with platform.engine.connect() as conn:
+        users = platform.directory.users(conn) if platform.settings.demo_signin else []
     return render_template("signin.html", users=users, next=request.args.get("next", ""), error=None)
 
 
@@ -47,10 +48,12 @@ def signin_submit():
     from shared.web import set_session_cookie
     platform = current_app.extensions["platform"]
     address = request.remote_addr or "?"
-    users = platform.directory.users() if platform.settings.demo_signin else []
+    with platform.engine.connect() as conn:
+        users = platform.directory.users(conn) if platform.settings.demo_signin else []
+        user = platform.directory.user(conn, request.form.get("user_id", ""))
     if _too_many(address):
-        return render_template("signin.html", users=users, next="", error="For mange mislykkede forsøk. Vent noen minutter og prøv igjen."), 429
-    user = platform.directory.user(request.form.get("user_id", ""))
+        return render_template("signin.html", users=users, next="",
+                               error="For mange mislykkede forsøk. Vent noen minutter og prøv igjen."), 429
     password = request.form.get("password", "")
     expected = os.environ.get("DEMO_PASSWORD", "demo")
     if not platform.settings.demo_signin or user is None or not hmac.compare_digest(password, expected):
