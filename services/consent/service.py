@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from shared import national_ids
 from shared.config import REPO_ROOT, env_int
 
 from . import access, store
@@ -33,6 +34,7 @@ class Deps:
     directory: object  # shared.directory.Directory: reads on the caller's connection
     max_upload_bytes: int = DEFAULT_MAX_BYTES
     expiring_days: int = 30
+    allow_synthetic_national_ids: bool = False  # NATIONAL_ID_SYNTHETIC=allow: a test environment
 
 
 def deps_from_platform(platform, cipher=None) -> Deps:
@@ -45,6 +47,7 @@ def deps_from_platform(platform, cipher=None) -> Deps:
         max_upload_bytes=env_int(extra, "CONSENT_MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES, minimum=1024,
                                  maximum=100 * 1024 * 1024),
         expiring_days=env_int(extra, "CONSENT_EXPIRING_DAYS", 30, minimum=1, maximum=365),
+        allow_synthetic_national_ids=national_ids.synthetic_allowed(),
     )
 
 
@@ -196,7 +199,8 @@ def record_consent(conn, deps: Deps, office: str, actor: str, cmd: dict) -> dict
     in_force = {purpose: store.current_template(conn, purpose, on)
                 for purpose, decision in recording.chosen_decisions(cmd).items()
                 if recording.known_decision(purpose, decision)}
-    checked = recording.check_consent(cmd, case, in_force, today, deps.max_upload_bytes)
+    checked = recording.check_consent(cmd, case, in_force, today, deps.max_upload_bytes,
+                                      deps.allow_synthetic_national_ids)
 
     now = deps.clock.now()
     record_id, document_id = str(uuid.uuid4()), str(uuid.uuid4())

@@ -70,3 +70,37 @@ def test_intake_refuses_a_synthetic_number_in_production_and_says_why(monkeypatc
 
 def test_synthetic_not_allowed_is_a_validation_error():
     assert issubclass(national_ids.SyntheticNotAllowed, ValidationError)
+
+
+def _consent_form(national_id: str) -> dict:
+    return {"case_id": "c-1", "signer_role": "candidate", "signer_name": "Test Testesen",
+            "signer_national_id": national_id, "decisions": {}}
+
+
+def _consent_errors(national_id: str, allow: bool) -> dict:
+    from datetime import date
+
+    from services.consent.domain import ConsentInvalid, recording
+    with pytest.raises(ConsentInvalid) as refused:  # the form lacks a document and decisions: refused anyway
+        recording.check_consent(_consent_form(national_id), None, {}, date(2026, 12, 1), 1024,
+                                allow_synthetic_national_ids=allow)
+    return refused.value.errors
+
+
+def test_consent_takes_a_synthetic_signer_number_only_in_a_test_environment():
+    assert "signer_national_id" not in _consent_errors(SYNTHETIC, allow=True)
+    assert "signer_national_id" in _consent_errors(SYNTHETIC, allow=False)
+    assert "signer_national_id" not in _consent_errors(REAL, allow=False)
+
+
+def test_consent_reads_the_setting_when_wired_from_the_platform(monkeypatch, tmp_path):
+    from services.consent.service import deps_from_platform
+
+    class Platform:
+        settings = load_settings("consent", env={"DATA_DIR": str(tmp_path)})
+        clock = emit = directory = keyring = None
+
+    monkeypatch.setenv("NATIONAL_ID_SYNTHETIC", "allow")
+    assert deps_from_platform(Platform()).allow_synthetic_national_ids is True
+    monkeypatch.delenv("NATIONAL_ID_SYNTHETIC")
+    assert deps_from_platform(Platform()).allow_synthetic_national_ids is False
