@@ -96,9 +96,9 @@ def access_request(platform, peers, principal, token: str, national_id) -> dict:
     counts = {f"intake.{k}": v for k, v in intake_counts(exported).items()}
     parts = {}
     try:
-        for service in ("consent", "notify"):
-            parts[service] = peers.access(service, token, request_id, case_ids)
-            counts.update({f"{service}.{k}": v for k, v in parts[service].get("counts", {}).items()})
+        for peer in ("consent", "notify"):
+            parts[peer] = peers.access(peer, token, request_id, case_ids)
+            counts.update({f"{peer}.{k}": v for k, v in parts[peer].get("counts", {}).items()})
     except Exception as error:
         _audit(platform, principal, request_id, "access_export", counts, len(case_ids),
                f"failed:{getattr(error, 'service', 'unknown')}")
@@ -120,8 +120,8 @@ def access_request(platform, peers, principal, token: str, national_id) -> dict:
 def _audit(platform, principal, request_id, action, counts, case_count, outcome="completed"):
     with platform.engine.begin() as conn:
         store.record_privacy_request(conn, request_id=request_id, action=action, office=principal.office,
-                       actor=principal.subject, actor_role=principal.role, at=platform.clock.now(), counts=counts,
-                       case_count=case_count, outcome=outcome)
+                                     actor=principal.subject, actor_role=principal.role, at=platform.clock.now(),
+                                     counts=counts, case_count=case_count, outcome=outcome)
 
 
 # ---------------------------------------------------------------- erasure
