@@ -101,6 +101,7 @@ def test_metrics_and_openapi_per_service(stack, service):
     assert document["openapi"].startswith("3.") and document["paths"], service
 
 
+@pytest.mark.unexpected_error_expected
 def test_an_unexpected_error_answers_without_stack_trace_and_logs_the_correlation_id(stack):
     """A real fault (intake's table taken away under the running service) -> 500 envelope, id in the JSON log."""
     session = stack.sign_in("kari-veileder")
