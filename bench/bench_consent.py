@@ -50,8 +50,10 @@ def main(argv=None):
     enc, null = results["encrypted"], results["unencrypted"]
     med_enc, med_null = statistics.median(enc), statistics.median(null)
     paired = statistics.median(results["paired_ratios"])
-    print(f"consent_store_1MiB_encrypted_ms median={med_enc * 1000:.2f} mean={statistics.mean(enc) * 1000:.2f} n={len(enc)}")
-    print(f"consent_store_1MiB_unencrypted_ms median={med_null * 1000:.2f} mean={statistics.mean(null) * 1000:.2f} n={len(null)}")
+    print(f"consent_store_1MiB_encrypted_ms median={med_enc * 1000:.2f} "
+          f"mean={statistics.mean(enc) * 1000:.2f} n={len(enc)}")
+    print(f"consent_store_1MiB_unencrypted_ms median={med_null * 1000:.2f} "
+          f"mean={statistics.mean(null) * 1000:.2f} n={len(null)}")
     ratio = med_enc / med_null
     print(f"ratio_of_medians_encrypted_over_unencrypted={ratio:.3f}")
     # Each encrypted store beside its unencrypted neighbour: drift in fsync latency cancels within a pair.

@@ -41,7 +41,8 @@ def test_counsellor_records_and_withdraws_and_local_contact_opens_the_document(p
 
     page.check("#withdraw-form input[name=purposes][value=research_registration]")
     page.click("#withdraw-form button[type=submit]")
-    assert "trukket tilbake" in page.locator("#melding").inner_text() and "slettes" in page.locator("#melding").inner_text()
+    message = page.locator("#melding").inner_text()
+    assert "trukket tilbake" in message and "slettes" in message
     assert "Trukket tilbake" in row.inner_text()
 
     page.context.clear_cookies()

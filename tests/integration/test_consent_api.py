@@ -11,7 +11,7 @@ from tests.integration.test_consent_helpers import (  # noqa: F401
     PDF,
     PNG,
     bearer,
-    consent,
+    consent_fixture,
     consent_platform,
     count,
     deps,
@@ -71,7 +71,7 @@ def test_bad_upload_is_refused_with_a_clear_message_and_nothing_is_stored(platfo
 def test_a_request_over_the_transport_limit_gets_a_norwegian_413(platform_factory, db_url):
     platform = consent_platform(platform_factory, db_url, env={"CONSENT_MAX_UPLOAD_BYTES": "4096"})
     client = make_client(platform)
-    case_id = open_case(platform)
+    open_case(platform)
     body = (b"--b\r\nContent-Disposition: form-data; name=\"document\"; filename=\"s.pdf\"\r\n\r\n%PDF-"
             + b"x" * (2 * 1024 * 1024) + b"\r\n--b--\r\n")
     response = client.post("/api/v1/consents", headers=bearer(platform, "kari-veileder"), data=body,
@@ -206,7 +206,8 @@ def test_admin_manages_templates_only(consent):
     new_version = {"templates": [{"purpose": "interviews", "version": 2, "subject_kind": "case",
                                   "signer_roles": ["candidate", "mentor", "employer"], "title_nb": "Intervju v2",
                                   "text_nb": "Ny tekst.", "valid_from": "2026-12-01", "expires_on": "2027-06-30"}]}
-    assert client.post("/api/v1/templates", headers=bearer(consent, "kari-veileder"), json=new_version).status_code == 403
+    refused = client.post("/api/v1/templates", headers=bearer(consent, "kari-veileder"), json=new_version)
+    assert refused.status_code == 403
     response = client.post("/api/v1/templates", headers=bearer(consent, "admin"), json=new_version)
     assert response.status_code == 200 and response.json["added"] == ["interviews v2"]
     bad = client.post("/api/v1/templates", headers=bearer(consent, "admin"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import UTC, date, datetime
 
@@ -9,14 +10,16 @@ import pika
 import pytest
 
 from services.consent import handlers, service, store
+from services.consent.app import create_app
 from services.consent.domain import ConsentInvalid
 from shared.auth import NotFound
-from shared.bus.consumer import Reject, apply_envelope
-from shared.bus.envelope import make_envelope
+from shared.bus.consumer import Reject, apply_envelope, drain
+from shared.bus.envelope import encode, make_envelope, routing_key
+from shared.bus.relay import relay_pending
 from tests.integration.test_consent_helpers import (  # noqa: F401
     HASH,
     bearer,
-    consent,
+    consent_fixture,
     consent_platform,
     count,
     make_client,
@@ -29,8 +32,9 @@ SPEC = handlers.consumer_spec()
 
 
 def _parties(case_id, relation="colleague", employer=True):
-    return {"case_id": case_id, "counsellor_id": "kari-veileder", "mentor_id": str(uuid.uuid4()) if relation != "none" else None,
-            "mentor_relation": relation, "employer_hash": HASH if employer else None}
+    return {"case_id": case_id, "counsellor_id": "kari-veileder",
+            "mentor_id": str(uuid.uuid4()) if relation != "none" else None, "mentor_relation": relation,
+            "employer_hash": HASH if employer else None}
 
 
 def _opened(case_id, office="kristiansand", relation="colleague"):
@@ -107,7 +111,7 @@ def test_closing_a_case_keeps_its_consents(consent):
 def test_expiring_once_then_expired_on_the_settable_clock(consent):
     case_id = open_case(consent)
     record(consent, case_id, "candidate", {"research_registration": "granted"})
-    app = __import__("services.consent.app", fromlist=["create_app"]).create_app(platform=consent)
+    app = create_app(platform=consent)
     sweep = lambda: app.test_cli_runner().invoke(args=["expiry", "sweep"]).output  # noqa: E731
     assert sweep() == "expiry sweep: 0 expired, 0 expiring\n"
     consent.clock.set(datetime(2027, 6, 1, 9, 0, tzinfo=UTC))  # 29 days before 2027-06-30
@@ -124,7 +128,8 @@ def test_expiring_once_then_expired_on_the_settable_clock(consent):
 
 
 def test_focus_group_consent_concerns_a_person_of_the_office(consent):
-    made = record(consent, None, "counsellor", {"focus_groups": "granted"}, name="Ola Hansen", subject_ref="ola-veileder")
+    made = record(consent, None, "counsellor", {"focus_groups": "granted"}, name="Ola Hansen",
+                  subject_ref="ola-veileder")
     assert made["status"] == {"focus_groups": "granted"}
     assert _outbox_payloads(consent, "consent.granted")[0]["subject_ref"] == "ola-veileder"
     with pytest.raises(NotFound):  # a person of another office is not this office's to record
@@ -144,7 +149,6 @@ def test_focus_group_consent_concerns_a_person_of_the_office(consent):
 
 
 def test_withdrawal_reaches_the_real_broker(platform_factory, pg_url, bus_vhost):
-    from shared.bus.relay import relay_pending
     platform = consent_platform(platform_factory, pg_url, env=bus_vhost.env("consent"))
     case_id = open_case(platform)
     record(platform, case_id, "candidate", {"research_registration": "granted"})
@@ -171,7 +175,6 @@ def test_withdrawal_reaches_the_real_broker(platform_factory, pg_url, bus_vhost)
 
 
 def test_demo_seed_records_consents_for_known_cases_and_is_repeatable(consent):
-    from services.consent.app import create_app
     first, second = open_case(consent, mentor_relation="colleague"), open_case(consent, mentor_relation="manager")
     runner = create_app(platform=consent).test_cli_runner()
     output = runner.invoke(args=["demo", "seed"]).output
@@ -185,13 +188,12 @@ def test_demo_seed_records_consents_for_known_cases_and_is_repeatable(consent):
 
 
 def test_last_two_signatures_at_the_same_moment_grant_exactly_once(platform_factory, pg_url):
-    import threading
     platform = consent_platform(platform_factory, pg_url)
     for _ in range(5):
         case_id = open_case(platform, mentor_relation="none")  # interviews: candidate and employer
         barrier, errors = threading.Barrier(2), []
 
-        def sign(role):
+        def sign(role, barrier=barrier, case_id=case_id, errors=errors):
             try:
                 barrier.wait(5)
                 record(platform, case_id, role, {"interviews": "granted"}, name=f"Signer {role}")
@@ -208,12 +210,11 @@ def test_last_two_signatures_at_the_same_moment_grant_exactly_once(platform_fact
 
 
 def test_case_events_arrive_through_the_real_broker(platform_factory, pg_url, bus_vhost):
-    from shared.bus.consumer import drain
-    from shared.bus.envelope import encode, routing_key
     platform = consent_platform(platform_factory, pg_url, env=bus_vhost.env("consent"))
     case_id = str(uuid.uuid4())
     envelopes = [_opened(case_id, relation="manager"),
-                 make_envelope("case.parties_changed", "kristiansand", _parties(case_id, "colleague"), producer="intake")]
+                 make_envelope("case.parties_changed", "kristiansand", _parties(case_id, "colleague"),
+                               producer="intake")]
     connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.url("intake")))
     try:
         channel = connection.channel()

@@ -88,8 +88,8 @@ def upload_form(case_id, decisions, document=PDF, filename="samtykke.pdf", **fie
     return data
 
 
-@pytest.fixture
-def consent(platform_factory, db_url):
+@pytest.fixture(name="consent")
+def consent_fixture(platform_factory, db_url):
     return consent_platform(platform_factory, db_url)
 
 
@@ -97,7 +97,8 @@ def test_templates_load_is_repeatable_and_a_changed_text_is_refused(consent):
     assert count(consent, "templates") == 5
     assert load_template_file(consent, DEFAULT_TEMPLATES)["added"] == []  # second load changes nothing
     items = [{"purpose": "interviews", "version": 1, "subject_kind": "case", "signer_roles": ["candidate"],
-              "title_nb": "x", "text_nb": "endret tekst", "valid_from": date(2021, 1, 1), "expires_on": date(2027, 6, 30)}]
+              "title_nb": "x", "text_nb": "endret tekst", "valid_from": date(2021, 1, 1),
+              "expires_on": date(2027, 6, 30)}]
     with pytest.raises(ConsentInvalid) as refused, consent.engine.begin() as conn:
         service.load_templates(conn, items, "admin", consent.clock.now())
     assert "ny versjon" in refused.value.errors["version"][0]

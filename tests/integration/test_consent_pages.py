@@ -8,7 +8,7 @@ import re
 import pytest
 
 from shared.auth import COOKIE_NAME, mint_token
-from tests.integration.test_consent_helpers import PDF, consent, count, make_client, open_case, record  # noqa: F401
+from tests.integration.test_consent_helpers import PDF, consent_fixture, count, make_client, open_case, record  # noqa: F401
 
 
 def signed_in(platform, user_id):
@@ -91,8 +91,9 @@ def test_withdraw_page_needs_a_choice_then_withdraws_at_once(consent):
 def test_admin_uploads_a_new_template_version_on_the_page(consent):
     admin = signed_in(consent, "admin")
     token = csrf(admin, "/maler")
-    item = {"purpose": "observation", "version": 2, "subject_kind": "case", "signer_roles": ["candidate", "counsellor"],
-            "title_nb": "Observasjon v2", "text_nb": "Ny tekst.", "valid_from": "2026-12-01", "expires_on": "2027-06-30"}
+    item = {"purpose": "observation", "version": 2, "subject_kind": "case",
+            "signer_roles": ["candidate", "counsellor"], "title_nb": "Observasjon v2", "text_nb": "Ny tekst.",
+            "valid_from": "2026-12-01", "expires_on": "2027-06-30"}
     response = admin.post("/maler", content_type="multipart/form-data", data={
         "csrf_token": token, "templates": (io.BytesIO(json.dumps({"templates": [item]}).encode()), "maler.json")})
     assert response.status_code == 200 and "1 nye malversjoner" in response.get_data(as_text=True)

@@ -37,7 +37,8 @@ def test_every_party_signs_for_themselves_when_the_mentor_is_a_colleague():
 
 def test_one_signature_covers_employer_and_mentor_when_the_employer_is_the_mentor():
     slots = signers.required_slots(TEMPLATE, _case("manager"))
-    assert [(s.key, sorted(s.roles)) for s in slots] == [("candidate", ["candidate"]), ("employer", ["employer", "mentor"])]
+    assert [(s.key, sorted(s.roles)) for s in slots] == [("candidate", ["candidate"]),
+                                                         ("employer", ["employer", "mentor"])]
     assert signers.slot_label(slots[1]) == "Arbeidsgiver som også er mentor"
 
 
