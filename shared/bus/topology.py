@@ -100,13 +100,14 @@ def render_definitions(vhost: str = DEFAULT_VHOST, user_prefix: str = "", passwo
     users, permissions, topic_permissions = [], [], []
     for user in broker_users():
         name = user_prefix + user
-        users.append({"name": name, "password_hash": rabbit_password_hash(passwords.get(user, dev_password(user)), salt),
+        password_hash = rabbit_password_hash(passwords.get(user, dev_password(user)), salt)
+        users.append({"name": name, "password_hash": password_hash,
                       "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []})
         own_queues = [re.escape(q.name) for q in QUEUES if q.service == user]
         read = "^(" + "|".join(own_queues) + r")$" if own_queues else "^$"
+        publishes = PUBLISHES.get(user) or user == "probe"
         permissions.append({"user": name, "vhost": vhost, "configure": "^$",
-                            "write": "^" + re.escape(EXCHANGE) + "$" if PUBLISHES.get(user) or user == "probe" else "^$",
-                            "read": read})
+                            "write": "^" + re.escape(EXCHANGE) + "$" if publishes else "^$", "read": read})
         topic_permissions.append({"user": name, "vhost": vhost, "exchange": EXCHANGE,
                                   "write": service_topic_pattern(user), "read": ".*"})
     queues, bindings, policies = [], [], []
@@ -130,8 +131,10 @@ def render_definitions(vhost: str = DEFAULT_VHOST, user_prefix: str = "", passwo
         "permissions": permissions,
         "topic_permissions": topic_permissions,
         "exchanges": [
-            {"name": EXCHANGE, "vhost": vhost, "type": "topic", "durable": True, "auto_delete": False, "internal": False, "arguments": {}},
-            {"name": DEAD_LETTER_EXCHANGE, "vhost": vhost, "type": "direct", "durable": True, "auto_delete": False, "internal": False, "arguments": {}},
+            {"name": EXCHANGE, "vhost": vhost, "type": "topic", "durable": True, "auto_delete": False,
+             "internal": False, "arguments": {}},
+            {"name": DEAD_LETTER_EXCHANGE, "vhost": vhost, "type": "direct", "durable": True, "auto_delete": False,
+             "internal": False, "arguments": {}},
         ],
         "queues": queues,
         "bindings": bindings,
