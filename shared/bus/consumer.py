@@ -36,6 +36,7 @@ from shared.config import env_int
 from shared.db import is_transient, utcnow
 from shared.logs import correlation_id, log_event
 
+from .connection import connection_parameters, run_connections
 from .envelope import InvalidEvent, decode, validate_envelope
 from .metrics import serve_metrics
 
@@ -46,7 +47,6 @@ CONSUMED = Counter("bus_consumed_total", "Messages settled by consumers (outcome
 RETRIES = Counter("bus_consumer_retries_total", "Batches rolled back by a transient failure (database down) and "
                   "retried after a backoff, nothing acknowledged", ["queue"])
 MAX_BACKOFF_SECONDS = 30.0
-RECONNECT_MAX_SECONDS = 5.0  # a broker back from a restart is found within seconds
 
 
 class Reject(Exception):
@@ -188,7 +188,7 @@ class BatchProcessor:
             for delivery in todo:
                 delivery.outcome = "processed"
             return
-        for delivery, row in zip(todo, rows):
+        for delivery, row in zip(todo, rows, strict=True):
             savepoint = conn.begin_nested()  # one Reject must not undo the others
             try:
                 try:
@@ -237,6 +237,7 @@ class Consumer:
         self.idle_seconds = idle_seconds  # drain mode: return after this long without a message
         self.max_connect_failures = max_connect_failures
         self.stopping = False
+        self._done = False  # stopped, or idle in drain mode
         self.stats = Stats()
         self._buffer: list = []
         self._connection = None
@@ -248,42 +249,30 @@ class Consumer:
         self._buffer.append((method.delivery_tag, properties, body))
 
     def run(self) -> Stats:
-        failures, attempt = 0, 0
-        while not self.stopping:
-            url = self.urls[attempt % len(self.urls)]
-            opened = False
-            try:
-                params = pika.URLParameters(url)
-                params.connection_attempts = 1
-                params.socket_timeout = 5
-                self._connection = pika.BlockingConnection(params)
-                opened = True
-                failures = 0
-                finished = self._consume(self._connection)
-                if finished:
-                    break
-            except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError,
-                    pika.exceptions.StreamLostError, ConnectionError, OSError) as error:
-                log_event(log, "broker connection lost" if opened else "broker connection failed", logging.WARNING,
-                          queue=self.spec.queue, error=type(error).__name__, detail=str(error)[:200])
-            finally:
-                self._buffer.clear()  # unacked deliveries come back from the broker (and are deduplicated)
-                if self._connection is not None and self._connection.is_open:
-                    try:
-                        self._connection.close()
-                    except Exception:
-                        pass
-                self._connection = None
-            if not opened:
-                failures += 1
-                if self.max_connect_failures is not None and failures >= self.max_connect_failures:
-                    raise ConnectionError(f"no broker reachable for {self.spec.queue} after {failures} attempts")
-            attempt += 1
-            delay = min(RECONNECT_MAX_SECONDS, 0.2 * 2 ** min(failures, 8)) if failures else 0.2
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline and not self.stopping:
-                time.sleep(0.05)
+        run_connections(self.urls, self._run_connection, lambda: self.stopping or self._done,
+                        self.max_connect_failures, who=self.spec.queue)
         return self.stats
+
+    def _run_connection(self, url: str) -> bool:
+        """Consume on one connection until it is lost or the consumer is done; returns whether it opened."""
+        opened = False
+        try:
+            self._connection = pika.BlockingConnection(connection_parameters(url))
+            opened = True
+            self._done = self._consume(self._connection)
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError,
+                pika.exceptions.StreamLostError, ConnectionError, OSError) as error:
+            log_event(log, "broker connection lost" if opened else "broker connection failed", logging.WARNING,
+                      queue=self.spec.queue, error=type(error).__name__, detail=str(error)[:200])
+        finally:
+            self._buffer.clear()  # unacked deliveries come back from the broker (and are deduplicated)
+            if self._connection is not None and self._connection.is_open:
+                try:
+                    self._connection.close()
+                except Exception:
+                    pass
+            self._connection = None
+        return opened
 
     def _consume(self, connection) -> bool:
         """Consume on one connection; True when done (stopped, or idle in drain mode)."""

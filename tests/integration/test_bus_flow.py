@@ -48,16 +48,16 @@ def test_an_outbox_event_takes_effect_exactly_once(probe_platform, bus_vhost):
 
 
 def test_frames_joined_into_large_writes_arrive_intact(probe_platform, bus_vhost, monkeypatch):
-    """The relay joins pika's queued frames into writes of up to 128 KiB (relay.join_frames_before_sending). Bodies
+    """The relay joins pika's queued frames into writes of up to 128 KiB (publisher.join_frames_before_sending). Bodies
     larger than a frame (split in several) mixed with small ones must all arrive whole and in order of their ids."""
-    from shared.bus import relay as relay_module
+    from shared.bus import publisher as publisher_module
     applied = []
 
     def spy(connection):
         applied.append(join(connection))
         return applied[-1]
-    join = relay_module.join_frames_before_sending
-    monkeypatch.setattr(relay_module, "join_frames_before_sending", spy)
+    join = publisher_module.join_frames_before_sending
+    monkeypatch.setattr(publisher_module, "join_frames_before_sending", spy)
     large = probe.produce(probe_platform, 6, padding="L" * 300_000)  # > 2 frames of 128 KiB each
     small = probe.produce(probe_platform, 400, start=6)
     assert relay_pending(probe_platform) == 406
@@ -130,8 +130,8 @@ def test_an_unroutable_event_is_returned_and_not_marked_sent(bus_vhost, db_url, 
 
 def test_poison_messages_go_to_the_dead_letter_queue_without_holding_up_the_rest(probe_platform, bus_vhost):
     good = probe.produce(probe_platform, 40)
-    rejected = probe.produce(probe_platform, 1, start=40, fail="reject")
-    buggy = probe.produce(probe_platform, 1, start=41, fail="error")
+    probe.produce(probe_platform, 1, start=40, fail="reject")
+    probe.produce(probe_platform, 1, start=41, fail="error")
     good += probe.produce(probe_platform, 40, start=42)
     assert relay_pending(probe_platform) == 82
     publish_raw(bus_vhost, b'{"not": "an envelope"}', message_id="raw-invalid-1")
@@ -209,7 +209,8 @@ def test_apply_envelope_runs_a_handler_once_without_a_broker(probe_platform):
     assert apply_envelope(probe_platform, spec, envelope) == "processed"
     assert apply_envelope(probe_platform, spec, envelope) == "duplicate"
     assert probe.effect_counts(probe_platform) == {envelope["message_id"]: 1}
-    assert apply_envelope(probe_platform, ConsumerSpec("bus.probe", {}), {**envelope, "message_id": str(uuid.uuid4())}) == "ignored"
+    another = {**envelope, "message_id": str(uuid.uuid4())}
+    assert apply_envelope(probe_platform, ConsumerSpec("bus.probe", {}), another) == "ignored"
 
     with probe_platform.engine.begin() as conn:
         poison = probe_platform.emit(conn, "bus.probe", "kristiansand", {"sequence": 8, "fail": "reject"})
