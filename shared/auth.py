@@ -95,9 +95,8 @@ def mint_service_token(settings, service: str, scope: str, lifetime_minutes: int
 # refreshes): its verified principal is kept, keyed by a digest of the token and the verification settings, and
 # handed out again only while the token has not expired. Failures are never kept. The verify key is parsed once
 # (an RS256/ES256 PEM costs more to parse than the signature check itself). Bounded: the sign-in cookie gets a
-# new token with every page, so each page view adds an entry (~670 bytes) to each worker that sees the session;
-# 1,024 entries (about 0.7 MB a worker) cover the tokens in use at once and fill within minutes, where 4,096 made
-# every web worker grow by 2.6 MB over the soak's first hour (deploy/README.md, soak).
+# new token with every page, so each page view adds an entry; the bound covers the tokens in use at once and keeps
+# a worker's memory flat (sizing in deploy/README.md, soak).
 _VERIFIED: dict = {}
 _VERIFIED_MAX = 1024
 _VERIFIED_LOCK = threading.Lock()

@@ -63,8 +63,8 @@ def test_a_nack_or_a_return_is_not_sent(relay):
 
 
 def test_after_a_nack_the_channel_is_renewed_once_its_confirms_are_in(relay):
-    """A nack may mean the channel's quorum-queue state is stale (seen with RabbitMQ 3.10 after a leader moved):
-    nothing more is published on it, and it is closed (and so reopened) when nothing is in flight."""
+    """A nack may mean the channel's quorum-queue state is stale (shared/bus/README.md): nothing more is published
+    on it, and it is closed (and so reopened) when nothing is in flight."""
     pump = Relay._pump.__get__(relay)  # the real pump; the fixture stubs it out for the bookkeeping tests
     closed, published, timers = [], [], []
     relay.publisher.channel = SimpleNamespace(is_open=True, close=lambda: closed.append(True),
