@@ -10,7 +10,8 @@ from flask.cli import AppGroup
 
 from shared import privacy as shared_privacy
 
-from . import notices, privacy, service
+from . import demo, privacy, service
+from . import tables as t
 
 notify_cli = AppGroup("notify", help="Reminders: sweep, delivery, the loop, dead letters.")
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -58,7 +59,7 @@ def run_command(rounds):
 def dead_letters_command():
     """List mail that failed every attempt."""
     with _platform().engine.connect() as conn:
-        rows = notices.dead_letters(conn)
+        rows = service.dead_letters(conn)
     for row in rows:
         click.echo(f"{row['id']}\t{row['kind']}\t{row['recipient_id'] or 'survey'}\t{row['attempts']} attempts\t"
                    f"{row['last_error']}")
@@ -71,18 +72,16 @@ def dead_letters_command():
 @click.argument("mail_ids", nargs=-1, type=int)
 def retry_command(mail_ids):
     """Put dead letters (all, or the given ids) back in the queue."""
-    from .mailer import retry_dead
-    click.echo(f"requeued {retry_dead(_platform(), list(mail_ids) or None)} mail(s)")
+    click.echo(f"requeued {service.retry_dead(_platform(), list(mail_ids) or None)} mail(s)")
 
 
 @demo_cli.command("seed")
 def demo_seed():
     """A few demo cases (as intake's events) so reminders fall due in the local run."""
-    from .demo import seed
-    click.echo(f"demo: {seed(_platform())} events applied")
+    click.echo(f"demo: {demo.seed(_platform())} events applied")
 
 
-privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, privacy.t.privacy_log)
+privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, t.privacy_log)
 
 
 def register(app):

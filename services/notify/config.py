@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.config import ConfigError, env_bool, env_choice, env_int, env_str
 
-from .calendar import SendingWindow
+from .domain.calendar import SendingWindow
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,19 @@
 """Demo data for the local run: a handful of cases in the demo offices, old enough that reminders fall due."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 
+from shared.bus.consumer import apply_envelope
 from shared.bus.envelope import make_envelope
 
-from .handlers import apply_locally
+from .handlers import consumer_spec
 
 NAMESPACE = uuid.UUID("6d1f9a4e-2d7b-4c1e-9a55-0f2a6c1b9e01")
 
 
 def _hash(text):
-    import hashlib
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -37,10 +38,12 @@ def demo_events(today):
 
 
 def seed(platform):
+    """The demo events through the consumer's own inbox + handler transaction; returns how many were new."""
     today = platform.clock.now().date()
+    spec = consumer_spec()
     applied = 0
     for number, (event_type, office, payload) in enumerate(demo_events(today)):
         envelope = make_envelope(event_type, office, payload, producer="intake")
         envelope["message_id"] = str(uuid.uuid5(NAMESPACE, f"event-{number}"))
-        applied += apply_locally(platform, envelope)
+        applied += apply_envelope(platform, spec, envelope) == "processed"
     return applied

@@ -3,11 +3,14 @@ dead letters for the admin."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 
 from shared.web import current_platform, current_principal, roles_required
 
-from . import notices
-from .mailer import rule_title, user_from_unsubscribe_token
+from . import access, service
+from .domain.wording import rule_title
+from .mailer import user_from_unsubscribe_token
+from .schemas import PreferencesForm
 
 pages = Blueprint("notify_pages", __name__, template_folder="templates")
 
@@ -20,26 +23,29 @@ RESOLUTIONS = {"closure_submitted": "Sluttskjema levert", "consent_registered": 
 
 
 def _today():
-    return current_app.extensions["notify_config"].window.local(current_platform().clock.now()).date()
+    return service.today(current_platform(), current_app.extensions["notify_config"])
+
+
+def _index(message=None, errors=None, status=200):
+    principal = current_principal()
+    with current_platform().engine.connect() as conn:
+        items = service.list_for(conn, principal.subject)
+        prefs = service.preferences_of(conn, principal.subject)
+    unread = sum(1 for i in items if i["read_at"] is None)
+    return render_template("notify/index.html", items=items, prefs=prefs, unread=unread, resolutions=RESOLUTIONS,
+                           message=message, errors=errors or {}), status
 
 
 @pages.get("/")
 def index():
-    principal = current_principal()
-    platform = current_platform()
-    with platform.engine.connect() as conn:
-        items = notices.list_for(conn, principal.subject)
-        prefs = notices.preferences_of(conn, principal.subject)
-    unread = sum(1 for i in items if i["read_at"] is None)
-    return render_template("notify/index.html", items=items, prefs=prefs, unread=unread,
-                           resolutions=RESOLUTIONS, message=MESSAGES.get(request.args.get("melding")), errors={})
+    return _index(message=MESSAGES.get(request.args.get("melding")))
 
 
 @pages.post("/varsler/<int:notification_id>/lest")
 def mark_read(notification_id):
     platform = current_platform()
     with platform.engine.begin() as conn:
-        notices.mark_read(conn, current_principal().subject, notification_id, platform.clock.now())
+        service.mark_read(conn, current_principal().subject, notification_id, platform.clock.now())
     return redirect(url_for("notify_pages.index", melding="lest"))
 
 
@@ -47,7 +53,7 @@ def mark_read(notification_id):
 def mark_all_read():
     platform = current_platform()
     with platform.engine.begin() as conn:
-        notices.mark_all_read(conn, current_principal().subject, platform.clock.now())
+        service.mark_all_read(conn, current_principal().subject, platform.clock.now())
     return redirect(url_for("notify_pages.index", melding="alle"))
 
 
@@ -55,27 +61,20 @@ def mark_all_read():
 def resolve(reminder_id):
     platform = current_platform()
     with platform.engine.begin() as conn:
-        notices.resolve_by_action(conn, current_principal(), reminder_id, platform.clock.now())
+        service.resolve_by_action(conn, current_principal(), reminder_id, platform.clock.now())
     return redirect(url_for("notify_pages.index", melding="lost"))
 
 
 @pages.post("/innstillinger")
 def save_preferences():
-    principal = current_principal()
+    schema = PreferencesForm()
+    try:
+        form = schema.load({name: request.form[name] for name in schema.fields if name in request.form})
+    except ValidationError as error:
+        return _index(errors={name: messages[0] for name, messages in error.messages.items()}, status=422)
     platform = current_platform()
-    mode = request.form.get("mode", "")
-    errors = {}
-    if mode not in notices.MODES:
-        errors["mode"] = "Velg enten «Med en gang» eller «Daglig oppsummering»."
-    if errors:
-        with platform.engine.connect() as conn:
-            items = notices.list_for(conn, principal.subject)
-            prefs = notices.preferences_of(conn, principal.subject)
-        return render_template("notify/index.html", items=items, prefs=prefs, resolutions=RESOLUTIONS, message=None,
-                               unread=sum(1 for i in items if i["read_at"] is None), errors=errors), 422
     with platform.engine.begin() as conn:
-        notices.set_preferences(conn, principal.subject, platform.clock.now(), mode=mode,
-                                unsubscribed=request.form.get("unsubscribed") == "on")
+        service.set_preferences(conn, current_principal().subject, platform.clock.now(), **form)
     return redirect(url_for("notify_pages.index", melding="lagret"))
 
 
@@ -92,39 +91,38 @@ def unsubscribe(token):
     platform = current_platform()
     user_id = user_from_unsubscribe_token(platform.settings, token)
     with platform.engine.begin() as conn:
-        if user_id is None or platform.directory.user(conn, user_id) is None:
-            return render_template("notify/unsubscribe.html", token=token, valid=False, done=False), 404
-        notices.set_preferences(conn, user_id, platform.clock.now(), unsubscribed=True)
-    return render_template("notify/unsubscribe.html", token=token, valid=True, done=True)
+        done = service.unsubscribe(conn, platform.directory, user_id, platform.clock.now())
+    return render_template("notify/unsubscribe.html", token=token, valid=done, done=done), 200 if done else 404
 
 
 @pages.get("/fylke")
-@roles_required("county_contact")
+@roles_required(*access.COUNTY_OVERVIEW)
 def county():
     principal = current_principal()
     platform = current_platform()
+    today = _today()
     with platform.engine.connect() as conn:
-        rows = notices.county_overview(conn, principal, _today())
-    return render_template("notify/county.html", rows=rows, county=principal.county, today=_today())
+        rows = service.county_overview(conn, platform.directory, principal, today)
+    return render_template("notify/county.html", rows=rows, county=principal.county, today=today)
 
 
 @pages.get("/feilede")
-@roles_required("admin")
+@roles_required(*access.DEAD_LETTERS)
 def dead_letters():
     with current_platform().engine.connect() as conn:
-        rows = notices.dead_letters(conn)
-        counts = notices.mail_status_counts(conn)
+        rows = service.dead_letters(conn)
+        counts = service.mail_status_counts(conn)
     return render_template("notify/dead.html", rows=rows, counts=counts)
 
 
 @pages.post("/feilede/prov-igjen")
-@roles_required("admin")
+@roles_required(*access.DEAD_LETTERS)
 def retry_dead():
-    from .mailer import retry_dead as requeue
-    requeue(current_platform())
+    service.retry_dead(current_platform())
     return redirect(url_for("notify_pages.dead_letters"))
 
 
 @pages.app_context_processor
 def _helpers():
     return {"rule_title": rule_title}
+

@@ -2,28 +2,20 @@
 contact; intake asks both on the local contact's own token (services/intake/peers.py)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
-
 from shared.auth import NotFound
 from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
 
-from . import privacy
+from . import access, privacy
+from .schemas import NotifyAccessOut
 
 blp = ApiBlueprint("notify_privacy_api", __name__, url_prefix="/api/v1",
-                description="Privacy operations: what notify holds of a person's cases (access request), erasure "
-                            "receipts")
-PRIVACY = ("local_contact",)
-
-
-class NotifyAccessOut(Schema):
-    cases = fields.List(fields.Dict(), required=True, metadata={
-        "description": "per case: schedule (dates and codes), contacts, measures, consent states, reminders"})
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+                   description="Privacy operations: what notify holds of a person's cases (access request), erasure "
+                               "receipts")
 
 
 @blp.route("/privacy/access", methods=["POST"])
-@roles_required(*PRIVACY)
+@roles_required(*access.PRIVACY)
 @blp.arguments(AccessIn)
 @blp.response(200, NotifyAccessOut)
 def access_export(data):
@@ -37,7 +29,7 @@ def access_export(data):
 
 
 @blp.route("/privacy/erasures/<uid:request_id>", methods=["GET"])
-@roles_required(*PRIVACY)
+@roles_required(*access.PRIVACY)
 @blp.response(200, ErasureReceiptOut)
 def erasure_receipt(request_id):
     """What notify deleted for one of the office's erasures; 404 until intake's case.erased has been processed."""
