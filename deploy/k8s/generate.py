@@ -34,6 +34,7 @@ SECRETS_OF = {
     "migrate": DATABASE_URLS,
 }
 KEYRING_USERS = {"intake", "consent"}
+WORKER_METRICS_PORT = 9100
 OPTIONAL_SECRETS = {"AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"}  # absent: not used
 
 
@@ -68,6 +69,15 @@ def container(name, args, web=False):
                                "timeoutSeconds": 3, "failureThreshold": 2}
         c["startupProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2,
                              "failureThreshold": 30}
+    elif name.endswith(("-relay", "-consumer")):
+        # The broker's health shows here, not in the web's readiness: each relay and consumer serves its metrics
+        # (alert on them) and its liveness on that port, which answers while the broker is away.
+        service, role = name.split("-")
+        c["env"].append({"name": f"{service.upper()}_{role.upper()}_METRICS_ADDRESS",
+                         "value": f"0.0.0.0:{WORKER_METRICS_PORT}"})
+        c["ports"] = [{"name": "metrics", "containerPort": WORKER_METRICS_PORT}]
+        c["livenessProbe"] = {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 20,
+                              "timeoutSeconds": 5, "failureThreshold": 3}
     return c
 
 

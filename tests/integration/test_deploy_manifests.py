@@ -71,6 +71,23 @@ def test_probe_paths_in_the_manifests_are_routes_of_the_app(service, platform_fa
     assert client.get("/no-such-probe").status_code == 404
 
 
+def test_relays_and_consumers_serve_their_metrics_and_liveness_on_their_own_port():
+    """The broker's health belongs to them (the web's readiness leaves it out): each serves its metrics where the
+    cluster can scrape them, and a liveness on that port (it answers while the broker is away)."""
+    workers = [d for d in manifests() if d["kind"] == "Deployment"
+               and d["metadata"]["labels"]["app.kubernetes.io/component"] in ("relay", "consumer")]
+    assert len(workers) == 5
+    for doc in workers:
+        container = pod_containers(doc)[0]
+        role, service = container["args"]
+        variable = f"{service.upper()}_{'RELAY' if role == 'relay' else 'CONSUMER'}_METRICS_ADDRESS"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env[variable] == "0.0.0.0:9100", doc["metadata"]["name"]
+        assert container["ports"] == [{"name": "metrics", "containerPort": 9100}]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        assert "readinessProbe" not in container
+
+
 def test_every_container_command_is_a_role_of_the_entrypoint():
     roles = entrypoint_roles()
     assert {"web", "relay", "consume", "notify-worker", "migrate"} <= roles
