@@ -14,5 +14,6 @@ ensure_broker
 echo "Applying the broker definitions (vhost, exchanges, quorum queues, users, topic permissions)"
 .venv/bin/python -m shared.bus.admin apply
 
-# devstack.py owns the processes; it stops them all on Ctrl-C / SIGTERM. exec keeps one signal path.
+# devstack.py owns the processes: it restarts one that exits (with backoff, logged in data/run/logs/supervisor.log)
+# and stops them all on Ctrl-C / SIGTERM. exec keeps one signal path.
 exec .venv/bin/python scripts/devstack.py run "$@"
