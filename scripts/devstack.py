@@ -131,10 +131,6 @@ class Child:
     restarts: int = 0
     restart_at: float | None = None  # set while it waits out its backoff
 
-    @property
-    def crash_looping(self) -> bool:
-        return self.restart_at is not None and self.quick_exits > 1
-
 
 def describe_exit(code: int) -> str:
     if code < 0:
@@ -155,7 +151,7 @@ class DevStack:
     @property
     def processes(self) -> dict[str, subprocess.Popen]:
         """The running process of each child (the latest one of a restarted child)."""
-        return {name: child.process for name, child in self.children.items() if child.process is not None}
+        return {name: child.process for name, child in self.children.items()}
 
     # ------------------------------------------------------------ environment
     def service_env(self) -> dict:
@@ -367,7 +363,8 @@ class DevStack:
                 except OSError as error:
                     last[service] = str(error)
             if pending and time.monotonic() > deadline:
-                looping = [child for child in self.children.values() if child.crash_looping]
+                looping = [child for child in self.children.values()
+                           if child.quick_exits >= self.config.crash_loop_after]
                 raise ProcessFailed("not ready in time: " + ", ".join(f"{s} ({last.get(s)})" for s in pending)
                                     + "".join(f"\n{child.name} keeps exiting; last lines of its log:\n"
                                               + self.log_tail(child.name) for child in looping))
