@@ -192,9 +192,10 @@ def record_consent(conn, deps: Deps, office: str, actor: str, cmd: dict) -> dict
     today = deps.clock.today()
     case_id, subject_ref = cmd.get("case_id"), cmd.get("subject_ref")
     case = None
-    if bool(case_id) != bool(subject_ref):
-        subject = owned_subject(conn, office, case_id, subject_ref)
-        case, case_id = subject.case, subject.case_id or case_id
+    if bool(case_id) != bool(subject_ref):  # one subject given: another office's is NotFound before any check
+        case = owned_subject(conn, office, case_id, subject_ref).case
+        if case is not None:
+            case_id = case["case_id"]
     on = recording.template_date(cmd, today)
     in_force = {purpose: store.current_template(conn, purpose, on)
                 for purpose, decision in recording.chosen_decisions(cmd).items()

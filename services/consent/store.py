@@ -26,7 +26,7 @@ ENCRYPTED_FIELDS = {
     "documents": {"content": "document"},
 }
 PRIVACY_LOG = T["privacy_log"]
-NEW_STATUS = "new"  # a status row just created, not yet evaluated
+_NEW_STATUS = "new"  # a status row just created, not yet evaluated
 
 _users = platform_tables["users"]
 
@@ -249,10 +249,10 @@ def lock_status(conn, key: str, purpose: str, office: str, case_id, subject_ref,
     and purpose take turns: the second evaluates after the first has committed. `state` None: never evaluated."""
     s = T["status"]
     _insert_ignore(conn, s, dict(subject_key=key, purpose=purpose, office=office, case_id=case_id,
-                                 subject_ref=subject_ref, state=NEW_STATUS, changed_at=now))
+                                 subject_ref=subject_ref, state=_NEW_STATUS, changed_at=now))
     row = dict(conn.execute(select(s).where(s.c.subject_key == key, s.c.purpose == purpose)
                             .with_for_update()).mappings().one())
-    if row["state"] == NEW_STATUS:
+    if row["state"] == _NEW_STATUS:
         row["state"] = None
     return row
 
