@@ -74,11 +74,11 @@ def _uuid(*parts) -> str:
 
 
 def generate(platform, cases: int):
-    """Cases with their contacts and measures; the derived dates as schedule.recompute_case derives them."""
+    """Cases with their contacts and measures; the derived dates as service.recompute_case derives them."""
     from sqlalchemy import insert, text
 
-    from services.notify import schedule
     from services.notify import tables as t
+    from services.notify.domain.rules import derive
     now = datetime(2026, 11, 26, 9, tzinfo=UTC)
     rows, due, contacts, measures, consents = [], [], [], [], []
     for i in range(1, cases + 1):
@@ -105,7 +105,7 @@ def generate(platform, cases: int):
         if i % 2:
             statuses["interviews"] = "granted"
         consents += [dict(case_id=case_id, purpose=p, status=s, effective_at=now) for p, s in statuses.items()]
-        derived = schedule.derive(opened, relation, last_activity, last_mentor, None, open_ended)
+        derived = derive(opened, relation, last_activity, last_mentor, None, open_ended)
         # Still to remind for, as the handlers leave a new open case: every period (no consent_missing once the
         # consent is granted), the project end, interview points only with the interviews consent.
         for rule, period in (("closure_overdue", derived["closure_anchor_on"]),
@@ -135,7 +135,7 @@ def a_day_of_events(platform, day: date):
     log a contact dated that day, 0.1 % close, 0.1 % get the research consent."""
     from sqlalchemy import select
 
-    from services.notify import schedule
+    from services.notify import service
     from services.notify import tables as t
     now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
     with platform.engine.connect() as conn:
@@ -147,15 +147,15 @@ def a_day_of_events(platform, day: date):
         for case in open_cases:
             pick = int(hashlib.md5(f"{case.case_id}:{day}".encode()).hexdigest()[:8], 16) % 1000
             if pick < 10:
-                schedule.record_contact(conn, {"case_id": case.case_id, "contact_id": _uuid("day", day, case.case_id),
+                service.record_contact(conn, {"case_id": case.case_id, "contact_id": _uuid("day", day, case.case_id),
                                                "revision": 1, "contact_date": day,
                                                "party": "mentor" if pick % 2 else "candidate"}, now)
             elif pick == 10:
-                schedule.record_closure(conn, case.office, {
+                service.record_closure(conn, case.office, {
                     "case_id": case.case_id, "opened_on": case.opened_on, "closed_on": day,
                     "counsellor_id": case.counsellor_id, "mentor_relation": case.mentor_relation}, now)
             elif pick == 11:
-                schedule.record_consent(conn, "consent.granted", {"case_id": case.case_id,
+                service.record_consent(conn, "consent.granted", {"case_id": case.case_id,
                                                                   "purpose": "research_registration",
                                                                   "effective_at": now}, now)
             else:
@@ -198,8 +198,7 @@ def run(db: str, cases: int, repeat: int, profile: bool):
     from sqlalchemy import text
 
     from services.notify.config import load_notify_config
-    from services.notify.service import sweep_once
-    from services.notify.sweep import SWEEP_BUDGET
+    from services.notify.service import SWEEP_BUDGET, sweep_once
     with tempfile.TemporaryDirectory() as tmp:
         platform, drop = make_platform(db, Path(tmp))
         try:
@@ -233,10 +232,10 @@ def run(db: str, cases: int, repeat: int, profile: bool):
                 if timer:
                     timer.times.clear()
                     timer.on = True
-                steady.append(timed(lambda: sweep(day)))
+                steady.append(timed(lambda day=day: sweep(day)))
                 if timer:
                     timer.on = False
-                idle.append(timed(lambda: sweep(day, hour=11)))
+                idle.append(timed(lambda day=day: sweep(day, hour=11)))
             with platform.engine.connect() as conn:
                 reminders = conn.execute(text("SELECT count(*) FROM reminders")).scalar()
                 mails = conn.execute(text("SELECT count(*) FROM mails")).scalar()
@@ -249,8 +248,8 @@ def run(db: str, cases: int, repeat: int, profile: bool):
     print(f"[{db}] first start (backlog)     {first_s * 1000:>9.1f} ms in {first.sweeps} sweeps of at most "
           f"{SWEEP_BUDGET:,} reminders, the longest {first.longest_seconds * 1000:.0f} ms  "
           f"({first.new_reminders:,} reminders, {first.notifications:,} notifications, {first.mails:,} mails)")
-    print(f"[{db}] steady sweep, median      {steady_median * 1000:>9.1f} ms  = {steady_median / baseline:8.1f} x count  "
-          f"(each: {', '.join(f'{s * 1000:.0f}' for s, _ in steady)} ms; "
+    print(f"[{db}] steady sweep, median      {steady_median * 1000:>9.1f} ms  "
+          f"= {steady_median / baseline:8.1f} x count  (each: {', '.join(f'{s * 1000:.0f}' for s, _ in steady)} ms; "
           f"{statistics.mean(r.new_reminders for _, r in steady):,.0f} new reminders a day after "
           f"{statistics.mean(events):,.0f} events)")
     print(f"[{db}] idle sweep, median        {idle_median * 1000:>9.1f} ms  = {idle_median / baseline:8.1f} x count  "

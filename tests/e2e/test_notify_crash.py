@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from services.notify import tables as t
-from services.notify.mailer import message_id
+from services.notify.domain.delivery import message_id
 from shared.clock import set_file_clock
 from shared.config import REPO_ROOT
 from tests.fixtures.db import service_env

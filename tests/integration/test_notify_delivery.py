@@ -10,12 +10,12 @@ import pytest
 from flask import Flask, jsonify, request
 from sqlalchemy import select
 
-from services.notify import notices
+from services.notify import service
 from services.notify import tables as t
 from services.notify.config import load_notify_config
 from services.notify.intake_client import ContactUnavailable, IntakeContacts
-from services.notify.mailer import deliver_due, user_from_unsubscribe_token
-from services.notify.service import deliver_once, sweep_once
+from services.notify.mailer import user_from_unsubscribe_token
+from services.notify.service import deliver_due, deliver_once, sweep_once
 from shared.auth import verify_token
 from tests.integration.test_notify_support import (
     case_closed,
@@ -133,11 +133,10 @@ def test_a_mail_that_never_gets_through_becomes_a_visible_dead_letter(notify):
     dead = mails(notify, status="dead")
     assert len(dead) >= 1 and dead[0]["attempts"] == 3
     with notify.engine.connect() as conn:
-        listed = notices.dead_letters(conn)
+        listed = service.dead_letters(conn)
     assert [d["id"] for d in listed] == [d["id"] for d in dead]
     notify.sink.before_accept = None
-    from services.notify.mailer import retry_dead
-    assert retry_dead(notify) == len(dead)
+    assert service.retry_dead(notify) == len(dead)
     assert deliver_once(notify).sent >= 1
 
 
@@ -146,8 +145,8 @@ def test_daily_digest_user_gets_one_mail_and_unsubscribed_user_none_but_keeps_th
         overdue_case(notify)
     overdue_case(notify, counsellor="ola-veileder")
     with notify.engine.begin() as conn:
-        notices.set_preferences(conn, "kari-veileder", NOW, mode="daily")
-        notices.set_preferences(conn, "ola-veileder", NOW, unsubscribed=True)
+        service.set_preferences(conn, "kari-veileder", NOW, mode="daily")
+        service.set_preferences(conn, "ola-veileder", NOW, unsubscribed=True)
     notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=UTC))  # 07:00 in Oslo: before the digest hour
     sweep_once(notify)
     assert mails(notify, kind="digest") == [] and mails(notify, kind="notice") == []
@@ -159,7 +158,7 @@ def test_daily_digest_user_gets_one_mail_and_unsubscribed_user_none_but_keeps_th
     assert len(digests) == 1 and digests[0]["Subject"] == "Daglig oversikt: 6 påminnelser"
     assert not [m for m in notify.sink.messages if m["To"] == "ola.hansen@demo.example.org"]
     with notify.engine.connect() as conn:
-        assert len(notices.list_for(conn, "ola-veileder")) == 2  # in-app list still there
+        assert len(service.list_for(conn, "ola-veileder")) == 2  # in-app list still there
 
 
 def test_a_backlog_in_several_sweeps_still_makes_one_digest_with_all_of_it(notify):
@@ -168,7 +167,7 @@ def test_a_backlog_in_several_sweeps_still_makes_one_digest_with_all_of_it(notif
     for _ in range(4):
         overdue_case(notify)  # closure overdue and consent missing: 2 reminders each
     with notify.engine.begin() as conn:
-        notices.set_preferences(conn, "kari-veileder", NOW, mode="daily")
+        service.set_preferences(conn, "kari-veileder", NOW, mode="daily")
     result = sweep_once(notify, budget=2)
     assert result.sweeps >= 4 and result.new_reminders == 8 and result.digests == 1
     deliver_once(notify)
@@ -182,12 +181,12 @@ def test_a_changed_mail_choice_applies_to_what_waits_for_the_digest(notify):
     for counsellor in ("kari-veileder", "ola-veileder"):
         overdue_case(notify, counsellor=counsellor)
         with notify.engine.begin() as conn:
-            notices.set_preferences(conn, counsellor, NOW, mode="daily")
+            service.set_preferences(conn, counsellor, NOW, mode="daily")
     notify.clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=UTC))  # 07:00 in Oslo: before the digest hour
     assert sweep_once(notify).mails == 0
     with notify.engine.begin() as conn:
-        notices.set_preferences(conn, "kari-veileder", NOW, mode="immediate")
-        notices.set_preferences(conn, "ola-veileder", NOW, unsubscribed=True)
+        service.set_preferences(conn, "kari-veileder", NOW, mode="immediate")
+        service.set_preferences(conn, "ola-veileder", NOW, unsubscribed=True)
     assert sweep_once(notify).mails == 2  # Kari's two (closure overdue, consent missing)
     assert {m["recipient_id"] for m in mails(notify, kind="notice")} == {"kari-veileder"}
     notify.clock.set(NOW)

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from services.notify import service
 from services.notify import tables as t
-from services.notify.service import sweep_once
-from services.notify.sweep import run_sweep
+from services.notify.service import run_sweep, sweep_once
 from shared.auth import Forbidden, NotFound, Principal
 from tests.integration.test_notify_support import (
     case_closed,
@@ -122,12 +122,11 @@ def test_interview_reminder_resolved_by_hand_neither_repeats_nor_escalates(notif
     reminder = open_reminders(notify, case)["interview"]
     kari = Principal(subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand")
     per = Principal(subject="per-veileder", role="counsellor", name="Per", office="bergen-vest")
-    from services.notify import notices
     with notify.engine.begin() as conn:
         with pytest.raises(NotFound):
-            notices.resolve_by_action(conn, per, reminder["id"], notify.clock.now())  # another office: 404
+            service.resolve_by_action(conn, per, reminder["id"], notify.clock.now())  # another office: 404
     with notify.engine.begin() as conn:
-        resolved = notices.resolve_by_action(conn, kari, reminder["id"], notify.clock.now())
+        resolved = service.resolve_by_action(conn, kari, reminder["id"], notify.clock.now())
     assert resolved["resolution"] == "interview_arranged" and resolved["resolved_by"] == "kari-veileder"
     notify.clock.set(datetime(2027, 1, 14, 10, 0, tzinfo=UTC))  # past escalate_after
     later = sweep_once(notify)
@@ -236,16 +235,15 @@ def test_county_overview_counts_own_county_only(notify):
                   case_opened(uuid.uuid4(), date(2026, 8, 1), office="lister", counsellor="kari-veileder"),
                   case_opened(uuid.uuid4(), date(2026, 11, 24), office="bergen-vest", counsellor="per-veileder"))
     sweep_once(notify)
-    from services.notify import notices
     tone = Principal(subject="tone-fylke", role="county_contact", name="Tone", county="agder")
     with notify.engine.connect() as conn:
-        overview = {r["office"]: r for r in notices.county_overview(conn, tone, NOW.date())}
+        overview = {r["office"]: r for r in service.county_overview(conn, notify.directory, tone, NOW.date())}
         assert set(overview) == {"kristiansand", "lister"}
         assert overview["kristiansand"]["opened"] == 1 and overview["lister"]["overdue"] == 1
         assert overview["lister"]["active"] == 1 and set(overview["lister"]) == {
             "office", "name", "opened", "closed", "overdue", "active"}
         with pytest.raises(Forbidden):
-            notices.county_overview(conn, Principal(subject="kari-veileder", role="counsellor", name="K",
+            service.county_overview(conn, notify.directory, Principal(subject="kari-veileder", role="counsellor", name="K",
                                                     office="kristiansand"), NOW.date())
 
 
@@ -324,7 +322,7 @@ def test_an_event_during_a_sweep_waits_for_it_and_resolves_what_it_made(notify):
     deliver_twice(notify, case_opened(case, date(2026, 9, 1)))
     sweeping = notify.engine.connect()
     transaction = sweeping.begin()
-    assert run_sweep(sweeping, NOW, NOW.date()).reminders["closure_overdue"] == 1  # not committed yet
+    assert run_sweep(sweeping, notify.directory, NOW, NOW.date()).reminders["closure_overdue"] == 1  # not committed yet
     done = []
     event = threading.Thread(target=lambda: done.append(
         deliver_event(notify, contact_logged(case, date(2026, 11, 20), party="mentor"))))
@@ -360,7 +358,7 @@ def test_a_backlog_goes_in_sweeps_of_at_most_the_budget_each_reminding_once(noti
     per_sweep = []
     while not per_sweep or per_sweep[-1][1]:
         with notify.engine.begin() as conn:
-            result = run_sweep(conn, NOW, NOW.date(), budget=4)
+            result = run_sweep(conn, notify.directory, NOW, NOW.date(), budget=4)
         per_sweep.append((result.new_reminders, result.backlog))
     total = _count(notify, t.reminders)
     assert total >= 15  # closure overdue, mentor contact missing, consent missing: 3 per case at least
@@ -390,7 +388,7 @@ def test_a_date_common_to_all_cases_is_reminded_in_budgeted_sweeps_too(notify):
     made = []
     while not made or made[-1][1]:
         with notify.engine.begin() as conn:
-            result = run_sweep(conn, today, today.date(), budget=3)
+            result = run_sweep(conn, notify.directory, today, today.date(), budget=3)
         made.append((result.new_reminders, result.backlog))
     assert all(count <= 3 for count, _ in made) and made[-1][1] is False
     assert sum(count for count, _ in made) == _count(notify, t.reminders)

@@ -18,6 +18,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from stdnum.no import fodselsnummer
 
+from services.notify import handlers
+from shared.bus.consumer import apply_envelope
 from shared.bus.envelope import make_envelope
 
 # Personal data that exists in the world of these tests (intake holds it) and must never reach a mail.
@@ -179,12 +181,7 @@ def consent(status, case_id, purpose, at: datetime, office="kristiansand"):
 
 
 def deliver_event(platform, env):
-    """Through the bus consumer's own inbox+handler transaction when it exists, else the same locally."""
-    from services.notify import handlers
-    try:
-        from shared.bus.consumer import apply_envelope
-    except ImportError:
-        return handlers.apply_locally(platform, env)
+    """Through the bus consumer's own inbox + handler transaction (processed, duplicate or ignored; Reject raised)."""
     return apply_envelope(platform, handlers.consumer_spec(), env)
 
 

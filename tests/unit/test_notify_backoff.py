@@ -3,7 +3,7 @@ import re
 from datetime import timedelta
 
 from services.notify.config import load_notify_config
-from services.notify.mailer import backoff, message_id
+from services.notify.domain.delivery import backoff, message_id
 from shared.config import load_settings
 
 

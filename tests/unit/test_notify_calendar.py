@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.notify.calendar import SendingWindow, easter_sunday, is_working_day, public_holidays
+from services.notify.domain.calendar import SendingWindow, easter_sunday, is_working_day, public_holidays
 
 
 @pytest.mark.parametrize("year,easter", [(2024, date(2024, 3, 31)), (2025, date(2025, 4, 20)),
