@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
+from sqlalchemy import pool
 
 from .config import REPO_ROOT
+from .db import make_engine
 
 
 def alembic_config(service: str, database_url: str) -> Config:
@@ -25,11 +27,6 @@ def upgrade(service: str, database_url: str, revision: str = "head") -> None:
 
 def run_env(target_metadata) -> None:
     """Body of every service's migrations/env.py."""
-    from alembic import context
-    from sqlalchemy import pool
-
-    from .db import make_engine
-
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True)

@@ -20,7 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pika
+
 from . import topology
+from .connection import connection_parameters
 
 DEFINITIONS_FILE = Path(__file__).resolve().parent.parent.parent / "deploy" / "rabbitmq" / "definitions.json"
 RABBITMQCTL = os.environ.get("RABBITMQCTL", "rabbitmqctl")
@@ -44,7 +47,8 @@ def rabbitmqctl(*args, node: str | None = None, stdin: str | None = None, timeou
         raise AdminError(f"rabbitmqctl {args[0]} timed out after {timeout} s") from None
     result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if result.returncode != 0:
-        raise AdminError(f"rabbitmqctl {args[0]} failed ({result.returncode}): {(result.stderr or result.stdout).strip()}")
+        output = (result.stderr or result.stdout).strip()
+        raise AdminError(f"rabbitmqctl {args[0]} failed ({result.returncode}): {output}")
     return result.stdout
 
 
@@ -198,11 +202,7 @@ def _dead_letter_queues(queues) -> list[str]:
 
 
 def _blocking(url: str):
-    import pika
-    params = pika.URLParameters(url)
-    params.connection_attempts = 1
-    params.socket_timeout = 5
-    return pika.BlockingConnection(params)
+    return pika.BlockingConnection(connection_parameters(url))
 
 
 def list_dead_letters(admin_url: str, queues=None, explain=None) -> list[dict]:
@@ -227,11 +227,11 @@ def list_dead_letters(admin_url: str, queues=None, explain=None) -> list[dict]:
     return found
 
 
-def replay_dead_letters(admin_url: str, queues=None, message_id: str | None = None, replay_all: bool = False) -> list[dict]:
+def replay_dead_letters(admin_url: str, queues=None, message_id: str | None = None,
+                        replay_all: bool = False) -> list[dict]:
     """Republish dead letters to their original queue (confirmed), then remove them from the dead-letter queue.
 
     The message keeps its message_id, so a consumer that already has it in its inbox skips it."""
-    import pika
     if not replay_all and not message_id:
         raise ValueError("give a message id or ask for all")
     replayed = []

@@ -6,7 +6,9 @@ from contextlib import contextmanager
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import func, select
 
+from shared.bus import topology
 from shared.config import ConfigError
 
 outbox_cli = AppGroup("outbox", help="The transactional outbox.")
@@ -29,14 +31,13 @@ def _config_errors():
 @outbox_cli.command("relay")
 def outbox_relay():
     """Publish outbox rows with pipelined confirms until stopped (safe to kill at any moment)."""
-    from shared.bus.relay import run_relay
+    from shared.bus.relay import run_relay  # deferred: a web process never loads pika and the bus metrics
     with _config_errors():
         run_relay(_platform())
 
 
 @outbox_cli.command("status")
 def outbox_status():
-    from sqlalchemy import func, select
     platform = _platform()
     t = platform.tables["outbox"]
     with platform.engine.connect() as conn:
@@ -48,7 +49,7 @@ def outbox_status():
 @bus_cli.command("consume")
 def bus_consume():
     """Run this service's consumer until stopped."""
-    from shared.bus.consumer import run_consumer
+    from shared.bus.consumer import run_consumer  # deferred: a web process never loads pika and the bus metrics
     spec = current_app.extensions.get("consumer_spec")
     if spec is None:
         raise click.ClickException(f"{_platform().settings.service} consumes no events")
@@ -57,7 +58,6 @@ def bus_consume():
 
 
 def _queues_for(queue):
-    from shared.bus import topology
     if queue:
         try:
             topology.queue(queue)
@@ -81,8 +81,8 @@ def bus_dead_letters(queue, admin_url):
     """List dead letters (message id, type, office, reason, count) without consuming them. A message this
     service's consumer rejected shows the consumer's reason, found by running it through the consumer's checks
     and handler in a transaction that is rolled back."""
-    from shared.bus.admin import list_dead_letters
-    from shared.bus.consumer import rejection_reason
+    from shared.bus.admin import list_dead_letters  # deferred: a web process never loads pika
+    from shared.bus.consumer import rejection_reason  # deferred: a web process never loads pika and the bus metrics
     spec = current_app.extensions.get("consumer_spec")
 
     def explain(letter_queue, body):
@@ -103,7 +103,7 @@ def bus_dead_letters(queue, admin_url):
 @ADMIN_URL_OPTION
 def bus_replay(queue, message_id, replay_all, admin_url):
     """Republish dead letters to their original queue and remove them from the dead-letter queue."""
-    from shared.bus.admin import replay_dead_letters
+    from shared.bus.admin import replay_dead_letters  # deferred: a web process never loads pika
     if bool(message_id) == bool(replay_all):
         raise click.UsageError("give exactly one of --message-id ID or --all")
     replayed = replay_dead_letters(admin_url, _queues_for(queue), message_id=message_id, replay_all=replay_all)

@@ -20,9 +20,13 @@ import time
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select
 
+from shared.config import load_settings
 from shared.db import UTCDateTime
+from shared.logs import configure_logging
+from shared.platform import Platform, new_metadata, platform_tables
 
 from .consumer import ConsumerSpec, Reject, drain, run_consumer
+from .relay import run_relay
 
 PROBE_QUEUE = "bus.probe"
 probe_metadata = MetaData()
@@ -97,9 +101,6 @@ def effect_counts(platform) -> dict[str, int]:
 
 def host_platform(service: str | None = None, env=None):
     """A Platform on a service's settings (database, broker URLs from its environment) plus the probe table."""
-    from shared.config import load_settings
-    from shared.platform import Platform, new_metadata, platform_tables
-
     service = service or os.environ.get("PROBE_HOST_SERVICE", "intake")
     settings = load_settings(service, env=env)
     platform = Platform(settings, platform_tables(new_metadata()))
@@ -108,8 +109,6 @@ def host_platform(service: str | None = None, env=None):
 
 
 def main(argv=None) -> int:
-    from shared.logs import configure_logging
-
     parser = argparse.ArgumentParser(prog="python -m shared.bus.probe", description=__doc__.split("\n")[0])
     parser.add_argument("--service", default=None, help="whose settings to borrow (default intake)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,7 +126,6 @@ def main(argv=None) -> int:
     if args.command == "produce":
         print(len(produce(platform, args.count, args.office, args.start)))
     elif args.command == "relay":
-        from .relay import run_relay
         run_relay(platform)
     elif args.command == "consume":
         run_consumer(platform, probe_spec())

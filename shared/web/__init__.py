@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
 import flask_smorest
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
@@ -43,7 +44,7 @@ from shared.config import ConfigError, load_settings
 from shared.logs import configure_logging, correlation_id, log_event
 from shared.platform import Platform
 
-from . import health, metrics
+from . import cli, health, metrics
 from .bodies import (
     WHOLE_BODY,
     BodyRefused,
@@ -54,6 +55,7 @@ from .bodies import (
     refuse_oversized_data,
     strict_json_loads,
 )
+from .signin import signin_blueprint
 
 CSRF_COOKIE = "hybrid_csrf"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -102,11 +104,9 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     api.register_converter(BoundedIntConverter,
                            lambda _converter: {"type": "integer", "minimum": 0, "maximum": BoundedIntConverter.MAX})
     app.register_blueprint(platform_blueprint)
-    from .signin import signin_blueprint
     app.register_blueprint(signin_blueprint)
     health.register(app)
     metrics.register(app, service)
-    from . import cli
     cli.register(app)
     _register_request_hooks(app)
     from . import idempotency  # after this module's helpers exist: it answers in their error format
@@ -418,7 +418,6 @@ def error_response(status: int, message: str, errors=None, code=None):
 
 
 def _status_phrase(status):
-    from http import HTTPStatus
     return HTTPStatus(status).phrase
 
 

@@ -5,12 +5,16 @@ import json
 import sys
 
 import click
+from alembic import command
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
 from shared import directory as directory_module
 from shared import migrations
 from shared.auth import mint_token
+from shared.bus import cli as bus_cli
+from shared.crypto import LocalKeyring
 from shared.replays import PLATFORM_KEYS
 
 db_cli = AppGroup("db", help="The service's own database.")
@@ -36,7 +40,6 @@ def db_upgrade(revision):
 @click.option("-m", "--message", required=True)
 def db_revision(message):
     """Autogenerate a migration from the tables (against a database already at head)."""
-    from alembic import command
     platform = _platform()
     config = migrations.alembic_config(platform.settings.service, platform.settings.database_url)
     command.revision(config, message=message, autogenerate=True)
@@ -46,7 +49,6 @@ def db_revision(message):
 @click.option("--file", "path", default=str(directory_module.DEFAULT_DIRECTORY_FILE), show_default=True)
 def directory_load(path):
     """Load counties, offices, users and project settings (upsert; adding an office is adding a line)."""
-    from marshmallow import ValidationError
     platform = _platform()
     try:
         data = directory_module.read_directory_file(path)
@@ -84,7 +86,6 @@ def auth_mint(user_id, role, office, county, minutes):
 def keys_init():
     """Create the keyring file if absent and give every office in the directory its keys, and the platform's own
     entry (`_platform`: the kept answers of callers without an office, shared.replays)."""
-    from shared.crypto import LocalKeyring
     platform = _platform()
     path = platform.settings.keyring_file
     keyring = LocalKeyring.from_file(path) if path.exists() else LocalKeyring({}, source=path)
@@ -100,7 +101,6 @@ def keys_init():
 @click.option("--office", required=True)
 def keys_rotate(office):
     """Add a new key version for an office; new data uses it, old versions still decrypt."""
-    from shared.crypto import LocalKeyring
     platform = _platform()
     keyring = LocalKeyring.from_file(platform.settings.keyring_file)
     version = keyring.rotate(office)
@@ -111,5 +111,4 @@ def keys_rotate(office):
 def register(app):
     for group in (db_cli, directory_cli, auth_cli, keys_cli):
         app.cli.add_command(group)
-    from shared.bus import cli as bus_cli
     bus_cli.register(app)

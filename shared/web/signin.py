@@ -45,7 +45,7 @@ def signin_form():
 
 @signin_blueprint.post("/logg-inn")
 def signin_submit():
-    from shared.web import set_session_cookie
+    from shared.web import set_session_cookie  # here: shared.web imports this module while it loads
     platform = current_app.extensions["platform"]
     address = request.remote_addr or "?"
     with platform.engine.connect() as conn:
