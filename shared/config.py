@@ -118,7 +118,8 @@ def load_settings(service: str, env=None) -> Settings:
     svc = service.upper()
     default_amqp = f"amqp://{service}:{service}-dev@127.0.0.1:5672/hybrid"
     algorithm = env_choice(env, "AUTH_ALGORITHM", "HS256", ("HS256", "RS256", "ES256"))
-    signing_key = env_str(env, "AUTH_SIGNING_KEY", "dev-only-signing-key-change-me-in-production" if algorithm == "HS256" else None)
+    dev_signing_key = "dev-only-signing-key-change-me-in-production" if algorithm == "HS256" else None
+    signing_key = env_str(env, "AUTH_SIGNING_KEY", dev_signing_key)
     verify_key = env_str(env, "AUTH_VERIFY_KEY", signing_key if algorithm == "HS256" else None)
     if verify_key is None:
         raise ConfigError(f"AUTH_VERIFY_KEY must be set when AUTH_ALGORITHM={algorithm}")

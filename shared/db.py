@@ -37,8 +37,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 def prepared(statement):
     """`statement` marked to be planned once per connection on PostgreSQL (PREPARE, then EXECUTE), for the hottest
-    statements of a request, whose parsing and planning cost the server more than running them (a closure's read and
-    write: half of PostgreSQL's CPU). Elsewhere, or with a server-side pooler that drops session state, it runs as is."""
+    statements of a request, whose parsing and planning cost the server more than running them. Elsewhere, or with a
+    server-side pooler that drops session state, it runs as is."""
     return statement.execution_options(prepared=True)
 
 
@@ -72,7 +72,7 @@ def prepare_and_execute(statement: str, prefix: str = "p_") -> tuple[str, str]:
 
 
 def _drop_connections_closed_by_the_server(engine: Engine) -> None:
-    """A pre-ping without a round trip on every checkout (pool_pre_ping's SELECT 1 was a tenth of a closure's cost).
+    """A pre-ping without a round trip on every checkout (pool_pre_ping's SELECT 1 is one per request).
 
     An idle PostgreSQL connection has nothing to read; one the server has closed (restart, terminated backend, idle
     timeout) has its termination message or EOF waiting. Only then is the connection pinged for real, and a failed
