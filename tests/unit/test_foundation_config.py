@@ -17,12 +17,21 @@ def settings_with(**env):
     return load_settings("intake", env={"DATA_DIR": "/tmp/hybrid-config-test", **env})
 
 
-def test_defaults_load_and_are_sane():
+def test_defaults_are_the_local_run():
     settings = settings_with()
     assert settings.database_url == "sqlite:////tmp/hybrid-config-test/intake.db"
+    assert settings.amqp_urls == ["amqp://intake:intake-dev@127.0.0.1:5672/hybrid"]
     assert settings.secure_cookies is False and settings.demo_signin is True
+    assert settings.session_idle_minutes == 30
     assert settings.clock == "system" and settings.auth_algorithm == "HS256"
     assert settings.validate_events_on_emit is True
+
+
+def test_values_are_parsed():
+    s = settings_with(SECURE_COOKIES="yes", SESSION_IDLE_MINUTES="15", INTAKE_AMQP_URLS="amqp://a/x, amqp://b/x",
+                      INTAKE_DATABASE_URL="postgresql://u@h/db", LOG_LEVEL="DEBUG")
+    assert s.secure_cookies is True and s.session_idle_minutes == 15
+    assert s.amqp_urls == ["amqp://a/x", "amqp://b/x"] and s.is_postgres and s.log_level == "DEBUG"
 
 
 @pytest.mark.parametrize("variable, value, expected_in_message", [
@@ -45,6 +54,22 @@ def test_bad_value_names_the_variable(variable, value, expected_in_message):
     message = str(raised.value)
     assert message.startswith(variable)
     assert expected_in_message in message
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"SECURE_COOKIES": "jepp"}, "SECURE_COOKIES"),
+    ({"DEMO_SIGNIN": "2"}, "DEMO_SIGNIN"),
+    ({"SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES"),
+    ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES"),
+    ({"TOKEN_LIFETIME_MINUTES": "100000"}, "TOKEN_LIFETIME_MINUTES"),
+    ({"INTAKE_DATABASE_URL": "mysql://x/y"}, "INTAKE_DATABASE_URL"),
+    ({"INTAKE_DATABASE_URL": "sqlite:/relative.db"}, "INTAKE_DATABASE_URL"),
+    ({"AUTH_SIGNING_KEY": "short"}, "AUTH_SIGNING_KEY"),
+])
+def test_more_bad_values_name_the_variable(env, named):
+    with pytest.raises(ConfigError) as error:
+        settings_with(**env)
+    assert named in str(error.value)
 
 
 def test_short_hs256_key_is_refused():
@@ -83,3 +108,29 @@ def test_real_process_start_up_fails_cleanly_naming_the_variable(tmp_path):
     assert "SECURE_COOKIES" in result.stderr and "is not a boolean" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "intake.db").exists()  # nothing was changed
+
+
+def start_up_env(**extra):
+    """This process's environment without any service's database or broker address, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_DATABASE_URL", "_AMQP_URLS"))}
+    env.update(extra)
+    return env
+
+
+def test_flask_start_up_stops_with_the_message(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "services.intake.wsgi", "db", "upgrade"],
+                            cwd=REPO_ROOT,
+                            env=start_up_env(DATA_DIR=str(tmp_path), SESSION_IDLE_MINUTES="half an hour"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "SESSION_IDLE_MINUTES='half an hour' is not an integer" in result.stderr
+    assert not (tmp_path / "intake.db").exists()  # nothing was done
+
+
+def test_gunicorn_start_up_stops_with_the_message(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", "127.0.0.1:0",
+                             "services.consent.wsgi:app"],
+                            cwd=REPO_ROOT, env=start_up_env(DATA_DIR=str(tmp_path), SECURE_COOKIES="maybe"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "SECURE_COOKIES='maybe' is not a boolean" in result.stderr
