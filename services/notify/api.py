@@ -76,7 +76,7 @@ def resolve_reminder(reminder_id):
 def county_counts():
     """Counts per office of the caller's county: opened and closed in the last 7 days, overdue, active."""
     platform = current_platform()
-    today = service.today(platform, current_app.extensions["notify_config"])
+    today = service.local_today(platform, current_app.extensions["notify_config"])
     with platform.engine.connect() as conn:
         return service.county_overview(conn, platform.directory, current_principal(), today)
 

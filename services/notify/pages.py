@@ -23,7 +23,7 @@ RESOLUTIONS = {"closure_submitted": "Sluttskjema levert", "consent_registered": 
 
 
 def _today():
-    return service.today(current_platform(), current_app.extensions["notify_config"])
+    return service.local_today(current_platform(), current_app.extensions["notify_config"])
 
 
 def _index(message=None, errors=None, status=200):

@@ -25,9 +25,8 @@ from shared.logs import log_event
 
 from . import access, mailer, store
 from .config import load_notify_config
-from .domain import Cancel, ForeignCase, InvalidMode, NotResolvableByHand, UnknownCase
+from .domain import Cancel, ForeignCase, InvalidMode, NotResolvableByHand, UnknownCase, rules
 from .domain import delivery as delivery_rules
-from .domain import rules
 from .domain.calendar import is_working_day
 from .domain.wording import case_ref, notification_title
 from .intake_client import ContactUnavailable, IntakeContacts, NoIntake
@@ -47,7 +46,7 @@ def _project(conn, directory) -> dict:
     return project
 
 
-def today(platform, config) -> date:
+def local_today(platform, config) -> date:
     """Today in the offices' time zone (NOTIFY_TIMEZONE)."""
     return config.window.local(platform.clock.now()).date()
 

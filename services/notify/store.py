@@ -475,7 +475,8 @@ def mark_read(conn, notification_id: int, now: datetime) -> None:
 
 def mark_all_read(conn, user_id: str, now: datetime) -> int:
     n = t.notifications
-    return conn.execute(n.update().where(n.c.recipient_id == user_id, n.c.read_at.is_(None)).values(read_at=now)).rowcount
+    return conn.execute(n.update().where(n.c.recipient_id == user_id, n.c.read_at.is_(None))
+                        .values(read_at=now)).rowcount
 
 
 def preferences_row(conn, user_id: str):
@@ -615,7 +616,8 @@ def _deletion_steps(reminder_filter, case_filter, office_case_filter):
     reminder_ids = select(t.reminders.c.id).where(reminder_filter)
     notification_ids = select(t.notifications.c.id).where(t.notifications.c.reminder_id.in_(reminder_ids))
     return [
-        ("mails", t.mails, or_(t.mails.c.reminder_id.in_(reminder_ids), t.mails.c.notification_id.in_(notification_ids))),
+        ("mails", t.mails, or_(t.mails.c.reminder_id.in_(reminder_ids),
+                               t.mails.c.notification_id.in_(notification_ids))),
         ("notifications", t.notifications, t.notifications.c.reminder_id.in_(reminder_ids)),
         ("reminders", t.reminders, reminder_filter),
         ("due", t.due, case_filter(t.due)),  # what the sweep had yet to remind for

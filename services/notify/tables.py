@@ -40,8 +40,10 @@ cases = Table(
     Column("end_status_sent", Boolean, nullable=False, default=False),  # project-end status form submitted
     Column("last_activity_on", Date, nullable=False),  # latest of opened, contacts, measure dates
     Column("last_mentor_contact_on", Date, nullable=True),
-    Column("closure_anchor_on", Date, nullable=True),  # closure counts as overdue N days after this; NULL while a measure runs open-ended
-    Column("mentor_anchor_on", Date, nullable=True),  # mentor contact counts as missing N days after this; NULL without mentor
+    # Closure counts as overdue N days after this; NULL while a measure runs open-ended.
+    Column("closure_anchor_on", Date, nullable=True),
+    # Mentor contact counts as missing N days after this; NULL without mentor.
+    Column("mentor_anchor_on", Date, nullable=True),
     Column("research_consent", String(20), nullable=True),  # latest status of research_registration
     Column("survey_consent", String(20), nullable=True),  # latest status of employer_survey
     Column("interview_consent", String(20), nullable=True),  # latest status of interviews (every party signed)

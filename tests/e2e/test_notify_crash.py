@@ -22,7 +22,12 @@ from services.notify.domain.delivery import message_id
 from shared.clock import set_file_clock
 from shared.config import REPO_ROOT
 from tests.fixtures.db import service_env
-from tests.integration.test_notify_support import case_opened, deliver_event, notify_env, smtp_sink  # noqa: F401
+from tests.integration.test_notify_support import (  # noqa: F401 (smtp_sink_fixture: the smtp_sink fixture)
+    case_opened,
+    deliver_event,
+    notify_env,
+    smtp_sink_fixture,
+)
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # Thursday 11:00 in Oslo
 FLASK = str(Path(sys.executable).with_name("flask"))
@@ -138,7 +143,8 @@ def test_killed_outside_the_smtp_window_sends_every_mail_exactly_once(world):
 
 def test_killed_in_the_middle_of_a_sweep_leaves_nothing_half_done(world, db_url):
     """PostgreSQL: the test holds a lock on the notification table so the sweep stops half-way (reminders
-    inserted, notifications not), kills it there, then lets a fresh process run: one reminder and one mail per rule and period."""
+    inserted, notifications not), kills it there, then lets a fresh process run: one reminder and one mail per rule
+    and period."""
     if not db_url.startswith("postgresql"):
         pytest.skip("the mid-sweep stop uses a PostgreSQL table lock; SQLite's sweep takes its lock up front")
     platform, sink, spawn, cases = world

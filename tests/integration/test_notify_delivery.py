@@ -23,7 +23,7 @@ from tests.integration.test_notify_support import (
     consent,
     deliver_event,
     notify_env,
-    smtp_sink,  # noqa: F401 (a fixture)
+    smtp_sink_fixture,  # noqa: F401 (the smtp_sink fixture)
 )
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -243,8 +243,8 @@ def test_county_overview_counts_own_county_only(notify):
         assert overview["lister"]["active"] == 1 and set(overview["lister"]) == {
             "office", "name", "opened", "closed", "overdue", "active"}
         with pytest.raises(Forbidden):
-            service.county_overview(conn, notify.directory, Principal(subject="kari-veileder", role="counsellor", name="K",
-                                                    office="kristiansand"), NOW.date())
+            service.county_overview(conn, notify.directory, Principal(
+                subject="kari-veileder", role="counsellor", name="K", office="kristiansand"), NOW.date())
 
 
 def test_a_contact_for_a_case_another_office_owns_is_rejected(notify):

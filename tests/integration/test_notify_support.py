@@ -1,7 +1,7 @@
 """Helpers for notify's tests: a real SMTP server on loopback (aiosmtpd), events as intake and consent publish
 them, and the personal-data scan every test SMTP server runs over every mail it received when it stops.
 
-Import the fixtures into a test module: `from tests.integration.test_notify_support import smtp_sink  # noqa`.
+Import the fixture into a test module as `smtp_sink_fixture` (noqa: F401); tests take it as `smtp_sink`.
 """
 from __future__ import annotations
 
@@ -105,8 +105,8 @@ def assert_no_personal_data(sink: SmtpSink, allow_survey=False):
         assert found == [], f"personal data in a mail: {found} in {raw[:3000]!r}"
 
 
-@pytest.fixture
-def smtp_sink():
+@pytest.fixture(name="smtp_sink")
+def smtp_sink_fixture():
     """A started SMTP server; when the test ends, every mail it received is scanned for personal data."""
     sinks = []
 
@@ -139,7 +139,8 @@ def case_opened(case_id, opened_on: date, office="kristiansand", counsellor="kar
         "employer_hash": h("e" + str(case_id))})
 
 
-def contact_logged(case_id, on: date, party="mentor", office="kristiansand", contact_id=None, revision=1, deleted=False):
+def contact_logged(case_id, on: date, party="mentor", office="kristiansand", contact_id=None, revision=1,
+                   deleted=False):
     return envelope("case.contact_logged", office, {
         "case_id": case_id, "contact_id": contact_id or uuid.uuid4(), "revision": revision, "contact_date": on,
         "party": party, "form": "phone", "minutes": 15, "deleted": deleted})

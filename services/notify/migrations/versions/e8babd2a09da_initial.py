@@ -1,7 +1,7 @@
 """initial
 
 Revision ID: e8babd2a09da
-Revises: 
+Revises:
 Create Date: 2026-11-26 23:42:58.763253
 
 """
@@ -17,6 +17,10 @@ revision: str = 'e8babd2a09da'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Partial-index conditions too long for one line.
+CONSENT_PENDING = "consent_pending_on IS NOT NULL AND (research_consent IS NULL OR research_consent = 'incomplete')"
+UNESCALATED = "resolved_at IS NULL AND escalated_at IS NULL AND recipient_id IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -71,7 +75,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('key', name=op.f('uq_notifications_key'))
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index('ix_notifications_digest', ['digest_key'], unique=False, postgresql_where=sa.text('digest_key IS NOT NULL'), sqlite_where=sa.text('digest_key IS NOT NULL'))
+        batch_op.create_index('ix_notifications_digest', ['digest_key'], unique=False,
+                              postgresql_where=sa.text('digest_key IS NOT NULL'),
+                              sqlite_where=sa.text('digest_key IS NOT NULL'))
         batch_op.create_index(batch_op.f('ix_notifications_queued_at'), ['queued_at'], unique=False)
         batch_op.create_index('ix_notifications_recipient', ['recipient_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notifications_reminder_id'), ['reminder_id'], unique=False)
@@ -102,14 +108,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('case_id', name=op.f('pk_notify_cases'))
     )
     with op.batch_alter_table('notify_cases', schema=None) as batch_op:
-        batch_op.create_index('ix_notify_cases_changed', ['case_id'], unique=False, postgresql_where=sa.text('changed OR checking'), sqlite_where=sa.text('changed OR checking'))
-        batch_op.create_index('ix_notify_cases_closure_pending_on', ['closure_pending_on'], unique=False, postgresql_where=sa.text('closure_pending_on IS NOT NULL'), sqlite_where=sa.text('closure_pending_on IS NOT NULL'))
-        batch_op.create_index('ix_notify_cases_consent_pending_on', ['consent_pending_on'], unique=False, postgresql_where=sa.text("consent_pending_on IS NOT NULL AND (research_consent IS NULL OR research_consent = 'incomplete')"), sqlite_where=sa.text("consent_pending_on IS NOT NULL AND (research_consent IS NULL OR research_consent = 'incomplete')"))
-        batch_op.create_index('ix_notify_cases_interview_reminded_on', ['interview_reminded_on'], unique=False, postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'), sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
-        batch_op.create_index('ix_notify_cases_mentor_pending_on', ['mentor_pending_on'], unique=False, postgresql_where=sa.text('mentor_pending_on IS NOT NULL'), sqlite_where=sa.text('mentor_pending_on IS NOT NULL'))
+        batch_op.create_index('ix_notify_cases_changed', ['case_id'], unique=False,
+                              postgresql_where=sa.text('changed OR checking'),
+                              sqlite_where=sa.text('changed OR checking'))
+        batch_op.create_index('ix_notify_cases_closure_pending_on', ['closure_pending_on'], unique=False,
+                              postgresql_where=sa.text('closure_pending_on IS NOT NULL'),
+                              sqlite_where=sa.text('closure_pending_on IS NOT NULL'))
+        batch_op.create_index('ix_notify_cases_consent_pending_on', ['consent_pending_on'], unique=False,
+                              postgresql_where=sa.text(CONSENT_PENDING),
+                              sqlite_where=sa.text(CONSENT_PENDING))
+        batch_op.create_index('ix_notify_cases_interview_reminded_on', ['interview_reminded_on'], unique=False,
+                              postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'),
+                              sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
+        batch_op.create_index('ix_notify_cases_mentor_pending_on', ['mentor_pending_on'], unique=False,
+                              postgresql_where=sa.text('mentor_pending_on IS NOT NULL'),
+                              sqlite_where=sa.text('mentor_pending_on IS NOT NULL'))
         batch_op.create_index('ix_notify_cases_open', ['closed_on', 'office'], unique=False)
-        batch_op.create_index('ix_notify_cases_project_end_reminded_on', ['project_end_reminded_on'], unique=False, postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'), sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
-        batch_op.create_index('ix_notify_cases_survey_pending_on', ['survey_pending_on'], unique=False, postgresql_where=sa.text('survey_pending_on IS NOT NULL'), sqlite_where=sa.text('survey_pending_on IS NOT NULL'))
+        batch_op.create_index('ix_notify_cases_project_end_reminded_on', ['project_end_reminded_on'], unique=False,
+                              postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'),
+                              sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
+        batch_op.create_index('ix_notify_cases_survey_pending_on', ['survey_pending_on'], unique=False,
+                              postgresql_where=sa.text('survey_pending_on IS NOT NULL'),
+                              sqlite_where=sa.text('survey_pending_on IS NOT NULL'))
 
     op.create_table('notify_consents',
     sa.Column('case_id', sa.String(length=36), nullable=False),
@@ -193,7 +213,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_reminders_case', ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminders_notified_at'), ['notified_at'], unique=False)
         batch_op.create_index('ix_reminders_open', ['resolved_at', 'rule'], unique=False)
-        batch_op.create_index('ix_reminders_unescalated', ['due_on'], unique=False, postgresql_where=sa.text('resolved_at IS NULL AND escalated_at IS NULL AND recipient_id IS NOT NULL'), sqlite_where=sa.text('resolved_at IS NULL AND escalated_at IS NULL AND recipient_id IS NOT NULL'))
+        batch_op.create_index('ix_reminders_unescalated', ['due_on'], unique=False,
+                              postgresql_where=sa.text(UNESCALATED),
+                              sqlite_where=sa.text(UNESCALATED))
 
     op.create_table('offices',
     sa.Column('code', sa.String(length=42), nullable=False),
@@ -225,7 +247,9 @@ def downgrade() -> None:
     op.drop_table('users')
     op.drop_table('offices')
     with op.batch_alter_table('reminders', schema=None) as batch_op:
-        batch_op.drop_index('ix_reminders_unescalated', postgresql_where=sa.text('resolved_at IS NULL AND escalated_at IS NULL AND recipient_id IS NOT NULL'), sqlite_where=sa.text('resolved_at IS NULL AND escalated_at IS NULL AND recipient_id IS NOT NULL'))
+        batch_op.drop_index('ix_reminders_unescalated',
+                            postgresql_where=sa.text(UNESCALATED),
+                            sqlite_where=sa.text(UNESCALATED))
         batch_op.drop_index('ix_reminders_open')
         batch_op.drop_index(batch_op.f('ix_reminders_notified_at'))
         batch_op.drop_index('ix_reminders_case')
@@ -247,21 +271,37 @@ def downgrade() -> None:
     op.drop_table('notify_contacts')
     op.drop_table('notify_consents')
     with op.batch_alter_table('notify_cases', schema=None) as batch_op:
-        batch_op.drop_index('ix_notify_cases_survey_pending_on', postgresql_where=sa.text('survey_pending_on IS NOT NULL'), sqlite_where=sa.text('survey_pending_on IS NOT NULL'))
-        batch_op.drop_index('ix_notify_cases_project_end_reminded_on', postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'), sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
+        batch_op.drop_index('ix_notify_cases_survey_pending_on',
+                            postgresql_where=sa.text('survey_pending_on IS NOT NULL'),
+                            sqlite_where=sa.text('survey_pending_on IS NOT NULL'))
+        batch_op.drop_index('ix_notify_cases_project_end_reminded_on',
+                            postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'),
+                            sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
         batch_op.drop_index('ix_notify_cases_open')
-        batch_op.drop_index('ix_notify_cases_mentor_pending_on', postgresql_where=sa.text('mentor_pending_on IS NOT NULL'), sqlite_where=sa.text('mentor_pending_on IS NOT NULL'))
-        batch_op.drop_index('ix_notify_cases_interview_reminded_on', postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'), sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
-        batch_op.drop_index('ix_notify_cases_consent_pending_on', postgresql_where=sa.text("consent_pending_on IS NOT NULL AND (research_consent IS NULL OR research_consent = 'incomplete')"), sqlite_where=sa.text("consent_pending_on IS NOT NULL AND (research_consent IS NULL OR research_consent = 'incomplete')"))
-        batch_op.drop_index('ix_notify_cases_closure_pending_on', postgresql_where=sa.text('closure_pending_on IS NOT NULL'), sqlite_where=sa.text('closure_pending_on IS NOT NULL'))
-        batch_op.drop_index('ix_notify_cases_changed', postgresql_where=sa.text('changed OR checking'), sqlite_where=sa.text('changed OR checking'))
+        batch_op.drop_index('ix_notify_cases_mentor_pending_on',
+                            postgresql_where=sa.text('mentor_pending_on IS NOT NULL'),
+                            sqlite_where=sa.text('mentor_pending_on IS NOT NULL'))
+        batch_op.drop_index('ix_notify_cases_interview_reminded_on',
+                            postgresql_where=sa.text('closed_on IS NULL AND NOT end_status_sent'),
+                            sqlite_where=sa.text('closed_on IS NULL AND NOT end_status_sent'))
+        batch_op.drop_index('ix_notify_cases_consent_pending_on',
+                            postgresql_where=sa.text(CONSENT_PENDING),
+                            sqlite_where=sa.text(CONSENT_PENDING))
+        batch_op.drop_index('ix_notify_cases_closure_pending_on',
+                            postgresql_where=sa.text('closure_pending_on IS NOT NULL'),
+                            sqlite_where=sa.text('closure_pending_on IS NOT NULL'))
+        batch_op.drop_index('ix_notify_cases_changed',
+                            postgresql_where=sa.text('changed OR checking'),
+                            sqlite_where=sa.text('changed OR checking'))
 
     op.drop_table('notify_cases')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notifications_reminder_id'))
         batch_op.drop_index('ix_notifications_recipient')
         batch_op.drop_index(batch_op.f('ix_notifications_queued_at'))
-        batch_op.drop_index('ix_notifications_digest', postgresql_where=sa.text('digest_key IS NOT NULL'), sqlite_where=sa.text('digest_key IS NOT NULL'))
+        batch_op.drop_index('ix_notifications_digest',
+                            postgresql_where=sa.text('digest_key IS NOT NULL'),
+                            sqlite_where=sa.text('digest_key IS NOT NULL'))
 
     op.drop_table('notifications')
     with op.batch_alter_table('mails', schema=None) as batch_op:
