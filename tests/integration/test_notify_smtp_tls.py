@@ -71,12 +71,14 @@ def test_delivery_with_tls_and_login(platform_factory, tmp_path, mode):
         controller = Controller(store, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
                                 auth_required=True, authenticator=authenticator)
     else:
+        # aiosmtpd counts only STARTTLS as TLS
         controller = Controller(store, hostname="127.0.0.1", port=port, ssl_context=context, auth_required=True,
-                                authenticator=authenticator, auth_require_tls=False)  # aiosmtpd counts only STARTTLS as TLS
+                                authenticator=authenticator, auth_require_tls=False)
     controller.start()
     try:
-        env = notify_env(NOTIFY_COUNTY_DIGEST_WEEKDAY="4", NOTIFY_SMTP_HOST="127.0.0.1", NOTIFY_SMTP_PORT=str(port), NOTIFY_SMTP_SECURITY=mode,
-                         NOTIFY_SMTP_USERNAME="varsler", NOTIFY_SMTP_PASSWORD="feil", NOTIFY_SMTP_CA_FILE=str(cert_file))
+        env = notify_env(NOTIFY_COUNTY_DIGEST_WEEKDAY="4", NOTIFY_SMTP_HOST="127.0.0.1", NOTIFY_SMTP_PORT=str(port),
+                         NOTIFY_SMTP_SECURITY=mode, NOTIFY_SMTP_USERNAME="varsler", NOTIFY_SMTP_PASSWORD="feil",
+                         NOTIFY_SMTP_CA_FILE=str(cert_file))
         platform = platform_factory("notify", t.all_tables(), f"sqlite:///{tmp_path}/n.db", env=env)
         deliver_event(platform, case_opened(uuid.uuid4(), date(2026, 9, 1), relation="none"))
         sweep_once(platform)
