@@ -23,6 +23,7 @@ from shared.auth import mint_token
 from shared.config import load_settings
 from shared.crypto import LocalKeyring
 from tests.fixtures.stack import free_port
+from tests.fixtures.tokens import auth_header
 from tests.integration.test_intake_api import opening
 
 pytestmark = pytest.mark.containers
@@ -95,7 +96,7 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
         token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari Nordmann",
                            office="kristiansand")
         opened = requests.post(base + "/api/v1/cases", json=opening(), timeout=30,
-                               headers={"Authorization": f"Bearer {token}"})
+                               headers=auth_header(token))
         assert opened.status_code == 201, opened.text
         outbox = tables.platform["outbox"]
         with engine.connect() as conn:

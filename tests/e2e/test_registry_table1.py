@@ -20,6 +20,7 @@ from services.registry.app import create_app
 from shared.auth import mint_token
 from shared.bus.consumer import drain
 from shared.bus.relay import relay_pending
+from tests.fixtures.tokens import auth_header
 
 SECRET = "e2e-secret-" + "q" * 40
 STEP = {"daily": 1, "2_3_per_week": 3, "weekly": 7, "2_3_per_month": 14, "monthly": 30}
@@ -116,7 +117,7 @@ def test_table1_through_intake_and_the_bus(platform_factory, pg_url, tmp_path, b
     app = create_app(platform=registry)
     client = app.test_client()
     token = mint_token(registry.settings, subject="rune-forsker", role="researcher", name="Rune")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = auth_header(token)
     text = client.get("/api/v1/exports/closures.csv", headers=headers).get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 21

@@ -20,6 +20,7 @@ from shared.config import load_settings
 from shared.crypto import LocalKeyring
 from shared.platform import Platform
 from shared.web import CSRF_COOKIE, signin
+from tests.fixtures.tokens import user_auth_header
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -144,10 +145,9 @@ def test_json_post_from_page_needs_header_and_bearer_needs_none(client, app):
     assert client.post("/api/v1/cases/search", json={}).status_code == 403
     with_header = client.post("/api/v1/cases/search", json={}, headers={"X-CSRF-Token": token})
     assert with_header.status_code != 403  # passes CSRF; no session, so 401
-    bearer = mint_token(app.extensions["platform"].settings, subject="kari-veileder", role="counsellor",
-                        name="Kari", office="kristiansand")
+    bearer = user_auth_header(app.extensions["platform"], "kari-veileder")
     fresh = app.test_client()
-    assert fresh.post("/api/v1/cases/search", json={}, headers={"Authorization": f"Bearer {bearer}"}).status_code != 403
+    assert fresh.post("/api/v1/cases/search", json={}, headers=bearer).status_code != 403
 
 
 def test_a_form_post_without_csrf_token_is_refused_and_with_it_accepted(app):
@@ -166,9 +166,8 @@ def test_a_form_post_without_csrf_token_is_refused_and_with_it_accepted(app):
 
 def test_bearer_api_calls_need_no_csrf_but_cookie_api_calls_do(app):
     client = client_from(app)
-    token = mint_token(app.extensions["platform"].settings, subject="kari-veileder", role="counsellor",
-                       name="Kari", office="kristiansand")
-    with_bearer = client.post("/api/v1/cases", json={}, headers={"Authorization": f"Bearer {token}"})
+    with_bearer = client.post("/api/v1/cases", json={}, headers=user_auth_header(app.extensions["platform"],
+                                                                                 "kari-veileder"))
     assert with_bearer.status_code == 422  # reached the schema: no CSRF refusal
     sign_in(client)
     with_cookie = client.post("/api/v1/cases", json={})
@@ -353,7 +352,6 @@ def test_unexpected_error_returns_reference_without_details(client):
 
 
 def test_error_envelope_on_401_403_404(client, app):
-    settings = app.extensions["platform"].settings
     unauthenticated = client.get("/api/v1/cases")
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["WWW-Authenticate"].startswith("Bearer")
@@ -361,12 +359,12 @@ def test_error_envelope_on_401_403_404(client, app):
     assert set(body) == {"code", "status", "message"} and body["code"] == 401 and body["status"] == "Unauthorized"
     assert body["message"].startswith("Innlogging kreves")
 
-    counsellor = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari", office="kristiansand")
-    forbidden = client.get("/api/v1/overview", headers={"Authorization": f"Bearer {counsellor}"})
+    counsellor = user_auth_header(app.extensions["platform"], "kari-veileder")
+    forbidden = client.get("/api/v1/overview", headers=counsellor)
     assert forbidden.status_code == 403
     assert forbidden.get_json()["code"] == 403 and forbidden.get_json()["status"] == "Forbidden"
 
-    missing = client.get("/api/v1/cases/00000000000000000000000000", headers={"Authorization": f"Bearer {counsellor}"})
+    missing = client.get("/api/v1/cases/00000000000000000000000000", headers=counsellor)
     assert missing.status_code == 404
     assert missing.get_json() == {"code": 404, "status": "Not Found", "message": "Fant ikke det du ba om."}
 
@@ -384,9 +382,8 @@ def test_the_error_envelope(app):
     missing = client.get("/api/v1/nothing-here", headers={"Accept": "application/json"})
     assert missing.status_code in (401, 404)
     assert set(missing.get_json()) >= {"code", "status", "message"}
-    token = mint_token(app.extensions["platform"].settings, subject="kari-veileder", role="counsellor",
-                       name="Kari", office="kristiansand")
-    invalid = client.post("/api/v1/cases", json={"no_such_field": 1}, headers={"Authorization": f"Bearer {token}"})
+    invalid = client.post("/api/v1/cases", json={"no_such_field": 1},
+                          headers=user_auth_header(app.extensions["platform"], "kari-veileder"))
     assert invalid.status_code == 422
     body = invalid.get_json()
     assert body["code"] == 422 and body["message"] == "Ugyldige data: se feltene."
@@ -396,10 +393,8 @@ def test_the_error_envelope(app):
 def test_a_body_that_is_not_json_is_400_naming_the_body(client, app):
     # Found by fuzzing: webargs reports unreadable JSON as a list for the whole location, which the error
     # handler once took for a dict of fields and turned into a 500.
-    counsellor = mint_token(app.extensions["platform"].settings, subject="kari-veileder", role="counsellor",
-                            name="Kari", office="kristiansand")
     response = client.post("/api/v1/cases/search", data=b"\x00{", content_type="application/json",
-                           headers={"Authorization": f"Bearer {counsellor}"})
+                           headers=user_auth_header(app.extensions["platform"], "kari-veileder"))
     assert response.status_code == 400
     body = response.get_json()
     assert body["code"] == 400 and body["message"] == "Forespørselen kunne ikke leses." and "json" in body["errors"]
@@ -408,8 +403,7 @@ def test_a_body_that_is_not_json_is_400_naming_the_body(client, app):
 def test_query_parameters_unknown_or_repeated_are_422_naming_them(client, app):
     # Found by fuzzing: webargs dropped unknown query parameters (a misspelt filter returned everything) and took
     # the first of repeated ones.
-    counsellor = {"Authorization": "Bearer " + mint_token(app.extensions["platform"].settings, subject="kari-veileder",
-                                                          role="counsellor", name="Kari", office="kristiansand")}
+    counsellor = user_auth_header(app.extensions["platform"], "kari-veileder")
     unknown = client.get("/api/v1/cases?stat=open", headers=counsellor)
     assert unknown.status_code == 422 and "stat" in unknown.get_json()["errors"]
     repeated = client.get("/api/v1/cases?state=open&state=closed", headers=counsellor)

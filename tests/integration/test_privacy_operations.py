@@ -29,10 +29,10 @@ from services.notify.service import sweep_once
 from services.registry import handlers as registry_handlers
 from services.registry import tables as rt
 from services.registry.app import create_app as registry_app
-from shared.auth import mint_token
 from shared.bus.consumer import apply_envelope, drain
 from shared.bus.relay import relay_pending
 from tests.fixtures.db import create_pg_database
+from tests.fixtures.tokens import user_auth_header
 from tests.integration.test_consent_helpers import PNG, consent_platform
 from tests.integration.test_consent_helpers import record as record_consent
 
@@ -66,7 +66,8 @@ def world(databases, platform_factory, bus_vhost, live_server, monkeypatch):
     consent = consent_platform(platform_factory, databases["consent"], env=bus_vhost.env("consent"))
     notify = platform_factory("notify", nt.all_tables(), databases["notify"], env=bus_vhost.env("notify"))
     registry = platform_factory("registry", rt.all_tables(), databases["registry"], env=bus_vhost.env("registry"))
-    servers = {"consent": live_server(consent_app(platform=consent)), "notify": live_server(notify_app(platform=notify))}
+    servers = {"consent": live_server(consent_app(platform=consent)),
+               "notify": live_server(notify_app(platform=notify))}
     intake = platform_factory("intake", it.all_tables(), databases["intake"], env={
         **bus_vhost.env("intake"), "INTAKE_CONSENT_URL": servers["consent"].url,
         "INTAKE_NOTIFY_URL": servers["notify"].url})
@@ -121,11 +122,7 @@ class World:
         drain(self.notify, notify_handlers.consumer_spec(), idle_seconds=0.2)
 
     def headers(self, user_id="lise-kontakt"):
-        with self.intake.engine.connect() as conn:
-            user = self.intake.directory.user(conn, user_id)
-        token = mint_token(self.intake.settings, subject=user["id"], role=user["role"], name=user["name"],
-                           office=user["office_code"], county=user["county_code"])
-        return {"Authorization": f"Bearer {token}"}
+        return user_auth_header(self.intake, user_id)
 
     def post(self, path, body, user_id="lise-kontakt"):
         return self.client.post(path, json=body, headers=self.headers(user_id))
@@ -169,7 +166,8 @@ def test_access_request_gathers_every_service_and_is_audited_without_the_person(
     assert closed["candidate_name"] == P_NAME and closed["national_id"] == w.national_id
     assert closed["mentor_name"] == "Mentor Mentorsen" and closed["employer"]["name"] == "Demo Bedrift 8101 AS"
     assert [c["note"] for c in closed["contacts"]] == [P_NOTE]
-    assert [v["version"] for v in closed["closures"]] == [1] and closed["closures"][0]["record"]["closed_on"] == "2026-09-01"
+    assert [v["version"] for v in closed["closures"]] == [1]
+    assert closed["closures"][0]["record"]["closed_on"] == "2026-09-01"
     assert [h["action"] for h in closed["history"]][:2] == ["opened", "contact_logged"]
     assert closed["history"][0]["snapshot"]["candidate_name"] == P_NAME
     assert "candidate_hash" not in closed and "candidate_fnr" not in closed
@@ -215,7 +213,8 @@ def test_bad_input_nobody_another_offices_person_or_a_silent_service_change_noth
     assert malformed.get_json()["errors"]["national_id"] == ["Fødselsnummeret må ha 11 siffer."]
     wrong_checksum = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id[:-1] + str(
         (int(w.national_id[-1]) + 1) % 10), "confirm": True})
-    assert wrong_checksum.status_code == 422 and "kontrollsifrene" in wrong_checksum.get_json()["errors"]["national_id"][0]
+    assert wrong_checksum.status_code == 422
+    assert "kontrollsifrene" in wrong_checksum.get_json()["errors"]["national_id"][0]
     nobody = w.post("/api/v1/privacy/access", {"national_id": "15076500565"})
     assert nobody.status_code == 404
     assert nobody.get_json()["errors"]["national_id"] == ["Fant ingen saker for dette fødselsnummeret ved kontoret."]
@@ -229,7 +228,8 @@ def test_bad_input_nobody_another_offices_person_or_a_silent_service_change_noth
     assert unconfirmed.status_code == 422 and list(unconfirmed.get_json()["errors"]) == ["confirm"]
     # Roles: a counsellor of the office, an admin: refused; consent does not hand another office's case out.
     assert w.post("/api/v1/privacy/access", {"national_id": w.national_id}, "kari-veileder").status_code == 403
-    assert w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "confirm": True}, "admin").status_code == 403
+    erasure_by_admin = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "confirm": True}, "admin")
+    assert erasure_by_admin.status_code == 403
     consent_client = consent_app(platform=w.consent).test_client()
     foreign = consent_client.post("/api/v1/privacy/access", headers=w.headers(), json={
         "request_id": str(uuid.uuid4()), "case_ids": [w.p_bergen["case_id"]]})
@@ -347,7 +347,7 @@ def test_retention_removes_case_data_only_past_the_retention_date_and_is_idempot
             "notify": (notify_app(platform=w.notify), w.notify, nt.privacy_log),
             "registry": (registry_app(platform=w.registry), w.registry, rt.privacy_log)}
     before = snapshot(w)
-    for name, (app, _platform, _log) in apps.items():
+    for app, _platform, _log in apps.values():
         result = app.test_cli_runner().invoke(args=["privacy", "retention"])
         assert result.exit_code == 0, result.output
         assert "retention date 2029-12-31 not passed (today 2026-11-26): nothing removed" in result.output

@@ -17,7 +17,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template_string, r
 from sqlalchemy import Column, Integer, String, Table, func, insert, inspect, select
 
 from shared import migrations
-from shared.auth import COOKIE_NAME, mint_service_token, mint_token
+from shared.auth import COOKIE_NAME, mint_token
 from shared.config import SERVICES
 from shared.db import make_engine
 from shared.platform import new_metadata, platform_tables
@@ -25,6 +25,7 @@ from shared.replays import PLATFORM_KEYS, erase_replays
 from shared.web import CSRF_COOKIE, create_service_app
 from shared.web.idempotency import not_replayed
 from shared.web.preconditions import expected_version, require_version, set_version_etag
+from tests.fixtures.tokens import auth_header, service_auth_header
 
 CASE = "0b4f2c1e-9a7d-4e55-8d3a-6c1f0e2b7a90"
 OTHER_CASE = "5d2e8f10-3c4b-4a6e-9f7d-1e2c3b4a5d6e"
@@ -133,8 +134,8 @@ def app(platform):
 
 
 def bearer(platform, subject="kari-veileder", role="counsellor", office="kristiansand", **claims):
-    return {"Authorization": "Bearer " + mint_token(platform.settings, subject=subject, role=role, name=subject,
-                                                    office=office, **claims)}
+    return auth_header(mint_token(platform.settings, subject=subject, role=role, name=subject, office=office,
+                                  **claims))
 
 
 def keyed(headers, key):
@@ -232,7 +233,7 @@ def test_another_caller_with_the_same_key_is_independent(app, platform):
     callers = [bearer(platform), bearer(platform, subject="ola-veileder"),
                bearer(platform, subject="anne-kontakt", role="local_contact", office="bergen-vest"),
                bearer(platform, subject="admin", role="admin", office=None),
-               {"Authorization": "Bearer " + mint_service_token(platform.settings, "notify", "employer-contact:read")}]
+               service_auth_header(platform.settings, "notify", "employer-contact:read")]
     for caller in callers:
         response = client.put("/api/v1/settings", json={"x": 1}, headers=keyed(caller, "shared-key"))
         assert response.status_code in (200, 403), response.get_json()

@@ -1,11 +1,16 @@
-"""The ten kinds of caller the access matrix sends to every endpoint, as Authorization headers."""
+"""The ten kinds of caller the access matrix sends to every endpoint, as Authorization headers (built on
+tests/fixtures/tokens.py, the tests' one token helper)."""
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from shared.auth import mint_token
+import jwt
+
+from shared.auth import mint_service_token, mint_token
+from tests.fixtures.tokens import auth_header
 
 OWNER_OFFICE, OTHER_OFFICE = "kristiansand", "bergen-vest"
 
@@ -41,7 +46,6 @@ def token_for(settings, caller: str) -> str | None:
         return mint_token(settings, subject=subject, role=role, name=name, office=office, now=issued,
                           lifetime_minutes=5)
     if caller == "wrong_key_token":
-        from dataclasses import replace
         other = replace(settings, auth_signing_key="x" * 48 if settings.auth_signing_key != "x" * 48 else "y" * 48)
         return mint_token(other, subject=subject, role=role, name=name, office=office)
     if caller == "altered_office_token":
@@ -56,14 +60,12 @@ def token_for(settings, caller: str) -> str | None:
 
 def service_token(settings, scope: str) -> str:
     """A service's token (role service) with one scope, as notify mints it for intake's internal endpoint."""
-    from shared.auth import mint_service_token
     return mint_service_token(settings, "matrix", scope)
 
 
 def admin_token_claiming_scope(settings, scope: str) -> str:
     """The admin's token with a `scope` claim added and signed with the real key (mint_token refuses to do it):
     a scope on a person's token must open nothing."""
-    import jwt
     subject, role, name, _office, _county = PEOPLE["admin"]
     claims = jwt.decode(mint_token(settings, subject=subject, role=role, name=name),
                         options={"verify_signature": False})
@@ -73,4 +75,4 @@ def admin_token_claiming_scope(settings, scope: str) -> str:
 
 def headers_for(settings, caller: str) -> dict:
     token = token_for(settings, caller)
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return auth_header(token) if token else {}

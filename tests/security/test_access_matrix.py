@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fixtures.db import make_test_platform
+from tests.fixtures.tokens import auth_header
 
 from .callers import CALLERS, INVALID, OWNER_OFFICE, PEOPLE, admin_token_claiming_scope, headers_for, service_token
 from .policy import POLICY
@@ -195,13 +196,13 @@ SERVICE_SCOPES = sorted({rule.service_scope for entries in POLICY.values() for r
 
 def _service_request(app, platform, method, url, token):
     kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH", "DELETE") and url.startswith("/api/") else {}
-    return app.test_client().open(url, method=method, headers={"Authorization": f"Bearer {token}"},
+    return app.test_client().open(url, method=method, headers=auth_header(token),
                                   **kwargs).status_code
 
 
 def _cells():
     for service, entries in POLICY.items():
-        for (method, path), rule in entries.items():
+        for method, path in entries:
             yield pytest.param(service, method, path, id=f"{service}-{method}-{path}")
 
 

@@ -29,9 +29,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from services.intake.testing import SAMPLE_CASE, enter_case
-from shared.auth import COOKIE_NAME, mint_service_token
+from shared.auth import COOKIE_NAME
 from shared.web import CSRF_COOKIE
 from tests.fixtures.db import make_test_platform
+from tests.fixtures.tokens import service_auth_header
 
 from .callers import headers_for, token_for
 from .policy import POLICY
@@ -56,7 +57,7 @@ def _signed_in_headers(service, method, path):
     rule = POLICY[service][(method.upper(), path)]
     settings_ = PLATFORMS[service].settings
     if rule.service_scope:
-        return {"Authorization": f"Bearer {mint_service_token(settings_, 'fuzz', rule.service_scope)}"}
+        return service_auth_header(settings_, "fuzz", rule.service_scope)
     # Prefer the local contact: the widest office role, so more operations get past the guard.
     for role in ("local_contact", "counsellor", "researcher", "county_contact", "admin"):
         if role in rule.roles:
