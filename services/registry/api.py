@@ -66,6 +66,11 @@ def _filters(query):
     return {k: query[k] for k in ("office", "county", "period_from", "period_to") if query.get(k)}
 
 
+def _refused(error: TableRequestError):
+    """An unknown table is 404; a breakdown or period filter the registry cannot serve is 422 on its field."""
+    return error_response(404 if error.field == "table" else 422, str(error), {error.field: [str(error)]})
+
+
 def _csv_response(lines, filename):
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(lines)
@@ -81,7 +86,10 @@ def _csv_response(lines, filename):
 @roles_required(*access.RESEARCH)
 def table_one(query):
     """Table 1: one row per case, codes as in the codebook. Row level: no counts."""
-    table = service.table1(current_platform(), **_filters(query))
+    try:
+        table = service.table1(current_platform(), **_filters(query))
+    except TableRequestError as error:
+        return _refused(error)
     if query["format"] == "csv":
         return _csv_response(table1_csv_lines(table), "tabell-1.csv")
     return table
@@ -93,11 +101,12 @@ def table_one(query):
 @blp.doc(responses=schemas.CSV_TOO)
 @roles_required(*access.RESEARCH)
 def distribution(query, table_id):
-    """Tables 3–7 and the outcome summary: counts by office, county or period, small counts suppressed."""
+    """Tables 3–7 and the outcome summary: counts, percentages and n by office, county or period; every table of
+    a filter set shares one suppression pattern (no hidden count can be worked out from any of them together)."""
     try:
         table = service.distribution(current_platform(), table_id, by=query["by"], **_filters(query))
     except TableRequestError as error:
-        return error_response(404 if error.field == "table" else 422, str(error), {error.field: [str(error)]})
+        return _refused(error)
     if query["format"] == "csv":
         return _csv_response(distribution_csv_lines(table), f"tabell-{table_id}-{query['by']}.csv")
     return table

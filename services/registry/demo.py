@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from datetime import UTC, date, datetime
 
 from shared.bus.envelope import make_envelope
 from shared.config import REPO_ROOT
+from shared.vocab import VOCABULARIES
 
 from . import handlers
 
@@ -82,6 +84,58 @@ def seed(platform) -> dict:
     for case in data["cases"]:
         for envelope in (consent_envelope("consent.granted", case["office"], case_id(case["case"])),
                          closure_envelope(case, data["defaults"])):
+            outcome = str(handlers.process(platform, envelope))
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+# A synthetic cohort for disclosure, release and benchmark runs: offices of very different size, two years of
+# closures; in the second year only one office per county has cases (the case where a county's column repeats an
+# office's). The codes are drawn with falling weights so that tables have both large and small cells.
+COHORT_OFFICES_BY_YEAR = {
+    2022: (("kristiansand", 10), ("lister", 3), ("midtre-gauldal", 4), ("malvik", 2), ("bergen-vest", 6),
+           ("hoyanger", 1)),
+    2023: (("kristiansand", 10), ("midtre-gauldal", 4), ("bergen-vest", 6)),
+}
+COHORT_VARIED = ("initiator", "attachment_before", "duration", "attachment_after", "industry")
+
+
+def _weighted(rng, vocabulary):
+    codes = list(VOCABULARIES[vocabulary])
+    return rng.choices(codes, weights=[1 / (1 + k) ** 1.5 for k in range(len(codes))])[0]
+
+
+def synthetic_payloads(count: int, seed: int = 18):
+    """(office, closure payload) for `count` synthetic cases (case numbers from 1000 up), reproducible by seed."""
+    data = load_cases()
+    template = data["cases"][0]
+    rng = random.Random(seed)
+    for number in range(1000, 1000 + count):
+        year = 2022 if rng.random() < 0.45 else 2023
+        offices, weights = zip(*COHORT_OFFICES_BY_YEAR[year], strict=True)
+        office = rng.choices(offices, weights=weights)[0]
+        closed = date(year, rng.randint(1, 12), rng.randint(1, 28))
+        case = {**template, "case": number, "office": office, "closed_on": closed.isoformat(),
+                "opened_on": date(year - 1, closed.month, 1).isoformat(),
+                "codes": {**template["codes"], "reasons": sorted(set(rng.sample(list(VOCABULARIES["reason"]),
+                                                                                rng.randint(1, 3)))),
+                          "frequency_mentor": _weighted(rng, "contact_frequency"),
+                          "attached_same_company": rng.choice(("yes", "no", "no", "unknown")),
+                          **{name: _weighted(rng, name) for name in COHORT_VARIED}}}
+        payload = closure_payload(case, {**data["defaults"], "initiator": case["codes"]["initiator"]})
+        payload["contact"].update(intensity=_weighted(rng, "contact_intensity"),
+                                  forms=sorted(set(rng.sample(list(VOCABULARIES["contact_form"]), 2))))
+        payload["measures"].append({"measure": "work_training", "from_date": date(year - 1, closed.month, 1),
+                                    "to_date": None})
+        yield office, payload
+
+
+def seed_cohort(platform, count: int, seed: int = 18) -> dict:
+    """The synthetic cohort through the ingest (consent granted, then the closure), as intake and consent send it."""
+    outcomes = {}
+    for office, payload in synthetic_payloads(count, seed):
+        closure = make_envelope("case.closed", office, payload, producer="intake")
+        for envelope in (consent_envelope("consent.granted", office, payload["case_id"]), closure):
             outcome = str(handlers.process(platform, envelope))
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes

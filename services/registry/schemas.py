@@ -12,7 +12,7 @@ from shared.web import StrictSchema
 from .domain.periods import PERIOD_PATTERN
 from .domain.reports import BY, TABLE1_COLUMNS
 
-PERIOD = validate.Regexp(PERIOD_PATTERN, error="må være YYYY, YYYY-MM, YYYY-Qn eller YYYY-MM-DD")
+PERIOD = validate.Regexp(PERIOD_PATTERN, error="må være YYYY, YYYY-Qn, YYYY-MM eller YYYY-MM-DD")
 
 
 # ---------------------------------------------------------------- queries
@@ -109,10 +109,13 @@ class DistributionRow(StrictSchema):
     label = fields.Nested(Labels, required=True)
     cells = fields.List(fields.Integer(allow_none=True), required=True, metadata={"description": "null: suppressed"})
     total = fields.Integer(required=True, allow_none=True)
+    percents = fields.List(fields.Float(allow_none=True), required=True, metadata={
+        "description": "each cell as a percentage of its column's n (the totals row); null where either is hidden"})
+    total_percent = fields.Float(required=True, allow_none=True)
 
 
 class DistributionTotals(StrictSchema):
-    cells = fields.List(fields.Integer(allow_none=True), required=True)
+    cells = fields.List(fields.Integer(allow_none=True), required=True, metadata={"description": "n of each column"})
     total = fields.Integer(required=True, allow_none=True)
 
 

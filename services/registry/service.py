@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from shared.bus.consumer import Reject
 
 from . import store, streaming
-from .domain import codebook, gate, records, reports
+from .domain import codebook, disclosure, gate, periods, records, reports
 from .domain.codebook import EXPORT_COLUMNS
 from .domain.pseudonyms import Pseudonymiser
 
@@ -308,36 +308,62 @@ def codebook_document(platform) -> dict:
         return codebook.codebook(places, platform.directory.project_settings(conn))
 
 
+def _bounds(conn, platform, filters: dict) -> dict:
+    """The filters as the store takes them: period filters turned into stored periods (or refused, 422)."""
+    granularity = platform.directory.project_settings(conn)["date_coarsening"]
+    lowest, highest = periods.filter_bounds(filters.get("period_from"), filters.get("period_to"), granularity)
+    return {"office": filters.get("office"), "county": filters.get("county"), "lowest": lowest, "highest": highest}
+
+
 def table1(platform, **filters) -> dict:
     """Table 1: one row per case, codes as in the codebook (row level: no counts)."""
     with platform.engine.connect() as conn:
-        return reports.table1(store.table1_rows(conn, reports.TABLE1_COLUMNS, filters))
+        return reports.table1(store.table1_rows(conn, reports.TABLE1_COLUMNS, _bounds(conn, platform, filters)))
 
 
 def _threshold(conn, platform) -> int:
     return platform.directory.project_settings(conn)["small_count_threshold"]
 
 
-def _distribution(conn, table_id, by, threshold, filters, offices, places):
-    counts = store.distribution_counts(conn, reports.column(table_id), by, filters)
-    return reports.distribution(table_id, by, threshold, counts, offices, places, filters)
+_PATTERNS_KEPT = 32
+
+
+def published(conn, platform, filters: dict) -> dict:
+    """Every table of a filter set under its one suppression pattern: {grid, values, hidden, threshold, places}.
+    Kept per process for the newest change and the filters, since the pattern is a search (domain.disclosure)."""
+    bounds = _bounds(conn, platform, filters)
+    threshold = _threshold(conn, platform)
+    key = (store.newest_change(conn), threshold, tuple(sorted(bounds.items(), key=lambda item: item[0])))
+    kept = platform.__dict__.setdefault("_registry_patterns", {})
+    if key not in kept:
+        offices, places = _places(conn, platform)
+        counts, cases, counties_of = store.inner_counts(conn, [reports.column(t) for t in reports.DISTRIBUTIONS],
+                                                        bounds)
+        grid = reports.filter_set_grid(offices, counts, counties_of, filters)
+        values, hidden = disclosure.protect(grid, counts, cases, threshold)
+        while len(kept) >= _PATTERNS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = {"grid": grid, "values": values, "hidden": hidden, "threshold": threshold, "places": places}
+    return kept[key]
+
+
+def _distribution(view: dict, table_id: str, by: str) -> dict:
+    return reports.distribution(table_id, by, view["grid"], view["values"], view["hidden"], view["threshold"],
+                                view["places"])
 
 
 def distribution(platform, table_id, by="office", **filters) -> dict:
-    """Tables 3–7 and the outcome summary by office, county or period, small counts suppressed; raises
-    TableRequestError for a table or a breakdown the registry does not have."""
+    """Tables 3–7 and the outcome summary by office, county or period, from the filter set's one suppression
+    pattern; raises TableRequestError for a table, a breakdown or a period filter the registry cannot serve."""
     reports.check_request(table_id, by)
     with platform.engine.connect() as conn:
-        threshold = _threshold(conn, platform)
-        offices, places = _places(conn, platform) if by != "period" else ([], None)
-        return _distribution(conn, table_id, by, threshold, filters, offices, places)
+        return _distribution(published(conn, platform, filters), table_id, by)
 
 
 def overview(platform) -> dict:
     """The researchers' front page: the threshold, the cursor and the tables its charts are drawn from (by office)."""
     with platform.engine.connect() as conn:
-        threshold = _threshold(conn, platform)
-        offices, places = _places(conn, platform)
-        return {"threshold": threshold, "cursor": store.newest_change(conn),
-                **{name: _distribution(conn, table_id, "office", threshold, {}, offices, places)
+        view = published(conn, platform, {})
+        return {"threshold": view["threshold"], "cursor": store.newest_change(conn),
+                **{name: _distribution(view, table_id, "office")
                    for name, table_id in (("outcome", "outcome"), ("mentor", "5"), ("duration", "6"))}}

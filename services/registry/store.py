@@ -14,7 +14,6 @@ from shared import privacy
 from shared.db import prepared
 
 from .domain.codebook import EXPORT_COLUMNS
-from .domain.periods import period_upper_bound
 from .tables import changes, closures, consents, log, platform, privacy_log, versions, waiting
 
 FETCH_ROWS = 5000  # a streamed export reads this many rows at a time
@@ -180,32 +179,40 @@ def changes_since(conn, after: int, limit: int) -> list[dict]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def _filtered(query, office=None, county=None, period_from=None, period_to=None):
+def _filtered(query, office=None, county=None, lowest=None, highest=None):
+    """The rows of a filter set: `lowest`/`highest` are stored periods (domain.periods.filter_bounds)."""
     if office:
         query = query.where(closures.c.office == office)
     if county:
         query = query.where(closures.c.county == county)
-    if period_from:
-        query = query.where(closures.c.closed_period >= period_from)
-    if period_to:
-        query = query.where(closures.c.closed_period <= period_upper_bound(period_to))
+    if lowest:
+        query = query.where(closures.c.closed_period >= lowest)
+    if highest:
+        query = query.where(closures.c.closed_period <= highest)
     return query
 
 
-def _unit_column(by):
-    if by == "office":
-        return closures.c.office
-    if by == "county":
-        return closures.c.county
-    return func.substr(closures.c.closed_period, 1, 4)  # period: the calendar year
+def _year():
+    return func.substr(closures.c.closed_period, 1, 4)  # the calendar year of closure, whatever the coarsening
 
 
-def distribution_counts(conn, column_name, by, filters: dict) -> dict:
-    """{(code, unit): number of current rows} of one column, by office, county or year."""
-    variable = closures.c[column_name]
-    unit = _unit_column(by).label("unit")
-    query = _filtered(select(variable.label("code"), unit, func.count().label("n")), **filters)
-    return {(r.code, r.unit): r.n for r in conn.execute(query.group_by(variable, unit))}
+def inner_counts(conn, column_names, filters: dict) -> tuple[dict, dict, dict]:
+    """The inner cells of a filter set: {(column, code, (office, year)): n} for each column, and
+    {(office, year): number of cases}; plus {office: county} of the offices counted."""
+    counts, counties_of = {}, {}
+    year = _year().label("year")
+    for name in column_names:
+        variable = closures.c[name]
+        query = _filtered(select(variable.label("code"), closures.c.office, closures.c.county, year,
+                                 func.count().label("n")), **filters)
+        for r in conn.execute(query.group_by(variable, closures.c.office, closures.c.county, year)):
+            counts[(name, r.code, (r.office, r.year))] = r.n
+            counties_of[r.office] = r.county
+    cases = {}
+    query = _filtered(select(closures.c.office, year, func.count().label("n")), **filters)
+    for r in conn.execute(query.group_by(closures.c.office, year)):
+        cases[(r.office, r.year)] = r.n
+    return counts, cases, counties_of
 
 
 def table1_rows(conn, columns, filters: dict) -> list[dict]:

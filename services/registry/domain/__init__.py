@@ -2,5 +2,5 @@
 
 records (what a researcher may receive of a closure), gate (which closures and consent events the ingest lets in),
 pseudonyms (the keyed second step), periods (date coarsening and period filters), codebook (columns and
-vocabularies), reports (the report's tables from counts) and suppression (small counts withheld).
+vocabularies), reports (the report's tables from inner counts) and disclosure (one suppression pattern per filter set).
 """

@@ -1,10 +1,18 @@
 """Periods: dates coarsened to the project's granularity, and the period filters researchers give."""
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
-# What a researcher may filter on: a year, a month, a quarter or a day (the granularities coarsen() produces).
-PERIOD_PATTERN = r"^\d{4}(-(Q[1-4]|\d{2}(-\d{2})?))?$"
+from .errors import TableRequestError
+
+# What a researcher may write: a year, a quarter, a month or a day. Whether it can be compared with the stored
+# periods depends on the project's coarsening (filter_bounds).
+PERIOD_PATTERN = r"^\d{4}(-(Q[1-4]|(0[1-9]|1[0-2])(-\d{2})?))?$"
+
+# From the finest to the coarsest: a filter can be compared with stored periods of its own granularity or finer.
+GRANULARITIES = ("day", "month", "quarter", "year")
+_NAMES_NB = {"day": "dag", "month": "måned", "quarter": "kvartal", "year": "år"}
 
 
 def coarsen(day: date | None, granularity: str) -> str | None:
@@ -22,6 +30,40 @@ def coarsen(day: date | None, granularity: str) -> str | None:
     raise ValueError(f"unknown date coarsening {granularity}")
 
 
-def period_upper_bound(period_to: str) -> str:
-    """The largest stored period within `period_to`: "2020" takes in "2020-05" and "2020-Q2" too."""
-    return period_to + "\uffff"
+def _span(text: str, field: str) -> tuple[str, date, date]:
+    """A written period as (granularity, first day, last day); a day that does not exist is refused."""
+    year = int(text[:4])
+    if len(text) == 4:
+        return "year", date(year, 1, 1), date(year, 12, 31)
+    if text[5] == "Q":
+        quarter = int(text[6])
+        last_month = quarter * 3
+        return "quarter", date(year, last_month - 2, 1), date(year, last_month,
+                                                               calendar.monthrange(year, last_month)[1])
+    month = int(text[5:7])
+    if len(text) == 7:
+        return "month", date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise TableRequestError(field, f"{text} er ingen dato") from None
+    return "day", day, day
+
+
+def filter_bounds(period_from: str | None, period_to: str | None, granularity: str) -> tuple:
+    """(lowest, highest) stored period the filters take in, each None when not given, written as the stored
+    periods are so that text comparison is period comparison. A filter finer than the stored periods cannot be
+    compared (a day within a stored month) and is refused, as is a range that ends before it starts."""
+    bounds = []
+    for field, text, edge in (("period_from", period_from, 1), ("period_to", period_to, 2)):
+        if not text:
+            bounds.append(None)
+            continue
+        kind, *days = _span(text, field)
+        if GRANULARITIES.index(kind) < GRANULARITIES.index(granularity):
+            raise TableRequestError(field, f"periodene er lagret per {_NAMES_NB[granularity]}: {text} er finere "
+                                           f"og kan ikke sammenlignes")
+        bounds.append(coarsen(days[edge - 1], granularity))
+    if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
+        raise TableRequestError("period_to", "period_to er før period_from")
+    return bounds[0], bounds[1]

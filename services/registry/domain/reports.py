@@ -1,10 +1,11 @@
 """The report's tables: table 1 (one row per case, no counts) and the distributions of tables 3–7 by office,
-county or period, built from counts and always through small-count suppression."""
+county or period, built from inner counts and always through the filter set's one suppression pattern
+(domain.disclosure)."""
 from __future__ import annotations
 
 from . import codebook
+from .disclosure import TOTAL, Grid, cell_key
 from .errors import TableRequestError
-from .suppression import suppress
 
 DISTRIBUTIONS = {
     "3": ("initiator", "initiator", "Tabell 3: Hvem tok initiativ til tiltaket", "Table 3: Who initiated the measure"),
@@ -39,45 +40,63 @@ def column(table_id: str) -> str:
     return DISTRIBUTIONS[table_id][0]
 
 
-def _units(by, counts, offices, filters):
-    """The table's columns: the covered offices (or their counties) within the filters, or the years counted; any
-    unit counted but not listed is added at the end."""
-    covered = [o for o in offices if o["covered_by_research"]]
-    if by == "office":
-        units = [o["code"] for o in covered]
-        units = [u for u in units if not filters.get("office") or u == filters["office"]]
-        if filters.get("county"):
-            units = [o["code"] for o in covered if o["county_code"] == filters["county"]]
-    elif by == "county":
-        units = sorted({o["county_code"] for o in covered})
-        units = [u for u in units if not filters.get("county") or u == filters["county"]]
-    else:
-        units = sorted({u for (_c, u) in counts})
-    return units + sorted({u for (_c, u) in counts if u not in units})
+def filter_set_grid(offices: list[dict], counts: dict, counties_of: dict, filters: dict) -> Grid:
+    """What a filter set publishes (disclosure.Grid): the covered offices within the filters (ordered as the
+    directory orders them) and any other office counted, their counties, the years counted, and every table's
+    variable with its vocabulary's codes (and any other code counted)."""
+    office_county = {o["code"]: o["county_code"] for o in offices if o["covered_by_research"]}
+    office_county = {code: county for code, county in office_county.items()
+                     if filters.get("office") in (None, code) and filters.get("county") in (None, county)}
+    for office, county in counties_of.items():
+        office_county.setdefault(office, county)
+    years = sorted({pair[1] for (_v, _c, pair) in counts})
+    variables = {}
+    for column_name, vocab, _nb, _en in DISTRIBUTIONS.values():
+        codes = list(codebook.vocabulary(vocab) or {})
+        codes += sorted({c for (v, c, _p) in counts if v == column_name and c not in codes})
+        variables[column_name] = tuple(codes)
+    units = {"office": {o: frozenset((o, y) for y in years) for o in office_county},
+             "county": {c: frozenset((o, y) for o in office_county if office_county[o] == c for y in years)
+                        for c in sorted(set(office_county.values()))},
+             "period": {y: frozenset((o, y) for o in office_county) for y in years}}
+    return Grid(variables, tuple((o, y) for o in office_county for y in years), units)
 
 
-def distribution(table_id: str, by: str, threshold: int, counts: dict, offices: list[dict], places: dict,
-                 filters: dict) -> dict:
-    """The suppressed table from `counts` ({(code, unit): n}); `offices`: the directory's, ordered by name;
-    `places`: the office and county vocabularies (codebook.place_vocabularies)."""
+def _percent(part, whole):
+    return None if part is None or not whole else round(100 * part / whole, 1)
+
+
+def distribution(table_id: str, by: str, grid: Grid, values: dict, hidden: frozenset, threshold: int,
+                 places: dict | None) -> dict:
+    """One table of a filter set from its one suppression pattern (disclosure.protect): counts, each count's
+    percentage of its column's n (the column total), hidden numbers as None and the percentages they would give
+    away with them; `places`: the office and county vocabularies (codebook.place_vocabularies)."""
     column_name, vocab, title_nb, title_en = DISTRIBUTIONS[table_id]
-    units = _units(by, counts, offices, filters)
-    codes = list(codebook.vocabulary(vocab) or {})
-    codes += sorted({c for (c, _u) in counts if c not in codes})
     unit_labels = codebook.vocabulary(by, places) if by != "period" else None
+    units = list(grid.units[by]) if grid.pairs else []
     result = {"table": table_id, "variable": column_name, "vocabulary": vocab, "by": by, "threshold": threshold,
               "title": {"nb": title_nb, "en": title_en}, "suppressed_mark": None,
               "columns": [{"code": u, "label": (unit_labels or {}).get(u, {}).get("nb", u)} for u in units],
               "rows": [], "totals": None}
     if not units:
         return result
-    cells = [[counts.get((c, u), 0) for u in units] for c in codes]
-    shown = suppress(cells, threshold)
-    for code, row in zip(codes, shown[:-1], strict=True):
+
+    def shown(code, pairs):
+        key = cell_key(column_name, code, pairs)
+        return None if key in hidden else values[key]
+
+    column_sets = grid.unit_sets(by)
+    n = [shown(TOTAL, pairs) for pairs in column_sets]
+    for code in grid.variables[column_name]:
+        cells = [shown(code, pairs) for pairs in column_sets]
         result["rows"].append({"code": code, "label": {"nb": codebook.label(vocab, code, "nb"),
                                                        "en": codebook.label(vocab, code, "en")},
-                               "cells": row[:-1], "total": row[-1]})
-    result["totals"] = {"cells": shown[-1][:-1], "total": shown[-1][-1]}
+                               "cells": cells[:-1], "total": cells[-1],
+                               "percents": [_percent(c, w) for c, w in zip(cells[:-1], n[:-1], strict=True)],
+                               "total_percent": _percent(cells[-1], n[-1])})
+    result["totals"] = {"cells": n[:-1], "total": n[-1]}
+    if any(v is None for row in result["rows"] for v in row["cells"] + [row["total"]]) or None in n:
+        result["suppressed_mark"] = SUPPRESSED
     return result
 
 
@@ -85,13 +104,24 @@ def _shown(value):
     return SUPPRESSED if value is None else str(value)
 
 
+def _percent_text(value):
+    return SUPPRESSED if value is None else f"{value:.1f}"
+
+
 def distribution_csv_lines(table):
-    """CSV rows for a distribution table; withheld numbers as ':'."""
-    yield ["code", "label_nb"] + [c["code"] for c in table["columns"]] + ["total"]
+    """CSV rows for a distribution table: per column its count and its percentage of the column's n; withheld
+    numbers as ':'; the last line is n."""
+    units = [c["code"] for c in table["columns"]] + ["total"]
+    yield ["code", "label_nb"] + [name for unit in units for name in (unit, f"{unit}_percent")]
     for row in table["rows"]:
-        yield [row["code"], row["label"]["nb"]] + [_shown(v) for v in row["cells"]] + [_shown(row["total"])]
+        counts = row["cells"] + [row["total"]]
+        percents = row["percents"] + [row["total_percent"]]
+        yield [row["code"], row["label"]["nb"]] + [text for count, percent in zip(counts, percents, strict=True)
+                                                   for text in (_shown(count), _percent_text(percent))]
     if table["totals"]:
-        yield ["total", "Sum"] + [_shown(v) for v in table["totals"]["cells"]] + [_shown(table["totals"]["total"])]
+        n = table["totals"]["cells"] + [table["totals"]["total"]]
+        yield ["n", "Antall (n)"] + [text for count in n for text in (_shown(count), _percent_text(
+            None if count is None else 100.0))]
 
 
 def table1(rows: list[dict]) -> dict:
