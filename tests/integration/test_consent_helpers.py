@@ -12,7 +12,7 @@ from services.consent import service, tables
 from services.consent.app import create_app
 from services.consent.domain import ConsentInvalid
 from services.consent.service import DEFAULT_TEMPLATES, load_template_file
-from shared.auth import mint_token
+from tests.fixtures.tokens import user_auth_header
 
 PDF = b"%PDF-1.7\n" + b"scan " * 400 + b"\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -67,11 +67,7 @@ def outbox_types(platform):
 
 
 def bearer(platform, user_id):
-    with platform.engine.connect() as conn:
-        user = platform.directory.user(conn, user_id)
-    token = mint_token(platform.settings, subject=user["id"], role=user["role"], name=user["name"],
-                       office=user["office_code"], county=user["county_code"])
-    return {"Authorization": f"Bearer {token}"}
+    return user_auth_header(platform, user_id)
 
 
 def make_client(platform):

@@ -7,17 +7,14 @@ import re
 
 import pytest
 
-from shared.auth import COOKIE_NAME, mint_token
+from shared.auth import COOKIE_NAME
+from tests.fixtures.tokens import user_token
 from tests.integration.test_consent_helpers import PDF, consent_fixture, count, make_client, open_case, record  # noqa: F401
 
 
 def signed_in(platform, user_id):
     client = make_client(platform)
-    with platform.engine.connect() as conn:
-        user = platform.directory.user(conn, user_id)
-    token = mint_token(platform.settings, subject=user["id"], role=user["role"], name=user["name"],
-                       office=user["office_code"], county=user["county_code"])
-    client.set_cookie(COOKIE_NAME, token)
+    client.set_cookie(COOKIE_NAME, user_token(platform, user_id))
     return client
 
 

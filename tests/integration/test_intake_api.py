@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from services.intake import tables
 from services.intake.app import create_app
 from services.intake.testing import fake_national_id, fake_orgnr
-from shared.auth import mint_token
+from tests.fixtures.tokens import user_auth_header
 
 FNR = fake_national_id(42)
 NAME = "Fiktiva Prøvestadsen"
@@ -17,18 +17,6 @@ MENTOR = "Mentor Oppdiktasen"
 NOTE = "Notat-som-aldri-reiser"
 EMAIL = "kontakt.hemmelig@bedrift.example.org"
 ORGNR = fake_orgnr(42)
-
-USERS = {
-    "kari-veileder": ("counsellor", "Kari Nordmann", "kristiansand"),
-    "ola-veileder": ("counsellor", "Ola Hansen", "kristiansand"),
-    "jonas-jobbspesialist": ("counsellor", "Jonas Berg", "kristiansand"),
-    "lise-kontakt": ("local_contact", "Lise Dahl", "kristiansand"),
-    "per-veileder": ("counsellor", "Per Olsen", "bergen-vest"),
-    "tone-fylke": ("county_contact", "Tone Bakke", None),
-    "rune-forsker": ("researcher", "Rune Strand", None),
-    "admin": ("admin", "Prosjektadministrator", None),
-}
-
 
 @pytest.fixture
 def svc(db_url, platform_factory):
@@ -42,11 +30,7 @@ def svc(db_url, platform_factory):
     s.platform, s.app, s.client = platform, app, client
 
     def call(method, path, user="kari-veileder", json_body=None):
-        role, name, office = USERS[user]
-        token = mint_token(platform.settings, subject=user, role=role, name=name, office=office,
-                           county="agder" if role == "county_contact" else None)
-        return client.open("/api/v1" + path, method=method, json=json_body,
-                           headers={"Authorization": f"Bearer {token}"})
+        return client.open("/api/v1" + path, method=method, json=json_body, headers=user_auth_header(platform, user))
     s.call = call
     return s
 

@@ -6,8 +6,7 @@ import pytest
 from services.intake import tables
 from services.intake.app import create_app
 from services.intake.testing import enter_case, fake_national_id
-from shared.auth import mint_token
-from tests.integration.test_intake_api import USERS
+from tests.fixtures.tokens import user_auth_header
 
 FNR = fake_national_id(77)
 
@@ -19,10 +18,7 @@ def web(db_url, platform_factory):
     client = app.test_client()
 
     def call(method, path, user="kari-veileder", data=None):
-        role, name, office = USERS[user]
-        token = mint_token(platform.settings, subject=user, role=role, name=name, office=office,
-                           county="agder" if role == "county_contact" else None)
-        return client.open(path, method=method, data=data, headers={"Authorization": f"Bearer {token}"})
+        return client.open(path, method=method, data=data, headers=user_auth_header(platform, user))
     call.platform = platform
     return call
 

@@ -12,7 +12,7 @@ from services.notify import tables as t
 from services.notify.app import create_app
 from services.notify.mailer import unsubscribe_token
 from services.notify.service import sweep_once
-from shared.auth import mint_token
+from tests.fixtures.tokens import user_auth_header
 from tests.integration.test_notify_support import case_opened, deliver_event, notify_env
 
 
@@ -27,12 +27,7 @@ def app(platform_factory, db_url):
 
 
 def headers(app, user_id):
-    platform = app.extensions["platform"]
-    with platform.engine.connect() as conn:
-        user = platform.directory.user(conn, user_id)
-    token = mint_token(app.extensions["platform"].settings, subject=user["id"], role=user["role"], name=user["name"],
-                       office=user["office_code"], county=user["county_code"])
-    return {"Authorization": "Bearer " + token}
+    return user_auth_header(app.extensions["platform"], user_id)
 
 
 def test_each_user_sees_and_marks_only_their_own_notifications(app):

@@ -15,6 +15,7 @@ from services.registry.app import create_app
 from services.registry.domain.codebook import EXPORT_COLUMNS
 from shared.auth import mint_token
 from shared.vocab import VOCABULARIES
+from tests.fixtures.tokens import auth_header
 
 SECRET = "api-test-secret-" + "z" * 40
 
@@ -36,8 +37,8 @@ def seeded(platform_factory, db_url, monkeypatch):
 
 def _auth(platform, role="researcher", subject="rune-forsker", office=None):
     county = "agder" if role == "county_contact" else None
-    token = mint_token(platform.settings, subject=subject, role=role, name="Test", office=office, county=county)
-    return {"Authorization": f"Bearer {token}"}
+    return auth_header(mint_token(platform.settings, subject=subject, role=role, name="Test", office=office,
+                                  county=county))
 
 
 def _assert_no_national_id(text):
