@@ -169,9 +169,6 @@ def delete_vhosts(vhosts, user_prefixes=(), users=(), node: str | None = None) -
 
 
 # ---------------------------------------------------------------- dead letters (over AMQP, as the operator)
-DEFAULT_ADMIN_URL = "amqp://guest:guest@127.0.0.1:5672/" + topology.DEFAULT_VHOST
-
-
 def _describe(queue: str, method, properties, body: bytes) -> dict:
     headers = properties.headers or {}
     deaths = headers.get("x-death") or []

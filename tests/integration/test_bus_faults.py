@@ -65,7 +65,8 @@ def test_consumer_killed_mid_batch_and_restarted_applies_every_event_once(probe_
     assert bus_vhost.ready("bus.probe") == 0
 
 
-def test_relay_killed_mid_burst_and_restarted_publishes_every_event(probe_platform, bus_vhost, tmp_path, probe_processes):
+def test_relay_killed_mid_burst_and_restarted_publishes_every_event(probe_platform, bus_vhost, tmp_path,
+                                                                    probe_processes):
     count = int(os.environ.get("BUS_FAULT_EVENTS", "1500")) * 2
     ids = probe.produce(probe_platform, count)
     relay_env = {"INTAKE_RELAY_WINDOW": 40, "INTAKE_RELAY_BATCH": 20, "INTAKE_RELAY_LEASE_SECONDS": 1}

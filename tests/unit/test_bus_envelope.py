@@ -4,7 +4,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
 
+from shared.bus import envelope as envelope_module
 from shared.bus.consumer import Delivery, _load
 from shared.bus.envelope import InvalidEvent, decode, encode, make_envelope, routing_key, validate_envelope
 
@@ -102,12 +106,6 @@ def test_validate_envelope_rejects_a_naive_time():
 
 
 # --- the fast path for envelopes as sent (envelope._load_envelope_as_sent) gives the schema's answers -------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st
-from marshmallow import ValidationError  # noqa: E402
-
-from shared.bus import envelope as envelope_module  # noqa: E402
 
 _SENT = probe_envelope()
 _TRICKY = {
