@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, func, or_, select, text, update
 from shared.db import is_transient, utcnow
 from shared.logs import log_event
 
-log = logging.getLogger("shared.bus.relay")
+log = logging.getLogger("shared.bus.relay")  # one log for the relay, whichever of its parts writes
 
 FAILED = Counter("bus_relay_failed_total", "Publishes nacked, returned or refused (retried later)", ["service"])
 SENT = Counter("bus_relay_marked_sent_total", "Outbox rows marked sent after their confirm", ["service"])

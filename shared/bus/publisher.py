@@ -27,7 +27,7 @@ from shared.logs import log_event
 
 from .connection import connection_parameters
 
-log = logging.getLogger("shared.bus.relay")
+log = logging.getLogger("shared.bus.relay")  # one log for the relay, whichever of its parts writes
 
 PUBLISHED = Counter("bus_relay_published_total", "Outbox rows handed to the broker (basic.publish)", ["service"])
 CONFIRMED = Counter("bus_relay_confirmed_total", "Publishes the broker confirmed (acked and not returned)", ["service"])
