@@ -12,7 +12,9 @@ Intake runs as the production manifests configure it (deploy/k8s/config.yaml: BU
 consumers validate every event); --validate-on-emit measures it with the producer-side schema check as well.
 
 Each request closes a different pre-opened case (ids handed out round-robin by the wrk script); when the ids run out
-the same cases are corrected (same validation, writes and outbox row, version n+1). Needs wrk (Debian: apt-get
+the same cases are corrected (same validation, writes and outbox row, version n+1). Each is sent on the case's
+revision (`If-Match`), counted up by the wrk thread that owns the case (each slice is a multiple of the threads, so
+every case belongs to one thread). Needs wrk (Debian: apt-get
 install wrk) and PostgreSQL at TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,7 +43,12 @@ GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
 
 CLOSE_LUA = r"""
 local ids = {}
-for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+local revision = {}  -- the case's revision this thread saw last: each closure or correction is sent on it
+for line in io.lines("%(ids)s") do
+  local id, seen = line:match("(%%S+) (%%d+)")
+  ids[#ids + 1] = id
+  revision[id] = tonumber(seen)
+end
 counter = 0
 thread_index = 0  -- a global: setup() sets it per thread (a local would shadow it)
 threads = %(threads)d
@@ -57,7 +64,11 @@ wrk.body = [[%(body)s]]
 function request()
   local i = (counter * threads + thread_index) %% #ids + 1
   counter = counter + 1
-  return wrk.format(nil, "/api/v1/cases/" .. ids[i] .. "/closure")
+  local id = ids[i]
+  local headers = {["If-Match"] = '"v' .. revision[id] .. '"'}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  revision[id] = revision[id] + 1
+  return wrk.format(nil, "/api/v1/cases/" .. id .. "/closure", headers)
 end
 response = function(status, headers, body)
   if status ~= 201 then
@@ -143,6 +154,8 @@ def prepare_intake(env, cases):
     from shared.auth import mint_token
     token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari Nordmann",
                        office="kristiansand", lifetime_minutes=120)
+    with platform.engine.connect() as conn:
+        revisions = dict(conn.execute(select(tables.cases.c.id, tables.cases.c.revision)).all())
     platform.engine.dispose()
     body = {"closed_on": (today - timedelta(days=1)).isoformat(), "closure_reason": "measure_completed",
             "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
@@ -152,10 +165,10 @@ def prepare_intake(env, cases):
             "frequency_employer": "never", "intensity": "even", "forms": ["phone"], "duration": "3_6_months",
             "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
                                                           "employer_satisfied", "plan_followed", "experience_shared")}}
-    return ids, token, body
+    return [(case_id, revisions[case_id]) for case_id in ids], token, body
 
 
-def capture_closure_statements(env, case_id, token, body, path):
+def capture_closure_statements(env, case, token, body, path):
     """Submit one closure through the intake app in this process and write, for closure_floor_app.py, the two
     statements it sent PostgreSQL (as intake prepares them) and the write's parameters."""
     import base64
@@ -173,8 +186,9 @@ def capture_closure_statements(env, case_id, token, body, path):
     sent = []
     event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, parameters, *_: sent.append(
         (conn.connection.info.get("prepared_statements", {}), statement, parameters)))
+    case_id, revision = case
     answer = app.test_client().post(f"/api/v1/cases/{case_id}/closure", json=body,
-                                    headers={"Authorization": f"Bearer {token}"})
+                                    headers={"Authorization": f"Bearer {token}", "If-Match": f'"v{revision}"'})
     assert answer.status_code == 201, answer.get_json()
     (prepared, read_execute, read_parameters), (_, write_execute, write_parameters) = sent
     original = {execute: statement for statement, execute in prepared.items()}  # EXECUTE text -> its statement
@@ -234,10 +248,11 @@ def main():
         for e, endpoint in enumerate(endpoints):
             own = ids[e * share:(e + 1) * share]
             warm, own = own[:len(own) // (2 * args.rounds + 2)], own[len(own) // (2 * args.rounds + 2):]
-            slices = [warm] + [own[r * (len(own) // args.rounds):(r + 1) * (len(own) // args.rounds)]
-                               for r in range(args.rounds)]
+            size = len(own) // args.rounds
+            slices = [warm] + [own[r * size:(r + 1) * size] for r in range(args.rounds)]
             for r, chunk in enumerate(slices):
-                (workdir / f"{endpoint}-ids{r}.txt").write_text("\n".join(chunk) + "\n")
+                chunk = chunk[:len(chunk) - len(chunk) % args.threads]  # each case to one wrk thread
+                (workdir / f"{endpoint}-ids{r}.txt").write_text("".join(f"{i} {v}\n" for i, v in chunk))
                 (workdir / f"{endpoint}-close{r}.lua").write_text(CLOSE_LUA % {
                     "ids": workdir / f"{endpoint}-ids{r}.txt", "threads": args.threads, "token": token,
                     "body": json.dumps(body)})

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 from flask import jsonify
+from werkzeug.exceptions import PreconditionRequired
 
 from shared.web import (
     ApiBlueprint,
+    ErrorOut,
     current_platform,
     current_principal,
     error_response,
     roles_required,
     service_scope_required,
 )
+from shared.web.preconditions import expected_version, version_etag
 
 from . import access, service
 from .domain import Conflict, Invalid, NotEligible
@@ -20,6 +23,7 @@ from .schemas import (
     ClosureFormOut,
     ClosureIn,
     ClosureRecordOut,
+    ClosureSubmitIn,
     ContactIn,
     ContactOut,
     EmployerContactOut,
@@ -60,6 +64,22 @@ def register_domain_errors(app):
 
 def _clean(data: dict) -> dict:
     return {k: v for k, v in data.items() if v is not None}
+
+
+def version_seen(office: str, case_id, data=None) -> int:
+    """The case's revision the caller saw (`If-Match`, or the field `expected_version` of `data` or of the posted
+    form). Without it 428, but only for a case of the caller's office: any other id is 404, as everywhere."""
+    try:
+        return expected_version(data)
+    except PreconditionRequired:
+        with current_platform().engine.connect() as conn:
+            service.require_case(conn, office, case_id)
+        raise
+
+
+# The case's revision is its version: every change bumps it, so it is the ETag of the case and of its closure form.
+VERSION_HEADERS = {"ETag": {"description": 'the case\'s revision, e.g. "v7": send it back as If-Match to submit or '
+                                           'correct the closure', "schema": {"type": "string"}}}
 
 
 @blp.route("/cases", methods=["GET"])
@@ -103,11 +123,12 @@ def search(data):
 
 @blp.route("/cases/<uid:case_id>", methods=["GET"])
 @roles_required(*access.CASES)
-@blp.response(200, CaseOut)
+@blp.response(200, CaseOut, headers=VERSION_HEADERS)
 def get_case(case_id):
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return service.case_view(conn, current_platform(), principal.office, case_id)
+        view = service.case_view(conn, current_platform(), principal.office, case_id)
+    return view, 200, {"ETag": version_etag(view["revision"])}
 
 
 @blp.route("/cases/<uid:case_id>/history", methods=["GET"])
@@ -218,12 +239,14 @@ def plan(data, case_id):
 
 @blp.route("/cases/<uid:case_id>/closure", methods=["GET"])
 @roles_required(*access.CASES)
-@blp.response(200, ClosureFormOut)
+@blp.response(200, ClosureFormOut, headers=VERSION_HEADERS)
 def closure_form(case_id):
-    """The closure form prefilled (draft, else the case's answers and the derived tables 5/6)."""
+    """The closure form prefilled (draft, else the case's answers and the derived tables 5/6), with the case's
+    revision (`ETag`, and `revision`) to send back with the submission."""
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        return service.closure_form(conn, current_platform(), principal.office, case_id)
+        form = service.closure_form(conn, current_platform(), principal.office, case_id)
+    return form, 200, {"ETag": version_etag(form["revision"])}
 
 
 @blp.route("/cases/<uid:case_id>/closure/draft", methods=["PUT"])
@@ -240,13 +263,21 @@ def save_draft(data, case_id):
 
 @blp.route("/cases/<uid:case_id>/closure", methods=["POST"])
 @roles_required(*access.CASES)
-@blp.arguments(ClosureIn())
+@blp.arguments(ClosureSubmitIn())
 @blp.response(201, ClosureRecordOut)
+@blp.alt_response(428, schema=ErrorOut, description="No version given: send `If-Match` with the case's `ETag` (from "
+                  "GET the case or its closure form) or the field `expected_version`")
+@blp.alt_response(409, schema=ErrorOut, description="The case changed since that version (a repeat, a race, a "
+                  "colleague's change): the message names the current version; read the case again")
 def submit_closure(data, case_id):
-    """Submit the closure (version 1: case.closed) or a correction (version n+1: case.corrected)."""
+    """Submit the closure (version 1: case.closed) or a correction (version n+1: case.corrected), on the case's
+    revision the counsellor saw (`If-Match: "v7"` or `expected_version: 7`): a repeat or a race gets 409 and makes
+    no second version; with the same `Idempotency-Key` it gets the first answer again."""
     principal = current_principal()
+    seen = version_seen(principal.office, case_id, data)
+    raw = _clean({k: v for k, v in data.items() if k != "expected_version"})
     with current_platform().engine.begin() as conn:
-        record = service.submit_closure(conn, current_platform(), principal, case_id, _clean(data))
+        record = service.submit_closure(conn, current_platform(), principal, case_id, raw, seen)
     # The record as the event carries it, already dumped by the same schema (ClosureRecordOut): not dumped twice.
     return jsonify(record), 201
 

@@ -3,12 +3,16 @@ the closure form (draft, submit, correct), the office overview, and the admin's 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.auth import require_role
 from shared.vocab import choices
 from shared.web import current_platform, current_principal, home_url
+from shared.web.idempotency import FORM_FIELD, not_replayed
+from shared.web.preconditions import FIELD as VERSION_FIELD
 
 from . import access, service
+from .api import version_seen
 from .domain import Conflict, Invalid, NotEligible, states
 from .domain import closure as closure_rules
 from .domain.rules import FIELD_LABELS
@@ -46,7 +50,7 @@ def _member():
     return require_role(current_principal(), *access.CASES)
 
 
-def _form_dict(list_fields=(), skip=("csrf_token", "action")) -> dict:
+def _form_dict(list_fields=(), skip=("csrf_token", "action", FORM_FIELD, VERSION_FIELD)) -> dict:
     raw = {}
     for key in request.form:
         if key in skip or key.startswith("success_criteria."):
@@ -85,6 +89,7 @@ def index():
 
 
 @pages.post("/sok")
+@not_replayed
 def search():
     principal = _member()
     try:
@@ -215,13 +220,15 @@ def closure(case_id):
     if request.method == "POST":
         raw = _closure_raw()
         values = raw
+        drafting = request.form.get("action") == "draft"
+        seen = None if drafting else version_seen(principal.office, case_id)
         try:
             with platform.engine.begin() as conn:
-                if request.form.get("action") == "draft":
+                if drafting:
                     service.save_draft(conn, platform, principal, case_id, raw)
                     message = "utkast"
                 else:
-                    record = service.submit_closure(conn, platform, principal, case_id, raw)
+                    record = service.submit_closure(conn, platform, principal, case_id, raw, seen)
                     message = "rettet" if record["version"] > 1 else "avsluttet"  # a later version corrects
             target = "intake_pages.closure" if message == "utkast" else "intake_pages.case_page"
             return redirect(url_for(target, case_id=case_id, melding=message))
@@ -229,6 +236,8 @@ def closure(case_id):
             errors, status = error.errors, 422
         except Conflict as error:
             errors, status = {"closure_reason": [error.message]}, 409
+        except VersionConflict as error:  # filled against an older revision: shown again, with the current one
+            errors, status = {"closure_reason": [error.description]}, 409
     with platform.engine.connect() as conn:
         ctx = service.closure_context(conn, platform, principal.office, case_id)
         view_name = service.case_view(conn, platform, principal.office, case_id)["candidate_name"]

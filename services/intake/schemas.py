@@ -101,6 +101,11 @@ class ClosureIn(StrictSchema):
     list_version = _s(metadata={"description": "the success-criteria list version the form was filled against"})
 
 
+class ClosureSubmitIn(ClosureIn):
+    expected_version = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "the case's revision the form was filled against (its ETag's number); or send If-Match"})
+
+
 class SearchIn(StrictSchema):
     national_id = fields.String(required=True)
 
@@ -195,6 +200,7 @@ class OpenedOut(StrictSchema):
 
 class ClosureFormOut(StrictSchema):
     state = fields.String()
+    revision = fields.Integer(metadata={"description": "the case's revision: send it back as expected_version"})
     closure_version = fields.Integer()
     values = fields.Dict(metadata={"description": "the form prefilled: draft, else case answers and derivations"})
     derived = fields.Dict()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from shared.web.preconditions import require_version
+
 from . import access, store
 from .domain import Conflict, Invalid, NotEligible, derive, rules, states
 from .domain import closure as closure_rules
@@ -135,6 +137,11 @@ def case_in_clear(keyring, case: dict, leave_out=()) -> dict:
     item = {k: v for k, v in case.items() if k not in store.CASE_FIELDS and k not in leave_out}
     item.update(national_id=personal.pop("candidate_fnr"), **personal)
     return item
+
+
+def require_case(conn, office, case_id) -> None:
+    """NotFound unless the office has the case."""
+    store.case(conn, office, case_id)
 
 
 def case_view(conn, platform, office, case_id) -> dict:
@@ -410,7 +417,8 @@ def closure_form(conn, platform, office, case_id) -> dict:
     """The closure form prefilled (draft, else the case's answers and the derived tables 5/6)."""
     ctx = closure_context(conn, platform, office, case_id)
     case = ctx["case"]
-    return {"state": case["state"], "closure_version": case["closure_version"], "derived": ctx["derived"],
+    return {"state": case["state"], "revision": case["revision"], "closure_version": case["closure_version"],
+            "derived": ctx["derived"],
             "draft": ctx["draft"], "criteria": ctx["criteria"], "latest": ctx["latest"],
             "values": prefilled_values(ctx)}
 
@@ -424,11 +432,14 @@ def save_draft(conn, platform, actor, case_id, raw: dict) -> dict:
     return store.save_closure_draft(conn, case["id"], raw, actor.subject, platform.clock.now())
 
 
-def submit_closure(conn, platform, actor, case_id, raw: dict) -> dict:
+def submit_closure(conn, platform, actor, case_id, raw: dict, expected_version: int) -> dict:
     """Validate everything at once; store the closure version, close the case, emit case.closed or case.corrected.
 
+    `expected_version` is the case's revision the counsellor saw: checked under the row lock, so a repeat or a race
+    of the same submission makes one version and the other gets 409 (werkzeug Conflict naming the revision).
     A benchmarked hot path: one locked read (`store.closure_inputs`) and one combined write (`_store_version`)."""
     case, contacts, measures = store.closure_inputs(conn, actor.office, case_id)
+    require_version(expected_version, case["revision"])
     event_type, next_state, version, supersedes = states.submission(case["state"], case["closure_version"])
     today = platform.clock.today()
     derived = derived_summary(case, contacts, measures, today)

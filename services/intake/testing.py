@@ -126,5 +126,5 @@ def enter_case(platform, office: str, counsellor_id: str, values: dict, seed: in
             "success_criteria": {c["code"]: "achieved" for c in criteria["criteria"]},
             **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in closure.items()},
         }
-        record = submit_closure(conn, platform, actor, case["id"], form)
+        record = submit_closure(conn, platform, actor, case["id"], form, ctx["case"]["revision"])
     return {"case_id": case["id"], "candidate_hash": case["candidate_hash"], "national_id": fnr, "record": record}

@@ -2,6 +2,8 @@
 office separation and what reaches the outbox."""
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -29,8 +31,9 @@ def svc(db_url, platform_factory):
     s = Svc()
     s.platform, s.app, s.client = platform, app, client
 
-    def call(method, path, user="kari-veileder", json_body=None):
-        return client.open("/api/v1" + path, method=method, json=json_body, headers=user_auth_header(platform, user))
+    def call(method, path, user="kari-veileder", json_body=None, headers=None):
+        return client.open("/api/v1" + path, method=method, json=json_body,
+                           headers={**user_auth_header(platform, user), **(headers or {})})
     s.call = call
     return s
 
@@ -61,6 +64,12 @@ def closure_body(**overrides):
     return body
 
 
+def submit(svc, case_id, body, user="kari-veileder"):
+    """POST the closure on the revision its form shows (If-Match with the closure form's ETag), as a client does."""
+    etag = svc.call("GET", f"/cases/{case_id}/closure", user=user).headers["ETag"]
+    return svc.call("POST", f"/cases/{case_id}/closure", user=user, json_body=body, headers={"If-Match": etag})
+
+
 def outbox(platform):
     with platform.engine.connect() as conn:
         return [json.loads(r[0]) for r in conn.execute(select(tables.platform["outbox"].c.body)
@@ -70,8 +79,8 @@ def outbox(platform):
 def counts(platform):
     with platform.engine.connect() as conn:
         return {name: conn.execute(select(func.count()).select_from(t)).scalar()
-                for name, t in tables.all_tables().items() if name.startswith(("cases", "contacts", "measures",
-                                                                               "closures", "drafts", "history", "outbox"))}
+                for name, t in tables.all_tables().items()
+                if name.startswith(("cases", "contacts", "measures", "closures", "drafts", "history", "outbox"))}
 
 
 def open_case(svc, **overrides):
@@ -161,7 +170,7 @@ def test_another_office_gets_404_and_changes_nothing(svc):
                 ("PUT", f"/cases/{case_id}/closure/draft", {"closure_reason": "candidate_moved"}),
                 ("POST", f"/cases/{case_id}/closure", closure_body())]
     for method, path, body in attempts:
-        response = svc.call(method, path, user="per-veileder", json_body=body)
+        response = svc.call(method, path, user="per-veileder", json_body=body, headers={"If-Match": '"v1"'})
         assert response.status_code == 404, (method, path, response.status_code)
         assert NAME not in response.get_data(as_text=True)
     assert svc.call("GET", "/cases", user="per-veileder").get_json() == []
@@ -178,7 +187,7 @@ def test_closure_with_several_errors_reports_all_and_stores_nothing(svc):
     before = counts(svc.platform)
     criteria = closure_body()["success_criteria"]
     del criteria["plan_followed"]
-    response = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(
+    response = submit(svc, case_id, closure_body(
         closed_on="2026-05-01", attachment_after=None, industry="fishing", success_criteria=criteria,
         closure_reason="project_end"))
     assert response.status_code == 422
@@ -192,11 +201,11 @@ def test_closure_with_several_errors_reports_all_and_stores_nothing(svc):
 
 def test_case_without_mentor_is_closed_as_mentor_measure_not_started(svc):
     case_id = open_case(svc, mentor_name=None, mentor_relation="none")
-    response = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(frequency_mentor="never"))
+    response = submit(svc, case_id, closure_body(frequency_mentor="never"))
     errors = response.get_json()["errors"]
     assert response.status_code == 422 and "ingen mentor" in errors["closure_reason"][0]
     assert "Ikke gitt" in errors["feedback_mentor"][0]
-    ok = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(
+    ok = submit(svc, case_id, closure_body(
         closure_reason="mentor_measure_not_started", feedback_mentor="not_given", frequency_mentor="never",
         closed_on="2026-06-20", duration="up_to_3_months", attachment_after="no_attachment",
         attached_same_company="no"))
@@ -225,24 +234,25 @@ def test_log_measures_parties_handover_close_correct_and_history(svc):
     assert svc.call("PUT", f"/cases/{case_id}/parties", json_body={
         "mentor_name": "Ny Mentorsen", "mentor_relation": "external", "employer_orgnr": ORGNR,
         "employer_contact_email": EMAIL}).status_code == 200
-    assert svc.call("POST", f"/cases/{case_id}/handover", json_body={"counsellor_id": "jonas-jobbspesialist"}).status_code == 422
-    assert svc.call("POST", f"/cases/{case_id}/handover", json_body={"counsellor_id": "per-veileder"}).status_code == 422
-    assert svc.call("POST", f"/cases/{case_id}/handover", json_body={"counsellor_id": "ola-veileder"}).status_code == 200
+    for colleague, status in (("jonas-jobbspesialist", 422), ("per-veileder", 422), ("ola-veileder", 200)):
+        assert svc.call("POST", f"/cases/{case_id}/handover",
+                        json_body={"counsellor_id": colleague}).status_code == status
     assert svc.call("PUT", f"/cases/{case_id}/plan", json_body={
         "step_1": "2026-06-01", "start_meeting_on": "2026-06-04", "plan_tasks": "Varemottak"}).status_code == 200
 
     form = svc.call("GET", f"/cases/{case_id}/closure").get_json()
     assert form["derived"]["contacts_logged"] == 1 and form["values"]["forms"] == ["phone"]
-    closed = svc.call("POST", f"/cases/{case_id}/closure", user="ola-veileder", json_body=closure_body())
+    closed = submit(svc, case_id, user="ola-veileder", body=closure_body())
     assert closed.status_code == 201, closed.get_json()
     record = closed.get_json()
-    assert record["version"] == 1 and record["counsellor_id"] == "ola-veileder" and record["mentor_relation"] == "external"
+    assert record["version"] == 1 and record["counsellor_id"] == "ola-veileder"
+    assert record["mentor_relation"] == "external"
     assert record["contact"]["minutes_total"] == 20
     # Frozen after closure: the log is no longer editable.
     late = svc.call("POST", f"/cases/{case_id}/contacts", json_body={
         "contact_date": "2026-09-20", "party": "mentor", "form": "phone", "minutes": 5})
     assert late.status_code == 409
-    corrected = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(attachment_after="temp_agency"))
+    corrected = submit(svc, case_id, closure_body(attachment_after="temp_agency"))
     assert corrected.status_code == 201
     assert corrected.get_json()["version"] == 2 and corrected.get_json()["supersedes_version"] == 1
 
@@ -269,7 +279,7 @@ def test_outbox_carries_no_national_id_name_free_text_or_orgnr(svc):
     svc.call("POST", f"/cases/{case_id}/contacts", json_body={
         "contact_date": "2026-06-05", "party": "mentor", "form": "phone", "minutes": 30, "note": NOTE})
     svc.call("PUT", f"/cases/{case_id}/plan", json_body={"plan_tasks": "Planen-er-hemmelig"})
-    svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(forms=["phone"]))
+    submit(svc, case_id, closure_body(forms=["phone"]))
     with svc.platform.engine.connect() as conn:
         blob = b"\n".join(r[0] for r in conn.execute(select(tables.platform["outbox"].c.body)))
     assert blob.count(b'"type":"case.') == 3
@@ -280,8 +290,9 @@ def test_outbox_carries_no_national_id_name_free_text_or_orgnr(svc):
 
 def test_project_end_then_real_closure_is_a_correction(svc):
     ongoing = open_case(svc)
-    svc.call("PUT", f"/cases/{ongoing}/closure/draft", json_body={"attachment_after": "work_training", "closed_on": "2026-10-01",
-                                                                  "success_criteria": {"masters_tasks": "partly"}})
+    svc.call("PUT", f"/cases/{ongoing}/closure/draft", json_body={
+        "attachment_after": "work_training", "closed_on": "2026-10-01",
+        "success_criteria": {"masters_tasks": "partly"}})
     bergen = svc.call("POST", "/cases", user="per-veileder", json_body=opening(national_id=fake_national_id(44)))
     assert svc.call("POST", "/admin/project-end", user="kari-veileder").status_code == 403
     result = svc.call("POST", "/admin/project-end", user="admin")
@@ -297,7 +308,7 @@ def test_project_end_then_real_closure_is_a_correction(svc):
     assert svc.call("POST", f"/cases/{ongoing}/contacts", json_body={
         "contact_date": "2026-10-01", "party": "mentor", "form": "phone", "minutes": 5}).status_code == 201
     assert svc.call("POST", "/admin/project-end", user="admin").get_json() == {"status_forms": 0}
-    final = svc.call("POST", f"/cases/{ongoing}/closure", json_body=closure_body(closed_on="2026-11-20",
+    final = submit(svc, ongoing, closure_body(closed_on="2026-11-20",
                                                                                  duration="3_6_months"))
     assert final.status_code == 201, final.get_json()
     types = [e["type"] for e in outbox(svc.platform)]
@@ -338,7 +349,7 @@ def test_local_contact_overview_counts_open_closed_and_overdue(svc):
     svc.call("POST", f"/cases/{overdue}/measures", json_body={"measure": "mentor_subsidy", "from_date": "2026-06-01",
                                                               "to_date": "2026-08-01"})
     closed = open_case(svc, national_id=fake_national_id(45))
-    assert svc.call("POST", f"/cases/{closed}/closure", json_body=closure_body()).status_code == 201
+    assert submit(svc, closed, closure_body()).status_code == 201
     open_case(svc, national_id=fake_national_id(46))
     assert svc.call("GET", "/overview").status_code == 403  # a counsellor has the case list, not the overview
     data = svc.call("GET", "/overview", user="lise-kontakt").get_json()
@@ -355,3 +366,75 @@ def test_openapi_documents_every_api_route(svc):
               if rule.rule.startswith(("/api/v1", "/api/internal")) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == documented
     assert "ClosureIn" in spec["components"]["schemas"]
+
+
+def closure_versions(platform, case_id):
+    with platform.engine.connect() as conn:
+        return [row[0] for row in conn.execute(select(tables.closures.c.version).where(
+            tables.closures.c.case_id == case_id).order_by(tables.closures.c.version))]
+
+
+def test_closure_and_correction_act_on_the_version_the_counsellor_saw(svc):
+    case_id = open_case(svc)
+    seen = svc.call("GET", f"/cases/{case_id}")
+    form = svc.call("GET", f"/cases/{case_id}/closure")
+    assert seen.headers["ETag"] == form.headers["ETag"] == f'"v{seen.get_json()["revision"]}"'
+    assert form.get_json()["revision"] == seen.get_json()["revision"]
+    before = counts(svc.platform)
+
+    missing = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body())
+    assert missing.status_code == 428 and "If-Match" in missing.get_json()["message"]
+    assert counts(svc.platform) == before
+
+    etag = form.headers["ETag"]
+    first = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(), headers={"If-Match": etag})
+    assert first.status_code == 201, first.get_json()
+    # The same submission again (a double click, a client's retry): refused, naming the case's version now.
+    again = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(), headers={"If-Match": etag})
+    assert again.status_code == 409
+    current = svc.call("GET", f"/cases/{case_id}").get_json()["revision"]
+    assert f"nå er den versjon {current}" in again.get_json()["message"]
+    stale_field = svc.call("POST", f"/cases/{case_id}/closure",
+                           json_body={**closure_body(), "expected_version": int(etag.strip('"v'))})
+    assert stale_field.status_code == 409
+    assert closure_versions(svc.platform, case_id) == [1]
+    assert [e["type"] for e in outbox(svc.platform)].count("case.corrected") == 0
+
+    # A correction is a deliberate act on the latest version: the field works as well as the header.
+    corrected = svc.call("POST", f"/cases/{case_id}/closure",
+                         json_body={**closure_body(attachment_after="temp_agency"), "expected_version": current})
+    assert corrected.status_code == 201 and corrected.get_json()["version"] == 2
+    assert closure_versions(svc.platform, case_id) == [1, 2]
+
+
+def test_a_repeated_closure_with_the_same_idempotency_key_gets_the_first_answer(svc):
+    case_id = open_case(svc)
+    headers = {"If-Match": svc.call("GET", f"/cases/{case_id}/closure").headers["ETag"],
+               "Idempotency-Key": "closure-once-1"}
+    first = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(), headers=headers)
+    repeat = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(), headers=headers)
+    assert (first.status_code, repeat.status_code) == (201, 201)
+    assert repeat.headers["Idempotent-Replayed"] == "true" and repeat.get_json() == first.get_json()
+    assert closure_versions(svc.platform, case_id) == [1]
+
+
+def test_two_identical_closures_at_the_same_time_make_one_version(svc):
+    case_id = open_case(svc)
+    etag = svc.call("GET", f"/cases/{case_id}/closure").headers["ETag"]
+    start = threading.Barrier(2)
+
+    def post():
+        start.wait()
+        return svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(),
+                        headers={"If-Match": etag}).status_code
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: post(), range(2)))
+    assert statuses == [201, 409]
+    assert closure_versions(svc.platform, case_id) == [1]
+    assert [e["type"] for e in outbox(svc.platform)].count("case.closed") == 1
+
+
+def test_openapi_declares_the_closure_preconditions(svc):
+    operation = svc.client.get("/api/openapi.json").get_json()["paths"]["/api/v1/cases/{case_id}/closure"]["post"]
+    assert {"201", "409", "428"} <= set(operation["responses"])
+    assert "expected_version" in json.dumps(svc.client.get("/api/openapi.json").get_json()["components"]["schemas"])

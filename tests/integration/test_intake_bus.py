@@ -6,6 +6,7 @@ import pika
 
 from services.intake import tables
 from services.intake.service import Actor, submit_closure
+from services.intake.store import case
 from services.intake.testing import enter_case
 from tests.integration.test_intake_api import closure_body
 
@@ -38,8 +39,9 @@ def test_case_events_reach_the_consumers_queues(bus_vhost, platform_factory, tmp
                     "attachment_after": "work_training", "attached_same_company": "yes",
                     "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied"}}, seed=11)
     with platform.engine.begin() as conn:
+        revision = case(conn, "kristiansand", result["case_id"])["revision"]
         submit_closure(conn, platform, Actor("kristiansand", "kari-veileder"), result["case_id"],
-                       closure_body(forms=["phone"], attachment_after="temp_agency"))
+                       closure_body(forms=["phone"], attachment_after="temp_agency"), revision)
     assert relay_pending(platform) == 4  # opened, contact, closed, corrected
 
     registry = [json.loads(b) for b in _bodies(bus_vhost, "registry.ingest")]

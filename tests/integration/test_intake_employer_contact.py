@@ -22,7 +22,8 @@ PATH = "/api/internal/cases/{}/employer-contact"
 CONTACT = {"employer_name": "Survey Bedrift AS", "employer_contact_name": "Kontakt Undersøkelsesen",
            "employer_contact_email": "undersokelse.kontakt@bedrift.example.org",
            "employer_contact_phone": "+47 99 88 77 66"}
-PEOPLE = [("kari-veileder", "counsellor", "kristiansand", None), ("lise-kontakt", "local_contact", "kristiansand", None),
+PEOPLE = [("kari-veileder", "counsellor", "kristiansand", None),
+          ("lise-kontakt", "local_contact", "kristiansand", None),
           ("per-veileder", "counsellor", "bergen-vest", None), ("tone-fylke", "county_contact", None, "agder"),
           ("rune-forsker", "researcher", None, None), ("admin", "admin", None, None)]
 

@@ -2,11 +2,13 @@
 import re
 
 import pytest
+from sqlalchemy import func, select
 
 from services.intake import tables
 from services.intake.app import create_app
 from services.intake.testing import enter_case, fake_national_id
-from tests.fixtures.tokens import user_auth_header
+from shared.auth import COOKIE_NAME
+from tests.fixtures.tokens import user_auth_header, user_token
 
 FNR = fake_national_id(77)
 
@@ -19,7 +21,7 @@ def web(db_url, platform_factory):
 
     def call(method, path, user="kari-veileder", data=None):
         return client.open(path, method=method, data=data, headers=user_auth_header(platform, user))
-    call.platform = platform
+    call.platform, call.app = platform, app
     return call
 
 
@@ -104,6 +106,7 @@ def test_contact_log_and_closure_page_with_error_at_the_field(web):
             "counsellor_knew_company": "no", "attachment_before": "none", "frequency_candidate": "never",
             "frequency_mentor": "less_than_monthly", "frequency_employer": "never", "intensity": "even",
             "forms": "phone", "duration": "up_to_3_months", "action": "submit", "list_version": "2026-1",
+            "expected_version": form_fields(form, "closure-form")["expected_version"],
             **{f"success_criteria.{c}": "achieved" for c in ("in_work_or_education", "natural_support",
                                                               "masters_tasks", "employer_satisfied", "plan_followed",
                                                               "experience_shared")}}
@@ -136,3 +139,78 @@ def test_overview_and_admin_pages_by_role(web):
         "mentor_relation": "none"}, seed=6)
     done = web("POST", "/admin", user="admin")
     assert done.status_code == 200 and "for 1 pågående saker" in done.get_data(as_text=True)
+
+
+def page_client(web, user="kari-veileder"):
+    """A browser's way in: the sign-in cookie, so the forms' CSRF and `_form_token` fields count."""
+    client = web.app.test_client()
+    client.set_cookie(COOKIE_NAME, user_token(web.platform, user), path="/")
+    return client
+
+
+def form_fields(html, form_id):
+    """The hidden fields of the rendered form `form_id`: what a browser sends back with the visible ones."""
+    form = re.search(rf'<form\b[^>]*id="{form_id}"[^>]*>(.*?)</form>', html, re.S).group(1)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def closure_versions(platform, case_id):
+    with platform.engine.connect() as conn:
+        return [row[0] for row in conn.execute(select(tables.closures.c.version).where(
+            tables.closures.c.case_id == case_id).order_by(tables.closures.c.version))]
+
+
+CLOSURE_FORM = {
+    "closed_on": "2026-11-20", "closure_reason": "measure_completed", "attachment_after": "work_training",
+    "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied",
+    "industry": "retail", "initiator": "counsellor", "reasons": "extra_follow_up", "counsellor_knew_company": "no",
+    "attachment_before": "none", "frequency_candidate": "never", "frequency_mentor": "never",
+    "frequency_employer": "never", "duration": "3_6_months", "action": "submit",
+    **{f"success_criteria.{c}": "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
+                                                      "employer_satisfied", "plan_followed", "experience_shared")}}
+
+
+def test_a_double_click_on_the_closure_page_makes_one_closure_version(web):
+    case_id = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "colleague"}, seed=7)["case_id"]
+    client = page_client(web)
+    rendered = form_fields(client.get(f"/saker/{case_id}/avslutning").get_data(as_text=True), "closure-form")
+    assert rendered["expected_version"] == "1" and rendered["_form_token"]
+    first = client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **rendered})
+    second = client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **rendered})
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"] and "melding=avsluttet" in first.headers["Location"]
+    assert closure_versions(web.platform, case_id) == [1]
+
+    # The same page sent again from another rendering (a tab left open): the case has moved on, nothing is made.
+    stale = {**rendered, "_form_token": "another-rendering"}
+    refused = client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **stale})
+    assert refused.status_code == 409 and "nå er den versjon 2" in refused.get_data(as_text=True)
+    forged = {name: value for name, value in stale.items() if name != "expected_version"}
+    assert client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **forged,
+                                                              "_form_token": "a-third"}).status_code == 428
+    assert closure_versions(web.platform, case_id) == [1]
+    # A correction from the page shown now (its version is the current one) is made once.
+    current = form_fields(client.get(f"/saker/{case_id}/avslutning").get_data(as_text=True), "closure-form")
+    assert current["expected_version"] == "2"
+    assert client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **current}).status_code == 302
+    assert closure_versions(web.platform, case_id) == [1, 2]
+
+
+def test_a_double_submit_of_the_contact_form_logs_one_contact(web):
+    case_id = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "colleague"}, seed=8)["case_id"]
+    client = page_client(web)
+    rendered = form_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "contact-form")
+    contact = {"contact_date": "2026-08-10", "party": "mentor", "form": "phone", "minutes": "25", **rendered}
+    first = client.post(f"/saker/{case_id}/kontakter", data=contact)
+    second = client.post(f"/saker/{case_id}/kontakter", data=contact)
+    assert first.status_code == second.status_code == 302 and first.headers["Location"] == second.headers["Location"]
+    with web.platform.engine.connect() as conn:
+        logged = conn.execute(select(func.count()).select_from(tables.contacts).where(
+            tables.contacts.c.case_id == case_id)).scalar()
+    assert logged == 1
