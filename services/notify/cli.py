@@ -9,8 +9,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from shared import privacy as shared_privacy
+from shared.bus.metrics import serve_metrics
 
-from . import demo, privacy, service
+from . import demo, privacy, service, worker
 from . import tables as t
 
 notify_cli = AppGroup("notify", help="Reminders: sweep, delivery, the loop, dead letters.")
@@ -25,9 +26,22 @@ def _config():
     return current_app.extensions["notify_config"]
 
 
+def _refuse_unless_caught_up(force: bool, what: str) -> None:
+    """A one-shot acts only on an empty queue (one look, no settling time) unless forced."""
+    if force:
+        return
+    waiting = worker.events_waiting(_platform())
+    if waiting != 0:
+        reason = "no broker answered" if waiting is None else f"{waiting} event(s) wait in {worker.QUEUE}"
+        raise click.ClickException(f"{what}: {reason}, so the cases may be out of date; nothing done "
+                                   "(--force acts anyway)")
+
+
 @notify_cli.command("sweep")
-def sweep_command():
+@click.option("--force", is_flag=True, help="sweep even while events wait for the consumer")
+def sweep_command(force):
     """Evaluate every rule once (set-based); running it twice adds nothing."""
+    _refuse_unless_caught_up(force, "sweep")
     result = service.sweep_once(_platform(), _config())
     click.echo(f"sweep: {result.new_reminders} new reminders {result.reminders}, "
                f"{result.notifications} notifications, {result.escalations} escalations, {result.mails} mails, "
@@ -36,8 +50,10 @@ def sweep_command():
 
 @notify_cli.command("deliver")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10000))
-def deliver_command(limit):
+@click.option("--force", is_flag=True, help="deliver even while events wait for the consumer")
+def deliver_command(limit, force):
     """Send due mail over SMTP (working days, office hours); failures back off, then become dead letters."""
+    _refuse_unless_caught_up(force, "deliver")
     result = service.deliver_once(_platform(), _config(), limit=limit)
     if result.outside_hours:
         click.echo("deliver: outside office hours or not a working day; nothing sent")
@@ -51,8 +67,14 @@ def deliver_command(limit):
 @notify_cli.command("run")
 @click.option("--rounds", type=int, default=None, help="stop after this many rounds (default: run until killed)")
 def run_command(rounds):
-    """Sweep and deliver every NOTIFY_LOOP_SECONDS (the local run's notify worker)."""
-    service.run_loop(_platform(), _config(), rounds=rounds)
+    """Sweep and deliver every NOTIFY_LOOP_SECONDS once the consumer has caught up (the notify worker); metrics on
+    NOTIFY_WORKER_METRICS_ADDRESS when set."""
+    metrics = serve_metrics(_platform().settings, "worker")
+    try:
+        worker.run_loop(_platform(), _config(), rounds=rounds)
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
 
 
 @notify_cli.command("dead-letters")

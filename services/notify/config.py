@@ -38,6 +38,8 @@ class NotifyConfig:
     interview_notice_days: int
     intake_url: str | None
     loop_seconds: int
+    catch_up_seconds: int  # the queue seen empty this long before the worker acts (domain.catch_up)
+    catch_up_max_hours: int  # not caught up this long: the worker acts anyway, with a warning
 
 
 def _clock_time(env, name, default):
@@ -98,4 +100,6 @@ def load_notify_config(settings) -> NotifyConfig:
         interview_notice_days=env_int(env, "NOTIFY_INTERVIEW_NOTICE_DAYS", 21, minimum=1, maximum=365),
         intake_url=intake_url.rstrip("/") if intake_url else None,
         loop_seconds=env_int(env, "NOTIFY_LOOP_SECONDS", 30, minimum=1, maximum=3600),
+        catch_up_seconds=env_int(env, "NOTIFY_CATCH_UP_SECONDS", 90, minimum=0, maximum=3600),
+        catch_up_max_hours=env_int(env, "NOTIFY_CATCH_UP_MAX_HOURS", 24, minimum=1, maximum=24 * 14),
     )

@@ -572,20 +572,3 @@ def deliver_once(platform, config=None, contacts=None, limit=200) -> DeliveryRes
                   cancelled=result.cancelled)
     return result
 
-
-def run_loop(platform, config=None, rounds=None, stop=None) -> None:
-    """Sweep, then deliver, every NOTIFY_LOOP_SECONDS; safe to kill at any moment (each step is its own transaction)."""
-    config = config or load_notify_config(platform.settings)
-    contacts = contacts_source(platform, config)
-    done = 0
-    while rounds is None or done < rounds:
-        if stop is not None and stop():
-            return
-        try:
-            sweep_once(platform, config)
-            deliver_once(platform, config, contacts)
-        except Exception as error:  # a database hiccup must not end the loop; it is retried next round
-            log_event(log, "round failed", level=logging.ERROR, error_type=type(error).__name__)
-        done += 1
-        if rounds is None or done < rounds:
-            time.sleep(config.loop_seconds)

@@ -1,7 +1,7 @@
-"""notify killed with SIGKILL and restarted, as separate processes (`flask notify run`) on the settable file clock:
-exactly one mail per rule and period when killed outside the SMTP window, at most one repeat with the same
-Message-ID when killed inside it (after the server stored the mail, before notify's commit), and nothing twice
-when killed in the middle of a sweep. Every event is delivered twice."""
+"""notify killed with SIGKILL and restarted, as separate processes (`flask notify run`, its queue on a throwaway
+vhost of the real broker) on the settable file clock: exactly one mail per rule and period when killed outside the
+SMTP window, at most one repeat with the same Message-ID when killed inside it (after the server stored the mail,
+before notify's commit), and nothing twice when killed in the middle of a sweep. Every event is delivered twice."""
 from __future__ import annotations
 
 import os
@@ -54,11 +54,13 @@ class NotifyProcess:
 
 
 @pytest.fixture
-def world(platform_factory, db_url, tmp_path, smtp_sink):
+def world(platform_factory, db_url, tmp_path, smtp_sink, bus_vhost):
     sink = smtp_sink()
     clock_file = tmp_path / "clock"
     set_file_clock(clock_file, NOW)
-    extra = notify_env(sink, NOTIFY_COUNTY_DIGEST_WEEKDAY="4", CLOCK=f"file:{clock_file}")
+    # The worker acts once it sees its queue empty (the events below are applied without the broker).
+    extra = notify_env(sink, NOTIFY_COUNTY_DIGEST_WEEKDAY="4", CLOCK=f"file:{clock_file}", NOTIFY_CATCH_UP_SECONDS="0",
+                       **bus_vhost.env("notify"))
     platform = platform_factory("notify", t.all_tables(), db_url, env=extra)
     env = dict(os.environ, **service_env("notify", db_url, tmp_path, **extra))
     env.pop("PYTEST_CURRENT_TEST", None)

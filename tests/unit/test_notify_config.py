@@ -13,6 +13,7 @@ def test_defaults_are_a_local_sink_without_tls():
     c = config()
     assert (c.smtp.host, c.smtp.port, c.smtp.security, c.smtp.username) == ("127.0.0.1", 8025, "none", None)
     assert c.max_attempts == 8 and c.window.start.hour == 8 and c.window.end.hour == 16
+    assert (c.catch_up_seconds, c.catch_up_max_hours) == (90, 24)
 
 
 @pytest.mark.parametrize("env,named", [
@@ -27,6 +28,8 @@ def test_defaults_are_a_local_sink_without_tls():
     ({"NOTIFY_TIMEZONE": "Europe/Bergen"}, "NOTIFY_TIMEZONE"),
     ({"NOTIFY_MAX_ATTEMPTS": "0"}, "NOTIFY_MAX_ATTEMPTS"),
     ({"NOTIFY_INTAKE_URL": "intake:8080"}, "NOTIFY_INTAKE_URL"),
+    ({"NOTIFY_CATCH_UP_SECONDS": "-1"}, "NOTIFY_CATCH_UP_SECONDS"),
+    ({"NOTIFY_CATCH_UP_MAX_HOURS": "0"}, "NOTIFY_CATCH_UP_MAX_HOURS"),
 ])
 def test_bad_values_name_the_variable(env, named):
     with pytest.raises(ConfigError) as raised:
