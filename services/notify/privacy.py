@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from shared import privacy
 from shared.auth import SERVICE_ROLE
+from shared.replays import erase_replays
 
 from . import store
 from . import tables as t
@@ -64,6 +65,7 @@ def on_case_erased(conn, envelope, platform):
     foreign = store.foreign_case_ids(conn, wanted, office)
     ids = [i for i in wanted if i not in foreign]
     counts = privacy.remove(conn, store.erasure_steps(ids, office))
+    erase_replays(conn, ids)  # the kept answers of requests about these cases
     now = platform.clock.now()
     store.remember_erased(conn, ids, request_id, now)
     privacy.record(conn, t.privacy_log, request_id=request_id, action="erasure", office=office,
@@ -83,6 +85,6 @@ def erasure_receipt(conn, office: str, request_id) -> dict | None:
 
 
 def retention_steps(platform):
-    """Every case's schedule, reminders, their notifications and mails, and the erased-case ids; the users' mail
-    preferences and the digests (counts, no case) stay."""
-    return store.retention_steps()
+    """Every case's schedule, reminders, their notifications and mails, the erased-case ids and the kept answers of
+    requests (shared.replays); the users' mail preferences and the digests (counts, no case) stay."""
+    return store.retention_steps(platform.tables["replays"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared.auth import NotFound
 from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
+from shared.web.idempotency import not_replayed
 
 from . import access, privacy
 from .schemas import NotifyAccessOut
@@ -18,6 +19,7 @@ blp = ApiBlueprint("notify_privacy_api", __name__, url_prefix="/api/v1",
 @roles_required(*access.PRIVACY)
 @blp.arguments(AccessIn)
 @blp.response(200, NotifyAccessOut)
+@not_replayed  # it only reads, and its answer holds the cases' schedules: never kept beyond the request
 def access_export(data):
     """What notify holds of these cases of the caller's office (an access request, GDPR art. 15): case references,
     dates, codes and reminders; another office's or an unknown case id is left out. Recorded in the privacy log."""

@@ -635,9 +635,11 @@ def erasure_steps(case_ids: list[str], office: str) -> list:
                            and_(t.cases.c.case_id.in_(case_ids), t.cases.c.office == office))
 
 
-def retention_steps() -> list:
-    """Every case's schedule, reminders, their notifications and mails, and the erased-case ids."""
-    return _deletion_steps(true(), lambda table: true(), true()) + [("erased_cases", t.erased_cases, true())]
+def retention_steps(replays) -> list:
+    """Every case's schedule, reminders, their notifications and mails, the erased-case ids, and every kept answer
+    of a request (an answer about a notification or reminder names its case without being filed under it)."""
+    return _deletion_steps(true(), lambda table: true(), true()) + [("erased_cases", t.erased_cases, true()),
+                                                                     ("replays", replays, true())]
 
 
 def remember_erased(conn, case_ids: list[str], request_id: str, now: datetime) -> None:

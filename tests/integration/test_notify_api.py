@@ -2,17 +2,19 @@
 another's, strict input with field errors, roles for the county overview and dead letters, unsubscribe."""
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.notify import tables as t
 from services.notify.app import create_app
 from services.notify.mailer import unsubscribe_token
 from services.notify.service import sweep_once
-from tests.fixtures.tokens import user_auth_header
+from shared.auth import COOKIE_NAME
+from tests.fixtures.tokens import user_auth_header, user_token
 from tests.integration.test_notify_support import case_opened, deliver_event, notify_env
 
 
@@ -100,3 +102,70 @@ def test_unsubscribe_link_asks_first_then_needs_the_form_post(app):
     with platform.engine.connect() as conn:
         assert conn.execute(select(t.preferences.c.unsubscribed)).scalar() is True
     assert client.get("/avmeld/forfalsket").status_code == 404
+
+
+def test_an_access_request_is_never_kept_for_replay(app):
+    """POST /api/v1/privacy/access only reads, and its answer holds the cases' schedules: a key is accepted and
+    ignored, nothing is kept, and a repeat runs anew (and is logged anew)."""
+    platform = app.extensions["platform"]
+    with platform.engine.connect() as conn:
+        case_ids = list(conn.execute(select(t.cases.c.case_id).where(t.cases.c.office == "kristiansand")).scalars())
+    body = {"request_id": str(uuid.uuid4()), "case_ids": case_ids}
+    h = {**headers(app, "lise-kontakt"), "Idempotency-Key": "innsyn-1"}
+    client = app.test_client()
+    first = client.post("/api/v1/privacy/access", json=body, headers=h)
+    second = client.post("/api/v1/privacy/access", json=body, headers=h)
+    assert first.status_code == second.status_code == 200 and len(first.get_json()["cases"]) == 1
+    assert "Idempotent-Replayed" not in second.headers
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(platform.tables["replays"])).first() is None
+        logged = conn.execute(select(t.privacy_log.c.action).where(
+            t.privacy_log.c.request_id == body["request_id"])).scalars().all()
+    assert logged == ["access_export", "access_export"]
+
+
+def page_client(app, user):
+    """A browser's way in: the sign-in cookie, so the forms' CSRF and `_form_token` fields count."""
+    client = app.test_client()
+    client.set_cookie(COOKIE_NAME, user_token(app.extensions["platform"], user), path="/")
+    return client
+
+
+def post_forms(html):
+    """(action, hidden fields) of every POST form on a page."""
+    return [(action, dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)))
+            for action, body in re.findall(r'<form method="post" action="([^"]*)">(.*?)</form>', html, re.S)]
+
+
+def dead_mails(platform):
+    with platform.engine.connect() as conn:
+        return conn.execute(select(t.mails.c.id).where(t.mails.c.status == "dead")).scalars().all()
+
+
+def test_every_page_form_carries_a_fresh_form_token(app):
+    client = page_client(app, "kari-veileder")
+    first, again = (post_forms(client.get("/").get_data(as_text=True)) for _ in range(2))
+    assert len(first) >= 3  # mark one read (each notification), mark all read, mail settings
+    assert all(fields.get("_form_token") for _action, fields in first + again)
+    assert not {f["_form_token"] for _a, f in first} & {f["_form_token"] for _a, f in again}
+
+
+def test_a_double_submit_of_retry_requeues_the_dead_letters_once(app):
+    """"Prøv alle på nytt" sent twice from one rendering runs once: the second post gets the first redirect, and a
+    mail that died again in between stays dead; a new rendering of the page requeues it again."""
+    platform = app.extensions["platform"]
+
+    def all_die():
+        with platform.engine.begin() as conn:
+            return conn.execute(update(t.mails).values(status="dead", attempts=8)).rowcount
+    assert all_die() >= 2
+    client = page_client(app, "admin")
+    [(action, fields)] = post_forms(client.get("/feilede").get_data(as_text=True))
+    first = client.post(action, data=fields)
+    assert first.status_code == 302 and dead_mails(platform) == []
+    all_die()  # the next delivery failed again
+    second = client.post(action, data=fields)
+    assert (second.status_code, second.headers["Location"]) == (302, first.headers["Location"])
+    assert second.headers["Idempotent-Replayed"] == "true" and len(dead_mails(platform)) >= 2
+    [(_action, fresh)] = post_forms(client.get("/feilede").get_data(as_text=True))
+    assert client.post(action, data=fresh).status_code == 302 and dead_mails(platform) == []

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.notify import service
+from services.notify import privacy, service
 from services.notify import tables as t
 from services.notify.service import run_sweep, sweep_once
+from shared import privacy as shared_privacy
 from shared.auth import Forbidden, NotFound, Principal
 from tests.integration.test_notify_support import (
     case_closed,
@@ -313,6 +314,34 @@ def test_an_erased_case_leaves_nothing_for_the_sweep(notify):
     sweep_once(notify)
     assert {r["case_id"] for r in rows(notify, t.reminders)} == {str(kept)}
 
+
+def keep_answers(platform, *case_ids):
+    """Kept answers of repeatable requests (shared.replays), one per case id (None: a request about no case)."""
+    replays = platform.tables["replays"]
+    with platform.engine.begin() as conn:
+        for number, case_id in enumerate(case_ids):
+            conn.execute(replays.insert().values(
+                lookup=f"{number:064x}", fingerprint="f" * 64, claim="c" * 32, status=200, response=b"sealed",
+                case_id=None if case_id is None else str(case_id), created_at=NOW, lease_until=NOW,
+                expires_at=NOW + timedelta(hours=24)))
+
+
+def test_an_erasure_takes_the_kept_answers_about_its_cases(notify):
+    erased, kept = uuid.uuid4(), uuid.uuid4()
+    for case in (erased, kept):
+        deliver_twice(notify, case_opened(case, date(2026, 9, 1)))
+    keep_answers(notify, erased, kept, None)
+    deliver_twice(notify, envelope("case.erased", "kristiansand", {
+        "request_id": uuid.uuid4(), "case_ids": [erased], "data_policy": "erase"}))
+    assert sorted(str(r["case_id"]) for r in rows(notify, notify.tables["replays"])) == sorted([str(kept), "None"])
+
+
+def test_retention_takes_every_kept_answer(notify):
+    deliver_twice(notify, case_opened(uuid.uuid4(), date(2026, 9, 1)))
+    keep_answers(notify, uuid.uuid4(), None)
+    with notify.engine.begin() as conn:
+        removed = shared_privacy.remove(conn, privacy.retention_steps(notify))
+    assert removed["replays"] == 2 and rows(notify, notify.tables["replays"]) == []
 
 def test_an_event_during_a_sweep_waits_for_it_and_resolves_what_it_made(notify):
     """The sweep holds the handlers off (PostgreSQL: an advisory lock they share and it takes alone; SQLite: one
