@@ -20,6 +20,21 @@ ensure_venv() {
     echo "$sum" > "$stamp"
 }
 
+ensure_node_modules() {
+    # The local OpenID provider (deploy/oidc/provider.mjs): oidc-provider 8.8.x, which runs on Node 18 (Debian 12's)
+    # and newer; installed from package-lock.json with `npm ci` when missing or changed (a stamp holds its checksum).
+    local stamp="$REPO_ROOT/node_modules/.package-lock.sha256" sum
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
+        || { echo "Node.js 18 or newer is needed (found $(node --version)); Debian 12's nodejs is 18" >&2; exit 1; }
+    sum="$(sha256sum "$REPO_ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+        return 0
+    fi
+    echo "Installing the Node packages (npm ci)"
+    (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$sum" > "$stamp"
+}
+
 # broker_action: prints what to do about RabbitMQ -- "running", "start" or "install".
 # Inputs are overridable so the decision is testable without touching the machine's broker:
 #   RABBITMQ_SERVER_CMD (default rabbitmq-server), RABBITMQCTL (default rabbitmqctl).

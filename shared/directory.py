@@ -44,6 +44,8 @@ def define_tables(metadata: MetaData) -> dict[str, Table]:
         Column("is_job_specialist", Boolean, nullable=False),
         Column("office_code", String(42), ForeignKey("offices.code"), nullable=True),
         Column("county_code", String(42), ForeignKey("counties.code"), nullable=True),
+        # The identity provider's person identifier (the NAVident claim): who signs in is looked up by it.
+        Column("nav_ident", String(32), nullable=True, unique=True),
     )
     project = Table(
         "project", metadata,
@@ -74,6 +76,7 @@ class UserSchema(Schema):
     is_job_specialist = fields.Boolean(load_default=False)
     office_code = fields.String(load_default=None, allow_none=True)
     county_code = fields.String(load_default=None, allow_none=True)
+    nav_ident = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z][0-9]{6}$"))
 
     @validates_schema
     def _scope_matches_role(self, data, **_):
@@ -134,9 +137,12 @@ def read_directory_file(path: Path | str = DEFAULT_DIRECTORY_FILE) -> dict:
 
 
 def load_directory(engine, tables: dict[str, Table], data: dict) -> dict[str, int]:
-    """Upsert counties, offices, users and the project: adding an office is adding a line to the file."""
+    """Upsert counties, offices, users and the project: adding an office is adding a line to the file. A user absent
+    from the file is removed, so a person taken out of the directory loses access at the next request."""
     counts = {}
     with engine.begin() as conn:
+        users = tables["users"]
+        conn.execute(users.delete().where(users.c.id.not_in([user["id"] for user in data["users"]])))
         for name, key in (("counties", "code"), ("offices", "code"), ("users", "id")):
             table = tables[name]
             existing = {row[0] for row in conn.execute(select(table.c[key]))}
@@ -175,6 +181,11 @@ class Directory:
     def user(self, conn, user_id):
         t = self.tables["users"]
         row = conn.execute(select(t).where(t.c.id == user_id)).mappings().first()
+        return dict(row) if row else None
+
+    def user_by_nav_ident(self, conn, nav_ident):
+        t = self.tables["users"]
+        row = conn.execute(select(t).where(t.c.nav_ident == nav_ident)).mappings().first()
         return dict(row) if row else None
 
     def users(self, conn, office_code=None, role=None):
