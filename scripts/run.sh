@@ -10,6 +10,7 @@ cd "$REPO_ROOT"
 
 bash scripts/install-system-deps.sh
 ensure_venv
+ensure_node_modules
 ensure_broker
 echo "Applying the broker definitions (vhost, exchanges, quorum queues, users, topic permissions)"
 .venv/bin/python -m shared.bus.admin apply

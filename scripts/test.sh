@@ -9,6 +9,7 @@ cd "$REPO_ROOT"
 
 bash scripts/install-system-deps.sh
 ensure_venv
+ensure_node_modules
 ensure_broker
 ensure_postgresql
 exec .venv/bin/python -m pytest "$@"
