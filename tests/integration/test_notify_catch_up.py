@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from services.notify import handlers
 from services.notify import tables as t
+from services.notify.app import create_app
 from services.notify.worker import run_loop
 from shared.bus.consumer import drain
 from shared.bus.envelope import encode, routing_key
@@ -109,3 +110,16 @@ def test_a_freshly_started_worker_waits_out_the_settling_time_even_on_an_empty_q
     deliver_event(platform, case_opened(uuid.uuid4(), OPENED, relation="none"))
     run_loop(platform, rounds=1)
     assert count(platform, t.reminders) == 0 and platform.sink.raw == []
+
+
+def test_the_one_shot_sweep_refuses_while_events_wait_unless_forced(notify, bus_vhost):
+    platform = notify()
+    case = uuid.uuid4()
+    deliver_event(platform, case_opened(case, OPENED, relation="none"))
+    publish(bus_vhost, case_closed(case, OPENED, date(2026, 11, 25)))
+    cli = create_app(platform=platform).test_cli_runner()
+    refused = cli.invoke(args=["notify", "sweep"])
+    assert refused.exit_code != 0 and "1 event(s) wait in notify.schedule" in refused.output
+    assert count(platform, t.reminders) == 0
+    forced = cli.invoke(args=["notify", "sweep", "--force"])
+    assert forced.exit_code == 0 and count(platform, t.reminders) == 2
