@@ -127,6 +127,8 @@ def synthetic_payloads(count: int, seed: int = 18):
                                   forms=sorted(set(rng.sample(list(VOCABULARIES["contact_form"]), 2))))
         payload["measures"].append({"measure": "work_training", "from_date": date(year - 1, closed.month, 1),
                                     "to_date": None})
+        payload["success_criteria"]["assessments"] = {criterion: _weighted(rng, "success_assessment")
+                                                      for criterion in ("still_employed", "own_wage")}
         yield office, payload
 
 

@@ -14,18 +14,22 @@ have no row left, the change feed reports them), the codebook and the report's t
 """
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+from shared import hashchain
 from shared.bus.consumer import Reject
 
-from . import store, streaming
-from .domain import codebook, disclosure, gate, periods, records, reports
+from . import store, streaming, writers
+from .domain import codebook, disclosure, gate, periods, records, releases, reports, research_files
 from .domain.codebook import EXPORT_COLUMNS
+from .domain.errors import ReleaseError
 from .domain.pseudonyms import Pseudonymiser
 
 MIN_SECRET_BYTES = 32
@@ -226,6 +230,7 @@ def withdraw(conn, platform, envelope, case, policy, effective_at) -> str:
     present = store.current_version(conn, case)
     if policy == "erase":
         store.erase_case(conn, case)
+        store.erase_from_releases(conn, case, platform.clock.now())
         if present is not None:
             store.record_change(conn, case, "withdrawn_erased", None, platform.clock.now())
         _log(conn, platform, envelope, "accepted", "withdrawn_erased")
@@ -367,3 +372,173 @@ def overview(platform) -> dict:
         return {"threshold": view["threshold"], "cursor": store.newest_change(conn),
                 **{name: _distribution(view, table_id, "office")
                    for name, table_id in (("outcome", "outcome"), ("mentor", "5"), ("duration", "6"))}}
+
+
+# ---------------------------------------------------------------- releases
+RELEASE_TITLE = "Hybridmodellen: pseudonymiserte avslutninger"
+DOWNLOAD_FIELDS = ("seq", "at", "researcher", "release_id", "file", "sha256")
+
+
+def _release_files(conn, platform, identifier, cut_at, export_rows, labels, release_notes) -> tuple[dict, list]:
+    """Every file of a release ({name: bytes}) and its manifest: the tables in every format, the codebook,
+    the DDI-Codebook XML and the notes."""
+    _offices, places = _places(conn, platform)
+    project = platform.directory.project_settings(conn)
+    layout = research_files.layout(places)
+    table_rows = {name: [] for name in layout}
+    for row in export_rows:
+        for name, items in research_files.rows(row, layout).items():
+            table_rows[name].extend(items)
+    book = {"release": identifier, "codebook_version": releases.CODEBOOK_VERSION, "labels": labels,
+            "date_coarsening": project["date_coarsening"], "tables": research_files.codebook_entries(layout)}
+    files, manifest = {}, []
+    with tempfile.TemporaryDirectory() as folder:
+        for table, variables in layout.items():
+            for path in writers.write_table(Path(folder), table, variables, table_rows[table], book, labels,
+                                            f"{RELEASE_TITLE} {identifier}"):
+                files[path.name] = path.read_bytes()
+                manifest.append(releases.manifest_entry(path.name, files[path.name], len(table_rows[table])))
+                path.unlink()
+    documents = {"codebook.json": json.dumps(book, ensure_ascii=False, indent=1).encode("utf-8"),
+                 "ddi.xml": releases.ddi_codebook(identifier, RELEASE_TITLE, cut_at,
+                                                  layout, {t: len(r) for t, r in table_rows.items()},
+                                                  labels).encode("utf-8"),
+                 "notes.json": json.dumps(release_notes, ensure_ascii=False, indent=1).encode("utf-8")}
+    for name, content in documents.items():
+        files[name] = content
+        manifest.append(releases.manifest_entry(name, content, None))
+    files["manifest.json"] = json.dumps(manifest, indent=1).encode("utf-8")
+    return files, manifest
+
+
+def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = None) -> dict:
+    """A new release of every current row at the newest change (`cursor`, if given, must be it): immutable, with
+    its files, manifest, codebook, DDI-Codebook XML and notes (errata since the previous release)."""
+    with platform.engine.begin() as conn:
+        newest = store.newest_change(conn)
+        if cursor is not None and cursor != newest:
+            raise ReleaseError(f"a release is cut at the newest change ({newest}); the rows as of {cursor} are "
+                               f"not kept")
+        previous = store.newest_release(conn)
+        number = previous["number"] + 1 if previous else 1
+        identifier = releases.release_id(number, 1)
+        export = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in store.export_rows(conn, 0, newest)]
+        found = []
+        if previous:
+            found = releases.errata(store.changes_between(conn, previous["cursor"], newest),
+                                    store.release_cases(conn, previous["number"]))
+        now = platform.clock.now()
+        release_notes = releases.notes(identifier, previous["id"] if previous else None, now, newest, len(export),
+                                       found)
+        files, manifest = _release_files(conn, platform, identifier, now, export, labels, release_notes)
+        record = {"id": identifier, "number": number, "version": 1, "cut_at": now, "cursor": newest,
+                  "codebook_version": releases.CODEBOOK_VERSION, "labels": labels, "cut_by": actor,
+                  "status": "published", "notes": release_notes, "manifest": manifest}
+        store.insert_release(conn, record, files, export)
+    return record
+
+
+def recut_withdrawn(platform, actor: str) -> list[dict]:
+    """Every release version an erasure withdrew, cut again from its remaining rows as the next version (same
+    number and cursor) with the erased pseudonyms as errata; the withdrawn version is superseded. Returns, per
+    re-cut, the new release and the researchers who downloaded the withdrawn one (to be told)."""
+    done = []
+    with platform.engine.begin() as conn:
+        for old in store.withdrawn_releases(conn):
+            identifier = releases.release_id(old["number"], old["version"] + 1)
+            rows = store.release_rows_of(conn, old["number"])
+            erased = store.erased_from(conn, old["id"])
+            now = platform.clock.now()
+            release_notes = releases.notes(identifier, old["notes"]["previous_release"], now, old["cursor"],
+                                           len(rows), old["notes"]["errata"], recut_of=old["id"], erased=erased)
+            files, manifest = _release_files(conn, platform, identifier, now, rows, old["labels"],
+                                             release_notes)
+            record = {**old, "id": identifier, "version": old["version"] + 1, "cut_at": now, "cut_by": actor,
+                      "status": "published", "notes": release_notes, "manifest": manifest}
+            store.insert_release(conn, record, files, None)
+            store.set_release_status(conn, old["id"], "superseded")
+            done.append({"release": record, "tell": store.downloaders(conn, [old["id"]])})
+    return done
+
+
+def list_releases(platform) -> list[dict]:
+    with platform.engine.connect() as conn:
+        return store.all_releases(conn)
+
+
+def get_release(platform, release_id) -> dict:
+    with platform.engine.connect() as conn:
+        found = store.release(conn, release_id)
+    if found is None:
+        raise ReleaseError("fant ikke utgivelsen", 404)
+    return found
+
+
+def download(platform, release_id, name, researcher) -> bytes:
+    """A release file's bytes; the download is appended to the hash-chained log in the same transaction. A file
+    an erasure deleted is gone (410)."""
+    with platform.engine.begin() as conn:
+        found = store.release_file(conn, release_id, name)
+        if found is None:
+            raise ReleaseError("fant ikke filen", 404)
+        if found["content"] is None:
+            raise ReleaseError("filen er slettet etter at samtykke ble trukket; se neste versjon av utgivelsen", 410)
+        content = bytes(found["content"])
+        head = store.download_head_for_update(conn)
+        entry = {"at": platform.clock.now().replace(microsecond=0), "researcher": researcher,
+                 "release_id": release_id, "file": name,
+                 "sha256": releases.manifest_entry(name, content, None)["sha256"]}
+        store.append_download(conn, hashchain.link(head, entry, DOWNLOAD_FIELDS))
+    return content
+
+
+def download_log(platform) -> dict:
+    """The log and what is wrong with its chain (empty: intact)."""
+    with platform.engine.connect() as conn:
+        rows = store.download_log(conn)
+        return {"entries": rows, "problems": hashchain.chain_problems(rows, store.download_head_row(conn),
+                                                                      DOWNLOAD_FIELDS)}
+
+
+def _release_counts(rows, bounds):
+    """The inner counts of a release's rows within a filter set, as store.inner_counts gives the live ones."""
+    counts, cases, counties_of = {}, {}, {}
+    columns = [reports.column(t) for t in reports.DISTRIBUTIONS]
+    for row in rows:
+        period = row["closed_period"]
+        if (bounds["office"] not in (None, row["office"]) or bounds["county"] not in (None, row["county"])
+                or (bounds["lowest"] and period < bounds["lowest"])
+                or (bounds["highest"] and period > bounds["highest"])):
+            continue
+        pair = (row["office"], period[:4])
+        counties_of[row["office"]] = row["county"]
+        cases[pair] = cases.get(pair, 0) + 1
+        for column in columns:
+            key = (column, row[column], pair)
+            counts[key] = counts.get(key, 0) + 1
+    return counts, cases, counties_of
+
+
+def release_distribution(platform, release_id, table_id, by="office", **filters) -> dict:
+    """A table of a release, from the release's own rows under the filter set's one suppression pattern: the same
+    every time it is asked for (until an erasure withdraws the version)."""
+    reports.check_request(table_id, by)
+    with platform.engine.connect() as conn:
+        found = store.release(conn, release_id)
+        if found is None:
+            raise ReleaseError("fant ikke utgivelsen", 404)
+        if found["status"] != "published":
+            raise ReleaseError("utgivelsen er trukket tilbake; bruk den nyeste versjonen", 410)
+        bounds = _bounds(conn, platform, filters)
+        key = (release_id, tuple(sorted(bounds.items(), key=lambda item: item[0])))
+        kept = platform.__dict__.setdefault("_registry_release_patterns", {})
+        if key not in kept:
+            offices, places = _places(conn, platform)
+            counts, cases, counties_of = _release_counts(store.release_rows_of(conn, found["number"]), bounds)
+            grid = reports.filter_set_grid(offices, counts, counties_of, filters)
+            threshold = _threshold(conn, platform)
+            values, hidden = disclosure.protect(grid, counts, cases, threshold)
+            while len(kept) >= _PATTERNS_KEPT:
+                kept.pop(next(iter(kept)))
+            kept[key] = {"grid": grid, "values": values, "hidden": hidden, "threshold": threshold, "places": places}
+        return {**_distribution(kept[key], table_id, by), "release": release_id}

@@ -14,7 +14,21 @@ from shared import privacy
 from shared.db import prepared
 
 from .domain.codebook import EXPORT_COLUMNS
-from .tables import changes, closures, consents, log, platform, privacy_log, versions, waiting
+from .tables import (
+    changes,
+    closures,
+    consents,
+    download_head,
+    downloads,
+    log,
+    platform,
+    privacy_log,
+    release_files,
+    release_rows,
+    releases,
+    versions,
+    waiting,
+)
 
 FETCH_ROWS = 5000  # a streamed export reads this many rows at a time
 
@@ -140,7 +154,8 @@ def retention_steps() -> list:
     """Everything the research holds (the log, codes only, stays): shared.privacy's deletion steps."""
     return [(name, table, true()) for name, table in (("closures", closures), ("versions", versions),
                                                       ("waiting", waiting), ("consents", consents),
-                                                      ("changes", changes))]
+                                                      ("changes", changes), ("release_rows", release_rows),
+                                                      ("release_files", release_files), ("releases", releases))]
 
 
 # ---------------------------------------------------------------- researchers
@@ -168,7 +183,8 @@ def export_copy_sql(dialect, after, upto) -> str:
 
 def export_rows(conn, after, upto):
     """The export's rows through a streaming cursor, FETCH_ROWS at a time (constant memory)."""
-    result = conn.execution_options(stream_results=True, yield_per=FETCH_ROWS).execute(export_query(after, upto))
+    # Options on the statement, not the connection: a caller's later statements on it stay ordinary.
+    result = conn.execute(export_query(after, upto).execution_options(stream_results=True, yield_per=FETCH_ROWS))
     for partition in result.partitions(FETCH_ROWS):
         yield from partition
 
@@ -224,3 +240,128 @@ def table1_rows(conn, columns, filters: dict) -> list[dict]:
 def counties(conn) -> list[dict]:
     """The directory's counties (shared.directory.Directory has offices and users, not counties)."""
     return [dict(r) for r in conn.execute(select(platform["counties"])).mappings()]
+
+
+# ---------------------------------------------------------------- releases
+def newest_release(conn) -> dict | None:
+    """The newest version of the newest release number."""
+    row = conn.execute(select(releases).order_by(releases.c.number.desc(), releases.c.version.desc())
+                       .limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def release(conn, release_id) -> dict | None:
+    row = conn.execute(select(releases).where(releases.c.id == release_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def all_releases(conn) -> list[dict]:
+    query = select(releases).order_by(releases.c.number.desc(), releases.c.version.desc())
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def insert_release(conn, values: dict, files: dict, rows: list[dict] | None):
+    """The release's record, its files ({name: bytes}) and, for a new number, the rows it was cut from."""
+    conn.execute(insert(releases), values)
+    conn.execute(insert(release_files), [{"release_id": values["id"], "name": name, "content": content,
+                                          "deleted_at": None} for name, content in files.items()])
+    if rows:
+        for start in range(0, len(rows), FETCH_ROWS):
+            conn.execute(insert(release_rows), [{"number": values["number"], "case_pseudonym": r["case_pseudonym"],
+                                                 "row": r, "erased_from": None}
+                                                for r in rows[start:start + FETCH_ROWS]])
+
+
+def release_file(conn, release_id, name) -> dict | None:
+    row = conn.execute(select(release_files).where(release_files.c.release_id == release_id,
+                                                   release_files.c.name == name)).mappings().first()
+    return dict(row) if row else None
+
+
+def release_rows_of(conn, number) -> list[dict]:
+    """The rows of a release number that no erasure took, in pseudonym order."""
+    query = (select(release_rows.c.row).where(release_rows.c.number == number, release_rows.c.erased_from.is_(None))
+             .order_by(release_rows.c.case_pseudonym))
+    return [r[0] for r in conn.execute(query)]
+
+
+def erased_from(conn, release_id) -> list[str]:
+    """The pseudonyms whose erasure withdrew this release version."""
+    query = (select(release_rows.c.case_pseudonym).where(release_rows.c.erased_from == release_id)
+             .order_by(release_rows.c.case_pseudonym))
+    return list(conn.execute(query).scalars())
+
+
+def release_cases(conn, number) -> set:
+    """Every case a release number had, erased ones included (their pseudonyms are errata)."""
+    return set(conn.execute(select(release_rows.c.case_pseudonym).where(release_rows.c.number == number)).scalars())
+
+
+def changes_between(conn, after: int, upto: int) -> list[dict]:
+    query = (select(changes.c.seq, changes.c.case_pseudonym, changes.c.change).where(changes.c.seq > after,
+                                                                                     changes.c.seq <= upto)
+             .order_by(changes.c.seq))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def erase_from_releases(conn, case_pseudonym, at) -> list[str]:
+    """An erased case leaves every release: its rows go, and the files of the newest version of each release
+    number that had it are deleted (the record and manifest stay); that version becomes `withdrawn` until it is
+    re-cut. Returns the ids of those versions."""
+    numbers = list(conn.execute(select(release_rows.c.number).where(
+        release_rows.c.case_pseudonym == case_pseudonym, release_rows.c.erased_from.is_(None))).scalars())
+    if not numbers:
+        return []
+    affected = {r.number: r.id for r in conn.execute(select(releases.c.number, releases.c.id).where(
+        releases.c.number.in_(numbers), releases.c.status.in_(("published", "withdrawn"))))}
+    for number, release_id in affected.items():
+        conn.execute(update(release_rows).where(release_rows.c.number == number,
+                                                release_rows.c.case_pseudonym == case_pseudonym)
+                     .values(row=None, erased_from=release_id))
+    affected = list(affected.values())
+    conn.execute(update(release_files).where(release_files.c.release_id.in_(affected),
+                                             release_files.c.content.is_not(None))
+                 .values(content=None, deleted_at=at))
+    conn.execute(update(releases).where(releases.c.id.in_(affected)).values(status="withdrawn"))
+    return affected
+
+
+def withdrawn_releases(conn) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(releases).where(releases.c.status == "withdrawn")
+                                          .order_by(releases.c.number)).mappings()]
+
+
+def set_release_status(conn, release_id, status):
+    conn.execute(update(releases).where(releases.c.id == release_id).values(status=status))
+
+
+# ---------------------------------------------------------------- the download log (a hash chain)
+def download_head_for_update(conn) -> dict:
+    """The chain's head, created if absent and locked: it serialises writers."""
+    query = select(download_head.c.seq, download_head.c.hash).where(download_head.c.id == 1)
+    row = conn.execute(query.with_for_update()).mappings().first()
+    if row is None:
+        conn.execute(insert(download_head), {"id": 1, "seq": 0, "hash": "0" * 64})
+        row = conn.execute(query.with_for_update()).mappings().first()
+    return dict(row)
+
+
+def download_head_row(conn) -> dict | None:
+    row = conn.execute(select(download_head.c.seq, download_head.c.hash)).mappings().first()
+    return dict(row) if row else None
+
+
+def append_download(conn, entry: dict):
+    conn.execute(insert(downloads), entry)
+    conn.execute(update(download_head).where(download_head.c.id == 1).values(seq=entry["seq"], hash=entry["hash"]))
+
+
+def download_log(conn) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(downloads).order_by(downloads.c.seq)).mappings()]
+
+
+def downloaders(conn, release_ids) -> list[str]:
+    """Who downloaded any file of these releases (the researchers to tell of an erasure)."""
+    query = (select(downloads.c.researcher).where(downloads.c.release_id.in_(release_ids)).distinct()
+             .order_by(downloads.c.researcher))
+    return list(conn.execute(query).scalars())

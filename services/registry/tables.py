@@ -3,7 +3,19 @@
 Nothing here holds a case id, a candidate's keyed hash, a name or free text: every identifier is the registry's
 own pseudonym (HMAC with the project secret), every date is coarsened to the project's period.
 """
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from shared.db import UTCDateTime
 from shared.platform import new_metadata, platform_tables
@@ -121,8 +133,66 @@ log = Table(
 # Erasures at a person's request (intake's case.erased) and retention runs (shared.privacy): counts, no pseudonym.
 privacy_log = define_log_table(metadata, "registry_privacy_log")
 
+# Releases (issue #18): immutable cuts at a cursor. A release number has versions: an erasure re-cuts it as the next
+# version. The files are kept here, not on a disk, so every web replica serves the same bytes and an erasure or
+# retention removes them in the same transaction as the rest.
+releases = Table(
+    "registry_releases", metadata,
+    Column("id", String(20), primary_key=True),  # r<number>v<version>
+    Column("number", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("cut_at", UTCDateTime, nullable=False),
+    Column("cursor", _ID, nullable=False),
+    Column("codebook_version", String(40), nullable=False),
+    Column("labels", String(2), nullable=False),  # nb | en: the language of the SPSS and Stata labels
+    Column("cut_by", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # published | withdrawn (an erasure took files) | superseded
+    Column("notes", JSON, nullable=False),
+    Column("manifest", JSON, nullable=False),
+    UniqueConstraint("number", "version", name="uq_registry_releases_number_version"),
+)
+
+release_files = Table(
+    "registry_release_files", metadata,
+    Column("release_id", String(20), primary_key=True),
+    Column("name", String(40), primary_key=True),
+    Column("content", LargeBinary, nullable=True),  # None once an erasure deleted it
+    Column("deleted_at", UTCDateTime, nullable=True),
+)
+
+# The rows a release number was cut from (the export row per case), so that a re-cut after an erasure and every
+# table of the release come from the release itself, not from today's rows. An erasure empties `row` and names the
+# version it withdrew (`erased_from`): the re-cut's erratum lists those pseudonyms.
+release_rows = Table(
+    "registry_release_rows", metadata,
+    Column("number", Integer, primary_key=True),
+    Column("case_pseudonym", String(PSEUDONYM), primary_key=True, index=True),
+    Column("row", JSON, nullable=True),
+    Column("erased_from", String(20), nullable=True),
+)
+
+# Who downloaded which file of which release: a hash chain (shared.hashchain) with its head.
+downloads = Table(
+    "registry_downloads", metadata,
+    Column("seq", _ID, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("researcher", String(64), nullable=False),
+    Column("release_id", String(20), nullable=False, index=True),
+    Column("file", String(40), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+download_head = Table(
+    "registry_download_head", metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("seq", _ID, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
 OWN = {"closures": closures, "versions": versions, "changes": changes, "consents": consents, "waiting": waiting,
-       "log": log, "privacy_log": privacy_log}
+       "log": log, "privacy_log": privacy_log, "releases": releases, "release_files": release_files,
+       "release_rows": release_rows, "downloads": downloads, "download_head": download_head}
 
 
 def all_tables() -> dict:

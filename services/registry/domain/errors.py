@@ -7,3 +7,11 @@ class TableRequestError(ValueError):
     def __init__(self, field, message):
         super().__init__(message)
         self.field = field
+
+
+class ReleaseError(ValueError):
+    """A release that cannot be cut, found or served as asked; `status` is the HTTP answer it stands for."""
+
+    def __init__(self, message, status=409):
+        super().__init__(message)
+        self.status = status

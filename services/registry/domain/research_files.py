@@ -1,0 +1,132 @@
+"""The layout of a release's files, from the one codebook: which variables, of which kind, with which labels.
+
+A release has two tables. `cases`: one row per case, the export's columns except the packed lists; each
+multi-select answer becomes one 0/1 variable per code (`reasons__extra_follow_up`), and the mentor measure a 0/1
+variable. `measures`: one row per case and measure, keyed by the case pseudonym (`success_assessments` the same way
+in `assessments`). Coded variables carry a number per code (its place in the vocabulary, from 1) so that SPSS and
+Stata can label them; Parquet, CSV and JSON carry the codes themselves. Periods stay the project's coarsened text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .codebook import COLUMNS, vocabulary
+
+# pyreadstat names a .dta value label set after its variable with a running number, and that name must stay
+# within Stata's limit: 28 characters leave room for up to 100 labelled variables (the cases table has about 50).
+STATA_NAME_MAX = 28
+PACKED = {"reasons": "code_list", "contact_forms": "code_list", "measures": "measure_list",
+          "success_assessments": "assessment_list"}
+YES_NO = {"0": {"nb": "Nei", "en": "No"}, "1": {"nb": "Ja", "en": "Yes"}}
+
+
+@dataclass
+class Variable:
+    """One variable of a release table: kind `string`, `integer`, `code` (labelled) or `flag` (0/1, labelled)."""
+
+    name: str
+    kind: str
+    label: dict
+    codes: dict = field(default_factory=dict)  # code -> {"nb", "en"}; flags: "0"/"1"
+    source: str | None = None  # the export column it comes from
+    member: str | None = None  # for a flag: the code of the packed list it stands for
+
+    def number(self, code):
+        """The number SPSS and Stata store for a code (place in the vocabulary, from 1); None stays missing."""
+        if code is None:
+            return None
+        if self.kind == "flag":
+            return int(code)
+        return list(self.codes).index(code) + 1
+
+    @property
+    def stata_name(self) -> str:
+        """The name in a .dta file: cut to STATA_NAME_MAX characters (the codebook says which is which)."""
+        return self.name[:STATA_NAME_MAX]
+
+
+def _codes(vocab, places):
+    return dict(vocabulary(vocab, places) or {})
+
+
+def layout(places: dict) -> dict:
+    """{table name: [Variable]} for a release, the office and county vocabularies given by the caller."""
+    cases, by_name = [], {}
+    for name, kind, vocab, nb, en in COLUMNS:
+        label = {"nb": nb, "en": en}
+        by_name[name] = (kind, vocab, label)
+        if name in PACKED:
+            if kind == "code_list":
+                for code, code_label in _codes(vocab, places).items():
+                    cases.append(Variable(f"{name}__{code}", "flag", {lang: f"{label[lang]}: {code_label[lang]}"
+                                                                       for lang in ("nb", "en")},
+                                          dict(YES_NO), source=name, member=code))
+            continue
+        if kind == "boolean":
+            cases.append(Variable(name, "flag", label, dict(YES_NO), source=name))
+        elif kind == "code":
+            cases.append(Variable(name, "code", label, _codes(vocab, places), source=name))
+        elif kind == "integer":
+            cases.append(Variable(name, "integer", label, source=name))
+        else:
+            cases.append(Variable(name, "string", label, source=name))
+    case_key = Variable("case_pseudonym", "string", by_name["case_pseudonym"][2])
+    measures = [case_key,
+                Variable("measure", "code", {"nb": "Tiltak eller tilskudd", "en": "Measure or subsidy"},
+                         _codes("measure", places)),
+                Variable("from_period", "string", {"nb": "Fra (grovkornet dato)", "en": "From (coarsened date)"}),
+                Variable("to_period", "string", {"nb": "Til (grovkornet dato, tom hvis pågående)",
+                                                 "en": "To (coarsened date, empty if ongoing)"})]
+    assessments = [case_key,
+                   Variable("criterion", "string", {"nb": "Suksesskriterium (kode)", "en": "Success criterion (code)"}),
+                   Variable("assessment", "code", {"nb": "Vurdering", "en": "Assessment"},
+                            _codes("success_assessment", places))]
+    return {"cases": cases, "measures": measures, "assessments": assessments}
+
+
+def _split(text):
+    return [part for part in (text or "").split(";") if part]
+
+
+def rows(export_row: dict, tables: dict) -> dict:
+    """One export row (the live export's columns, codes as text) as the release tables' rows: {table: [row]}."""
+    case = {}
+    for variable in tables["cases"]:
+        value = export_row[variable.source]
+        if variable.member is not None:
+            case[variable.name] = "1" if variable.member in _split(value) else "0"
+        elif variable.kind == "flag":
+            case[variable.name] = "1" if value in (True, "true", 1) else "0"
+        elif variable.kind == "integer":
+            case[variable.name] = None if value is None else int(value)
+        else:
+            case[variable.name] = value
+    pseudonym = export_row["case_pseudonym"]
+    measures = []
+    for part in _split(export_row["measures"]):
+        code, from_period, to_period = part.split(":")
+        measures.append({"case_pseudonym": pseudonym, "measure": code, "from_period": from_period,
+                         "to_period": to_period or None})
+    assessments = []
+    for part in _split(export_row["success_assessments"]):
+        criterion, assessment = part.split("=")
+        assessments.append({"case_pseudonym": pseudonym, "criterion": criterion, "assessment": assessment})
+    return {"cases": [case], "measures": measures, "assessments": assessments}
+
+
+def codebook_entries(tables: dict, lang_names=("nb", "en")) -> dict:
+    """The release codebook: per table its variables with kind, labels, Stata name and the number of each code."""
+    result = {}
+    for table, variables in tables.items():
+        entries = []
+        if len({v.stata_name for v in variables}) != len(variables):
+            raise ValueError(f"two variables of {table} share a Stata name")
+        for variable in variables:
+            entry = {"name": variable.name, "kind": variable.kind, "stata_name": variable.stata_name,
+                     "label": {lang: variable.label[lang] for lang in lang_names}}
+            if variable.codes:
+                entry["codes"] = [{"code": code, "value": variable.number(code), **labels}
+                                  for code, labels in variable.codes.items()]
+            entries.append(entry)
+        result[table] = entries
+    return result
