@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from services.notify import handlers
 from services.notify import tables as t
 from services.notify.app import create_app
+from services.notify.service import sweep_once
 from services.notify.worker import run_loop
 from shared.bus.consumer import drain
 from shared.bus.envelope import encode, routing_key
@@ -82,6 +83,21 @@ def test_no_reminder_goes_out_for_a_case_whose_closure_waits_in_the_queue(notify
     for closed in cases[:3]:
         assert not any(str(closed)[:8].encode() in raw for raw in platform.sink.raw)
 
+
+def test_a_mail_queued_before_the_outage_waits_and_is_cancelled_by_the_closure_that_waited(notify, bus_vhost):
+    platform = notify()
+    case = uuid.uuid4()
+    deliver_event(platform, case_opened(case, OPENED, relation="none"))
+    sweep_once(platform)  # reminded while caught up: two mails queued, "send at once"
+    assert count(platform, t.mails, t.mails.c.status == "pending") >= 2
+    publish(bus_vhost, case_closed(case, OPENED, date(2026, 11, 25)))  # submitted while the consumer was away
+
+    run_loop(platform, rounds=1)
+    assert platform.sink.raw == []
+    drain(platform, handlers.consumer_spec(), idle_seconds=1.0)
+    run_loop(platform, rounds=1)
+    assert not any(str(case)[:8].encode() in raw for raw in platform.sink.raw)
+    assert count(platform, t.mails, t.mails.c.kind == "notice", t.mails.c.status != "cancelled") == 0
 
 def test_no_county_digest_with_zeros_before_the_consumer_has_caught_up(notify, bus_vhost):
     platform = notify(NOTIFY_COUNTY_DIGEST_WEEKDAY="3")  # the platform clock's Thursday, after the digest hour
