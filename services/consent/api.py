@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Response, render_template, request
 
-from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
+from shared.web import ApiBlueprint, ErrorOut, current_platform, current_principal, error_response, roles_required
+from shared.web.preconditions import expected_version, version_etag
 
 from . import access, service
 from .domain import Conflict, ConsentInvalid
@@ -25,6 +26,14 @@ from .schemas import (
 )
 
 blp = ApiBlueprint("consent_api", __name__, url_prefix="/api/v1", description="Signed consents of the office")
+
+VERSION_HEADER = {"ETag": {
+    "description": 'The version of the case\'s (or person\'s) consents, e.g. "v3": every form and withdrawal '
+                   "registered makes a new one. Send it back as If-Match (or expected_version) to withdraw.",
+    "schema": {"type": "string"}}}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+            "description": 'The ETag of the status or overview the withdrawal is based on ("v3"); or send '
+                           "expected_version in the body. One of the two is required."}
 
 
 def deps():
@@ -89,42 +98,53 @@ def record(form, files):
 @roles_required(*access.WITHDRAW)
 @blp.arguments(WithdrawalIn)
 @blp.response(201, WithdrawalOut)
+@blp.alt_response(428, schema=ErrorOut, description="Neither If-Match nor expected_version: the version of the "
+                  "consents the withdrawal is based on is required")
+@blp.alt_response(409, schema=ErrorOut, description="The consents changed since that version (a repeated or "
+                  "concurrent withdrawal, a form recorded meanwhile), or there is nothing to withdraw")
+@blp.doc(parameters=[IF_MATCH])
 def withdraw(data):
-    """Withdraw consent per purpose or all purposes, for one signer or all; effective at once."""
+    """Withdraw consent per purpose or all purposes, for one signer or all; effective at once. Based on the version
+    the caller saw (the status's or overview's ETag), so a repeat or a race withdraws once."""
     principal = current_principal()
     cmd = {**data, "case_id": str(data["case_id"]) if data.get("case_id") else None}
     with current_platform().engine.begin() as conn:
-        return service.withdraw(conn, deps(), principal.office, principal.subject, cmd)
+        subject = service.withdrawal_subject(conn, principal.office, cmd)  # another office's: 404 before the 428
+        seen = expected_version(data)
+        return service.withdraw(conn, deps(), principal.office, principal.subject, subject, cmd, seen)
 
 
 @blp.route("/status", methods=["GET"])
 @roles_required(*access.READ_STATUS)
 @blp.arguments(StatusQuery, location="query")
-@blp.response(200, StatusOut)
+@blp.response(200, StatusOut, headers=VERSION_HEADER)
 def status(query):
     """May purpose P be used for case X (or person)? Evaluated now, on the platform clock."""
     case_id = str(query["case_id"]) if query.get("case_id") else None
     with current_platform().engine.connect() as conn:
-        return service.status_of(conn, deps(), current_principal().office, case_id, query.get("subject_ref"),
-                                 query["purpose"])
+        answer = service.status_of(conn, deps(), current_principal().office, case_id, query.get("subject_ref"),
+                                   query["purpose"])
+    return answer, {"ETag": version_etag(answer["version"])}
 
 
 @blp.route("/cases/<uid:case_id>", methods=["GET"])
 @roles_required(*access.READ_STATUS)
-@blp.response(200, OverviewOut)
+@blp.response(200, OverviewOut, headers=VERSION_HEADER)
 def case_overview(case_id):
     """Per purpose: who must sign, who has signed (names decrypted for the office), what is missing."""
     with current_platform().engine.connect() as conn:
-        return service.subject_view(conn, deps(), current_principal().office, case_id=case_id)
+        view = service.subject_view(conn, deps(), current_principal().office, case_id=case_id)
+    return view, {"ETag": version_etag(view["version"])}
 
 
 @blp.route("/persons/<subject_ref>", methods=["GET"])
 @roles_required(*access.READ_STATUS)
-@blp.response(200, OverviewOut)
+@blp.response(200, OverviewOut, headers=VERSION_HEADER)
 def person_overview(subject_ref):
     """The same for a person of the office (focus-group consents)."""
     with current_platform().engine.connect() as conn:
-        return service.subject_view(conn, deps(), current_principal().office, subject_ref=subject_ref)
+        view = service.subject_view(conn, deps(), current_principal().office, subject_ref=subject_ref)
+    return view, {"ETag": version_etag(view["version"])}
 
 
 @blp.route("/documents/<uid:document_id>", methods=["GET"])

@@ -2,7 +2,7 @@
 from shared import limits
 from shared.web import create_service_app
 
-from . import api, cli, handlers, pages, privacy_api, service, tables
+from . import api, cli, handlers, multipart, pages, privacy_api, service, tables
 
 
 def create_app(settings=None, platform=None):
@@ -12,6 +12,7 @@ def create_app(settings=None, platform=None):
     # Room for the form fields around the largest document, never more than the proxies let through (shared.limits);
     # the document limit itself is checked on the content.
     app.config["MAX_CONTENT_LENGTH"] = min(max_upload, limits.UPLOAD_MAX_BYTES) + limits.DATA_MAX_BYTES
+    app.request_class = multipart.ConsentRequest  # a too-long field is blamed on itself, not on the document
     app.extensions["smorest_api"].register_blueprint(api.blp)
     app.extensions["smorest_api"].register_blueprint(privacy_api.blp)
     app.register_blueprint(pages.pages)

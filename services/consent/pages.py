@@ -6,10 +6,14 @@ from datetime import date
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import Conflict as StaleVersion
 
 from shared.auth import require_role
 from shared.vocab import codes, label
 from shared.web import current_platform, current_principal
+from shared.web.idempotency import FORM_FIELD, not_replayed
+from shared.web.preconditions import expected_version
 
 from . import access, service
 from .api import deps, serve_document
@@ -30,6 +34,9 @@ STATE_LABELS = {"granted": "Gitt", "missing": "Mangler signatur", "refused": "Ik
                 "withdrawn": "Trukket tilbake", "expired": "Utløpt", "not_applicable": "Gjelder ikke saken",
                 "no_template": "Ingen mal"}
 MESSAGES = {"lagret": "Samtykket er lagret (kryptert).", "trukket": "Samtykket er trukket tilbake med virkning nå."}
+# A browser never fills a file field in again: after any other error the scan must be chosen anew.
+CHOOSE_FILE_AGAIN = "Filen er ikke lagret fordi skjemaet hadde feil. Velg filen på nytt."
+_NOT_CONSENT_FIELDS = ("csrf_token", FORM_FIELD)
 
 
 @pages.app_context_processor
@@ -60,7 +67,7 @@ def _subject(kind, ref):
         return principal, service.owned_subject(conn, principal.office, **_ids(kind, ref))
 
 
-def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, status=200):
+def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, withdraw_form=None, status=200):
     principal = require_role(current_principal(), *access.READ_STATUS)
     d = deps()
     with current_platform().engine.connect() as conn:
@@ -69,7 +76,7 @@ def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, sta
     return render_template(
         "consent/subject.html", kind=kind, ref=ref, case=subject.case, person=subject.person,
         evaluations=evaluations, records=view["records"], errors=errors or {}, form=form or {},
-        withdraw_errors=withdraw_errors or {},
+        withdraw_errors=withdraw_errors or {}, withdraw_form=withdraw_form or MultiDict(), version=view["version"],
         signer_roles=[(r, label("signer_role", r)) for r in offered_signer_roles(subject.case)],
         purposes=[e.purpose for e in evaluations], today=d.clock.today(),
         can_view_documents=access.sees_documents(principal), message=MESSAGES.get(request.args.get("melding")),
@@ -96,7 +103,7 @@ def _record(kind, ref):
     principal, subject = _subject(kind, ref)
     require_role(principal, *access.RECORD)
     d = deps()
-    raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+    raw = {k: v for k, v in request.form.items() if k not in _NOT_CONSENT_FIELDS and v.strip() != ""}
     upload = request.files.get("document")
     content = upload.read() if upload and upload.filename else None
     try:
@@ -108,20 +115,28 @@ def _record(kind, ref):
             sniff_document(content, d.max_upload_bytes)
         except UploadRefused as refused:
             errors["document"] = [refused.message]
-        return _render_subject(kind, ref, errors=errors, form=raw, status=422)
+        return _refused_record(kind, ref, errors, raw, file_chosen=content is not None)
     cmd = {**form, "case_id": subject.case_id, "subject_ref": subject.subject_ref,
            "decisions": decisions_from_form(form), "document": content}
     try:
         with current_platform().engine.begin() as conn:
             service.record_consent(conn, d, principal.office, principal.subject, cmd)
     except ConsentInvalid as error:
-        return _render_subject(kind, ref, errors=error.errors, form=raw, status=422)
+        return _refused_record(kind, ref, error.errors, raw, file_chosen=content is not None)
     return redirect(_page_url(kind, ref, melding="lagret"))
+
+
+def _refused_record(kind, ref, errors, typed, file_chosen):
+    """The form again with what was typed in it; a file chosen but not refused itself is asked for again."""
+    if file_chosen and "document" not in errors:
+        errors = {**errors, "document": [CHOOSE_FILE_AGAIN]}
+    return _render_subject(kind, ref, errors=errors, form=typed, status=422)
 
 
 def _withdraw(kind, ref):
     principal, subject = _subject(kind, ref)
     require_role(principal, *access.WITHDRAW)
+    seen = expected_version()  # the version of the consents the page showed; 428 without it
     everything = request.form.get("all_purposes") == "yes"
     purposes = request.form.getlist("purposes")
     errors = {}
@@ -134,17 +149,21 @@ def _withdraw(kind, ref):
         errors["requested_on"] = ["Skriv datoen som dd.mm.åååå."]
         requested_on = None
     if errors:
-        return _render_subject(kind, ref, withdraw_errors=errors, status=422)
+        return _render_subject(kind, ref, withdraw_errors=errors, withdraw_form=request.form, status=422)
     cmd = {"case_id": subject.case_id, "subject_ref": subject.subject_ref,
            "signer_role": request.form.get("signer_role") or None,
            "purposes": [] if everything else purposes, "requested_on": requested_on}
     try:
         with current_platform().engine.begin() as conn:
-            result = service.withdraw(conn, deps(), principal.office, principal.subject, cmd)
+            result = service.withdraw(conn, deps(), principal.office, principal.subject, subject, cmd, seen)
     except ConsentInvalid as error:
-        return _render_subject(kind, ref, withdraw_errors=error.errors, status=422)
-    except Conflict as error:
-        return _render_subject(kind, ref, withdraw_errors={"purposes": [error.message]}, status=409)
+        return _render_subject(kind, ref, withdraw_errors=error.errors, withdraw_form=request.form, status=422)
+    except Conflict as error:  # nothing left to withdraw
+        return _render_subject(kind, ref, withdraw_errors={"purposes": [error.message]}, withdraw_form=request.form,
+                               status=409)
+    except StaleVersion as error:  # the consents changed since the page was shown: shown again as they are now
+        return _render_subject(kind, ref, withdraw_errors={"purposes": [error.description]},
+                               withdraw_form=request.form, status=409)
     return redirect(_page_url(kind, ref, melding="trukket", policy=result["data_policy"]))
 
 
@@ -169,6 +188,7 @@ def person_withdraw(subject_ref):
 
 
 @pages.route("/dokumenter/<uid:document_id>", methods=["GET", "POST"])
+@not_replayed  # the answer is the scan itself, never kept; a repeat is one more audited opening
 def document_page(document_id):
     """Ask why, then show: every opening of a document is logged with the reason."""
     principal = require_role(current_principal(), *access.VIEW_DOCUMENTS)

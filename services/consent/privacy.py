@@ -17,6 +17,7 @@ from datetime import date
 
 from shared import privacy
 from shared.auth import NotFound
+from shared.replays import erase_replays
 
 from . import service, store
 
@@ -79,6 +80,7 @@ def on_case_erased(conn, envelope, platform):
         return
     case_ids = [str(i) for i in payload["case_ids"]]
     counts = privacy.remove(conn, store.erasure_steps(conn, platform.tables["outbox"], office, case_ids))
+    erase_replays(conn, case_ids)  # the kept answers of requests about these cases (they may name the signers)
     privacy.record(conn, store.PRIVACY_LOG, request_id=request_id, action="erasure", office=office,
                    actor="service-consent", actor_role="service", at=platform.clock.now(), counts=counts,
                    case_count=counts["cases"])
@@ -94,8 +96,9 @@ def erasure_receipt(conn, office: str, request_id) -> dict | None:
 
 # ---------------------------------------------------------------- retention
 def retention_steps(platform):
-    """What retention removes (store.retention_steps): every consent and case; templates and the audit log stay."""
-    return store.retention_steps(platform.tables["outbox"])
+    """What retention removes (store.retention_steps): every consent and case, and every kept answer of a request;
+    templates and the audit log stay."""
+    return store.retention_steps(platform.tables["outbox"], platform.tables["replays"])
 
 
 retention_cli = privacy.retention_cli(retention_steps, store.PRIVACY_LOG)

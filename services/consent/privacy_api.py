@@ -8,6 +8,7 @@ from __future__ import annotations
 from shared.auth import NotFound
 from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
+from shared.web.idempotency import not_replayed
 
 from . import access, privacy, service
 from .schemas import ConsentAccessOut
@@ -20,6 +21,7 @@ blp = ApiBlueprint("consent_privacy_api", __name__, url_prefix="/api/v1",
 @roles_required(*access.PRIVACY)
 @blp.arguments(AccessIn)
 @blp.response(200, ConsentAccessOut)
+@not_replayed  # the answer holds the person's forms and scans: never kept beyond the request
 def access_export(data):
     """The consents the office holds for these cases (an access request, GDPR art. 15). Another office's or an
     unknown case id is left out. Every scan handed out is in the audit log; the export is in the privacy log."""

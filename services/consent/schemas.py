@@ -8,25 +8,36 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from shared.vocab import codes
 from shared.web import StrictSchema
 
-from .domain.recording import DECISIONS, METHODS
+from .domain.recording import DECISIONS, METHODS, NAME_MAX_CHARS, NATIONAL_ID_MAX_CHARS
 from .domain.signers import PERSON_SIGNER
 from .domain.templates import SUBJECT_KINDS
 
 REQUIRED = {"required": "Feltet må fylles ut.", "null": "Feltet må fylles ut.", "invalid": "Ugyldig verdi."}
 
 
+SUBJECT_REF_MAX_CHARS = 64  # a directory user's id
+
+
 def _one_of(choices):
     return validate.OneOf(choices, error="Må være en av: {choices}.")
 
 
+def _at_most(limit: int, what: str = "Feltet"):
+    return validate.Length(max=limit, error=f"{what} kan være høyst {{max}} tegn.")
+
+
+NOT_EMPTY = validate.Length(min=1, error="Feltet må fylles ut.")
+
+
 class TemplateSchema(StrictSchema):
     purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1), error_messages=REQUIRED)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, error="Versjonen må være 1 "
+                             "eller høyere."), error_messages=REQUIRED)
     subject_kind = fields.String(required=True, validate=_one_of(SUBJECT_KINDS), error_messages=REQUIRED)
     signer_roles = fields.List(fields.String(validate=_one_of(codes("signer_role"))), required=True,
                                validate=validate.Length(min=1, error="Minst én rolle må signere."))
-    title_nb = fields.String(required=True, validate=validate.Length(min=1, max=200), error_messages=REQUIRED)
-    text_nb = fields.String(required=True, validate=validate.Length(min=1), error_messages=REQUIRED)
+    title_nb = fields.String(required=True, validate=[NOT_EMPTY, _at_most(200, "Tittelen")], error_messages=REQUIRED)
+    text_nb = fields.String(required=True, validate=NOT_EMPTY, error_messages=REQUIRED)
     text_nn = fields.String(load_default=None, allow_none=True)
     text_en = fields.String(load_default=None, allow_none=True)
     valid_from = fields.Date(required=True, error_messages=REQUIRED)
@@ -67,10 +78,12 @@ def _decision_fields():
 
 ConsentFormBase = StrictSchema.from_dict({
     "case_id": fields.UUID(load_default=None, allow_none=True),
-    "subject_ref": fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64)),
+    "subject_ref": fields.String(load_default=None, allow_none=True, validate=_at_most(SUBJECT_REF_MAX_CHARS)),
     "signer_role": fields.String(required=True, validate=_one_of(codes("signer_role")), error_messages=REQUIRED),
-    "signer_name": fields.String(required=True, validate=validate.Length(min=1, max=200), error_messages=REQUIRED),
-    "signer_national_id": fields.String(load_default=None, allow_none=True),
+    "signer_name": fields.String(required=True, validate=[NOT_EMPTY, _at_most(NAME_MAX_CHARS, "Navnet")],
+                                 error_messages=REQUIRED),
+    "signer_national_id": fields.String(load_default=None, allow_none=True,
+                                        validate=_at_most(NATIONAL_ID_MAX_CHARS, "Fødselsnummeret")),
     "signed_on": fields.Date(required=True, error_messages=REQUIRED),
     "method": fields.String(load_default="scanned_paper", validate=_one_of(METHODS)),
     **_decision_fields(),
@@ -99,11 +112,16 @@ class RecordedOut(StrictSchema):
 
 class WithdrawalIn(StrictSchema):
     case_id = fields.UUID(load_default=None, allow_none=True)
-    subject_ref = fields.String(load_default=None, allow_none=True)
+    subject_ref = fields.String(load_default=None, allow_none=True, validate=_at_most(SUBJECT_REF_MAX_CHARS))
     signer_role = fields.String(load_default=None, allow_none=True, validate=_one_of(codes("signer_role")))
     purposes = fields.List(fields.String(validate=_one_of(codes("consent_purpose"))), load_default=list,
                            metadata={"description": "empty: every purpose"})
     requested_on = fields.Date(load_default=None, allow_none=True)
+    expected_version = fields.Integer(
+        load_default=None, allow_none=True, strict=True,
+        validate=validate.Range(min=0, error="Versjonen må være et helt tall (den du så)."),
+        metadata={"description": "the version of the consents the withdrawal is based on (the number in the status's "
+                                 "or overview's ETag); or send If-Match. One of the two is required."})
 
 
 class WithdrawalOut(StrictSchema):
@@ -116,7 +134,7 @@ class WithdrawalOut(StrictSchema):
 
 class StatusQuery(StrictSchema):
     case_id = fields.UUID(load_default=None, allow_none=True)
-    subject_ref = fields.String(load_default=None, allow_none=True)
+    subject_ref = fields.String(load_default=None, allow_none=True, validate=_at_most(SUBJECT_REF_MAX_CHARS))
     purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
 
 

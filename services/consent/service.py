@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from shared import national_ids
 from shared.config import REPO_ROOT, env_int
+from shared.web.preconditions import require_version
 
 from . import access, store
 from .cipher import OfficeCipher
@@ -136,7 +137,8 @@ def status_of(conn, deps: Deps, office: str, case_id: str | None, subject_ref: s
     evaluation = evaluate(conn, subject.case, signers.subject_key(case_id, subject_ref), purpose, deps.clock.today())
     return {"case_id": case_id, "subject_ref": subject_ref, "purpose": purpose, "granted": evaluation.granted,
             "state": evaluation.state, "missing_roles": evaluation.missing_roles,
-            "expires_on": evaluation.expires_on, "template_version": evaluation.template_version}
+            "expires_on": evaluation.expires_on, "template_version": evaluation.template_version,
+            "version": store.subject_version(conn, subject.key, office)}
 
 
 def subject_view(conn, deps: Deps, office: str, case_id=None, subject_ref=None) -> dict:
@@ -144,7 +146,8 @@ def subject_view(conn, deps: Deps, office: str, case_id=None, subject_ref=None) 
     subject = owned_subject(conn, office, case_id, subject_ref)
     return {"subject": subject, "subject_key": subject.key,
             "purposes": overview(conn, subject.case, subject.key, deps.clock.today(), subject.kind),
-            "records": store.records_of(conn, deps.cipher, subject.key, office)}
+            "records": store.records_of(conn, deps.cipher, subject.key, office),
+            "version": store.subject_version(conn, subject.key, office)}
 
 
 def office_view(conn, deps: Deps, office: str) -> dict:
@@ -254,16 +257,26 @@ def verify_audit(conn, office: str | None = None) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------- withdrawal
-def withdraw(conn, deps: Deps, office: str, actor: str, cmd: dict) -> dict:
+def withdrawal_subject(conn, office: str, cmd: dict) -> Subject:
+    """The office's case or person a withdrawal concerns (cmd: case_id | subject_ref): ConsentInvalid when neither
+    or both are given, NotFound for another office's (or an unknown) id."""
+    withdrawal.check_subject(cmd)
+    return owned_subject(conn, office, cmd.get("case_id"), cmd.get("subject_ref"))
+
+
+def withdraw(conn, deps: Deps, office: str, actor: str, subject: Subject, cmd: dict, expected_version: int) -> dict:
     """Withdraw per purpose or everything, effective at once; events for every purpose that stops holding.
 
-    cmd: case_id | subject_ref, signer_role (None: every signer), purposes (empty/None: all), requested_on.
+    `subject` is the office's (withdrawal_subject), `expected_version` the version of its consents the caller saw
+    (`store.subject_version`, the ETag of the status and the overview): another version is refused with 409, so a
+    repeated or concurrent withdrawal, or one made on a view older than a newly recorded form, changes nothing.
+    cmd: signer_role (None: every signer), purposes (empty/None: all), requested_on.
     """
-    withdrawal.check_subject(cmd)
-    subject = owned_subject(conn, office, cmd.get("case_id"), cmd.get("subject_ref"))
-    case, case_id, subject_ref = subject.case, subject.case_id, cmd.get("subject_ref")
+    case, case_id, subject_ref = subject.case, subject.case_id, subject.subject_ref
     checked = withdrawal.check_withdrawal(cmd, deps.clock.today())
-    key = signers.subject_key(case_id, subject_ref)
+    key = subject.key
+    store.lock_subject(conn, key, office)
+    require_version(expected_version, store.subject_version(conn, key, office), "Samtykkeoversikten")
     roles = signers.withdrawn_roles(case, checked.signer_role) if checked.signer_role else None
     targets = store.granted_decisions(conn, key, office, checked.purposes, roles)
     if not targets:

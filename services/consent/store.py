@@ -180,13 +180,17 @@ def _decisions_of_record(conn, record_id: str) -> list[dict]:
         .where(d.c.record_id == record_id).order_by(d.c.purpose)).mappings()]
 
 
+def _records_of_subject(key: str):
+    r = T["records"]
+    return r.c.subject_ref == key.removeprefix("person:") if key.startswith("person:") else r.c.case_id == key
+
+
 def records_of(conn, cipher, key: str, office: str, with_names: bool = True) -> list[dict]:
     """The office's forms for a subject, newest first, each with its decisions and its documents (no content);
     the signer's name opened, the national ID left out."""
     r, doc = T["records"], T["documents"]
     rows = [dict(row) for row in conn.execute(
-        select(r).where(r.c.office == office, (r.c.case_id == key) if not key.startswith("person:")
-                        else (r.c.subject_ref == key.removeprefix("person:")))
+        select(r).where(r.c.office == office, _records_of_subject(key))
         .order_by(r.c.signed_on.desc(), r.c.recorded_at.desc())).mappings()]
     for row in rows:
         row["decisions"] = _decisions_of_record(conn, row["id"])
@@ -289,6 +293,23 @@ def statuses_of(conn, key: str, office: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- withdrawal
+def subject_version(conn, key: str, office: str) -> int:
+    """The version of a subject's consents: how many forms and withdrawals the office has registered for it. Each
+    changes what a withdrawal reaches, and neither is ever deleted but with the subject (erasure, retention)."""
+    r, w = T["records"], T["withdrawals"]
+    forms = select(func.count()).select_from(r).where(r.c.office == office, _records_of_subject(key))
+    withdrawals = select(func.count()).select_from(w).where(w.c.office == office, w.c.subject_key == key)
+    return conn.execute(select(forms.scalar_subquery() + withdrawals.scalar_subquery())).scalar()
+
+
+def lock_subject(conn, key: str, office: str) -> None:
+    """Lock the subject's status rows (every purpose it has a decision for): two withdrawals of one subject take
+    turns, and the second reads the version the first made. A form recorded meanwhile locks the rows of its
+    purposes before its status changes."""
+    s = T["status"]
+    conn.execute(select(s.c.purpose).where(s.c.subject_key == key, s.c.office == office).with_for_update()).all()
+
+
 def granted_decisions(conn, key: str, office: str, purposes, roles) -> list:
     """The decisions a withdrawal reaches: granted, not withdrawn, of these purposes (all if empty) and signer roles
     (all if None)."""
@@ -380,13 +401,14 @@ def erasure_steps(conn, outbox, office: str, case_ids) -> list:
     ]
 
 
-def retention_steps(outbox) -> list:
-    """Every consent (cases' and persons'), its documents, decisions, withdrawals and status, the cases, and the sent
-    outbox rows. Templates stay (no person in them); the audit log stays (append-only, ids only)."""
+def retention_steps(outbox, replays) -> list:
+    """Every consent (cases' and persons'), its documents, decisions, withdrawals and status, the cases, the sent
+    outbox rows and the kept answers of requests (shared.replays). Templates stay (no person in them); the audit log
+    stays (append-only, ids only)."""
     return [("documents", T["documents"], true()), ("decisions", T["decisions"], true()),
             ("records", T["records"], true()), ("withdrawals", T["withdrawals"], true()),
             ("status", T["status"], true()), ("cases", T["cases"], true()),
-            ("outbox_events", outbox, shared_privacy.sent_events(outbox))]
+            ("outbox_events", outbox, shared_privacy.sent_events(outbox)), ("replays", replays, true())]
 
 
 def erasure_receipt(conn, office: str, request_id) -> dict | None:

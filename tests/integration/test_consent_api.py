@@ -16,6 +16,7 @@ from tests.integration.test_consent_helpers import (  # noqa: F401
     count,
     deps,
     make_client,
+    multipart,
     open_case,
     outbox_types,
     record,
@@ -27,6 +28,12 @@ def _status(client, platform, case_id, purpose, user="kari-veileder"):
     response = client.get(f"/api/v1/status?case_id={case_id}&purpose={purpose}", headers=bearer(platform, user))
     assert response.status_code == 200, response.json
     return response.json
+
+
+def seen_by(client, platform, case_id, user):
+    """The caller's headers with the version of the case's consents it has just seen (If-Match: the ETag)."""
+    etag = client.get(f"/api/v1/cases/{case_id}", headers=bearer(platform, user)).headers["ETag"]
+    return {**bearer(platform, user), "If-Match": etag}
 
 
 def test_record_through_the_api_and_status_answers(consent):
@@ -81,6 +88,36 @@ def test_a_request_over_the_transport_limit_gets_a_norwegian_413(platform_factor
     assert count(platform, "records") == 0
 
 
+def _consent_fields(case_id, **fields):
+    return {"case_id": case_id, "signer_role": "candidate", "signer_name": "Ada Kandidat", "signed_on": "2026-11-20",
+            "decision_research_registration": "granted", **fields}
+
+
+@pytest.mark.parametrize("name", ["x" * 201, "x" * 1_000_000, "ø" * 40_000],
+                         ids=["one character over", "1 MB", "over the field limit, cut inside a character"])
+def test_a_too_long_field_is_refused_naming_that_field_and_its_limit_never_the_document(consent, name):
+    client = make_client(consent)
+    case_id = open_case(consent)
+    response = client.post("/api/v1/consents", headers=bearer(consent, "kari-veileder"),
+                           **multipart(_consent_fields(case_id, signer_name=name), document=PDF))
+    assert response.status_code == 422, response.json
+    assert response.json["errors"] == {"signer_name": ["Navnet kan være høyst 200 tegn."]}
+    assert count(consent, "records") == 0 and count(consent, "documents") == 0
+
+
+def test_a_scan_of_any_bytes_within_the_limit_is_taken_whole(consent):
+    # Line breaks and boundary-like bytes fall anywhere across the parser's reads in a real scan.
+    scan = b"%PDF-1.7\n" + (bytes(range(256)) + b"\r\n--\r\n") * 4000
+    client = make_client(consent)
+    case_id = open_case(consent)
+    response = client.post("/api/v1/consents", headers=bearer(consent, "kari-veileder"),
+                           **multipart(_consent_fields(case_id), document=scan))
+    assert response.status_code == 201, response.json
+    opened = client.get(f"/api/v1/documents/{response.json['document_id']}?reason=Kontroll%20av%20skann",
+                        headers=bearer(consent, "lise-kontakt"))
+    assert opened.status_code == 200 and opened.data == scan
+
+
 def test_bad_fields_name_the_field_and_store_nothing(consent):
     client = make_client(consent)
     case_id = open_case(consent, mentor_relation="none")
@@ -103,7 +140,7 @@ def test_withdrawal_publishes_at_once_and_status_says_no_from_then_on(consent):
     case_id = open_case(consent)
     record(consent, case_id, "candidate", {"research_registration": "granted", "interviews": "granted"})
     assert _status(client, consent, case_id, "research_registration")["granted"] is True
-    response = client.post("/api/v1/withdrawals", headers=bearer(consent, "lise-kontakt"),
+    response = client.post("/api/v1/withdrawals", headers=seen_by(client, consent, case_id, "lise-kontakt"),
                            json={"case_id": case_id, "signer_role": "candidate", "purposes": ["research_registration"]})
     assert response.status_code == 201, response.json
     assert response.json["data_policy"] == "erase" and "slettes" in response.json["data_policy_text"]
@@ -118,7 +155,7 @@ def test_withdrawal_publishes_at_once_and_status_says_no_from_then_on(consent):
     assert status["granted"] is False and status["state"] == "withdrawn"
     # The other purpose is untouched, and withdrawing again finds nothing to withdraw.
     assert _status(client, consent, case_id, "interviews")["state"] == "missing"  # mentor and employer never signed
-    again = client.post("/api/v1/withdrawals", headers=bearer(consent, "kari-veileder"),
+    again = client.post("/api/v1/withdrawals", headers=seen_by(client, consent, case_id, "kari-veileder"),
                         json={"case_id": case_id, "purposes": ["research_registration"]})
     assert again.status_code == 409 and "ikke noe gjeldende samtykke" in again.json["message"]
 
@@ -130,9 +167,10 @@ def test_withdrawal_and_its_event_are_one_transaction(consent):
     def broken_emit(conn, event_type, office, payload):
         raise RuntimeError("outbox unavailable")
 
+    cmd = {"case_id": case_id, "purposes": []}
     with pytest.raises(RuntimeError), consent.engine.begin() as conn:
         service.withdraw(conn, deps(consent, emit=broken_emit), "kristiansand", "lise-kontakt",
-                         {"case_id": case_id, "purposes": []})
+                         service.withdrawal_subject(conn, "kristiansand", cmd), cmd, expected_version=1)
     assert count(consent, "withdrawals") == 0
     with consent.engine.connect() as conn:
         evaluation = service.evaluate(conn, store.get_case(conn, case_id), case_id, "research_registration",
@@ -147,7 +185,8 @@ def test_withdraw_everything_in_one_call(consent):
     record(consent, case_id, "employer", {"interviews": "granted", "employer_survey": "granted"}, name="Leder AS")
     # The employer is the mentor: one signature fills both roles.
     assert _status(client, consent, case_id, "interviews")["granted"] is True
-    response = client.post("/api/v1/withdrawals", headers=bearer(consent, "kari-veileder"), json={"case_id": case_id})
+    response = client.post("/api/v1/withdrawals", headers=seen_by(client, consent, case_id, "kari-veileder"),
+                           json={"case_id": case_id})
     assert response.status_code == 201
     assert response.json["purposes"] == ["employer_survey", "interviews", "research_registration"]
     assert outbox_types(consent).count("consent.withdrawn") == 3

@@ -141,7 +141,8 @@ def test_focus_group_consent_concerns_a_person_of_the_office(consent):
     url = "/api/v1/status?subject_ref=ola-veileder&purpose=focus_groups"
     assert client.get(url, headers=bearer(consent, "lise-kontakt")).json["granted"] is True
     assert client.get(url, headers=bearer(consent, "per-veileder")).status_code == 404
-    response = client.post("/api/v1/withdrawals", headers=bearer(consent, "kari-veileder"),
+    seen = client.get("/api/v1/persons/ola-veileder", headers=bearer(consent, "kari-veileder")).headers["ETag"]
+    response = client.post("/api/v1/withdrawals", headers={**bearer(consent, "kari-veileder"), "If-Match": seen},
                            json={"subject_ref": "ola-veileder", "purposes": ["focus_groups"]})
     assert response.status_code == 201 and response.json["status"] == {"focus_groups": "withdrawn"}
     assert client.get(url, headers=bearer(consent, "lise-kontakt")).json["granted"] is False
@@ -153,7 +154,7 @@ def test_withdrawal_reaches_the_real_broker(platform_factory, pg_url, bus_vhost)
     case_id = open_case(platform)
     record(platform, case_id, "candidate", {"research_registration": "granted"})
     response = make_client(platform).post("/api/v1/withdrawals", headers=bearer(platform, "lise-kontakt"),
-                                           json={"case_id": case_id})
+                                           json={"case_id": case_id, "expected_version": 1})
     assert response.status_code == 201
     assert relay_pending(platform) == 2  # granted, then withdrawn
     connection = pika.BlockingConnection(pika.URLParameters(bus_vhost.admin_url))

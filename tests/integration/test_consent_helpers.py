@@ -84,6 +84,19 @@ def upload_form(case_id, decisions, document=PDF, filename="samtykke.pdf", **fie
     return data
 
 
+def multipart(fields: dict, document: bytes | None = None, filename: str = "samtykke.pdf") -> dict:
+    """The test client's arguments for a multipart body built in memory (the client would spool a large upload to a
+    temporary file it never closes)."""
+    boundary = "consent-test-" + "7f3a" * 8
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    if document is not None:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="document"; filename="{filename}"\r\n'
+                     f"Content-Type: application/pdf\r\n\r\n".encode() + document + b"\r\n")
+    return {"data": b"".join(parts) + f"--{boundary}--\r\n".encode(),
+            "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
 @pytest.fixture(name="consent")
 def consent_fixture(platform_factory, db_url):
     return consent_platform(platform_factory, db_url)

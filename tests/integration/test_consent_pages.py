@@ -4,12 +4,22 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from shared.auth import COOKIE_NAME
 from tests.fixtures.tokens import user_token
-from tests.integration.test_consent_helpers import PDF, consent_fixture, count, make_client, open_case, record  # noqa: F401
+from tests.integration.test_consent_helpers import (  # noqa: F401
+    PDF,
+    consent_fixture,
+    count,
+    make_client,
+    multipart,
+    open_case,
+    outbox_types,
+    record,
+)
 
 
 def signed_in(platform, user_id):
@@ -21,6 +31,12 @@ def signed_in(platform, user_id):
 def csrf(client, url):
     page = client.get(url)
     return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def hidden_fields(html, form_id):
+    """The hidden fields of one form of a rendered page (csrf_token, _form_token, expected_version, ...)."""
+    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', html, re.S).group(0)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form))
 
 
 @pytest.mark.parametrize("user,status", [("per-veileder", 404), ("anne-kontakt", 404), ("rune-forsker", 403),
@@ -75,11 +91,12 @@ def test_withdraw_page_needs_a_choice_then_withdraws_at_once(consent):
     case_id = open_case(consent)
     record(consent, case_id, "candidate", {"research_registration": "granted", "interviews": "granted"})
     client = signed_in(consent, "kari-veileder")
-    token = csrf(client, f"/saker/{case_id}")
-    nothing = client.post(f"/saker/{case_id}/trekk-tilbake", data={"csrf_token": token})
+    form = hidden_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "withdraw-form")
+    nothing = client.post(f"/saker/{case_id}/trekk-tilbake", data=form)
     assert nothing.status_code == 422 and "Velg hvilke formål" in nothing.get_data(as_text=True)
     assert count(consent, "withdrawals") == 0
-    done = client.post(f"/saker/{case_id}/trekk-tilbake", data={"csrf_token": token, "all_purposes": "yes",
+    form = hidden_fields(nothing.get_data(as_text=True), "withdraw-form")  # the form as shown again
+    done = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, "all_purposes": "yes",
                                                                   "signer_role": "candidate"})
     assert done.status_code == 302 and "melding=trukket" in done.headers["Location"]
     assert count(consent, "withdrawals") == 1 and count(consent, "decisions") == 2
@@ -100,3 +117,97 @@ def test_admin_uploads_a_new_template_version_on_the_page(consent):
     refused = counsellor.post("/maler", content_type="multipart/form-data", data={
         "csrf_token": token, "templates": (io.BytesIO(b"{}"), "maler.json")})
     assert refused.status_code == 403 and count(consent, "templates") == 6
+
+
+def _record_form(client, case_id, **fields):
+    form = hidden_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "record-form")
+    return {**form, "signer_role": "candidate", "signer_name": "Ada Kandidat", "signed_on": "2026-11-20",
+            "decision_research_registration": "granted", **fields}
+
+
+def test_a_too_long_name_on_the_page_is_blamed_on_the_name_and_what_was_typed_comes_back(consent):
+    case_id = open_case(consent)
+    client = signed_in(consent, "kari-veileder")
+    response = client.post(f"/saker/{case_id}/samtykke",
+                           **multipart(_record_form(client, case_id, signer_name="x" * 1_000_000), document=PDF))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Navnet kan være høyst 200 tegn." in html and "Filen er for stor" not in html
+    assert 'value="2026-11-20"' in html
+    assert re.search(r'name="decision_research_registration" value="granted" checked', html)
+    assert "Velg filen på nytt" in html  # the scan was fine, but a browser never keeps a chosen file
+    assert count(consent, "records") == 0 and count(consent, "documents") == 0
+
+
+def test_a_bad_field_keeps_what_was_typed_and_asks_for_the_file_again(consent):
+    case_id = open_case(consent)
+    client = signed_in(consent, "kari-veileder")
+    response = client.post(f"/saker/{case_id}/samtykke", **multipart(_record_form(
+        client, case_id, signed_on="2026-12-24", signer_national_id="12345678901"), document=PDF))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Skjemaet har 3 feil" in html
+    assert 'value="Ada Kandidat"' in html and 'value="12345678901"' in html and 'value="2026-12-24"' in html
+    assert re.search(r'name="decision_research_registration" value="granted" checked', html)
+    assert re.search(r'id="document-error">Filen er ikke lagret fordi skjemaet hadde feil. Velg filen på nytt.', html)
+    assert count(consent, "records") == 0
+    # The withdrawal form too: what was chosen comes back with the error.
+    record(consent, case_id, "candidate", {"research_registration": "granted", "interviews": "granted"})
+    form = hidden_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "withdraw-form")
+    refused = client.post(f"/saker/{case_id}/trekk-tilbake", data={
+        **form, "signer_role": "candidate", "purposes": "interviews", "requested_on": "2026-12-24"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "frem i tid" in html
+    assert re.search(r'<option value="candidate" selected>', html)
+    assert re.search(r'name="purposes" value="interviews" checked', html)
+    assert not re.search(r'name="purposes" value="research_registration" checked', html)
+    assert 'id="requested_on" name="requested_on" type="date" value="2026-12-24"' in html
+    assert count(consent, "withdrawals") == 0
+
+
+def test_a_consent_form_posted_twice_records_one_consent(consent):
+    case_id = open_case(consent)
+    client = signed_in(consent, "kari-veileder")
+    body = multipart(_record_form(client, case_id), document=PDF)
+    first = client.post(f"/saker/{case_id}/samtykke", **body)
+    second = client.post(f"/saker/{case_id}/samtykke", **body)  # a double click, or the browser's retry
+    assert first.status_code == second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"] and second.headers["Idempotent-Replayed"] == "true"
+    assert count(consent, "records") == 1 and count(consent, "documents") == 1
+    assert outbox_types(consent) == ["consent.granted"]
+
+
+def test_the_withdrawal_form_carries_the_version_it_showed_and_withdraws_once(consent):
+    case_id = open_case(consent)
+    record(consent, case_id, "candidate", {"research_registration": "granted", "interviews": "granted"})
+    client = signed_in(consent, "kari-veileder")
+    form = hidden_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "withdraw-form")
+    assert form["expected_version"] == "1" and form["_form_token"]
+    choice = {"purposes": "research_registration"}
+
+    without = client.post(f"/saker/{case_id}/trekk-tilbake",
+                          data={**{k: v for k, v in form.items() if k != "expected_version"}, **choice})
+    assert without.status_code == 428 and count(consent, "withdrawals") == 0
+
+    record(consent, case_id, "mentor", {"interviews": "granted"}, name="Mona Mentor")  # after the page was shown
+    stale = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, **choice})
+    html = stale.get_data(as_text=True)
+    assert stale.status_code == 409 and "endret siden du hentet den" in html
+    assert count(consent, "withdrawals") == 0
+    form = hidden_fields(html, "withdraw-form")  # shown again as it is now: a deliberate second try
+    assert form["expected_version"] == "2"
+
+    first = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, **choice})
+    again = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, **choice})  # the same form, twice
+    assert first.status_code == again.status_code == 302 and again.headers["Location"] == first.headers["Location"]
+    copy = {**form, "_form_token": "another-rendering", **choice}  # the same version from another tab
+    assert client.post(f"/saker/{case_id}/trekk-tilbake", data=copy).status_code == 409
+    assert count(consent, "withdrawals") == 1 and outbox_types(consent).count("consent.withdrawn") == 1
+
+
+def test_every_post_form_of_consents_pages_carries_a_form_token():
+    templates = Path(__file__).resolve().parents[2] / "services" / "consent" / "templates"
+    forms = [form for page in templates.rglob("*.html")
+             for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", page.read_text(), re.S | re.I)]
+    assert len(forms) >= 4
+    for form in forms:
+        assert '<input type="hidden" name="_form_token" value="{{ form_token() }}">' in form, form[:120]

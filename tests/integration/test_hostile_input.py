@@ -195,14 +195,17 @@ def test_a_json_body_over_the_data_limit_gets_a_norwegian_413_naming_the_body(ap
         assert "Filen" not in body["message"] and limits.human_size(limits.DATA_MAX_BYTES) in body["errors"]["json"][0]
 
 
-def test_a_form_field_over_the_field_limit_is_blamed_on_the_form_not_the_document(apps):
+def test_a_form_field_over_the_field_limit_is_blamed_on_that_field_not_the_document(apps):
     app, platform = apps("consent")
     body = (b'--b\r\nContent-Disposition: form-data; name="signer_name"\r\n\r\n' + b"x" * (limits.FIELD_MAX_BYTES + 1)
             + b'\r\n--b\r\nContent-Disposition: form-data; name="document"; filename="s.pdf"\r\n\r\n%PDF-1.7\r\n'
             + b"--b--\r\n")
     response = app.test_client().post("/api/v1/consents", data=body, content_type="multipart/form-data; boundary=b",
                                       headers=headers_for(platform.settings, "local_contact"))
-    body = assert_refused(response, status=413, field="form")
+    # Consent keeps such a field cut to the limit, so its schema names it with its own length limit (issue #14, 6).
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    body = response.get_json()
+    assert body["errors"]["signer_name"] == ["Navnet kan være høyst 200 tegn."]
     assert "document" not in body["errors"]
 
 

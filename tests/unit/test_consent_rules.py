@@ -1,9 +1,13 @@
-"""Consent rules without I/O: what a document may be, who must sign, and the audit chain's hash."""
+"""Consent rules without I/O: what a document may be, who must sign, the audit chain's hash, the forms' limits."""
+import inspect
 from datetime import UTC, datetime
 
 import pytest
+from marshmallow import Schema, fields, validate
 
+from services.consent import schemas
 from services.consent.domain import audit, signers, uploads
+from shared import limits
 
 TEMPLATE = {"signer_roles": ["candidate", "mentor", "employer"]}
 
@@ -62,3 +66,39 @@ def test_audit_hash_covers_every_field_and_the_previous_entry():
 def test_subject_keys_keep_cases_and_people_apart():
     assert signers.subject_key("0b1c", None) == "0b1c"
     assert signers.subject_key(None, "ola-veileder") == "person:ola-veileder"
+
+
+def _checks(field):
+    """Every validator of a field, of the items of a list and of a nested schema's fields."""
+    found = list(field.validators)
+    if isinstance(field, fields.List):
+        found += _checks(field.inner)
+    if isinstance(field, fields.Nested):
+        for inner in field.schema.fields.values():
+            found += _checks(inner)
+    return found
+
+
+def test_every_text_field_of_the_consent_form_is_limited_far_below_the_field_limit():
+    # A multipart field over shared.limits.FIELD_MAX_BYTES reaches the schema cut to that size
+    # (services/consent/multipart.py): it must still be refused there, by a length limit or a list of choices.
+    for name, field in schemas.ConsentForm().fields.items():
+        if not isinstance(field, fields.String) or isinstance(field, fields.UUID):
+            continue
+        bounds = [check.max for check in field.validators if isinstance(check, validate.Length) and check.max]
+        bounds += [max(map(len, check.choices)) for check in field.validators if isinstance(check, validate.OneOf)]
+        assert bounds and min(bounds) * 4 < limits.FIELD_MAX_BYTES, name  # at most 4 bytes a character
+
+
+def test_every_check_of_consents_schemas_speaks_norwegian():
+    found = 0
+    for schema in [cls for _, cls in inspect.getmembers(schemas, inspect.isclass) if issubclass(cls, Schema)]:
+        for name, field in schema().fields.items():
+            for check in _checks(field):
+                if isinstance(check, (validate.Length, validate.OneOf, validate.Range)):
+                    found += 1
+                    assert check.error is not None, f"{schema.__name__}.{name}: marshmallow's English default"
+    assert found > 10
+    errors = schemas.ConsentForm().validate({"signer_role": "candidate", "signer_name": "x" * 201,
+                                             "signed_on": "2026-11-20"})
+    assert errors == {"signer_name": ["Navnet kan være høyst 200 tegn."]}

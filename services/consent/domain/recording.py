@@ -14,6 +14,8 @@ from .uploads import UploadRefused, sniff_document
 DECISIONS = ("granted", "refused")
 METHODS = ("scanned_paper", "digital")
 ENABLED_METHODS = ("scanned_paper",)
+NAME_MAX_CHARS = 200
+NATIONAL_ID_MAX_CHARS = 20  # 11 digits, with room for the spaces people type between groups
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ def check_consent(cmd: dict, case: dict | None, templates: dict, today: date, ma
     name = (cmd.get("signer_name") or "").strip()
     if not name:
         err("signer_name", "Skriv navnet til den som har signert.")
-    elif len(name) > 200:
-        err("signer_name", "Navnet kan være høyst 200 tegn.")
+    elif len(name) > NAME_MAX_CHARS:
+        err("signer_name", f"Navnet kan være høyst {NAME_MAX_CHARS} tegn.")
     national_id = (cmd.get("signer_national_id") or "").replace(" ", "") or None
     if national_id is not None and not national_ids.is_valid(national_id, allow_synthetic_national_ids):
         err("signer_national_id", "Fødselsnummeret er ikke gyldig (11 siffer med riktige kontrollsiffer).")
