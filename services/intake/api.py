@@ -13,6 +13,7 @@ from shared.web import (
     roles_required,
     service_scope_required,
 )
+from shared.web.idempotency import not_replayed
 from shared.web.preconditions import expected_version, version_etag
 
 from . import access, service
@@ -110,6 +111,7 @@ def open_case(data):
 
 
 @blp.route("/cases/search", methods=["POST"])
+@not_replayed  # answers who has a case by national ID: never kept for a repeat
 @roles_required(*access.CASES)
 @blp.arguments(SearchIn())
 @blp.response(200, SearchOut)

@@ -94,7 +94,8 @@ def privacy_erase(user_id, confirmed):
     principal, _token = _as_local_contact(platform, user_id)
     try:
         with platform.engine.begin() as conn:
-            result = privacy.erase(conn, platform, principal, _national_id(), confirmed)
+            # No version to name: the command finds the person's cases and erases them in one transaction.
+            result = privacy.erase(conn, platform, principal, _national_id(), confirmed, expected_version=None)
     except (Invalid, privacy.NobodyFound) as error:
         raise click.ClickException(_refusal(error)) from None
     click.echo(json.dumps(privacy.jsonable(result), ensure_ascii=False, sort_keys=True))

@@ -20,6 +20,8 @@ import uuid
 from shared import privacy
 from shared.auth import NotFound
 from shared.privacy import jsonable
+from shared.replays import erase_replays
+from shared.web.preconditions import require_version
 
 from . import service, store
 from .domain import Invalid, rules
@@ -53,6 +55,12 @@ def person_case_ids(conn, platform, office: str, national_id, for_update: bool =
     if not ids:
         raise NobodyFound(NOBODY)
     return ids
+
+
+def person_version(conn, office: str, case_ids) -> int:
+    """The version of what the office holds about the person: the sum of their cases' revisions, so any change of
+    any of their cases, or a new case, gives another. An erasure names the version its confirmation showed."""
+    return store.revision_total(conn, office, case_ids)
 
 
 # ---------------------------------------------------------------- access: intake's part
@@ -90,6 +98,7 @@ def access_request(platform, peers, principal, token: str, national_id) -> dict:
     with platform.engine.connect() as conn:
         case_ids = person_case_ids(conn, platform, office, national_id)
         exported = export_cases(conn, platform, office, case_ids)
+        version = person_version(conn, office, case_ids)
         policy = withdrawal_policy(conn, platform)
         office_row = platform.directory.office(conn, office) or {"code": office, "name": office}
     request_id = str(uuid.uuid4())
@@ -114,6 +123,7 @@ def access_request(platform, peers, principal, token: str, national_id) -> dict:
         "registry": {"included": False, "explanation": REGISTRY_TEXT, "data_policy": policy,
                      "on_erasure": REGISTRY_ON_ERASURE[policy]},
         "counts": counts,
+        "version": version,
     })
 
 
@@ -125,10 +135,13 @@ def _audit(platform, principal, request_id, action, counts, case_count, outcome=
 
 
 # ---------------------------------------------------------------- erasure
-def erase(conn, platform, principal, national_id, confirmed: bool) -> dict:
+def erase(conn, platform, principal, national_id, confirmed: bool, expected_version: int | None) -> dict:
     """Delete everything intake holds about the person in this office and tell the other services (outbox).
 
-    Runs in the caller's transaction: the deletion, the `case.erased` event and the audit row commit together."""
+    `expected_version` is the `person_version` the confirmation showed: another one is a 409 (werkzeug Conflict),
+    checked with the person's cases locked. None only for the command line, which finds and erases at once.
+    Runs in the caller's transaction: the deletion, the kept answers of requests about the cases, the `case.erased`
+    event and the audit row commit together."""
     errors = {}
     if confirmed is not True:
         errors["confirm"] = ["Bekreft at alt om personen skal slettes. Slettingen kan ikke angres."]
@@ -138,11 +151,14 @@ def erase(conn, platform, principal, national_id, confirmed: bool) -> dict:
         raise Invalid({**error.errors, **errors}, "Slettingen ble ikke utført: rett feltene som er merket.") from None
     if errors:
         raise Invalid(errors, "Slettingen ble ikke utført: rett feltene som er merket.")
+    if expected_version is not None:
+        require_version(expected_version, person_version(conn, principal.office, case_ids), "Personens saker")
     request_id = str(uuid.uuid4())
     counts = privacy.remove(conn, store.erasure_steps(conn, platform, principal.office, case_ids))
     policy = withdrawal_policy(conn, platform)
     platform.emit(conn, "case.erased", principal.office,
                   {"request_id": request_id, "case_ids": case_ids, "data_policy": policy})
+    erase_replays(conn, case_ids)
     entry = store.record_privacy_request(conn, request_id=request_id, action="erasure", office=principal.office,
                                          actor=principal.subject, actor_role=principal.role, at=platform.clock.now(),
                                          counts=counts, case_count=len(case_ids))

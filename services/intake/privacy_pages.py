@@ -10,9 +10,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.auth import require_role
 from shared.web import current_platform, current_principal
+from shared.web.idempotency import not_replayed
+from shared.web.preconditions import expected_version
 
 from . import access, privacy, service
 from .domain import Invalid
@@ -86,6 +89,7 @@ def privacy_start():
 
 
 @pages.post("/personvern/innsyn")
+@not_replayed  # the answer is the person's whole file: never kept for a repeat
 def privacy_access():
     principal = _local_contact()
     national_id = request.form.get("national_id", "")
@@ -110,35 +114,44 @@ def privacy_access():
 
 @pages.post("/personvern/sletting")
 def privacy_erase():
-    """First post: the confirmation page (what will be deleted); second post (step=confirm): the erasure."""
+    """First post: the confirmation page (what will be deleted, and its version); second post (step=confirm): the
+    erasure of what that page showed (`expected_version`: 428 without it, 409 with the page again when the person's
+    cases changed meanwhile)."""
     principal = _local_contact()
     national_id = request.form.get("national_id", "")
     platform = current_platform()
     confirming = request.form.get("step") == "confirm"
     try:
         if confirming:
+            seen = expected_version()
             with platform.engine.begin() as conn:
-                result = privacy.erase(conn, platform, principal, national_id, request.form.get("confirm") == "ja")
+                result = privacy.erase(conn, platform, principal, national_id, request.form.get("confirm") == "ja",
+                                       seen)
             return redirect(url_for("intake_pages.privacy_receipt", request_id=result["request_id"]))
-        with platform.engine.connect() as conn:
-            case_ids = privacy.person_case_ids(conn, platform, principal.office, national_id)
-            summary = privacy.export_cases(conn, platform, principal.office, case_ids)
-            policy = privacy.withdrawal_policy(conn, platform)
-        return _confirm_page(national_id, summary, policy, {}, 200)
+        return _confirm_page(principal, national_id, {}, 200)
     except privacy.NobodyFound:
         return _start(errors={"national_id": [privacy.NOBODY]}, status=404, national_id=national_id)
+    except VersionConflict as error:
+        errors, status = {"confirm": [error.description]}, 409
     except Invalid as error:
-        if confirming and set(error.errors) == {"confirm"}:
-            with platform.engine.connect() as conn:
-                case_ids = privacy.person_case_ids(conn, platform, principal.office, national_id)
-                summary = privacy.export_cases(conn, platform, principal.office, case_ids)
-                policy = privacy.withdrawal_policy(conn, platform)
-            return _confirm_page(national_id, summary, policy, error.errors, 422)
-        return _start(errors=error.errors, status=422, national_id=national_id)
+        if not (confirming and set(error.errors) == {"confirm"}):
+            return _start(errors=error.errors, status=422, national_id=national_id)
+        errors, status = error.errors, 422
+    try:  # the confirmation again, as the person's cases are now
+        return _confirm_page(principal, national_id, errors, status)
+    except privacy.NobodyFound:  # erased meanwhile
+        return _start(errors={"national_id": [privacy.NOBODY]}, status=404, national_id=national_id)
 
 
-def _confirm_page(national_id, summary, policy, errors, status):
-    return render_template("intake/privacy_erase.html", national_id=national_id, cases=summary,
+def _confirm_page(principal, national_id, errors, status):
+    """What an erasure of the person deletes here, as of now, with the version its form names."""
+    platform = current_platform()
+    with platform.engine.connect() as conn:
+        case_ids = privacy.person_case_ids(conn, platform, principal.office, national_id)
+        summary = privacy.export_cases(conn, platform, principal.office, case_ids)
+        version = privacy.person_version(conn, principal.office, case_ids)
+        policy = privacy.withdrawal_policy(conn, platform)
+    return render_template("intake/privacy_erase.html", national_id=national_id, cases=summary, version=version,
                            counts=privacy.intake_counts(summary), kind_labels=KIND_LABELS, errors=errors,
                            labels=LABELS, registry_text=privacy.REGISTRY_ON_ERASURE[policy]), status
 

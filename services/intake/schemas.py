@@ -252,6 +252,8 @@ class AccessIn(StrictSchema):
 
 class ErasureIn(AccessIn):
     confirm = fields.Boolean(load_default=False, metadata={"description": "must be true: an erasure cannot be undone"})
+    expected_version = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "the access document's version (its ETag's number); or send If-Match"})
 
 
 class OfficeRef(StrictSchema):
@@ -278,6 +280,8 @@ class AccessDocumentOut(StrictSchema):
     notifications = fields.List(fields.Dict(), required=True, metadata={"description": "notify: per case"})
     registry = fields.Nested(RegistryPart, required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    version = fields.Integer(required=True, metadata={
+        "description": "what the office holds about the person, as a version (also the ETag): the erasure names it"})
 
 
 class ErasureOut(StrictSchema):

@@ -149,6 +149,13 @@ def case_ids_of_candidate(conn, office: str, candidate_key: str, for_update: boo
     return [row[0] for row in conn.execute(query.with_for_update() if for_update else query)]
 
 
+def revision_total(conn, office: str, case_ids) -> int:
+    """The sum of the cases' revisions: it grows with every change of any of them, and with every case added."""
+    cases = T["cases"]
+    return conn.execute(select(func.coalesce(func.sum(cases.c.revision), 0)).where(
+        cases.c.office == office, cases.c.id.in_([str(i) for i in case_ids]))).scalar()
+
+
 def open_cases_everywhere(conn) -> list[tuple[str, str]]:
     """(case id, office) of every open case of every office, by office and opening date."""
     cases = T["cases"]
@@ -460,12 +467,14 @@ def erasure_steps(conn, platform, office: str, case_ids) -> list:
 
 
 def retention_steps(platform) -> list:
-    """Every case of every office and every row under it, and the sent outbox rows (they carry keyed hashes)."""
+    """Every case of every office and every row under it, the sent outbox rows (they carry keyed hashes) and every
+    kept answer of a repeated request (they may quote a case)."""
     outbox = platform.tables["outbox"]
     return [("contacts", T["contacts"], true()), ("measures", T["measures"], true()),
             ("closures", T["closures"], true()), ("history", T["history"], true()),
             ("disclosures", T["disclosures"], true()), ("cases", T["cases"], true()),
-            ("outbox_events", outbox, privacy.sent_events(outbox))]
+            ("outbox_events", outbox, privacy.sent_events(outbox)),
+            ("replays", platform.tables["replays"], true())]
 
 
 PRIVACY_LOG = T["privacy_log"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -29,10 +30,11 @@ from services.notify.service import sweep_once
 from services.registry import handlers as registry_handlers
 from services.registry import tables as rt
 from services.registry.app import create_app as registry_app
+from shared.auth import COOKIE_NAME
 from shared.bus.consumer import apply_envelope, drain
 from shared.bus.relay import relay_pending
 from tests.fixtures.db import create_pg_database
-from tests.fixtures.tokens import user_auth_header
+from tests.fixtures.tokens import user_auth_header, user_token
 from tests.integration.test_consent_helpers import PNG, consent_platform
 from tests.integration.test_consent_helpers import record as record_consent
 
@@ -124,8 +126,27 @@ class World:
     def headers(self, user_id="lise-kontakt"):
         return user_auth_header(self.intake, user_id)
 
-    def post(self, path, body, user_id="lise-kontakt"):
-        return self.client.post(path, json=body, headers=self.headers(user_id))
+    def post(self, path, body, user_id="lise-kontakt", headers=None):
+        return self.client.post(path, json=body, headers={**self.headers(user_id), **(headers or {})})
+
+    def seen(self, user_id="lise-kontakt"):
+        """The version of the person's cases as the access document shows it (its ETag), for an erasure."""
+        access = self.post("/api/v1/privacy/access", {"national_id": self.national_id}, user_id)
+        assert access.status_code == 200, access.get_json()
+        return {"If-Match": access.headers["ETag"]}
+
+
+def page_client(w, user_id="lise-kontakt"):
+    """A browser's way in: the sign-in cookie, so the forms' CSRF and `_form_token` fields count."""
+    client = w.app.test_client()
+    client.set_cookie(COOKIE_NAME, user_token(w.intake, user_id), path="/")
+    return client
+
+
+def form_fields(html, form_id):
+    """The hidden fields of the rendered form `form_id`: what a browser sends back with the visible ones."""
+    form = re.search(rf'<form\b[^>]*id="{form_id}"[^>]*>(.*?)</form>', html, re.S).group(1)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
 
 
 def count(platform, table, *where):
@@ -212,7 +233,7 @@ def test_bad_input_nobody_another_offices_person_or_a_silent_service_change_noth
     assert malformed.status_code == 422
     assert malformed.get_json()["errors"]["national_id"] == ["Fødselsnummeret må ha 11 siffer."]
     wrong_checksum = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id[:-1] + str(
-        (int(w.national_id[-1]) + 1) % 10), "confirm": True})
+        (int(w.national_id[-1]) + 1) % 10), "confirm": True, "expected_version": 1})
     assert wrong_checksum.status_code == 422
     assert "kontrollsifrene" in wrong_checksum.get_json()["errors"]["national_id"][0]
     nobody = w.post("/api/v1/privacy/access", {"national_id": "15076500565"})
@@ -222,9 +243,9 @@ def test_bad_input_nobody_another_offices_person_or_a_silent_service_change_noth
     q_fnr = w.q_bergen["national_id"]
     other = w.post("/api/v1/privacy/access", {"national_id": q_fnr})
     assert (other.status_code, other.get_json()) == (404, nobody.get_json())
-    other_erase = w.post("/api/v1/privacy/erasure", {"national_id": q_fnr, "confirm": True})
+    other_erase = w.post("/api/v1/privacy/erasure", {"national_id": q_fnr, "confirm": True, "expected_version": 1})
     assert (other_erase.status_code, other_erase.get_json()) == (404, nobody.get_json())
-    unconfirmed = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id})
+    unconfirmed = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "expected_version": 1})
     assert unconfirmed.status_code == 422 and list(unconfirmed.get_json()["errors"]) == ["confirm"]
     # Roles: a counsellor of the office, an admin: refused; consent does not hand another office's case out.
     assert w.post("/api/v1/privacy/access", {"national_id": w.national_id}, "kari-veileder").status_code == 403
@@ -251,9 +272,9 @@ def test_bad_input_nobody_another_offices_person_or_a_silent_service_change_noth
 def test_erasure_deletes_in_every_service_over_the_broker_and_audits_counts(world):
     w = world
     p_ids = [w.p_closed["case_id"], w.p_open["case_id"]]
-    assert w.post("/api/v1/privacy/access", {"national_id": w.national_id}).status_code == 200  # see, then erase
+    seen = w.seen()  # see, then erase
     assert count(w.registry, rt.closures) == 2  # P's closed cases in Kristiansand and in Bergen vest
-    response = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "confirm": True})
+    response = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "confirm": True}, headers=seen)
     assert response.status_code == 200, response.get_json()
     receipt = response.get_json()
     assert sorted(receipt["case_ids"]) == sorted(p_ids)
@@ -324,7 +345,8 @@ def test_erasure_deletes_in_every_service_over_the_broker_and_audits_counts(worl
     with w.intake.engine.begin() as conn:
         settings = conn.execute(select(project.c.settings)).scalar()
         conn.execute(update(project).values(settings={**settings, "withdrawal_policy": "research_exemption"}))
-    response = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "confirm": True}, "anne-kontakt")
+    response = w.post("/api/v1/privacy/erasure", {"national_id": w.national_id, "confirm": True}, "anne-kontakt",
+                      headers=w.seen("anne-kontakt"))
     assert response.status_code == 200 and response.get_json()["data_policy"] == "research_exemption"
     assert "forskningsunntaket" in response.get_json()["registry"]
     w.deliver_intake()
@@ -333,6 +355,103 @@ def test_erasure_deletes_in_every_service_over_the_broker_and_audits_counts(worl
     row = [r for r in log_rows(w.registry, rt.privacy_log) if r["office"] == "bergen-vest"][0]
     assert row["outcome"] == "research_exemption" and row["counts"]["marked"] == 1
     assert count(w.intake, it.cases) == 1 and count(w.consent, ct.records) == 0  # Q's case is all that is left
+
+
+def test_an_erasure_acts_on_the_version_the_local_contact_saw_and_takes_the_kept_answers_along(world):
+    w = world
+    p_ids = [w.p_closed["case_id"], w.p_open["case_id"]]
+    erase = {"national_id": w.national_id, "confirm": True}
+    before = snapshot(w)
+    missing = w.post("/api/v1/privacy/erasure", erase)
+    assert missing.status_code == 428 and "expected_version" in missing.get_json()["message"]
+    assert snapshot(w) == before
+
+    seen = w.seen()
+    document = w.post("/api/v1/privacy/access", {"national_id": w.national_id}).get_json()
+    assert seen == {"If-Match": f'"v{document["version"]}"'}
+    # A counsellor changes P's open case after the local contact looked (with a key: its answer is kept); an
+    # answer about Q's case in Bergen vest is kept too.
+    kari, per = user_auth_header(w.intake, "kari-veileder"), user_auth_header(w.intake, "per-veileder")
+    assert w.client.put(f"/api/v1/cases/{w.p_open['case_id']}/plan", json={"plan_tasks": "Lager"},
+                        headers={**kari, "Idempotency-Key": "plan-p-1"}).status_code == 200
+    assert w.client.put(f"/api/v1/cases/{w.q_bergen['case_id']}/plan", json={"plan_tasks": "Lager"},
+                        headers={**per, "Idempotency-Key": "plan-q-1"}).status_code == 200
+    replays = w.intake.tables["replays"]
+    assert count(w.intake, replays, replays.c.case_id.in_(p_ids)) == 1
+
+    stale = w.post("/api/v1/privacy/erasure", erase, headers=seen)
+    assert stale.status_code == 409
+    assert f"nå er den versjon {document['version'] + 1}" in stale.get_json()["message"]
+    assert count(w.intake, it.cases, it.cases.c.id.in_(p_ids)) == 2
+
+    now = {**w.seen(), "Idempotency-Key": "erase-p-1"}
+    first = w.post("/api/v1/privacy/erasure", erase, headers=now)
+    repeat = w.post("/api/v1/privacy/erasure", erase, headers=now)
+    assert (first.status_code, repeat.status_code) == (200, 200)
+    assert repeat.headers["Idempotent-Replayed"] == "true" and repeat.get_json() == first.get_json()
+    assert count(w.intake, w.intake.tables["outbox"], w.intake.tables["outbox"].c.event_type == "case.erased") == 1
+    assert count(w.intake, replays, replays.c.case_id.in_(p_ids)) == 0  # went with the cases
+    assert count(w.intake, replays, replays.c.case_id == w.q_bergen["case_id"]) == 1
+
+
+def test_reads_of_a_person_are_never_kept_for_a_repeat(world):
+    w = world
+    replays = w.intake.tables["replays"]
+    key = {"Idempotency-Key": "read-1"}
+    for path, body, user in (("/api/v1/privacy/access", {"national_id": w.national_id}, "lise-kontakt"),
+                             ("/api/v1/cases/search", {"national_id": w.national_id}, "kari-veileder")):
+        answers = [w.post(path, body, user, headers=key) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 200], path
+        assert all("Idempotent-Replayed" not in a.headers for a in answers), path
+    client = page_client(w)
+    access = form_fields(client.get("/personvern").get_data(as_text=True), "access-form")
+    for path in ("/personvern/innsyn", "/sok"):
+        for _ in range(2):
+            assert client.post(path, data={**access, "national_id": w.national_id}).status_code in (200, 302), path
+    assert count(w.intake, replays) == 0
+    assert [r["action"] for r in log_rows(w.intake, it.privacy_log)] == ["access_export"] * 4  # each one made
+
+
+def test_the_erase_page_names_what_it_showed_and_a_double_click_erases_once(world):
+    w = world
+    client = page_client(w)
+    access = form_fields(client.get("/personvern").get_data(as_text=True), "access-form")
+    shown = client.post("/personvern/innsyn", data={**access, "national_id": w.national_id}).get_data(as_text=True)
+    start = form_fields(shown, "erase-start-form")
+    page = client.post("/personvern/sletting", data=start).get_data(as_text=True)
+    confirm = form_fields(page, "erase-form")
+    version = w.post("/api/v1/privacy/access", {"national_id": w.national_id}).get_json()["version"]
+    assert confirm["expected_version"] == str(version) and f"versjon {version}" in page
+    without = {name: value for name, value in confirm.items() if name != "expected_version"}
+    assert client.post("/personvern/sletting", data={**without, "confirm": "ja"}).status_code == 428
+
+    first = client.post("/personvern/sletting", data={**confirm, "confirm": "ja"})
+    second = client.post("/personvern/sletting", data={**confirm, "confirm": "ja"})
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert "/personvern/sletting/" in first.headers["Location"]
+    assert [r["action"] for r in log_rows(w.intake, it.privacy_log)].count("erasure") == 1
+    replays = w.intake.tables["replays"]
+    # The confirmation page was kept under one of P's case ids and went with the cases; what is kept is the
+    # erasure's answer, the receipt's address (no person in it).
+    assert count(w.intake, replays) == 1
+    assert count(w.intake, replays, replays.c.case_id.in_([w.p_closed["case_id"], w.p_open["case_id"]])) == 0
+
+
+def test_the_erase_page_shows_the_cases_again_when_they_changed_after_it_was_shown(world):
+    w = world
+    client = page_client(w)
+    access = form_fields(client.get("/personvern").get_data(as_text=True), "access-form")
+    shown = client.post("/personvern/innsyn", data={**access, "national_id": w.national_id}).get_data(as_text=True)
+    confirm = form_fields(client.post("/personvern/sletting", data=form_fields(shown, "erase-start-form"))
+                          .get_data(as_text=True), "erase-form")
+    assert w.client.put(f"/api/v1/cases/{w.p_open['case_id']}/plan", json={"plan_tasks": "Lager"},
+                        headers=user_auth_header(w.intake, "kari-veileder")).status_code == 200
+    refused = client.post("/personvern/sletting", data={**confirm, "confirm": "ja"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "er endret siden du hentet den" in html
+    assert form_fields(html, "erase-form")["expected_version"] == str(int(confirm["expected_version"]) + 1)
+    assert count(w.intake, it.cases, it.cases.c.id == w.p_open["case_id"]) == 1
 
 
 # ---------------------------------------------------------------- retention
