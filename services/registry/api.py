@@ -1,4 +1,5 @@
-"""The researchers' API (role researcher only): exports, change feed, codebook and the report's tables."""
+"""The registry's API: exports, change feed, codebook and the report's tables for researchers; releases (cut by the
+admin, files and tables for researchers) and the download log (admin). Roles in access.py."""
 from __future__ import annotations
 
 import csv
@@ -6,10 +7,11 @@ import io
 
 from flask import Response
 
-from shared.web import ApiBlueprint, current_platform, error_response, roles_required
+from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import access, schemas, service
-from .domain.errors import TableRequestError
+from .domain import releases as releases_domain
+from .domain.errors import ReleaseError, TableRequestError
 from .domain.reports import distribution_csv_lines, table1_csv_lines
 
 blp = ApiBlueprint("registry_api", __name__, url_prefix="/api/v1",
@@ -110,3 +112,78 @@ def distribution(query, table_id):
     if query["format"] == "csv":
         return _csv_response(distribution_csv_lines(table), f"tabell-{table_id}-{query['by']}.csv")
     return table
+
+
+# ---------------------------------------------------------------- releases
+def _release_refused(error: ReleaseError):
+    return error_response(error.status, str(error))
+
+
+@blp.route("/releases", methods=["GET"])
+@blp.response(200, schemas.ReleasesOut)
+@roles_required(*access.RELEASE_VIEW)
+def releases():
+    """Every release version, newest first, with its notes (errata) and manifest (file, rows, bytes, SHA-256)."""
+    return {"releases": service.list_releases(current_platform())}
+
+
+@blp.route("/releases", methods=["POST"])
+@blp.arguments(schemas.CutIn)
+@blp.response(201, schemas.ReleaseOut)
+@roles_required(*access.RELEASE_ADMIN)
+def cut_release(body):
+    """Cut a release at the newest change (the command `flask … registry release cut` does the same)."""
+    return service.cut_release(current_platform(), current_principal().subject, labels=body["labels"])
+
+
+@blp.route("/releases/<release_id>", methods=["GET"])
+@blp.response(200, schemas.ReleaseOut)
+@roles_required(*access.RELEASE_VIEW)
+def release(release_id):
+    try:
+        return service.get_release(current_platform(), release_id)
+    except ReleaseError as error:
+        return _release_refused(error)
+
+
+@blp.route("/releases/<release_id>/files/<name>", methods=["GET"])
+@blp.doc(responses={200: {"description": "the file; X-Content-SHA256 as in the manifest; the download is logged"},
+                    410: {"description": "deleted after an erasure: take the release's next version"}})
+@roles_required(*access.RESEARCH)
+def release_file(release_id, name):
+    try:
+        content = service.download(current_platform(), release_id, name, current_principal().subject)
+    except ReleaseError as error:
+        return _release_refused(error)
+    response = Response(content, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f'attachment; filename="{release_id}-{name}"'
+    response.headers["X-Content-SHA256"] = releases_domain.manifest_entry(name, content, None)["sha256"]
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/releases/<release_id>/tables/<table_id>", methods=["GET"])
+@blp.arguments(schemas.DistributionQuery, location="query")
+@blp.response(200, schemas.ReleaseTableOut)
+@blp.doc(responses=schemas.CSV_TOO)
+@roles_required(*access.RESEARCH)
+def release_table(query, release_id, table_id):
+    """A table of the release, from its own rows: the same every time."""
+    try:
+        table = service.release_distribution(current_platform(), release_id, table_id, by=query["by"],
+                                             **_filters(query))
+    except TableRequestError as error:
+        return _refused(error)
+    except ReleaseError as error:
+        return _release_refused(error)
+    if query["format"] == "csv":
+        return _csv_response(distribution_csv_lines(table), f"{release_id}-tabell-{table_id}-{query['by']}.csv")
+    return table
+
+
+@blp.route("/downloads", methods=["GET"])
+@blp.response(200, schemas.DownloadLogOut)
+@roles_required(*access.RELEASE_ADMIN)
+def downloads():
+    """Who downloaded which release file when, with the hash chain's verdict."""
+    return service.download_log(current_platform())

@@ -1,6 +1,7 @@
 """Registry operations in the Flask CLI: `flask --app services.registry.wsgi <command>`.
 
-registry purge-waiting | registry replay --file envelopes.jsonl | demo seed | privacy retention
+registry purge-waiting | registry replay --file envelopes.jsonl | registry release cut / recut |
+registry downloads verify | demo seed | privacy retention
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from shared import privacy as shared_privacy
 from shared.bus.envelope import InvalidEvent
 
 from . import demo, handlers, privacy, service, tables
+from .domain.errors import ReleaseError
 
-registry_cli = AppGroup("registry", help="The research registry's ingest housekeeping.")
+registry_cli = AppGroup("registry", help="The research registry's ingest housekeeping and releases.")
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
@@ -49,6 +51,45 @@ def replay(path):
     click.echo(json.dumps(outcomes, sort_keys=True))
 
 
+release_cli = AppGroup("release", help="Research data releases.")
+downloads_cli = AppGroup("downloads", help="The hash-chained log of release downloads.")
+
+
+@release_cli.command("cut")
+@click.option("--labels", type=click.Choice(["nb", "en"]), default="nb", help="language of the SPSS/Stata labels")
+@click.option("--cursor", type=int, default=None, help="must be the newest change (the default)")
+@click.option("--by", "actor", default="operator", help="who cuts it (recorded in the release)")
+def cut(labels, cursor, actor):
+    """Cut a release at the newest change: files in every format, manifest, codebook, DDI XML, notes."""
+    try:
+        record = service.cut_release(_platform(), actor, labels=labels, cursor=cursor)
+    except ReleaseError as error:
+        click.echo(f"refused: {error}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps({"release": record["id"], "cursor": record["cursor"], "cases": record["notes"]["cases"],
+                           "files": len(record["manifest"]), "errata": len(record["notes"]["errata"])}))
+
+
+@release_cli.command("recut")
+@click.option("--by", "actor", default="operator", help="who re-cuts (recorded in the release)")
+def recut(actor):
+    """Re-cut every release version an erasure withdrew; prints the researchers who downloaded it, to be told."""
+    for done in service.recut_withdrawn(_platform(), actor):
+        click.echo(json.dumps({"release": done["release"]["id"], "recut_of": done["release"]["notes"]["recut_of"],
+                               "tell": done["tell"]}))
+
+
+@downloads_cli.command("verify")
+def verify_downloads():
+    """Recompute the download log's hash chain; exit 1 and say what is wrong if an entry was edited or removed."""
+    log = service.download_log(_platform())
+    for problem in log["problems"]:
+        click.echo(problem)
+    if log["problems"]:
+        sys.exit(1)
+    click.echo(f"download log intact: {len(log['entries'])} entries")
+
+
 @demo_cli.command("seed")
 def seed():
     """The report's 21 cases of table 1, with research consent, straight into the registry's ingest."""
@@ -57,6 +98,10 @@ def seed():
 
 
 privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, tables.privacy_log)
+
+
+registry_cli.add_command(release_cli)
+registry_cli.add_command(downloads_cli)
 
 
 def register(app):

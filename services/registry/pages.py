@@ -1,16 +1,18 @@
-"""Norwegian pages for researchers: charts, the report's tables (suppressed) and download buttons."""
+"""Norwegian pages: for researchers the charts, the report's tables (suppressed; the API's filters) and downloads;
+the releases page (researchers: notes, manifest and files; the admin: the same records, the cut form and the
+download log)."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from shared.web import current_platform, roles_required
+from shared.web import current_platform, current_principal, roles_required
 
 from . import access, charts, service
 from .domain.codebook import label
 from .domain.errors import TableRequestError
 from .domain.reports import DISTRIBUTIONS
-from .schemas import TablePageForm
+from .schemas import CutIn, TablePageForm
 
 pages = Blueprint("registry_pages", __name__, template_folder="templates")
 
@@ -35,21 +37,58 @@ def index():
 @pages.get("/tabeller/<table_id>")
 @roles_required(*access.RESEARCH)
 def table_page(table_id):
+    """A table with the API's filters (office, county, period_from, period_to) and breakdown."""
     platform = current_platform()
+    schema = TablePageForm()
     errors = {}
     try:
-        by = TablePageForm().load({"by": request.args["by"]} if "by" in request.args else {})["by"]
+        form = schema.load({name: request.args[name] for name in schema.fields if request.args.get(name)})
     except ValidationError as error:
-        errors["by"] = error.messages["by"][0]
-        by = "office"
-    if table_id == "1":
-        return render_template("registry/table1.html", rows=service.table1(platform)["rows"], label=label)
+        errors = {name: messages[0] for name, messages in error.messages.items()}
+        form = schema.load({})
+    filters = {k: form[k] for k in ("office", "county", "period_from", "period_to") if form.get(k)}
     try:
-        table = service.distribution(platform, table_id, by=by)
-    except TableRequestError:
-        return render_template("error.html", status=404, message="Fant ikke tabellen."), 404
-    return render_template("registry/table.html", table=table, by=by, by_labels=BY_LABELS, errors=errors,
-                           tables=DISTRIBUTIONS, threshold=table["threshold"])
+        if table_id == "1":
+            rows = service.table1(platform, **filters)["rows"]
+            return render_template("registry/table1.html", rows=rows, label=label, form=form, errors=errors)
+        table = service.distribution(platform, table_id, by=form["by"], **filters)
+    except TableRequestError as error:
+        if error.field == "table":
+            return render_template("error.html", status=404, message="Fant ikke tabellen."), 404
+        errors[error.field] = str(error)
+        return render_template("registry/table.html", table=None, form=form, by_labels=BY_LABELS, errors=errors,
+                               tables=DISTRIBUTIONS, threshold=None, filters=filters), 422
+    return render_template("registry/table.html", table=table, form=form, by=form["by"], by_labels=BY_LABELS,
+                           errors=errors, tables=DISTRIBUTIONS, threshold=table["threshold"], filters=filters)
+
+
+def _releases_page(errors=None, status=200):
+    principal = current_principal()
+    platform = current_platform()
+    log = service.download_log(platform) if principal.role in access.RELEASE_ADMIN else None
+    return render_template("registry/releases.html", releases=service.list_releases(platform), log=log,
+                           may_cut=principal.role in access.RELEASE_ADMIN,
+                           may_download=principal.role in access.RESEARCH, errors=errors or {},
+                           done=request.args.get("utgitt")), status
+
+
+@pages.get("/utgivelser")
+@roles_required(*access.RELEASE_VIEW)
+def releases_page():
+    return _releases_page()
+
+
+@pages.post("/utgivelser")
+@roles_required(*access.RELEASE_ADMIN)
+def cut_release():
+    principal = current_principal()
+    schema = CutIn()
+    try:
+        form = schema.load({name: request.form[name] for name in schema.fields if name in request.form})
+    except ValidationError as error:
+        return _releases_page(errors={name: messages[0] for name, messages in error.messages.items()}, status=422)
+    record = service.cut_release(current_platform(), principal.subject, labels=form["labels"])
+    return redirect(url_for("registry_pages.releases_page", utgitt=record["id"]))
 
 
 @pages.get("/kodebok")

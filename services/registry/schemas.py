@@ -37,10 +37,15 @@ class DistributionQuery(FilterQuery):
     by = fields.String(load_default="office", validate=validate.OneOf(BY))
 
 
-class TablePageForm(StrictSchema):
-    """The table page's breakdown (the page reads only this parameter)."""
+class TablePageForm(FilterQuery):
+    """The table page's form: the API's filters and the breakdown."""
 
     by = fields.String(load_default="office", validate=validate.OneOf(BY, error="Velg kontor, fylke eller år."))
+
+
+class CutIn(StrictSchema):
+    labels = fields.String(load_default="nb", validate=validate.OneOf(("nb", "en")), metadata={
+        "description": "language of the SPSS and Stata labels"})
 
 
 # ---------------------------------------------------------------- answers
@@ -133,3 +138,66 @@ class DistributionOut(StrictSchema):
 
 
 CSV_TOO = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # format=csv answers the same as CSV
+
+
+class ManifestEntry(StrictSchema):
+    file = fields.String(required=True)
+    rows = fields.Integer(required=True, allow_none=True)
+    bytes = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+
+
+class Erratum(StrictSchema):
+    case_pseudonym = fields.String(required=True)
+    change = fields.String(required=True)
+    seq = fields.Integer(required=True, allow_none=True)
+
+
+class ReleaseNotes(StrictSchema):
+    release = fields.String(required=True)
+    previous_release = fields.String(required=True, allow_none=True)
+    cut_at = fields.String(required=True)
+    cursor = fields.Integer(required=True)
+    cases = fields.Integer(required=True)
+    codebook_version = fields.String(required=True)
+    errata = fields.List(fields.Nested(Erratum), required=True)
+    recut_of = fields.String()
+
+
+class ReleaseOut(StrictSchema):
+    id = fields.String(required=True)
+    number = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    cut_at = fields.DateTime(required=True)
+    cursor = fields.Integer(required=True)
+    codebook_version = fields.String(required=True)
+    labels = fields.String(required=True)
+    cut_by = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "published, withdrawn (an erasure deleted "
+                                                                    "its files) or superseded (re-cut)"})
+    notes = fields.Nested(ReleaseNotes, required=True)
+    manifest = fields.List(fields.Nested(ManifestEntry), required=True)
+
+
+class ReleasesOut(StrictSchema):
+    releases = fields.List(fields.Nested(ReleaseOut), required=True)
+
+
+class ReleaseTableOut(DistributionOut):
+    release = fields.String(required=True)
+
+
+class Download(StrictSchema):
+    seq = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    researcher = fields.String(required=True)
+    release_id = fields.String(required=True)
+    file = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
+
+
+class DownloadLogOut(StrictSchema):
+    entries = fields.List(fields.Nested(Download), required=True)
+    problems = fields.List(fields.String(), required=True, metadata={"description": "empty: the chain is intact"})

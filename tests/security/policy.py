@@ -138,9 +138,18 @@ POLICY = {
         ("GET", "/api/v1/codebook"): allow(R),
         ("GET", "/api/v1/tables/1"): allow(R),
         ("GET", "/api/v1/tables/{table_id}"): allow(R),
+        # Releases: the admin cuts them and reads the download log; researchers download files and tables.
+        ("GET", "/api/v1/releases"): allow(R, A),
+        ("POST", "/api/v1/releases"): allow(A),
+        ("GET", "/api/v1/releases/{release_id}"): allow(R, A),
+        ("GET", "/api/v1/releases/{release_id}/files/{name}"): allow(R),
+        ("GET", "/api/v1/releases/{release_id}/tables/{table_id}"): allow(R),
+        ("GET", "/api/v1/downloads"): allow(A),
         ("GET", "/"): allow(R),
         ("GET", "/tabeller/<table_id>"): allow(R),
         ("GET", "/kodebok"): allow(R),
+        ("GET", "/utgivelser"): allow(R, A),
+        ("POST", "/utgivelser"): allow(A),
     },
     "notify": {
         # Notifications and preferences are the caller's own (by subject), whatever the role.
