@@ -4,8 +4,9 @@ Used by scripts/run.sh (the local run, `python scripts/devstack.py run`) and by 
 tests/fixtures/stack.py (on other ports, in a temporary data folder, against throwaway databases and vhost).
 
 Processes (each in its own process group, log in <data>/run/logs/<name>.log):
-  four services under gunicorn, the outbox relays of the producing services, the bus consumers, notify's
-  sweep-and-deliver loop, a local SMTP sink (scripts/smtp_sink.py) and nginx as the one address.
+  the OpenID Connect provider (deploy/oidc/provider.mjs, Node), four services under gunicorn, the outbox relays
+  of the producing services, the bus consumers, notify's sweep-and-deliver loop, a local SMTP sink
+  (scripts/smtp_sink.py) and nginx as the one address.
 
 A process that exits is restarted after a backoff that doubles with each exit soon after a start (capped), and
 each exit and restart is written to the terminal and to <data>/run/logs/supervisor.log; a process that keeps
@@ -19,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -38,14 +40,16 @@ NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "hybrid.conf.template"
 # The local run's metrics endpoints of the processes that serve no web app (the services' own are at /metrics).
 LOCAL_METRICS_PORTS = {"intake-relay": 9101, "consent-relay": 9102,
                        "consent-consumer": 9202, "registry-consumer": 9203, "notify-consumer": 9204}
-PROCESSES = ("smtp", *SERVICES, *(f"{s}-relay" for s in PRODUCERS), *(f"{s}-consumer" for s in CONSUMERS),
+PROCESSES = ("oidc", "smtp", *SERVICES, *(f"{s}-relay" for s in PRODUCERS), *(f"{s}-consumer" for s in CONSUMERS),
              "notify-worker", "nginx")
 # Which process uses which secret; no other process gets it (deploy/compose.yaml and deploy/k8s hold to the same).
 # Web services slide the session cookie (signing key); notify's worker mints its service token and signs the
 # unsubscribe links; intake and consent encrypt and hash personal data (keyring); only the registry's ingest
 # pseudonymises; only the worker sends mail; the broker's admin URL is for the operator's dead-letter commands.
 SECRET_USERS = {
-    "AUTH_SIGNING_KEY": {*SERVICES, "notify-worker"},
+    "AUTH_SIGNING_KEY": {*SERVICES, "notify-worker"},  # the session key; notify's worker signs unsubscribe links
+    "OIDC_CLIENT_SECRET": set(SERVICES),  # the platform's client at the provider: the code exchange
+    "NOTIFY_OIDC_CLIENT_SECRET": {"notify-worker"},  # notify's service client: its token for intake
     "AUTH_VERIFY_KEY": {*SERVICES, "notify-worker"},  # the signing key itself under HS256; public otherwise
     "KEYRING_FILE": {"intake", "consent"},
     "KEYRING_JSON_B64": {"intake", "consent"},
@@ -82,6 +86,22 @@ def find_nginx() -> str:
     return found
 
 
+def find_node() -> str:
+    found = shutil.which("node")
+    if not found:
+        raise RuntimeError("Node.js is not installed (scripts/install-system-deps.sh installs Debian's nodejs)")
+    return found
+
+
+# The provider's clients (deploy/oidc/README.md): the platform (authorization code + PKCE), notify's service client
+# (client credentials, the one scope of intake's internal endpoint) and the researcher's API client for scripts
+# (client credentials, acting as that directory user).
+PLATFORM_CLIENT = "hybrid-platform"
+NOTIFY_CLIENT = "hybrid-notify"
+API_CLIENTS = {"hybrid-api-rune-forsker": "rune-forsker"}
+OIDC_AUDIENCE = "api://hybrid-platform"
+
+
 @dataclass
 class StackConfig:
     data_dir: Path
@@ -89,6 +109,10 @@ class StackConfig:
     service_ports: dict = field(default_factory=lambda: {"intake": 8101, "consent": 8102, "registry": 8103,
                                                           "notify": 8104})
     smtp_port: int = 8025
+    oidc_port: int = 8090
+    oidc_admin_port: int = 8091
+    # More clients for the provider (tests: a client of another application, a test client for person tokens).
+    oidc_extra_clients: list = field(default_factory=list)
     workers: int = 2
     env: dict = field(default_factory=dict)  # extra variables for every process (database and broker URLs ...)
     metrics_ports: dict = field(default_factory=dict)  # relay/consumer process name -> its metrics port (off if absent)
@@ -113,6 +137,14 @@ class StackConfig:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}"
+
+    @property
+    def oidc_issuer(self) -> str:
+        return f"http://127.0.0.1:{self.oidc_port}"
+
+    @property
+    def oidc_admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.oidc_admin_port}"
 
 
 class ProcessFailed(RuntimeError):
@@ -173,6 +205,21 @@ class DevStack:
         secret = c.data_dir / "pseudonym-secret"
         if "REGISTRY_PSEUDONYM_SECRET" not in env and secret.exists():
             env["REGISTRY_PSEUDONYM_SECRET"] = secret.read_text().strip()
+        # The sign-in: the local provider, and the secrets the run made for this data folder (never the published
+        # development key).
+        env.update({
+            "AUTH_SIGNING_KEY": self.ensure_secret("session-key"),
+            "OIDC_ISSUER": c.oidc_issuer,
+            "OIDC_CLIENT_ID": PLATFORM_CLIENT,
+            "OIDC_CLIENT_SECRET": self.ensure_secret("oidc-platform-secret"),
+            "OIDC_AUDIENCE": OIDC_AUDIENCE,
+            "OIDC_ACCEPTED_CLIENTS": ",".join([PLATFORM_CLIENT, *API_CLIENTS,
+                                               *(client["client_id"] for client in c.oidc_extra_clients
+                                                 if client.get("acts_for_people"))]),
+            "OIDC_SERVICE_CLIENTS": f"{NOTIFY_CLIENT}=notify",
+            "NOTIFY_OIDC_CLIENT_ID": NOTIFY_CLIENT,
+            "NOTIFY_OIDC_CLIENT_SECRET": self.ensure_secret("oidc-notify-secret"),
+        })
         env.update(c.env)
         return env
 
@@ -211,12 +258,54 @@ class DevStack:
 
     def ensure_pseudonym_secret(self):
         """The registry's pseudonym secret (project setting `env:REGISTRY_PSEUDONYM_SECRET`): made once, kept."""
-        path = self.config.data_dir / "pseudonym-secret"
+        self.ensure_secret("pseudonym-secret")
+
+    def ensure_secret(self, name: str) -> str:
+        """A random secret of this data folder (<data>/<name>, mode 0600): made once, kept."""
+        path = self.config.data_dir / name
         if not path.exists():
-            import secrets
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.config.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_text().strip()
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def write_oidc_config(self) -> Path:
+        """The provider's configuration (deploy/oidc/provider.mjs): issuer, ports, the directory, its keys file,
+        and the clients with the secrets of this data folder."""
+        c = self.config
+        folder = c.data_dir / "oidc"
+        folder.mkdir(parents=True, exist_ok=True)
+        directory_file = c.env.get("DIRECTORY_FILE") or str(REPO_ROOT / "deploy" / "data" / "directory.json")
+        nav_idents = {user["id"]: user.get("nav_ident") for user in self.demo_users()}
+        clients = [
+            {"client_id": PLATFORM_CLIENT, "client_secret": self.ensure_secret("oidc-platform-secret"),
+             "grant_types": ["authorization_code"], "response_types": ["code"], "scope": "openid profile api",
+             "redirect_uris": [c.base_url + "/logg-inn/callback"],
+             "post_logout_redirect_uris": [c.base_url + "/logget-ut"],
+             "backchannel_logout_uri": c.base_url + "/logg-ut/backchannel",
+             "backchannel_logout_session_required": True},
+            {"client_id": NOTIFY_CLIENT, "client_secret": self.ensure_secret("oidc-notify-secret"),
+             "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
+             "scope": "employer-contact:read"},
+            *({"client_id": client, "client_secret": self.ensure_secret(f"oidc-{client}-secret"),
+               "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "api",
+               "navident": nav_idents[user]} for client, user in API_CLIENTS.items()),
+            *({key: value for key, value in client.items() if key != "acts_for_people"}
+              for client in c.oidc_extra_clients),
+        ]
+        config = {"issuer": c.oidc_issuer, "port": c.oidc_port, "admin_port": c.oidc_admin_port,
+                  "directory_file": directory_file, "keys_file": str(folder / "keys.json"),
+                  "cookie_keys": [self.ensure_secret("oidc-cookie-key")], "audience": OIDC_AUDIENCE,
+                  "clients": clients}
+        path = folder / "config.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(config, handle)
+        return path
 
     def has_demo(self, service: str) -> bool:
         return self.flask(service, "demo", "--help", check=False).returncode == 0
@@ -315,6 +404,9 @@ class DevStack:
         c = self.config
         c.log_dir.mkdir(parents=True, exist_ok=True)
         c.mail_dir.mkdir(parents=True, exist_ok=True)
+        self.launch("oidc", [find_node(), str(REPO_ROOT / "deploy" / "oidc" / "provider.mjs"),
+                             str(self.write_oidc_config())], env={"PATH": os.environ.get("PATH", ""),
+                                                                 "NODE_ENV": "production"})
         self.launch("smtp", [c.python, str(REPO_ROOT / "scripts" / "smtp_sink.py"), "--port", str(c.smtp_port),
                              "--dir", str(c.mail_dir)])
         for service in SERVICES:
@@ -349,13 +441,15 @@ class DevStack:
     def wait_ready(self, timeout=120.0):
         """Every service answers /readyz (its database) through the proxy; exited processes are restarted meanwhile."""
         deadline = time.monotonic() + timeout
-        pending = list(SERVICES)
+        pending = ["oidc", *SERVICES]
         last = {}
         while pending:
             self.supervise()
             for service in list(pending):
+                url = (f"{self.config.oidc_issuer}/.well-known/openid-configuration" if service == "oidc"
+                       else f"{self.config.base_url}/{service}/readyz")
                 try:
-                    with urllib.request.urlopen(f"{self.config.base_url}/{service}/readyz", timeout=5) as response:
+                    with urllib.request.urlopen(url, timeout=5) as response:
                         if response.status == 200:
                             pending.remove(service)
                 except urllib.error.HTTPError as error:
@@ -399,11 +493,12 @@ class DevStack:
 
     def banner(self) -> str:
         lines = ["", f"The system is up at {self.config.base_url}/", "",
-                 f"Sign in at {self.config.base_url}/logg-inn with password "
-                 f"\"{os.environ.get('DEMO_PASSWORD', 'demo')}\" as one of:"]
+                 f"Sign in at the local identity provider ({self.config.oidc_issuer}) with the e-mail or NAV ident "
+                 "and the password \"demo\" of one of:"]
         for user in self.demo_users():
             where = user.get("office_code") or user.get("county_code") or ""
-            lines.append(f"  {user['id']:<24} {user.get('role', ''):<15} {where:<14} {user.get('name', '')}")
+            lines.append(f"  {user.get('nav_ident', ''):<8} {user['email']:<36} {user.get('role', ''):<15} "
+                         f"{where:<14} {user.get('name', '')}")
         lines += ["", f"Mail sent by notify lands in {self.config.mail_dir}/ (local SMTP sink on port "
                       f"{self.config.smtp_port}).",
                   f"Logs: {self.config.log_dir}/<process>.log (restarts: supervisor.log)", "Stop with Ctrl-C.", ""]
@@ -427,9 +522,11 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--data-dir", default=str(REPO_ROOT / "data"))
     parser.add_argument("--proxy-port", type=int, default=8080)
+    parser.add_argument("--oidc-port", type=int, default=8090)
     parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
     args = parser.parse_args(argv)
     stack = DevStack(StackConfig(data_dir=Path(args.data_dir).resolve(), proxy_port=args.proxy_port,
+                                 oidc_port=args.oidc_port, oidc_admin_port=args.oidc_port + 1,
                                  metrics_ports=dict(LOCAL_METRICS_PORTS)))
 
     def _stop(signum, _frame):

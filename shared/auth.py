@@ -50,6 +50,8 @@ class Principal:
     # Narrow machine permissions (OAuth-style `scope` claim, space-separated in the token): read from service
     # tokens only, so no person holds a scope.
     scopes: tuple = ()
+    # The identity provider's session (`sid`) behind a cookie session: back-channel logout ends it.
+    session_id: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         return self.role == SERVICE_ROLE and scope in self.scopes
@@ -60,8 +62,9 @@ class Principal:
 
 
 def mint_token(settings, subject, role, name, office=None, county=None, lifetime_minutes=None, now=None,
-               auth_time=None, scope=None) -> str:
-    """Issue a token as the local issuer does (sign-in page, `flask auth mint`, `mint_service_token`)."""
+               auth_time=None, scope=None, session_id=None) -> str:
+    """Issue a token as the local issuer does: the session cookie; in local demo mode also the password page,
+    `flask auth mint` and `mint_service_token`."""
     if role not in ROLES and role != SERVICE_ROLE:
         raise ValueError(f"unknown role {role!r}")
     if (role == SERVICE_ROLE) != bool(scope):
@@ -81,12 +84,17 @@ def mint_token(settings, subject, role, name, office=None, county=None, lifetime
         claims["county"] = county
     if scope:
         claims["scope"] = scope if isinstance(scope, str) else " ".join(scope)
+    if session_id:
+        claims["sid"] = session_id
     return jwt.encode(claims, settings.auth_signing_key, algorithm=settings.auth_algorithm)
 
 
 def mint_service_token(settings, service: str, scope: str, lifetime_minutes: int = 5) -> str:
     """A short-lived token for one service calling another's internal endpoint: subject `service-<service>`, role
-    `service`, the one scope the call needs."""
+    `service`, the one scope the call needs. Local demo mode only: elsewhere services get their tokens from the
+    identity provider (shared.oidc.ServiceTokens)."""
+    if not settings.demo_mode:
+        raise AuthError("service tokens come from the identity provider outside local demo mode")
     return mint_token(settings, subject=f"service-{service}", role=SERVICE_ROLE, name=f"service {service}",
                       lifetime_minutes=lifetime_minutes, scope=scope)
 
@@ -159,6 +167,7 @@ def _verify(settings, token: str) -> Principal:
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         auth_time=datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), UTC),
         scopes=scopes,
+        session_id=claims.get("sid") if isinstance(claims.get("sid"), str) else None,
     )
 
 

@@ -5,12 +5,17 @@ Each service builds one `Settings` at start-up (in its app factory or CLI) and p
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "consent", "registry", "notify")
+# Published in this repository, so accepted only in an explicit local demo mode (DEMO_MODE=true on a loopback
+# PUBLIC_URL); everywhere else start-up refuses it.
+DEVELOPMENT_SIGNING_KEY = "dev-only-signing-key-change-me-in-production"
 
 
 class ConfigError(RuntimeError):
@@ -81,6 +86,21 @@ def _database_url(env, service, data_dir):
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """The OpenID Connect provider that signs people and services in (shared.oidc)."""
+
+    issuer: str
+    client_id: str                 # the platform's own client (authorization code + PKCE)
+    client_secret: str | None      # only the web services exchange codes
+    audience: str                  # the `aud` of the provider's access tokens for this platform
+    identity_claim: str            # the claim that names the person, looked up in the directory (NAVident)
+    accepted_clients: tuple        # clients whose access tokens may act for a person (platform, API clients)
+    service_clients: dict          # client id -> service name, for service-to-service tokens
+    jwks_max_age_seconds: int
+    session_denylist_url: str      # ended sessions (back-channel logout), seen by every service
+
+
+@dataclass(frozen=True)
 class Settings:
     service: str
     data_dir: Path
@@ -101,6 +121,10 @@ class Settings:
     secure_cookies: bool
     demo_signin: bool
     extra: dict = field(default_factory=dict)
+    # An explicit local demo (DEMO_MODE=true and a loopback PUBLIC_URL): the development key, the local token
+    # issuer (`auth mint`) and the password page work only here.
+    demo_mode: bool = False
+    oidc: OidcSettings | None = None
     # Producers check each event against its schema before it enters the outbox (consumers always check on receipt).
     validate_events_on_emit: bool = True
 
@@ -117,13 +141,20 @@ def load_settings(service: str, env=None) -> Settings:
     data_dir = Path(env_str(env, "DATA_DIR", str(REPO_ROOT / "data"))).resolve()
     svc = service.upper()
     default_amqp = f"amqp://{service}:{service}-dev@127.0.0.1:5672/hybrid"
+    public_url = env_str(env, "PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    demo_mode = env_bool(env, "DEMO_MODE", False)
+    if demo_mode and not _is_loopback(public_url):
+        raise ConfigError(f"DEMO_MODE=true needs a loopback PUBLIC_URL (127.0.0.1, ::1, localhost), not {public_url!r}")
     algorithm = env_choice(env, "AUTH_ALGORITHM", "HS256", ("HS256", "RS256", "ES256"))
-    dev_signing_key = "dev-only-signing-key-change-me-in-production" if algorithm == "HS256" else None
+    dev_signing_key = DEVELOPMENT_SIGNING_KEY if algorithm == "HS256" and demo_mode else None
     signing_key = env_str(env, "AUTH_SIGNING_KEY", dev_signing_key)
+    if signing_key == DEVELOPMENT_SIGNING_KEY and not demo_mode:
+        raise ConfigError("AUTH_SIGNING_KEY is the published development key: set a random secret of at least 32 "
+                          "characters (the development key works only with DEMO_MODE=true on a loopback PUBLIC_URL)")
     verify_key = env_str(env, "AUTH_VERIFY_KEY", signing_key if algorithm == "HS256" else None)
-    if verify_key is None:
+    if verify_key is None and algorithm != "HS256":
         raise ConfigError(f"AUTH_VERIFY_KEY must be set when AUTH_ALGORITHM={algorithm}")
-    if algorithm == "HS256" and len(verify_key) < 32:
+    if algorithm == "HS256" and verify_key is not None and len(verify_key) < 32:
         raise ConfigError("AUTH_SIGNING_KEY must be at least 32 characters for HS256")
     clock = env_str(env, "CLOCK", "system")
     if clock != "system" and not clock.startswith("file:"):
@@ -146,9 +177,47 @@ def load_settings(service: str, env=None) -> Settings:
         session_idle_minutes=env_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60),
         clock=clock,
         log_level=env_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-        public_url=env_str(env, "PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        public_url=public_url,
         secure_cookies=env_bool(env, "SECURE_COOKIES", False),
         demo_signin=env_bool(env, "DEMO_SIGNIN", True),
         extra={k: v for k, v in env.items() if k.startswith(svc + "_")},
         validate_events_on_emit=env_bool(env, "BUS_VALIDATE_ON_EMIT", True),
+        demo_mode=demo_mode,
+        oidc=_oidc_settings(env, data_dir),
+    )
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _oidc_settings(env, data_dir: Path) -> OidcSettings | None:
+    issuer = env_str(env, "OIDC_ISSUER")
+    if issuer is None:
+        return None
+    if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ConfigError(f"OIDC_ISSUER={issuer!r} must be an https:// URL (http only on loopback)")
+    client_id = env_str(env, "OIDC_CLIENT_ID", "hybrid-platform")
+    services = {}
+    for item in env_list(env, "OIDC_SERVICE_CLIENTS", []):
+        client, _, service = item.partition("=")
+        if service not in SERVICES:
+            raise ConfigError(f"OIDC_SERVICE_CLIENTS item {item!r} must be <client id>=<service>")
+        services[client] = service
+    return OidcSettings(
+        issuer=issuer.rstrip("/"),
+        client_id=client_id,
+        client_secret=env_str(env, "OIDC_CLIENT_SECRET"),
+        audience=env_str(env, "OIDC_AUDIENCE", "api://hybrid-platform"),
+        identity_claim=env_str(env, "OIDC_IDENTITY_CLAIM", "NAVident"),
+        accepted_clients=tuple(env_list(env, "OIDC_ACCEPTED_CLIENTS", [client_id])),
+        service_clients=services,
+        jwks_max_age_seconds=env_int(env, "OIDC_JWKS_MAX_AGE_SECONDS", 300, minimum=1, maximum=24 * 3600),
+        session_denylist_url=env_str(env, "SESSION_DENYLIST_URL", f"sqlite:///{data_dir}/ended-sessions.db"),
     )

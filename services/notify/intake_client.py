@@ -5,7 +5,8 @@ mail to the project's survey address, and only for a case whose employer granted
 
 Contract asked of intake (internal API, service token):
     GET {NOTIFY_INTAKE_URL}/api/internal/cases/<case_id>/employer-contact
-    Authorization: Bearer <service token: sub=service-notify, role=service, scope=employer-contact:read>
+    Authorization: Bearer <notify's access token from the identity provider (client credentials, its own client,
+        scope employer-contact:read); in local demo mode without a provider the local issuer's service token>
         (intake refuses every person role, admin included; the service token opens nothing else anywhere)
     200 {"organisation": str, "contact_name": str, "email": str, "phone": str|null}
     404 unknown case (or another office's), 409 no employer contact recorded for the case
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import requests
 
 from shared.auth import mint_service_token
+from shared.oidc import service_tokens_for
 
 EMPLOYER_CONTACT_SCOPE = "employer-contact:read"  # the one scope intake's internal endpoint accepts
 
@@ -38,14 +40,21 @@ class IntakeContacts:
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self.timeout = timeout
+        self.service_tokens = service_tokens_for(settings, EMPLOYER_CONTACT_SCOPE)
 
     def _token(self) -> str:
+        if self.service_tokens is not None:
+            return self.service_tokens.token()
         return mint_service_token(self.settings, "notify", EMPLOYER_CONTACT_SCOPE)
 
     def employer_contact(self, case_id: str) -> EmployerContact:
         url = f"{self.base_url}/api/internal/cases/{case_id}/employer-contact"
         try:
             response = requests.get(url, headers={"Authorization": "Bearer " + self._token()}, timeout=self.timeout)
+            if response.status_code == 401 and self.service_tokens is not None:
+                self.service_tokens.forget()  # a kept token signed with a key the provider has since retired
+                response = requests.get(url, headers={"Authorization": "Bearer " + self._token()},
+                                        timeout=self.timeout)
         except requests.RequestException as error:
             raise ContactUnavailable(f"intake unreachable: {type(error).__name__}") from None
         if response.status_code != 200:

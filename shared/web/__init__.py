@@ -19,8 +19,10 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import flask_smorest
+import jwt
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_smorest import Api
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load
@@ -36,15 +38,17 @@ from shared.auth import (
     AuthError,
     Forbidden,
     NotFound,
+    Principal,
     mint_token,
     require_role,
     verify_token,
 )
 from shared.config import ConfigError, load_settings
 from shared.logs import configure_logging, correlation_id, log_event
+from shared.oidc import TokenRefused
 from shared.platform import Platform
 
-from . import cli, health, metrics
+from . import cli, frame, health, metrics
 from .bodies import (
     WHOLE_BODY,
     BodyRefused,
@@ -55,7 +59,7 @@ from .bodies import (
     refuse_oversized_data,
     strict_json_loads,
 )
-from .signin import signin_blueprint
+from .signin import ended_sessions, identity_provider, signin_blueprint
 
 CSRF_COOKIE = "hybrid_csrf"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -70,6 +74,8 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     if settings is None:
         try:
             settings = load_settings(service)
+            if "gunicorn" in sys.modules:  # a web server, not a relay, consumer or one-off command
+                refuse_unsafe_web_settings(settings)
         except ConfigError as error:
             # An operator needs the variable and what is wrong with it, not a stack trace.
             sys.stderr.write(f"{service}: configuration error: {error}\n")
@@ -114,7 +120,23 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     _register_error_handlers(app)
     app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
                                  nav_links=nav_links, service_name=service)
+    frame.register(app, nav_links)
     return app
+
+
+def refuse_unsafe_web_settings(settings):
+    """A web service outside local demo mode signs people in only through the identity provider, and keeps its
+    sessions with a key of its own: a missing one stops start-up, naming it (the published development key is
+    refused by load_settings itself)."""
+    if settings.demo_mode:
+        return
+    if settings.auth_signing_key is None:
+        raise ConfigError("AUTH_SIGNING_KEY must be set: the session key, a random secret of at least 32 characters")
+    if settings.oidc is None:
+        raise ConfigError("OIDC_ISSUER must be set: outside local demo mode people sign in through an OpenID "
+                          "Connect provider")
+    if not settings.oidc.client_secret:
+        raise ConfigError("OIDC_CLIENT_SECRET must be set: the platform's client secret at the provider")
 
 
 class StrictSchema(Schema):
@@ -274,16 +296,71 @@ def _load_principal():
     if not token:
         return
     try:
-        principal = verify_token(settings, token)
-    except AuthError as error:
+        if g.auth_via_cookie:
+            principal = _session_principal(settings, token)
+        elif settings.oidc is not None and _unverified_issuer(token) == settings.oidc.issuer:
+            principal = _provider_principal(settings, token)
+        elif settings.demo_mode:
+            principal = verify_token(settings, token)  # the local issuer (`auth mint`): local demo mode only
+        else:
+            raise AuthError("only the identity provider's tokens are accepted")
+    except (AuthError, TokenRefused) as error:
         g.auth_error = str(error)
         return
-    if g.auth_via_cookie and principal.auth_time is not None:
+    g.principal = principal
+
+
+def _unverified_issuer(token: str):
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+
+
+def _session_principal(settings, token: str) -> Principal:
+    """The platform's own session (the cookie): its token, the absolute limit since sign-in, and for a session
+    begun at the identity provider the deny list of ended sessions and the directory as it is now."""
+    principal = verify_token(settings, token)
+    if principal.auth_time is not None:
         # Absolute session limit: a sliding cookie never outlives the token lifetime since sign-in.
         if datetime.now(UTC) - principal.auth_time > timedelta(minutes=settings.token_lifetime_minutes):
-            g.auth_error = "session expired"
-            return
-    g.principal = principal
+            raise AuthError("session expired")
+    if principal.session_id is None or settings.oidc is None:
+        return principal
+    if ended_sessions().is_ended(principal.session_id):
+        raise AuthError("session ended at the identity provider")
+    with current_platform().engine.connect() as conn:
+        user = current_platform().directory.user(conn, principal.subject)
+    if user is None:
+        raise AuthError("no longer in the directory")
+    return _directory_principal(user, principal.expires_at, principal.auth_time, principal.session_id)
+
+
+def _directory_principal(user: dict, expires_at, auth_time, session_id=None) -> Principal:
+    return Principal(subject=user["id"], role=user["role"], name=user["name"], office=user["office_code"],
+                     county=user["county_code"] if user["role"] == "county_contact" else None,
+                     expires_at=expires_at, auth_time=auth_time, session_id=session_id)
+
+
+def _provider_principal(settings, token: str) -> Principal:
+    """An access token of the identity provider: a person (the identity claim, looked up in the directory on every
+    request, so a removal or a new role applies at once) or a registered service client with its scopes."""
+    claims = identity_provider().verify_access_token(token)
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    identity = claims.get(settings.oidc.identity_claim)
+    if isinstance(identity, str):
+        with current_platform().engine.connect() as conn:
+            user = current_platform().directory.user_by_nav_ident(conn, identity)
+        if user is None:
+            raise Forbidden("this person is not in the project's directory")
+        auth_time = datetime.fromtimestamp(claims.get("auth_time", claims["iat"]), UTC)
+        return _directory_principal(user, expires_at, auth_time)
+    service = settings.oidc.service_clients.get(claims.get("azp") or claims.get("client_id"))
+    scopes = tuple(claims.get("scope", "").split()) if isinstance(claims.get("scope"), str) else ()
+    if service is None or not scopes:
+        raise AuthError("the token names no person and no service")
+    return Principal(subject=f"service-{service}", role=SERVICE_ROLE, name=f"service {service}",
+                     expires_at=expires_at, scopes=scopes)
 
 
 def set_session_cookie(response, principal_like: dict, auth_time=None):
@@ -304,7 +381,8 @@ def _refresh_session_cookie(response):
     if current_platform().settings.auth_signing_key is None:
         return
     set_session_cookie(response, {"subject": principal.subject, "role": principal.role, "name": principal.name,
-                                  "office": principal.office, "county": principal.county},
+                                  "office": principal.office, "county": principal.county,
+                                  "session_id": principal.session_id},
                        auth_time=principal.auth_time)
 
 
@@ -350,6 +428,9 @@ def _check_csrf():
     """Cookie-authenticated or anonymous form posts must echo the CSRF cookie; bearer API calls need not."""
     if request.method not in UNSAFE_METHODS or request.headers.get("Authorization", "").startswith("Bearer "):
         return
+    view = current_app.view_functions.get(request.endpoint) if request.url_rule is not None else None
+    if getattr(view, "csrf_exempt", False):
+        return
     if request.path.startswith("/api/") and not request.cookies:
         return  # no cookie at all, so no ambient credential to forge: the caller meets the API's 401 instead
     expected = request.cookies.get(CSRF_COOKIE, "")
@@ -379,9 +460,7 @@ def _register_request_hooks(app):
                                 secure=current_platform().settings.secure_cookies, path="/")
         _refresh_session_cookie(response)
         headers = response.headers
-        headers.setdefault("Content-Security-Policy",
-                           "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                           "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        headers.setdefault("Content-Security-Policy", _content_security_policy(current_platform().settings))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
@@ -398,6 +477,16 @@ def _register_request_hooks(app):
         token = g.pop("correlation_token", None)
         if token is not None:
             correlation_id.reset(token)
+
+
+def _content_security_policy(settings) -> str:
+    # Signing out posts to /logg-ut, which redirects to the provider: form-action must allow its origin.
+    form_action = "'self'"
+    if settings.oidc is not None:
+        issuer = urlsplit(settings.oidc.issuer)
+        form_action += f" {issuer.scheme}://{issuer.netloc}"
+    return ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"frame-ancestors 'none'; form-action {form_action}; base-uri 'none'")
 
 
 # ---------------------------------------------------------------- errors

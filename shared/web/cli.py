@@ -66,8 +66,13 @@ def directory_load(path):
 @click.option("--county")
 @click.option("--minutes", type=int, default=None)
 def auth_mint(user_id, role, office, county, minutes):
-    """Print a bearer token for a directory user, or for an ad-hoc role."""
+    """An operator's command for local API calls in local demo mode (DEMO_MODE=true on a loopback PUBLIC_URL): print
+    a bearer token of the local issuer for a directory user, or for an ad-hoc role. Anywhere else API clients get
+    their tokens from the identity provider (README, "API clients")."""
     platform = _platform()
+    if not platform.settings.demo_mode:
+        raise click.ClickException("auth mint works only in local demo mode (DEMO_MODE=true on a loopback "
+                                   "PUBLIC_URL); get a token from the identity provider instead (README, API clients)")
     if user_id:
         with platform.engine.connect() as conn:
             user = platform.directory.user(conn, user_id)

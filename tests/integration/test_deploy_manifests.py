@@ -144,7 +144,7 @@ def test_the_local_run_gives_each_process_only_the_secrets_it_uses(tmp_path, mon
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AUTH_VERIFY_KEY", "secret-verify-key-of-at-least-32-characters")
     stack = devstack.DevStack(devstack.StackConfig(data_dir=tmp_path, env=dict(every_secret)))
-    assert set(devstack.PROCESSES) == set(SECRETS_USED) | {"smtp", "nginx"}
+    assert set(devstack.PROCESSES) == set(SECRETS_USED) | {"oidc", "smtp", "nginx"}  # oidc: secrets in its file
     for process in devstack.PROCESSES:
         env = stack.process_env(process)
         expected = SECRETS_USED.get(process, set())

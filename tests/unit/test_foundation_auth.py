@@ -26,7 +26,9 @@ KEY = "a-test-signing-key-of-at-least-32-chars"
 
 @pytest.fixture
 def settings():
-    return load_settings("intake", env={"DATA_DIR": "/tmp/hybrid-auth-test", "AUTH_SIGNING_KEY": KEY})
+    # Local demo mode: the local issuer's tokens (service tokens included) are made and checked here.
+    return load_settings("intake", env={"DATA_DIR": "/tmp/hybrid-auth-test", "AUTH_SIGNING_KEY": KEY,
+                                        "DEMO_MODE": "true"})
 
 
 def counsellor_token(settings, **kwargs):
