@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from shared import hashchain
 from shared.bus.consumer import Reject
 
-from . import store, streaming, writers
+from . import store, streaming
 from .domain import codebook, disclosure, gate, periods, records, releases, reports, research_files
 from .domain.codebook import EXPORT_COLUMNS
 from .domain.errors import ReleaseError
@@ -382,6 +382,7 @@ DOWNLOAD_FIELDS = ("seq", "at", "researcher", "release_id", "file", "sha256")
 def _release_files(conn, platform, identifier, cut_at, export_rows, labels, release_notes) -> tuple[dict, list]:
     """Every file of a release ({name: bytes}) and its manifest: the tables in every format, the codebook,
     the DDI-Codebook XML and the notes."""
+    from . import writers  # pandas, pyarrow and pyreadstat (~150 MB) only where a release is cut, not in every worker
     _offices, places = _places(conn, platform)
     project = platform.directory.project_settings(conn)
     layout = research_files.layout(places)

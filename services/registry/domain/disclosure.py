@@ -20,10 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix
-
 TOTAL = None  # the code of a total row; a total's cell has no variable either (every variable counts the same cases)
 
 
@@ -121,6 +117,10 @@ class _Attack:
         return True
 
     def _optimise(self, target, equations, sign):
+        # numpy and scipy (~45 MB) load with the first table asked for, not in every process that imports the app
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_matrix
         width = len(self.index)
         objective = np.zeros(width)
         for k, a in target.items():
