@@ -1,8 +1,11 @@
 """A researcher in headless Chromium: signs in, sees the three charts (SVG under a 'self'-only CSP), a suppressed
-table and downloads the CSV export with the button; a counsellor is turned away."""
+table with counts, percentages and n and the API's filters, and downloads the CSV export with the button; a
+counsellor is turned away. The releases page: the admin cuts a release from it and sees the download log; the
+researcher sees the release's notes and manifest and downloads its SPSS file, whose SHA-256 is the manifest's."""
 from __future__ import annotations
 
 import csv
+import hashlib
 
 from services.registry import demo, tables
 from services.registry.app import create_app
@@ -45,8 +48,40 @@ def test_researcher_sees_charts_tables_and_downloads(platform_factory, live_serv
     assert "by=county" in page.url
     table = page.locator("#distribution").inner_text()
     assert ":" in table and "Sum" in table
+    page.fill("#period_from", "2020")
+    page.fill("#period_to", "2020-Q4")
+    page.click("form.form button[type=submit]")
+    assert "period_to=2020-Q4" in page.url and page.locator("#n-total").inner_text() == "21"
+    assert "%" in page.locator("#distribution").inner_text()
+    page.fill("#period_to", "2020-06-30")  # finer than the stored months: refused on the field
+    page.click("form.form button[type=submit]")
+    assert "kan ikke sammenlignes" in page.locator(".field-error").inner_text()
     page.goto(server.url + "/tabeller/1")
     assert page.locator("#table1 tbody tr").count() == 21
+
+    page.goto(server.url + "/utgivelser")
+    assert page.locator("#no-releases").count() == 1 and page.locator("#cut-form").count() == 0
+    page.context.clear_cookies()
+    sign_in(page, server.url, "admin")
+    page.goto(server.url + "/utgivelser")
+    page.select_option("#labels", "nb")
+    page.click("#cut")
+    assert page.locator("#cut-done").inner_text() == "Utgivelsen r1v1 er laget."
+    assert page.locator("#release-r1v1 table.manifest a").count() == 0  # the admin sees no files
+    page.context.clear_cookies()
+    sign_in(page, server.url, "rune-forsker")
+    page.goto(server.url + "/utgivelser")
+    assert "21 saker" in page.locator("#release-r1v1").inner_text()
+    row = page.locator("#release-r1v1 table.manifest tr", has_text="cases.sav")
+    with page.expect_download() as download_info:
+        row.locator("a").click()
+    with open(download_info.value.path(), "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == row.locator("code").inner_text()
+    page.context.clear_cookies()
+    sign_in(page, server.url, "admin")
+    page.goto(server.url + "/utgivelser")
+    assert "Hash-kjeden er intakt (1 nedlastinger)" in page.locator("#chain-status").inner_text()
+    assert "rune-forsker" in page.locator("#download-log").inner_text()
     assert csp_errors == []
 
     page.context.clear_cookies()
