@@ -12,6 +12,7 @@ cd "$REPO_ROOT"
 
 bash scripts/install-system-deps.sh --with-containers
 ensure_venv
+ensure_node_modules  # the image copies the pages' npm files (Aksel's CSS, the font) from node_modules
 ensure_broker
 ensure_postgresql
 

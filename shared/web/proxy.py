@@ -16,7 +16,7 @@ from flask import Flask, render_template
 
 from shared import limits
 
-from . import error_body, platform_blueprint
+from . import error_body, frame, platform_blueprint
 
 PROXY_ERRORS = {
     413: f"Forespørselen er for stor. Største tillatte størrelse er {limits.human_size(limits.BODY_MAX_BYTES)}.",
@@ -37,6 +37,7 @@ def render_error_pages(folder: Path) -> list[Path]:
     app = Flask(__name__)
     app.register_blueprint(platform_blueprint)
     app.jinja_env.globals.update(principal=lambda: None, nav_links=list, csrf_token=str, service_name="proxy")
+    frame.register(app, list)
     written = []
     with app.test_request_context("/"):
         for status, message in PROXY_ERRORS.items():

@@ -48,6 +48,8 @@ def allow(*roles, owned=False):
 COMMON_PAGES = {
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/platform-static/<path:filename>"): PUBLIC,
+    ("GET", "/platform-static/npm/<package>/<path:filename>"): PUBLIC,  # Aksel CSS, the font (shared/web/frame.py)
+    ("GET", "/tilgjengelighet"): PUBLIC,   # the accessibility statement, linked from every footer
     ("GET", "/logg-inn"): PUBLIC,
     ("POST", "/logg-inn"): PUBLIC,
     ("POST", "/logg-ut"): PUBLIC,          # signing out needs no valid session; it only clears the cookie

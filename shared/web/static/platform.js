@@ -4,6 +4,14 @@ document.addEventListener("DOMContentLoaded", function () {
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 
+  // A message after a success (role="status") is in the page when it loads, where a screen reader may not
+  // announce it and a long page may leave it off-screen: move focus to it, which reads it and shows it.
+  var status = document.querySelector("main [role=status][tabindex]");
+  if (status && !summary) {
+    status.focus();
+    status.scrollIntoView({block: "center"});
+  }
+
   // On a phone a responsive table's rows stack and its header row is hidden (nav.css): give every cell its
   // column's name, which the stylesheet shows in front of the value ("Minutter: 15", not a bare "15").
   document.querySelectorAll("table.responsive").forEach(function (table) {
