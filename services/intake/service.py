@@ -133,7 +133,7 @@ def _employer_fields(errors, raw):
 # ------------------------------------------------------------------ reading
 def case_in_clear(keyring, case: dict, leave_out=()) -> dict:
     """The case row with its personal fields opened (the national ID as `national_id`), without `leave_out`."""
-    personal = store.case_personal(keyring, case)
+    personal = store.case_personal(keyring, case, *(column for column in store.CASE_FIELDS if column not in leave_out))
     item = {k: v for k, v in case.items() if k not in store.CASE_FIELDS and k not in leave_out}
     item.update(national_id=personal.pop("candidate_fnr"), **personal)
     return item
@@ -393,7 +393,7 @@ def closure_context(conn, platform, office, case_id) -> dict:
     case = store.case(conn, office, case_id)
     contacts, measures = store.contacts(conn, case["id"]), store.measures(conn, case["id"])
     today = platform.clock.today()
-    draft = case["closure_draft"]
+    draft = store.case_personal(platform.keyring, case, "closure_draft")["closure_draft"]
     latest = store.closure_record(conn, case["id"], case["closure_version"]) if case["closure_version"] else None
     # Derived over the period the form will report: to the draft's closure date when one is saved, else today.
     draft_closed = rules.parse_date(draft["closed_on"]) if draft and isinstance(draft.get("closed_on"), str) else None
@@ -424,12 +424,14 @@ def closure_form(conn, platform, office, case_id) -> dict:
 
 
 def save_draft(conn, platform, actor, case_id, raw: dict) -> dict:
-    """Keep the form as typed, without validation, to resume later (codes and dates only)."""
+    """Keep the form so far, to resume later: each field checked as the closure checks it (dates and codes only),
+    none required; stored encrypted like the case's other personal fields."""
     case = store.case(conn, actor.office, case_id, for_update=True)
-    errors = rules.unknown_fields(raw, closure_rules.FORM_FIELDS + ("list_version",))
+    draft, errors = closure_rules.validate_draft(raw, store.load_success_criteria())
     if errors:
-        raise Invalid(errors)
-    return store.save_closure_draft(conn, case["id"], raw, actor.subject, platform.clock.now())
+        raise Invalid(errors, "Utkastet ble ikke lagret: rett feltene som er merket.")
+    store.save_closure_draft(conn, platform.keyring, case, draft, actor.subject, platform.clock.now())
+    return draft
 
 
 def submit_closure(conn, platform, actor, case_id, raw: dict, expected_version: int) -> dict:

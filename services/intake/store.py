@@ -51,6 +51,7 @@ CASE_FIELDS = {
     "mentor_name": SealedField("case", "mentor_name"),
     "employer": SealedField("case", "employer", is_json=True),  # orgnr, name, contact person
     "plan": SealedField("case", "plan", is_json=True),  # tasks, mentor_expectations
+    "closure_draft": SealedField("case", "closure_draft", is_json=True),  # the closure form so far
 }
 CONTACT_NOTE = SealedField("contact", "note")
 HISTORY_SNAPSHOT = SealedField("history", "snapshot", is_json=True)
@@ -222,12 +223,10 @@ def closures_submitted(conn, office: str) -> int:
 _CASE_UPDATE = T["cases"].update().where(T["cases"].c.id == bindparam("case_key"))
 
 
-def save_closure_draft(conn, case_id: str, form: dict, saved_by: str, saved_at) -> dict:
-    """Keep the closure form as typed in the case's row; returns it as stored (JSON)."""
-    draft = _jsonable(form)
-    conn.execute(_CASE_UPDATE, {"case_key": case_id, "closure_draft": draft, "draft_saved_by": saved_by,
-                                "draft_saved_at": saved_at})
-    return draft
+def save_closure_draft(conn, keyring, case: dict, draft: dict, saved_by: str, saved_at) -> None:
+    """Keep the closure form so far in the case's row, sealed."""
+    conn.execute(_CASE_UPDATE, {"case_key": case["id"], "draft_saved_by": saved_by, "draft_saved_at": saved_at,
+                                **seal_case_fields(keyring, case["office"], case["id"], closure_draft=draft)})
 
 
 def _jsonable(value):

@@ -46,9 +46,9 @@ cases = Table(
     Column("plan", LargeBinary, nullable=True),  # encrypted JSON: tasks, mentor_expectations
     Column("closure_version", Integer, nullable=False),  # 0 = nothing submitted yet
     Column("closed_on", Date, nullable=True),
-    # The closure form as typed, saved to resume later (codes and dates; the form has no free text). In the case's
-    # own row, so that submitting clears it in the same UPDATE that closes the case.
-    Column("closure_draft", JSON, nullable=True),
+    # The closure form so far, saved to resume later (dates and codes, each checked; encrypted JSON like the other
+    # personal fields). In the case's own row, so that submitting clears it in the same UPDATE that closes the case.
+    Column("closure_draft", LargeBinary, nullable=True),
     Column("draft_saved_by", String(64), nullable=True),
     Column("draft_saved_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),

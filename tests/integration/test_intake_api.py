@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from services.intake import tables
+from services.intake import privacy, tables
 from services.intake.app import create_app
 from services.intake.testing import fake_national_id, fake_orgnr
 from tests.fixtures.tokens import user_auth_header
@@ -438,3 +438,37 @@ def test_openapi_declares_the_closure_preconditions(svc):
     operation = svc.client.get("/api/openapi.json").get_json()["paths"]["/api/v1/cases/{case_id}/closure"]["post"]
     assert {"201", "409", "428"} <= set(operation["responses"])
     assert "expected_version" in json.dumps(svc.client.get("/api/openapi.json").get_json()["components"]["schemas"])
+
+
+def stored_draft(platform, case_id):
+    with platform.engine.connect() as conn:
+        return conn.execute(select(tables.cases.c.closure_draft).where(tables.cases.c.id == case_id)).scalar()
+
+
+def test_a_closure_draft_takes_checked_dates_and_codes_only_and_is_stored_encrypted(svc):
+    case_id = open_case(svc)
+    hostile = svc.call("PUT", f"/cases/{case_id}/closure/draft", json_body={
+        "industry": FNR, "closure_reason": NAME, "feedback_mentor": "x" * 1_000_000,
+        "closed_on": "i morgen", "reasons": ["extra_follow_up", FNR], "success_criteria": {"natural_support": NAME}})
+    assert hostile.status_code == 422
+    errors = hostile.get_json()["errors"]
+    assert {"industry", "closure_reason", "feedback_mentor", "closed_on", "reasons",
+            "success_criteria.natural_support"} <= set(errors)
+    answer = hostile.get_data(as_text=True)
+    assert FNR not in answer and len(answer) < 5_000
+    assert stored_draft(svc.platform, case_id) is None
+    assert FNR not in svc.call("GET", f"/cases/{case_id}/closure").get_data(as_text=True)
+
+    saved = svc.call("PUT", f"/cases/{case_id}/closure/draft", json_body={
+        "closure_reason": "candidate_moved", "closed_on": "01.09.2026", "forms": ["phone"],
+        "success_criteria": {"natural_support": "partly", "masters_tasks": ""}})
+    assert saved.status_code == 200
+    blob = stored_draft(svc.platform, case_id)
+    assert isinstance(blob, bytes) and b"candidate_moved" not in blob and b"partly" not in blob
+    form = svc.call("GET", f"/cases/{case_id}/closure").get_json()
+    assert form["draft"] == {"closure_reason": "candidate_moved", "closed_on": "2026-09-01", "forms": ["phone"],
+                             "success_criteria": {"natural_support": "partly"}}
+    # The draft is the case's: an access request hands it out (privacy.export_cases), an erasure deletes its row.
+    with svc.platform.engine.connect() as conn:
+        exported = privacy.export_cases(conn, svc.platform, "kristiansand", [case_id])[0]
+    assert exported["closure_draft"] == form["draft"]

@@ -184,3 +184,27 @@ def test_project_end_values_fill_the_unknown_and_keep_the_draft():
     assert values["feedback_mentor"] == "not_given" and values["attached_same_company"] == "unknown"
     assert values["success_criteria"]["masters_tasks"] == "achieved"
     assert values["success_criteria"]["plan_followed"] == "not_relevant"
+
+
+def test_a_refused_value_is_quoted_but_never_a_national_id():
+    fnr = fake_national_id(3)
+    for value in (fnr, f"bransje {fnr[:6]} {fnr[6:]}", f"x{fnr}"):
+        errors = {}
+        assert rules.code(errors, "industry", "industry", value) is None
+        assert fnr not in errors["industry"][0] and fnr[6:] not in errors["industry"][0], value
+    errors = {}
+    rules.code(errors, "industry", "industry", "fiske")
+    assert "«fiske»" in errors["industry"][0]
+
+
+def test_a_draft_keeps_checked_fields_only():
+    criteria = {"version": "2026-1", "criteria": [{"code": "plan_followed", "nb": "Planen fulgt"}]}
+    draft, errors = closure.validate_draft({"closure_reason": "candidate_moved", "reasons": "extra_follow_up",
+                                                  "success_criteria": {"plan_followed": ""}, "list_version": "2026-1"},
+                                                 criteria)
+    assert errors == {} and draft == {"closure_reason": "candidate_moved", "reasons": ["extra_follow_up"],
+                                      "list_version": "2026-1"}
+    draft, errors = closure.validate_draft({"industry": "a" * 1_000_000, "list_version": "1999",
+                                                  "success_criteria": {"unknown": "partly"}, "note": "fritekst"},
+                                                 criteria)
+    assert draft is None and set(errors) == {"industry", "success_criteria", "note"}

@@ -36,6 +36,56 @@ def criterion_field(code: str) -> str:
     return f"success_criteria.{code}"
 
 
+def validate_draft(raw: dict, criteria: dict) -> tuple[dict | None, dict]:
+    """Check a closure draft field by field, as the closure checks each field, with every field optional and no
+    rule between fields (a draft is unfinished): a date, known codes, known criteria with known assessments.
+    Returns (the draft as stored, {}) or (None, errors); nothing else is kept, so no free text reaches it."""
+    errors: dict[str, list[str]] = rules.unknown_fields(raw, FORM_FIELDS + ("list_version",))
+    draft = {}
+    closed_on = rules.a_date(errors, "closed_on", raw.get("closed_on"), required=False)
+    if closed_on:
+        draft["closed_on"] = closed_on.isoformat()
+    for field, vocabulary in VOCAB_OF.items():
+        value = rules.code(errors, field, vocabulary, raw.get(field), required=False)
+        if value:
+            draft[field] = value
+    for field, vocabulary in (("reasons", "reason"), ("forms", "contact_form")):
+        values = rules.codes_list(errors, field, vocabulary, raw.get(field), required=False)
+        if values:
+            draft[field] = values
+    assessed = _assessed_criteria(errors, raw.get("success_criteria"), criteria)
+    if assessed:
+        draft["success_criteria"] = assessed
+    version = raw.get("list_version")
+    if version not in (None, "", criteria["version"]):
+        add(errors, "success_criteria", f"Kriterielisten er byttet til versjon {criteria['version']}: last skjemaet "
+                                        "på nytt og vurder kriteriene.")
+    elif version:
+        draft["list_version"] = version
+    return (None, errors) if errors else (draft, {})
+
+
+def _assessed_criteria(errors, given, criteria) -> dict:
+    """The criteria assessed so far: each a criterion of the current list with a known assessment (blank: left out)."""
+    if rules.blank(given) or given == {}:
+        return {}
+    if not isinstance(given, dict):
+        add(errors, "success_criteria", "Må være en oversikt over kriterier og vurderinger.")
+        return {}
+    known = {c["code"] for c in criteria["criteria"]}
+    assessed = {}
+    for code_, value in given.items():
+        if code_ not in known:
+            add(errors, "success_criteria", f"Ukjent suksesskriterium {rules.quoted(code_)}.")
+        elif rules.blank(value):
+            continue
+        elif value not in codes("success_assessment"):
+            add(errors, criterion_field(code_), f"Ukjent vurdering {rules.quoted(value)}.")
+        else:
+            assessed[code_] = value
+    return assessed
+
+
 def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], derived: dict, criteria: dict,
              today: date) -> tuple[dict | None, dict]:
     """Check a submitted closure form; returns (clean values, {}) or (None, errors) with every problem."""
@@ -107,7 +157,7 @@ def _criteria(errors, raw, criteria):
                                         "på nytt og vurder kriteriene.")
     known = {c["code"] for c in criteria["criteria"]}
     for code in sorted(set(given) - known):
-        add(errors, criterion_field(code), f"Ukjent suksesskriterium «{str(code)[:40]}».")
+        add(errors, criterion_field(code), f"Ukjent suksesskriterium {rules.quoted(code)}.")
     result = {}
     for criterion in criteria["criteria"]:
         field = criterion_field(criterion["code"])
@@ -115,7 +165,7 @@ def _criteria(errors, raw, criteria):
         if rules.blank(value):
             add(errors, field, f"Vurder kriteriet «{criterion['nb']}».")
         elif value not in codes("success_assessment"):
-            add(errors, field, f"Ukjent kode «{str(value)[:40]}» for kriteriet «{criterion['nb']}».")
+            add(errors, field, f"Ukjent kode {rules.quoted(value)} for kriteriet «{criterion['nb']}».")
         else:
             result[criterion["code"]] = value
     return result

@@ -49,6 +49,26 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 
 
+QUOTED_LENGTH = 40
+_DIGIT_RUN = re.compile(r"\d[\d .-]{9,}\d")
+
+
+def holds_national_id(text: str) -> bool:
+    """Whether a short text carries a valid fødselsnummer or D-number anywhere, its digits also apart by spaces,
+    dots or dashes (every 11 digits in a row are tried: meant for what a message quotes, not for long texts)."""
+    for run in _DIGIT_RUN.findall(text):
+        digits = re.sub(r"\D", "", run)
+        if any(national_ids.is_valid(digits[i:i + 11], allow_synthetic=True) for i in range(len(digits) - 10)):
+            return True
+    return False
+
+
+def quoted(value) -> str:
+    """A refused value as a message quotes it: its start, and never a national ID (answers may be kept)."""
+    shown = str(value)[:QUOTED_LENGTH]
+    return "(et fødselsnummer, som ikke hører hjemme her)" if holds_national_id(shown) else f"«{shown}»"
+
+
 def add(errors: dict, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
 
@@ -108,7 +128,7 @@ def code(errors, field, vocabulary, value, required=True, allowed=None):
             add(errors, field, "Velg et svar." if label.endswith("?") else f"Velg {label.lower()}.")
         return None
     if not isinstance(value, str) or value not in VOCABULARIES[vocabulary]:
-        add(errors, field, f"Ukjent kode «{str(value)[:40]}» for feltet «{FIELD_LABELS.get(field, field)}».")
+        add(errors, field, f"Ukjent kode {quoted(value)} for feltet «{FIELD_LABELS.get(field, field)}».")
         return None
     if allowed is not None and value not in allowed:
         add(errors, field, f"«{VOCABULARIES[vocabulary][value]['nb']}» kan ikke velges her.")
@@ -128,7 +148,7 @@ def codes_list(errors, field, vocabulary, values, required=True):
         return None
     unknown = [v for v in values if not isinstance(v, str) or v not in VOCABULARIES[vocabulary]]
     if unknown:
-        add(errors, field, f"Ukjent kode «{str(unknown[0])[:40]}» for feltet «{FIELD_LABELS.get(field, field)}».")
+        add(errors, field, f"Ukjent kode {quoted(unknown[0])} for feltet «{FIELD_LABELS.get(field, field)}».")
         return None
     order = codes(vocabulary)
     return sorted(set(values), key=order.index)
