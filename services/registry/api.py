@@ -10,7 +10,6 @@ from flask import Response
 from shared.web import ApiBlueprint, current_platform, current_principal, error_response, roles_required
 
 from . import access, schemas, service
-from .domain import releases as releases_domain
 from .domain.errors import ReleaseError, TableRequestError
 from .domain.reports import distribution_csv_lines, table1_csv_lines
 
@@ -152,12 +151,12 @@ def release(release_id):
 @roles_required(*access.RESEARCH)
 def release_file(release_id, name):
     try:
-        content = service.download(current_platform(), release_id, name, current_principal().subject)
+        sha256, chunks = service.download_stream(current_platform(), release_id, name, current_principal().subject)
     except ReleaseError as error:
         return _release_refused(error)
-    response = Response(content, mimetype="application/octet-stream")
+    response = Response(chunks, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = f'attachment; filename="{release_id}-{name}"'
-    response.headers["X-Content-SHA256"] = releases_domain.manifest_entry(name, content, None)["sha256"]
+    response.headers["X-Content-SHA256"] = sha256
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -14,6 +14,7 @@ have no row left, the change feed reports them), the codebook and the report's t
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -379,9 +380,18 @@ RELEASE_TITLE = "Hybridmodellen: pseudonymiserte avslutninger"
 DOWNLOAD_FIELDS = ("seq", "at", "researcher", "release_id", "file", "sha256")
 
 
-def _release_files(conn, platform, identifier, cut_at, export_rows, labels, release_notes) -> tuple[dict, list]:
-    """Every file of a release ({name: bytes}) and its manifest: the tables in every format, the codebook,
-    the DDI-Codebook XML and the notes."""
+def _file_entry(path: Path, rows) -> dict:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return releases.manifest_entry(path.name, path.stat().st_size, digest.hexdigest(), rows)
+
+
+def _release_files(conn, platform, folder: Path, identifier, cut_at, export_rows, labels,
+                   release_notes) -> tuple[dict, list]:
+    """Every file of a release written into `folder` ({name: path}) and its manifest: the tables in every
+    format, the codebook, the DDI-Codebook XML and the notes."""
     from . import writers  # pandas, pyarrow and pyreadstat (~150 MB) only where a release is cut, not in every worker
     _offices, places = _places(conn, platform)
     project = platform.directory.project_settings(conn)
@@ -393,23 +403,27 @@ def _release_files(conn, platform, identifier, cut_at, export_rows, labels, rele
     book = {"release": identifier, "codebook_version": releases.CODEBOOK_VERSION, "labels": labels,
             "date_coarsening": project["date_coarsening"], "tables": research_files.codebook_entries(layout)}
     files, manifest = {}, []
-    with tempfile.TemporaryDirectory() as folder:
-        for table, variables in layout.items():
-            for path in writers.write_table(Path(folder), table, variables, table_rows[table], book, labels,
-                                            f"{RELEASE_TITLE} {identifier}"):
-                files[path.name] = path.read_bytes()
-                manifest.append(releases.manifest_entry(path.name, files[path.name], len(table_rows[table])))
-                path.unlink()
-    documents = {"codebook.json": json.dumps(book, ensure_ascii=False, indent=1).encode("utf-8"),
-                 "ddi.xml": releases.ddi_codebook(identifier, RELEASE_TITLE, cut_at,
-                                                  layout, {t: len(r) for t, r in table_rows.items()},
-                                                  labels).encode("utf-8"),
-                 "notes.json": json.dumps(release_notes, ensure_ascii=False, indent=1).encode("utf-8")}
-    for name, content in documents.items():
-        files[name] = content
-        manifest.append(releases.manifest_entry(name, content, None))
-    files["manifest.json"] = json.dumps(manifest, indent=1).encode("utf-8")
+    for table, variables in layout.items():
+        for path in writers.write_table(folder, table, variables, table_rows[table], book, labels,
+                                        f"{RELEASE_TITLE} {identifier}"):
+            files[path.name] = path
+            manifest.append(_file_entry(path, len(table_rows[table])))
+        table_rows[table] = None  # written: let it go before the next table
+    documents = {"codebook.json": json.dumps(book, ensure_ascii=False, indent=1),
+                 "ddi.xml": releases.ddi_codebook(identifier, RELEASE_TITLE, cut_at, layout,
+                                                  {t: _manifest_rows(manifest, t) for t in layout}, labels),
+                 "notes.json": json.dumps(release_notes, ensure_ascii=False, indent=1)}
+    for name, text in documents.items():
+        files[name] = folder / name
+        files[name].write_text(text, encoding="utf-8")
+        manifest.append(_file_entry(files[name], None))
+    files["manifest.json"] = folder / "manifest.json"
+    files["manifest.json"].write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return files, manifest
+
+
+def _manifest_rows(manifest, table) -> int:
+    return next(entry["rows"] for entry in manifest if entry["file"] == f"{table}.json")
 
 
 def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = None) -> dict:
@@ -431,11 +445,13 @@ def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = N
         now = platform.clock.now()
         release_notes = releases.notes(identifier, previous["id"] if previous else None, now, newest, len(export),
                                        found)
-        files, manifest = _release_files(conn, platform, identifier, now, export, labels, release_notes)
-        record = {"id": identifier, "number": number, "version": 1, "cut_at": now, "cursor": newest,
-                  "codebook_version": releases.CODEBOOK_VERSION, "labels": labels, "cut_by": actor,
-                  "status": "published", "notes": release_notes, "manifest": manifest}
-        store.insert_release(conn, record, files, export)
+        with tempfile.TemporaryDirectory() as folder:
+            files, manifest = _release_files(conn, platform, Path(folder), identifier, now, export, labels,
+                                             release_notes)
+            record = {"id": identifier, "number": number, "version": 1, "cut_at": now, "cursor": newest,
+                      "codebook_version": releases.CODEBOOK_VERSION, "labels": labels, "cut_by": actor,
+                      "status": "published", "notes": release_notes, "manifest": manifest}
+            store.insert_release(conn, record, files, export)
     return record
 
 
@@ -452,11 +468,12 @@ def recut_withdrawn(platform, actor: str) -> list[dict]:
             now = platform.clock.now()
             release_notes = releases.notes(identifier, old["notes"]["previous_release"], now, old["cursor"],
                                            len(rows), old["notes"]["errata"], recut_of=old["id"], erased=erased)
-            files, manifest = _release_files(conn, platform, identifier, now, rows, old["labels"],
-                                             release_notes)
-            record = {**old, "id": identifier, "version": old["version"] + 1, "cut_at": now, "cut_by": actor,
-                      "status": "published", "notes": release_notes, "manifest": manifest}
-            store.insert_release(conn, record, files, None)
+            with tempfile.TemporaryDirectory() as folder:
+                files, manifest = _release_files(conn, platform, Path(folder), identifier, now, rows,
+                                                 old["labels"], release_notes)
+                record = {**old, "id": identifier, "version": old["version"] + 1, "cut_at": now, "cut_by": actor,
+                          "status": "published", "notes": release_notes, "manifest": manifest}
+                store.insert_release(conn, record, files, None)
             store.set_release_status(conn, old["id"], "superseded")
             done.append({"release": record, "tell": store.downloaders(conn, [old["id"]])})
     return done
@@ -475,22 +492,37 @@ def get_release(platform, release_id) -> dict:
     return found
 
 
-def download(platform, release_id, name, researcher) -> bytes:
-    """A release file's bytes; the download is appended to the hash-chained log in the same transaction. A file
-    an erasure deleted is gone (410)."""
+def download_stream(platform, release_id, name, researcher) -> tuple[str, object]:
+    """(SHA-256, chunks) of a release file; the download is appended to the hash-chained log first, in its own
+    transaction, and the parts are read one at a time as the answer streams. A file an erasure deleted is gone
+    (410)."""
     with platform.engine.begin() as conn:
-        found = store.release_file(conn, release_id, name)
-        if found is None:
+        parts = store.release_file_parts(conn, release_id, name)
+        if parts is None:
             raise ReleaseError("fant ikke filen", 404)
-        if found["content"] is None:
+        if not parts:
             raise ReleaseError("filen er slettet etter at samtykke ble trukket; se neste versjon av utgivelsen", 410)
-        content = bytes(found["content"])
+        listed = {entry["file"]: entry["sha256"] for entry in store.release(conn, release_id)["manifest"]}
+        if name not in listed:  # the manifest itself: small, hashed as it is read
+            listed[name] = hashlib.sha256(b"".join(store.release_file_part(conn, release_id, name, part)
+                                                   for part in parts)).hexdigest()
+        sha256 = listed[name]
         head = store.download_head_for_update(conn)
         entry = {"at": platform.clock.now().replace(microsecond=0), "researcher": researcher,
-                 "release_id": release_id, "file": name,
-                 "sha256": releases.manifest_entry(name, content, None)["sha256"]}
+                 "release_id": release_id, "file": name, "sha256": sha256}
         store.append_download(conn, hashchain.link(head, entry, DOWNLOAD_FIELDS))
-    return content
+
+    def chunks():
+        for part in parts:
+            with platform.engine.connect() as conn:
+                yield store.release_file_part(conn, release_id, name, part)
+    return sha256, chunks()
+
+
+def download(platform, release_id, name, researcher) -> bytes:
+    """A release file's bytes at once (the command line and tests; the API streams), logged as any download."""
+    _sha256, chunks = download_stream(platform, release_id, name, researcher)
+    return b"".join(chunks)
 
 
 def download_log(platform) -> dict:

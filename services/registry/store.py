@@ -260,11 +260,25 @@ def all_releases(conn) -> list[dict]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
+PART_BYTES = 4 << 20  # a release file is stored (and served) in parts of this size
+
+
 def insert_release(conn, values: dict, files: dict, rows: list[dict] | None):
-    """The release's record, its files ({name: bytes}) and, for a new number, the rows it was cut from."""
+    """The release's record, its files ({name: path}, read and stored part by part) and, for a new number, the
+    rows it was cut from."""
     conn.execute(insert(releases), values)
-    conn.execute(insert(release_files), [{"release_id": values["id"], "name": name, "content": content,
-                                          "deleted_at": None} for name, content in files.items()])
+    for name, path in files.items():
+        with open(path, "rb") as handle:
+            part = 0
+            while True:
+                content = handle.read(PART_BYTES)
+                if not content and part:
+                    break
+                conn.execute(insert(release_files), {"release_id": values["id"], "name": name, "part": part,
+                                                     "content": content, "deleted_at": None})
+                part += 1
+                if len(content) < PART_BYTES:
+                    break
     if rows:
         for start in range(0, len(rows), FETCH_ROWS):
             conn.execute(insert(release_rows), [{"number": values["number"], "case_pseudonym": r["case_pseudonym"],
@@ -272,10 +286,20 @@ def insert_release(conn, values: dict, files: dict, rows: list[dict] | None):
                                                 for r in rows[start:start + FETCH_ROWS]])
 
 
-def release_file(conn, release_id, name) -> dict | None:
-    row = conn.execute(select(release_files).where(release_files.c.release_id == release_id,
-                                                   release_files.c.name == name)).mappings().first()
-    return dict(row) if row else None
+def release_file_parts(conn, release_id, name) -> list[int] | None:
+    """The part numbers of a file, None when there is no such file, [] when an erasure deleted it."""
+    rows = conn.execute(select(release_files.c.part, release_files.c.content.is_(None).label("deleted"))
+                        .where(release_files.c.release_id == release_id, release_files.c.name == name)
+                        .order_by(release_files.c.part)).all()
+    if not rows:
+        return None
+    return [] if any(r.deleted for r in rows) else [r.part for r in rows]
+
+
+def release_file_part(conn, release_id, name, part) -> bytes:
+    return bytes(conn.execute(select(release_files.c.content).where(
+        release_files.c.release_id == release_id, release_files.c.name == name,
+        release_files.c.part == part)).scalar_one())
 
 
 def release_rows_of(conn, number) -> list[dict]:

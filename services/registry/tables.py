@@ -152,10 +152,12 @@ releases = Table(
     UniqueConstraint("number", "version", name="uq_registry_releases_number_version"),
 )
 
+# A file in parts of at most store.PART_BYTES, so that neither a cut nor a download holds a whole file.
 release_files = Table(
     "registry_release_files", metadata,
     Column("release_id", String(20), primary_key=True),
     Column("name", String(40), primary_key=True),
+    Column("part", Integer, primary_key=True),
     Column("content", LargeBinary, nullable=True),  # None once an erasure deleted it
     Column("deleted_at", UTCDateTime, nullable=True),
 )

@@ -2,7 +2,6 @@
 DDI-Codebook 2.6 description of the release's variables."""
 from __future__ import annotations
 
-import hashlib
 from xml.sax.saxutils import escape, quoteattr
 
 DDI_NAMESPACE = "ddi:codebook:2_6"
@@ -14,8 +13,8 @@ def release_id(number: int, version: int) -> str:
     return f"r{number}v{version}"
 
 
-def manifest_entry(name: str, content: bytes, rows: int | None) -> dict:
-    return {"file": name, "rows": rows, "bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+def manifest_entry(name: str, size: int, sha256: str, rows: int | None) -> dict:
+    return {"file": name, "rows": rows, "bytes": size, "sha256": sha256}
 
 
 def errata(changes: list[dict], previous_cases: set) -> list[dict]:

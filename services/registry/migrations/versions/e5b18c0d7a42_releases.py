@@ -42,9 +42,10 @@ def upgrade() -> None:
         'registry_release_files',
         sa.Column('release_id', sa.String(length=20), nullable=False),
         sa.Column('name', sa.String(length=40), nullable=False),
+        sa.Column('part', sa.Integer(), nullable=False),
         sa.Column('content', sa.LargeBinary(), nullable=True),
         sa.Column('deleted_at', shared.db.UTCDateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint('release_id', 'name'),
+        sa.PrimaryKeyConstraint('release_id', 'name', 'part'),
     )
     op.create_table(
         'registry_release_rows',
