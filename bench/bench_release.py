@@ -117,10 +117,7 @@ with platform.engine.connect() as conn:
     rows = store.release_rows_of(conn, 1)
     _offices, places = service._places(conn, platform)
 layout = research_files.layout(places)
-table_rows = {name: [] for name in layout}
-for row in rows:
-    for name, items in research_files.rows(row, layout).items():
-        table_rows[name].extend(items)
+table_rows = research_files.columns(rows, layout)
 book = {"tables": research_files.codebook_entries(layout)}
 times = {}
 with tempfile.TemporaryDirectory() as folder:

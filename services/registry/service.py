@@ -396,19 +396,17 @@ def _release_files(conn, platform, folder: Path, identifier, cut_at, export_rows
     _offices, places = _places(conn, platform)
     project = platform.directory.project_settings(conn)
     layout = research_files.layout(places)
-    table_rows = {name: [] for name in layout}
-    for row in export_rows:
-        for name, items in research_files.rows(row, layout).items():
-            table_rows[name].extend(items)
+    table_data = research_files.columns(export_rows, layout)
     book = {"release": identifier, "codebook_version": releases.CODEBOOK_VERSION, "labels": labels,
             "date_coarsening": project["date_coarsening"], "tables": research_files.codebook_entries(layout)}
     files, manifest = {}, []
     for table, variables in layout.items():
-        for path in writers.write_table(folder, table, variables, table_rows[table], book, labels,
+        count = research_files.row_count(table_data[table])
+        for path in writers.write_table(folder, table, variables, table_data[table], book, labels,
                                         f"{RELEASE_TITLE} {identifier}"):
             files[path.name] = path
-            manifest.append(_file_entry(path, len(table_rows[table])))
-        table_rows[table] = None  # written: let it go before the next table
+            manifest.append(_file_entry(path, count))
+        table_data[table] = None  # written: let it go before the next table
     documents = {"codebook.json": json.dumps(book, ensure_ascii=False, indent=1),
                  "ddi.xml": releases.ddi_codebook(identifier, RELEASE_TITLE, cut_at, layout,
                                                   {t: _manifest_rows(manifest, t) for t in layout}, labels),
@@ -437,7 +435,7 @@ def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = N
         previous = store.newest_release(conn)
         number = previous["number"] + 1 if previous else 1
         identifier = releases.release_id(number, 1)
-        export = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in store.export_rows(conn, 0, newest)]
+        export = list(store.export_rows(conn, 0, newest))  # tuples: a dict per row is made only while used
         found = []
         if previous:
             found = releases.errata(store.changes_between(conn, previous["cursor"], newest),
@@ -445,13 +443,15 @@ def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = N
         now = platform.clock.now()
         release_notes = releases.notes(identifier, previous["id"] if previous else None, now, newest, len(export),
                                        found)
+        as_dicts = (dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in export)
         with tempfile.TemporaryDirectory() as folder:
-            files, manifest = _release_files(conn, platform, Path(folder), identifier, now, export, labels,
+            files, manifest = _release_files(conn, platform, Path(folder), identifier, now, as_dicts, labels,
                                              release_notes)
             record = {"id": identifier, "number": number, "version": 1, "cut_at": now, "cursor": newest,
                       "codebook_version": releases.CODEBOOK_VERSION, "labels": labels, "cut_by": actor,
                       "status": "published", "notes": release_notes, "manifest": manifest}
-            store.insert_release(conn, record, files, export)
+            store.insert_release(conn, record, files,
+                                 (dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in export))
     return record
 
 

@@ -263,9 +263,9 @@ def all_releases(conn) -> list[dict]:
 PART_BYTES = 4 << 20  # a release file is stored (and served) in parts of this size
 
 
-def insert_release(conn, values: dict, files: dict, rows: list[dict] | None):
+def insert_release(conn, values: dict, files: dict, rows):
     """The release's record, its files ({name: path}, read and stored part by part) and, for a new number, the
-    rows it was cut from."""
+    rows it was cut from (an iterable of dicts, written FETCH_ROWS at a time; None for a re-cut)."""
     conn.execute(insert(releases), values)
     for name, path in files.items():
         with open(path, "rb") as handle:
@@ -279,11 +279,15 @@ def insert_release(conn, values: dict, files: dict, rows: list[dict] | None):
                 part += 1
                 if len(content) < PART_BYTES:
                     break
-    if rows:
-        for start in range(0, len(rows), FETCH_ROWS):
-            conn.execute(insert(release_rows), [{"number": values["number"], "case_pseudonym": r["case_pseudonym"],
-                                                 "row": r, "erased_from": None}
-                                                for r in rows[start:start + FETCH_ROWS]])
+    batch = []
+    for row in rows or ():
+        batch.append({"number": values["number"], "case_pseudonym": row["case_pseudonym"], "row": row,
+                      "erased_from": None})
+        if len(batch) == FETCH_ROWS:
+            conn.execute(insert(release_rows), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(release_rows), batch)
 
 
 def release_file_parts(conn, release_id, name) -> list[int] | None:

@@ -88,30 +88,41 @@ def _split(text):
     return [part for part in (text or "").split(";") if part]
 
 
-def rows(export_row: dict, tables: dict) -> dict:
-    """One export row (the live export's columns, codes as text) as the release tables' rows: {table: [row]}."""
-    case = {}
-    for variable in tables["cases"]:
-        value = export_row[variable.source]
-        if variable.member is not None:
-            case[variable.name] = "1" if variable.member in _split(value) else "0"
-        elif variable.kind == "flag":
-            case[variable.name] = "1" if value in (True, "true", 1) else "0"
-        elif variable.kind == "integer":
-            case[variable.name] = None if value is None else int(value)
-        else:
-            case[variable.name] = value
-    pseudonym = export_row["case_pseudonym"]
-    measures = []
-    for part in _split(export_row["measures"]):
-        code, from_period, to_period = part.split(":")
-        measures.append({"case_pseudonym": pseudonym, "measure": code, "from_period": from_period,
-                         "to_period": to_period or None})
-    assessments = []
-    for part in _split(export_row["success_assessments"]):
-        criterion, assessment = part.split("=")
-        assessments.append({"case_pseudonym": pseudonym, "criterion": criterion, "assessment": assessment})
-    return {"cases": [case], "measures": measures, "assessments": assessments}
+def columns(export_rows, tables: dict) -> dict:
+    """The export rows (the live export's columns, codes as text) as the release tables, column by column:
+    {table: {variable: [value per row]}}. Equal texts are kept once (a release of 100,000 cases repeats a few
+    codes millions of times)."""
+    result = {table: {v.name: [] for v in variables} for table, variables in tables.items()}
+    cases, measures, assessments = result["cases"], result["measures"], result["assessments"]
+    kept = {}
+    for row in export_rows:
+        for variable in tables["cases"]:
+            value = row[variable.source]
+            if variable.member is not None:
+                value = "1" if variable.member in _split(value) else "0"
+            elif variable.kind == "flag":
+                value = "1" if value in (True, "true", 1) else "0"
+            elif variable.kind == "integer":
+                value = None if value is None else int(value)
+            elif variable.kind == "code":
+                value = kept.setdefault(value, value)
+            cases[variable.name].append(value)
+        pseudonym = row["case_pseudonym"]
+        for part in _split(row["measures"]):
+            code, from_period, to_period = part.split(":")
+            for name, value in (("case_pseudonym", pseudonym), ("measure", code), ("from_period", from_period),
+                                ("to_period", to_period or None)):
+                measures[name].append(kept.setdefault(value, value))
+        for part in _split(row["success_assessments"]):
+            criterion, assessment = part.split("=")
+            for name, value in (("case_pseudonym", pseudonym), ("criterion", criterion),
+                                ("assessment", assessment)):
+                assessments[name].append(kept.setdefault(value, value))
+    return result
+
+
+def row_count(table_columns: dict) -> int:
+    return len(next(iter(table_columns.values())))
 
 
 def codebook_entries(tables: dict, lang_names=("nb", "en")) -> dict:
