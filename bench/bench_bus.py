@@ -30,8 +30,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from tests.fixtures.db import create_pg_database  # noqa: E402
+
 BASELINES = REPO.parent / "shared" / "bench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def run_baseline(script: str, events: int, timeout: float = 600) -> dict[str, float]:
@@ -111,19 +113,9 @@ def pipelined_publish_of_relay_shape(events: int, body_size: int, window: int = 
 
 
 def make_database(kind: str, tmp: Path):
-    from sqlalchemy import create_engine, text
     if kind == "sqlite":
         return f"sqlite:///{tmp}/bench.db", lambda: None
-    name = "bench_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
+    return create_pg_database("bench_")
 
 
 def realistic_padding() -> tuple[str, int]:

@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,8 +36,10 @@ from sqlalchemy import create_engine, select, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from tests.fixtures.db import create_pg_database  # noqa: E402
+
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", REPO.parent / "shared" / "bench"))
-PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
 
 CLOSE_LUA = r"""
@@ -82,20 +83,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def create_db():
-    name = "bench_" + uuid.uuid4().hex[:10]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return url, drop
 
 
 def wait_up(port, path, timeout=30):
@@ -226,8 +213,8 @@ def main():
         intake_url, drop_intake = f"sqlite:///{workdir}/intake.db", (lambda: None)
         baseline_url, drop_baseline = f"sqlite:///{workdir}/baseline.db", (lambda: None)
     else:
-        intake_url, drop_intake = create_db()
-        baseline_url, drop_baseline = create_db()
+        intake_url, drop_intake = create_pg_database("bench_")
+        baseline_url, drop_baseline = create_pg_database("bench_")
     procs = []
     try:
         env = {**os.environ, "DATA_DIR": str(workdir), "INTAKE_DATABASE_URL": intake_url,
@@ -260,7 +247,8 @@ def main():
 
         ports = {"baseline": free_port(), **{endpoint: free_port() for endpoint in endpoints}}
         # The baseline app creates its table at import; its workers doing that at the same moment can collide in
-        # PostgreSQL's catalog (duplicate pg_type row) and a worker fails to boot. Created here first, theirs is a no-op.
+        # PostgreSQL's catalog (duplicate pg_type row) and a worker fails to boot. Created here first, theirs is a
+        # no-op.
         baseline_engine = create_engine(baseline_url)
         with baseline_engine.begin() as conn:
             conn.execute(text("CREATE TABLE IF NOT EXISTS rows (id varchar(36) primary key, body text)"))
@@ -271,7 +259,8 @@ def main():
         procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['intake']}", "--chdir", str(REPO),
                                        "services.intake.wsgi:app"], env=env, stderr=subprocess.DEVNULL))
         if floor:
-            procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['floor']}", "--chdir", str(REPO / "bench"),
+            procs.append(subprocess.Popen([*workers, "-b", f"127.0.0.1:{ports['floor']}",
+                                           "--chdir", str(REPO / "bench"),
                                            "--pythonpath", str(REPO), "closure_floor_app:app"],
                                           env={**os.environ, "DATABASE_URL": intake_url,
                                                "CLOSURE_FLOOR_STATEMENTS": str(floor_file)}))
@@ -318,7 +307,8 @@ def main():
         if floor:
             print(f"median floor/baseline = {sorted(floor_ratios)[len(floor_ratios) // 2]:.2f}: the closure's own "
                   "database work behind a bare Flask endpoint; what intake loses below it is its Python per closure")
-        print(f"median ratio intake/baseline = {ratio:.2f} (target ≥ 0.5) -> {'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
+        verdict = "OK" if ratio >= 0.5 else "BELOW TARGET"
+        print(f"median ratio intake/baseline = {ratio:.2f} (target ≥ 0.5) -> {verdict}")
     finally:
         for proc in procs:
             proc.terminate()

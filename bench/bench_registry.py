@@ -30,8 +30,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from tests.fixtures.db import create_pg_database  # noqa: E402
+
 BASELINES = REPO.parent / "shared" / "bench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECRET = "bench-secret-" + "x" * 40
 
 
@@ -46,20 +48,6 @@ def run_baseline(script: str, *args, attempts: int = 3) -> dict[str, float]:
               file=sys.stderr)
         time.sleep(5)
     raise RuntimeError(f"baseline {script} failed {attempts} times")
-
-
-def make_pg_database():
-    from sqlalchemy import create_engine, text
-    name = "bench_registry_" + uuid.uuid4().hex[:10]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def registry_platform(url, tmp, env_extra=None):
@@ -114,7 +102,7 @@ def measure_export(rows: int):
 
     from shared.auth import mint_token
     tmp = Path(tempfile.mkdtemp(prefix="bench-registry-"))
-    url, drop = make_pg_database()
+    url, drop = create_pg_database("bench_registry_")
     gunicorn = None
     try:
         platform, env = registry_platform(url, tmp)
@@ -189,7 +177,7 @@ def measure_ingest(events: int):
     vhost, prefix = f"bench-{tag}", f"bench{tag}-"
     admin.apply(vhost, prefix, passwords={u: topology.dev_password(u) for u in topology.broker_users()})
     tmp = Path(tempfile.mkdtemp(prefix="bench-registry-ingest-"))
-    url, drop = make_pg_database()
+    url, drop = create_pg_database("bench_registry_")
     platforms = []
     try:
         def amqp(user):

@@ -22,27 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+from tests.fixtures.db import create_pg_database  # noqa: E402
+
 SECRET = "bench-release-secret-" + "x" * 40
-
-
-def make_pg_database():
-    from sqlalchemy import create_engine, text
-    name = "bench_release_" + uuid.uuid4().hex[:10]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def fill(env: dict, rows: int):
@@ -144,7 +131,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     options = parser.parse_args()
-    url, drop = make_pg_database()
+    url, drop = create_pg_database("bench_release_")
     tmp = Path(tempfile.mkdtemp(prefix="bench-release-"))
     env = {**os.environ, "DATA_DIR": str(tmp), "REGISTRY_DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     python = str(REPO / ".venv" / "bin" / "python")

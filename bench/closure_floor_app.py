@@ -65,7 +65,7 @@ def close(case_id):
         prepared = conn.connection.info.setdefault("floor_prepared", {})
         cursor = conn.connection.cursor()
         cursor.execute(_prepared(cursor, prepared, READ), {"case_id": case_id, "office": _captured["office"]})
-        case = dict(zip([column[0] for column in cursor.description], cursor.fetchall()[0]))
+        case = dict(zip([column[0] for column in cursor.description], cursor.fetchall()[0], strict=True))
         version, revision = (case["closure_version"] or 0) + 1, case["revision"] + 1
         now = datetime.datetime.now(datetime.UTC)
         cursor.execute(_prepared(cursor, prepared, WRITE), dict(
