@@ -1,4 +1,4 @@
-# Shared preconditions of scripts/run.sh and scripts/test.sh (sourced, not run).
+# Shared preconditions of the scripts/*.sh commands (sourced, not run).
 # Functions only; each prints what it does and stops the script with a clear message on failure.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +33,15 @@ ensure_node_modules() {
     echo "Installing the Node packages (npm ci)"
     (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$sum" > "$stamp"
+}
+
+ensure_stack() {
+    # What the whole system needs on this machine (run, test, soak): system packages (arguments go to
+    # install-system-deps.sh), .venv, the OpenID provider's Node packages and a running broker.
+    bash "$REPO_ROOT/scripts/install-system-deps.sh" "$@"
+    ensure_venv
+    ensure_node_modules
+    ensure_broker
 }
 
 # broker_action: prints what to do about RabbitMQ -- "running", "start" or "install".

@@ -8,10 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-bash scripts/install-system-deps.sh
-ensure_venv
-ensure_node_modules
-ensure_broker
+ensure_stack
 echo "Applying the broker definitions (vhost, exchanges, quorum queues, users, topic permissions)"
 .venv/bin/python -m shared.bus.admin apply
 

@@ -6,9 +6,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-bash scripts/install-system-deps.sh
-ensure_venv
-ensure_node_modules
-ensure_broker
+ensure_stack
 ensure_postgresql
 exec .venv/bin/python scripts/soak.py "$@"
