@@ -147,25 +147,32 @@ def find_case(journey: Journey) -> None:
     journey.click(f"a:text-is('{CANDIDATE}')", navigates=True)
 
 
-def closure_one_page(journey: Journey) -> None:
-    """The closure form as one page of every question (before issue #15)."""
+def closure_in_steps(journey: Journey) -> None:
+    """The closure form in steps (issue #15): the closure, the derived contact answers confirmed, the assessment,
+    then the check-answers page and the receipt."""
     journey.step("case page to the closure form", closure_part=True)
     journey.click("#til-avslutning", navigates=True)
-    journey.step("closure form", closure_part=True)
     page = journey.page
+    journey.step("step 1: the closure", closure_part=True)
     journey.type_date("#closed_on", CLOSED_ON)
-    journey.choose("#closure_reason", "measure_completed")
-    journey.choose("#attachment_after", "permanent_with_wage_subsidy")
+    journey.check("input[name=closure_reason][value=measure_completed]")
+    journey.check("input[name=attachment_after][value=permanent_with_wage_subsidy]")
     journey.check("input[name=attached_same_company][value=yes]")
+    journey.click("#fortsett", navigates=True)
+    journey.step("step 2: contact, derived, confirmed", closure_part=True)
     for name in ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity", "duration"):
-        if not page.locator(f"#{name}").input_value():
+        if not page.locator(f"#{name}").input_value():  # a derivation without basis is the counsellor's to answer
             journey.choose(f"#{name}", page.locator(f"#{name} option").nth(1).get_attribute("value"))
-    for select in page.locator("select[id^='success_criteria.']").all():
-        journey.choose(f"[id='{select.get_attribute('id')}']", "achieved")
-    journey.choose("#feedback_mentor", "satisfied")
-    journey.choose("#feedback_counsellor", "satisfied")
+    journey.click("#fortsett", navigates=True)
+    journey.step("step 3: assessment", closure_part=True)
+    for fieldset in page.locator("fieldset[id^='success_criteria.']").all():
+        journey.check(f"[id='{fieldset.get_attribute('id')}'] input[value=achieved]")
+    journey.check("input[name=feedback_mentor][value=satisfied]")
+    journey.check("input[name=feedback_counsellor][value=satisfied]")
+    journey.click("#fortsett", navigates=True)
+    journey.step("check answers and send", closure_part=True)
     journey.click("#send", navigates=True)
-    assert page.locator("#state").inner_text() == "Avsluttet", page.url
+    assert page.locator("h1").inner_text() == "Sluttskjemaet er sendt", page.url
 
 
 def run(width: int, height: int) -> Journey:
@@ -184,7 +191,7 @@ def run(width: int, height: int) -> Journey:
                 journey = Journey(context.new_page())
                 sign_in(journey, server.url)
                 find_case(journey)
-                closure_one_page(journey)
+                closure_in_steps(journey)
                 browser.close()
         platform.engine.dispose()
     return journey

@@ -4,6 +4,7 @@ from shared.web import create_service_app
 from . import (
     api,
     cli,
+    closure_pages,  # noqa: F401  (importing it adds the closure form's steps to the pages blueprint)
     pages,
     privacy_api,
     privacy_pages,  # noqa: F401  (importing it adds the /personvern pages to the pages blueprint)

@@ -26,7 +26,7 @@ MESSAGES = {
     "tiltak-slettet": "Tiltaket er slettet.", "parter": "Mentor og arbeidsgiver er lagret.",
     "plan": "Stegene og planen er lagret.", "overfort": "Saken er overført.",
     "utkast": "Utkastet er lagret. Du kan fortsette senere.",
-    "avsluttet": "Avslutningsskjemaet er sendt. Takk!", "rettet": "Rettelsen er sendt som ny versjon.",
+    "avsluttet": "Sluttskjemaet er sendt. Takk!", "rettet": "Rettelsen er sendt som ny versjon.",
 }
 STEP_TEXT = {
     "1": "Kartlegge brukerens ønsker og interesser; drøfte om mentorordning er aktuelt",
@@ -43,7 +43,10 @@ STEP_TEXT = {
 def _helpers():
     return {"vlabel": lambda vocabulary, code: closure_rules.describe(vocabulary, code), "choices": choices,
             "field_labels": FIELD_LABELS, "state_label": lambda s: states.STATE_LABELS.get(s, s),
-            "step_text": STEP_TEXT, "fmt": lambda d: d.strftime("%d.%m.%Y") if d else "–"}
+            "plain_choices": lambda vocabulary: [(code, text.replace(" (beskriv)", ""))
+                                                 for code, text in choices(vocabulary)],
+            "step_text": STEP_TEXT, "case_reference": service.case_reference,
+            "fmt": lambda d: d.strftime("%d.%m.%Y") if d else "–"}
 
 
 def _member():

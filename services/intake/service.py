@@ -139,6 +139,12 @@ def case_in_clear(keyring, case: dict, leave_out=()) -> dict:
     return item
 
 
+def case_reference(case_id) -> str:
+    """The short name of a case on every page and mail ("Sak ef2e8883"): the start of its id, as consent and notify
+    show it."""
+    return f"Sak {str(case_id)[:8]}"
+
+
 def require_case(conn, office, case_id) -> None:
     """NotFound unless the office has the case."""
     store.case(conn, office, case_id)

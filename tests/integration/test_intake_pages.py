@@ -121,7 +121,7 @@ def test_contact_log_and_closure_page_with_error_at_the_field(web):
     ok = web("POST", f"/saker/{case_id}/avslutning", data={**data, "closed_on": "2026-11-20"})
     assert ok.status_code == 302 and "melding=avsluttet" in ok.headers["Location"]
     closed = web("GET", f"/saker/{case_id}?melding=avsluttet").get_data(as_text=True)
-    assert "Avslutningsskjemaet er sendt" in closed and "Rett avslutningen" in closed
+    assert "Sluttskjemaet er sendt" in closed and "Rett sluttskjemaet" in closed
 
 
 def test_overview_and_admin_pages_by_role(web):

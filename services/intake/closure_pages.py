@@ -1,0 +1,289 @@
+"""The closure form (sluttskjema) in steps: a few questions per page, each step saved as the encrypted draft as the
+counsellor goes, the opening's answers as a summary with "Endre", the answers derived from the log shown with
+their basis for the counsellor to confirm, then a check-answers page that says what sending does and carries the
+case version seen, and a receipt saying what happens next.
+
+Every answer's rules are the closure's own (`domain.closure.validate`): a step shows the errors of its own
+questions, in the order they are asked, with the questions' own wording.
+"""
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, url_for
+from werkzeug.exceptions import Conflict as VersionConflict
+
+from shared.web import current_platform
+
+from . import service
+from .api import version_seen
+from .domain import Conflict, Invalid, derive, rules, states
+from .domain import closure as closure_rules
+from .pages import _member, pages
+
+QUESTIONS = {
+    "closed_on": "Avslutningsdato",
+    "closure_reason": "Hvorfor avsluttes saken?",
+    "attachment_after": "Hvilken tilknytning til arbeidslivet har brukeren nå?",
+    "attached_same_company": "Er brukeren fortsatt i samme bedrift som under tiltaket?",
+    "frequency_candidate": "Hvor ofte hadde du kontakt med brukeren?",
+    "frequency_mentor": "Hvor ofte hadde du kontakt med mentoren?",
+    "frequency_employer": "Hvor ofte hadde du kontakt med arbeidsgiveren?",
+    "intensity": "Når i perioden var det mest kontakt?",
+    "forms": "Hvordan hadde dere kontakt?",
+    "duration": "Hvor lenge varte tiltaket?",
+    "feedback_mentor": "Hva syntes brukeren om mentoren?",
+    "feedback_counsellor": "Hva syntes brukeren om deg som veileder?",
+    "industry": "Bransje",
+    "initiator": "Hvem tok initiativ til tiltaket?",
+    "attachment_before": "Brukerens tilknytning til bedriften før tiltaket",
+    "counsellor_knew_company": "Kjente du bedriften fra før?",
+    "reasons": "Hvorfor fikk brukeren tiltaket?",
+}
+# (slug, heading, questions); the criteria of the current list join the assessment step's questions at run time.
+STEPS = (
+    ("avslutning", "Avslutning", ("closed_on", "closure_reason", "attachment_after", "attached_same_company")),
+    ("kontakt", "Kontakt underveis", ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity",
+                                      "forms", "duration")),
+    ("vurdering", "Vurdering", ("success_criteria", "feedback_mentor", "feedback_counsellor")),
+)
+OPENING = ("oppstart", "Opplysninger fra oppstart", closure_rules.TABLE1_FIELDS)
+STEP_BY_SLUG = {slug: (slug, heading, fields) for slug, heading, fields in (*STEPS, OPENING)}
+LIST_FIELDS = ("reasons", "forms")
+PARTY_OF = {"frequency_candidate": "candidate", "frequency_mentor": "mentor", "frequency_employer": "employer"}
+SUMMARY_STEP = "oppsummering"
+
+
+def _criteria_fields(criteria: dict) -> list[str]:
+    return [closure_rules.criterion_field(c["code"]) for c in criteria["criteria"]]
+
+
+def _field_order(step_fields, criteria) -> list[str]:
+    order = []
+    for name in step_fields:
+        order.extend(["success_criteria", *_criteria_fields(criteria)] if name == "success_criteria" else [name])
+    return order
+
+
+def _labels(criteria) -> dict:
+    return {**QUESTIONS, **{closure_rules.criterion_field(c["code"]): c["nb"] for c in criteria["criteria"]},
+            "success_criteria": "Suksesskriterier"}
+
+
+def _context(case_id):
+    principal = _member()
+    platform = current_platform()
+    with platform.engine.connect() as conn:
+        ctx = service.closure_context(conn, platform, principal.office, case_id)
+        ctx["reference"] = service.case_reference(ctx["case"]["id"])
+        ctx["candidate_name"] = service.case_view(conn, platform, principal.office, case_id)["candidate_name"]
+    return principal, platform, ctx
+
+
+def _party_counts(contacts) -> dict:
+    live = [c for c in contacts if not c.get("deleted")]
+    return {party: sum(1 for c in live if c["party"] == party) for party in ("candidate", "mentor", "employer")}
+
+
+def _values(ctx) -> dict:
+    """The answers as shown: the draft's, else the latest version's, else the case's and the derived ones; a
+    frequency with no logged contact to rest on is left for the counsellor (never "Aldri" as if known)."""
+    values = service.prefilled_values(ctx)
+    kept = ctx["draft"] or {}
+    counts = _party_counts(ctx["contacts"])
+    if not ctx["latest"]:
+        for name, party in PARTY_OF.items():
+            if name not in kept and counts[party] == 0 and values.get(name) == "never":
+                values[name] = ""
+    return values
+
+
+def _basis(ctx, values) -> dict:
+    """What each derived answer rests on, in words, for the kontakt step and the summary."""
+    counts = _party_counts(ctx["contacts"])
+    start = derive.period_start(ctx["case"]["opened_on"], ctx["measures"])
+    closed = values.get("closed_on")
+    end = rules.parse_date(closed) if isinstance(closed, str) else closed
+    days = (end - start).days if end else None
+    months = round(days / derive.DAYS_PER_MONTH, 1) if days is not None else None
+    period = (f"fra {start.strftime('%d.%m.%Y')} til {end.strftime('%d.%m.%Y')} ({days} dager, om lag "
+              f"{str(months).replace('.', ',')} måneder)") if end else None
+
+    def contacts(n, who):
+        return f"{n} {'kontakt' if n == 1 else 'kontakter'} med {who} logget" + (f" {period}" if period else "")
+    return {
+        "frequency_candidate": contacts(counts["candidate"], "brukeren"),
+        "frequency_mentor": contacts(counts["mentor"], "mentoren"),
+        "frequency_employer": ("Arbeidsgiveren er mentor." if ctx["case"]["mentor_relation"] == "manager"
+                               else contacts(counts["employer"], "arbeidsgiveren")),
+        "intensity": f"{sum(counts.values())} kontakter i loggen fordelt over perioden",
+        "forms": "Kontaktformene som står i loggen",
+        "duration": (f"Perioden {period}" if period else "Fyll inn avslutningsdatoen først, så regnes varigheten ut."),
+    }
+
+
+def _posted(step_fields) -> dict:
+    """This step's answers from the posted form (a blank answer is an answer removed)."""
+    posted = {}
+    for name in step_fields:
+        if name == "success_criteria":
+            posted[name] = {key.split(".", 1)[1]: value for key, value in request.form.items()
+                            if key.startswith("success_criteria.") and value}
+        elif name in LIST_FIELDS:
+            posted[name] = [v for v in request.form.getlist(name) if v]
+        else:
+            posted[name] = request.form.get(name, "").strip()
+    return posted
+
+
+def _new_draft(ctx, posted) -> dict:
+    draft = {k: v for k, v in (ctx["draft"] or {}).items() if k in closure_rules.FORM_FIELDS}
+    for name, value in posted.items():
+        if value in ("", [], {}, None):
+            draft.pop(name, None)
+        else:
+            draft[name] = value
+    draft["list_version"] = ctx["criteria"]["version"]
+    return draft
+
+
+def _step_errors(ctx, values, order) -> dict:
+    """The closure's own errors for this step's questions, in the order they are asked."""
+    raw = {k: v for k, v in values.items() if k in closure_rules.FORM_FIELDS}
+    raw["list_version"] = ctx["criteria"]["version"]
+    _, errors = closure_rules.validate(raw, ctx["case"], ctx["contacts"], ctx["measures"], ctx["derived"],
+                                       ctx["criteria"], ctx["today"])
+    return {name: errors[name] for name in order if name in errors}
+
+
+def _done(ctx, values) -> dict:
+    """Which steps are answered (for the progress list and where to start)."""
+    draft = ctx["draft"] or {}
+    return {slug: not _step_errors(ctx, values, _field_order(fields, ctx["criteria"])) and (
+        slug != "kontakt" or "frequency_candidate" in draft or bool(ctx["latest"])) for slug, _, fields in STEPS}
+
+
+def _render_step(ctx, step, values, errors, status=200):
+    slug, heading, fields = step
+    return render_template(
+        "intake/closure_step.html", case=ctx["case"], reference=ctx["reference"], ctx=ctx, step=slug,
+        heading=heading, steps=STEPS, number=[s[0] for s in STEPS].index(slug) + 1 if slug != OPENING[0] else None,
+        done=_done(ctx, values), values=values, errors=errors, labels=_labels(ctx["criteria"]),
+        questions=QUESTIONS, basis=_basis(ctx, values), criteria=ctx["criteria"],
+        criterion_field=closure_rules.criterion_field, back_to=request.args.get("fra"),
+        correcting=ctx["case"]["state"] == states.CLOSED), status
+
+
+@pages.get("/saker/<uid:case_id>/sluttskjema")
+def closure_start(case_id):
+    """The first step not answered yet, else the check-answers page (resuming a draft lands where it left off)."""
+    _, _, ctx = _context(case_id)
+    done = _done(ctx, _values(ctx))
+    first_open = next((slug for slug, _, _ in STEPS if not done[slug]), SUMMARY_STEP)
+    return redirect(url_for("intake_pages.closure_step", case_id=case_id, step=first_open))
+
+
+@pages.route("/saker/<uid:case_id>/sluttskjema/<step>", methods=["GET", "POST"])
+def closure_step(case_id, step):
+    _member()  # who may ask comes before which steps exist
+    if step == SUMMARY_STEP:
+        return closure_summary(case_id)
+    if step not in STEP_BY_SLUG:
+        abort(404)
+    principal, platform, ctx = _context(case_id)
+    slug, _, fields = STEP_BY_SLUG[step]
+    if request.method == "GET":
+        return _render_step(ctx, STEP_BY_SLUG[step], _values(ctx), {})
+    posted = _posted(fields)
+    draft = _new_draft(ctx, posted)
+    try:
+        with platform.engine.begin() as conn:
+            service.save_draft(conn, platform, principal, case_id, draft)
+    except Invalid as error:  # a value the draft refuses (a forged code): shown at its question, nothing saved
+        order = _field_order(fields, ctx["criteria"])
+        values = {**_values(ctx), **posted}
+        return _render_step(ctx, STEP_BY_SLUG[step], values,
+                            {n: error.errors[n] for n in [*order, *error.errors] if n in error.errors}, 422)
+    with platform.engine.connect() as conn:
+        ctx = {**service.closure_context(conn, platform, principal.office, case_id),
+               "reference": ctx["reference"], "candidate_name": ctx["candidate_name"]}
+    values = _values(ctx)
+    errors = _step_errors(ctx, values, _field_order(fields, ctx["criteria"]))
+    if errors:
+        return _render_step(ctx, STEP_BY_SLUG[step], values, errors, 422)
+    slugs = [s[0] for s in STEPS]
+    if request.args.get("fra") == SUMMARY_STEP or slug == OPENING[0] or slug == slugs[-1]:
+        target = SUMMARY_STEP
+    else:
+        target = slugs[slugs.index(slug) + 1]
+    return redirect(url_for("intake_pages.closure_step", case_id=case_id, step=target))
+
+
+def _summary_rows(ctx, values):
+    """(step slug, heading, [(field, question, answer)]) per part of the form, as the check-answers page lists it."""
+    def answer(name):
+        value = values.get(name)
+        if name == "closed_on":
+            return rules.parse_date(value).strftime("%d.%m.%Y") if value else ""
+        if name in LIST_FIELDS:
+            vocabulary = "reason" if name == "reasons" else "contact_form"
+            return ", ".join(plain_label(vocabulary, v) for v in value or [])
+        return plain_label(closure_rules.VOCAB_OF[name], value) if value else ""
+
+    parts = [(OPENING[0], OPENING[1], [(n, QUESTIONS[n], answer(n)) for n in OPENING[2]])]
+    for slug, heading, fields in STEPS:
+        rows = []
+        for name in fields:
+            if name == "success_criteria":
+                assessed = values.get("success_criteria") or {}
+                rows.extend((closure_rules.criterion_field(c["code"]), c["nb"],
+                             plain_label("success_assessment", assessed[c["code"]]) if assessed.get(c["code"])
+                             else "") for c in ctx["criteria"]["criteria"])
+            else:
+                rows.append((name, QUESTIONS[name], answer(name)))
+        parts.append((slug, heading, rows))
+    return parts
+
+
+def plain_label(vocabulary, code) -> str:
+    """A code's label as the counsellor reads it: "Annet", not "Annet (beskriv)" (nothing is described here)."""
+    return closure_rules.describe(vocabulary, code).replace(" (beskriv)", "")
+
+
+def closure_summary(case_id, errors=None, status=200):
+    _, _, ctx = _context(case_id)
+    values = _values(ctx)
+    if errors is None and request.method == "GET":
+        errors = {}
+    step_of = {}
+    for slug, _, fields in (*STEPS, OPENING):
+        for name in _field_order(fields, ctx["criteria"]):
+            step_of[name] = slug
+    return render_template("intake/closure_summary.html", case=ctx["case"], reference=ctx["reference"], ctx=ctx,
+                           parts=_summary_rows(ctx, values), errors=errors or {}, step_of=step_of,
+                           labels=_labels(ctx["criteria"]), steps=STEPS, done=_done(ctx, values),
+                           correcting=ctx["case"]["state"] == states.CLOSED), status
+
+
+@pages.post("/saker/<uid:case_id>/sluttskjema/send")
+def closure_send(case_id):
+    principal, platform, ctx = _context(case_id)
+    seen = version_seen(principal.office, case_id)
+    raw = {k: v for k, v in _values(ctx).items() if k in closure_rules.FORM_FIELDS}
+    raw["list_version"] = ctx["criteria"]["version"]
+    try:
+        with platform.engine.begin() as conn:
+            record = service.submit_closure(conn, platform, principal, case_id, raw, seen)
+    except Invalid as error:
+        order = [n for slug, _, fields in (*STEPS, OPENING) for n in _field_order(fields, ctx["criteria"])]
+        return closure_summary(case_id, {n: error.errors[n] for n in [*order, *error.errors] if n in error.errors},
+                               422)
+    except (Conflict, VersionConflict) as error:  # sent already, or changed since the page was shown
+        message = error.message if isinstance(error, Conflict) else error.description
+        return closure_summary(case_id, {"expected_version": [message]}, 409)
+    return redirect(url_for("intake_pages.closure_receipt", case_id=case_id, versjon=record["version"]))
+
+
+@pages.get("/saker/<uid:case_id>/sluttskjema/kvittering")
+def closure_receipt(case_id):
+    _, _, ctx = _context(case_id)
+    return render_template("intake/closure_receipt.html", case=ctx["case"], reference=ctx["reference"],
+                           candidate_name=ctx["candidate_name"])
