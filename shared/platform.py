@@ -28,11 +28,14 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def platform_tables(metadata: MetaData) -> dict:
-    """The directory, outbox, inbox and request replay tables, added to a service's own metadata."""
+def platform_tables(metadata: MetaData, consumer: bool = False) -> dict:
+    """The directory, outbox, inbox and request replay tables, added to a service's own metadata; with `consumer`
+    (the service consumes events) also the reasons its consumer rejected messages for."""
     tables = directory_module.define_tables(metadata)
     tables.update(store.define_tables(metadata))
     tables.update(replays.define_tables(metadata))
+    if consumer:
+        tables.update(store.define_rejections_table(metadata))
     return tables
 
 

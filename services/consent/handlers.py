@@ -20,7 +20,7 @@ def on_case_opened(conn, envelope, platform):
         service.upsert_case(conn, service.deps_from_platform(platform), envelope["office"], payload,
                             opened_on=payload["opened_on"])
     except ValueError as error:
-        raise Reject(str(error)) from error
+        raise Reject(str(error), payload["case_id"]) from error
 
 
 def on_parties_changed(conn, envelope, platform):
@@ -28,7 +28,7 @@ def on_parties_changed(conn, envelope, platform):
         service.upsert_case(conn, service.deps_from_platform(platform), envelope["office"], envelope["payload"],
                             require_known=True)
     except (ValueError, LookupError) as error:
-        raise Reject(f"{error}: {envelope['payload']['case_id']}") from error
+        raise Reject(f"{error}: {envelope['payload']['case_id']}", envelope["payload"]["case_id"]) from error
 
 
 def on_case_closed(conn, envelope, platform):
@@ -38,7 +38,7 @@ def on_case_closed(conn, envelope, platform):
         service.upsert_case(conn, service.deps_from_platform(platform), envelope["office"], payload,
                             opened_on=payload["opened_on"], closed_on=payload["closed_on"])
     except ValueError as error:
-        raise Reject(str(error)) from error
+        raise Reject(str(error), payload["case_id"]) from error
 
 
 HANDLERS = {

@@ -2,7 +2,8 @@
 events, intake's erasures). Notify publishes nothing.
 
 A handler does its effect on the consumer's open transaction (the inbox row is written in the same one) and
-raises Reject for a message that can never apply; each calls one use case. Events are applied only through the
+raises Reject for a message that can never apply, naming the case (its reason may quote the case id and is then
+erased with the case); each calls one use case. Events are applied only through the
 consumer's path (`flask bus consume`; `shared.bus.consumer.apply_envelope` without a broker, for the demo and
 tests). Contracts: shared.events.case and shared.events.consent.
 """
@@ -20,14 +21,14 @@ def on_case_opened(conn, envelope, platform):
     try:
         service.upsert_case(conn, envelope["office"], payload, platform.clock.now(), opened_on=payload["opened_on"])
     except ValueError as error:
-        raise Reject(str(error)) from None
+        raise Reject(str(error), payload["case_id"]) from None
 
 
 def on_parties_changed(conn, envelope, platform):
     try:
         service.upsert_case(conn, envelope["office"], envelope["payload"], platform.clock.now())
     except (ValueError, LookupError) as error:
-        raise Reject(str(error)) from None
+        raise Reject(str(error), envelope["payload"]["case_id"]) from None
 
 
 def on_contact_logged(conn, envelope, platform):
@@ -42,7 +43,7 @@ def on_case_closed(conn, envelope, platform):
     try:
         service.record_closure(conn, envelope["office"], envelope["payload"], platform.clock.now())
     except ValueError as error:
-        raise Reject(str(error)) from None
+        raise Reject(str(error), envelope["payload"]["case_id"]) from None
 
 
 def on_project_end_status(conn, envelope, platform):
@@ -50,7 +51,7 @@ def on_project_end_status(conn, envelope, platform):
         service.record_closure(conn, envelope["office"], envelope["payload"], platform.clock.now(),
                                project_end_status=True)
     except ValueError as error:
-        raise Reject(str(error)) from None
+        raise Reject(str(error), envelope["payload"]["case_id"]) from None
 
 
 def on_consent_status(conn, envelope, platform):

@@ -24,7 +24,7 @@ from shared.platform import new_metadata, platform_tables
 from shared.privacy import define_log_table
 
 metadata = new_metadata()
-platform = platform_tables(metadata)
+platform = platform_tables(metadata, consumer=True)
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 

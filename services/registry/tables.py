@@ -22,7 +22,7 @@ from shared.platform import new_metadata, platform_tables
 from shared.privacy import define_log_table
 
 metadata = new_metadata()
-platform = platform_tables(metadata)
+platform = platform_tables(metadata, consumer=True)
 
 PSEUDONYM = 40
 CODE = 40

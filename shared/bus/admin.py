@@ -202,9 +202,9 @@ def _blocking(url: str):
     return pika.BlockingConnection(connection_parameters(url))
 
 
-def list_dead_letters(admin_url: str, queues=None, explain=None) -> list[dict]:
-    """Every message in the dead-letter queues, read without consuming for good (all go back unchanged).
-    `explain(queue, body)`, when given, tells why a consumer rejected a message (the broker says only "rejected")."""
+def list_dead_letters(admin_url: str, queues=None) -> list[dict]:
+    """Every message in the dead-letter queues, read without consuming for good (all go back unchanged). The broker's
+    reason for a consumer's rejection is only "rejected": the consumer's own is in its service's database."""
     found = []
     connection = _blocking(admin_url)
     try:
@@ -214,10 +214,7 @@ def list_dead_letters(admin_url: str, queues=None, explain=None) -> list[dict]:
                 method, properties, body = channel.basic_get(queue + ".dead", auto_ack=False)
                 if method is None:
                     break
-                letter = _describe(queue, method, properties, body)
-                if explain is not None and letter["reason"] == "rejected":
-                    letter["reason"] = explain(queue, body)
-                found.append(letter)
+                found.append(_describe(queue, method, properties, body))
             channel.close()  # returns every unacknowledged message to its queue
     finally:
         connection.close()

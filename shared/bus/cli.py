@@ -8,8 +8,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from shared.bus import topology
+from shared.bus import store, topology
 from shared.config import ConfigError
+from shared.db import utcnow
 
 outbox_cli = AppGroup("outbox", help="The transactional outbox.")
 bus_cli = AppGroup("bus", help="Consumers and dead letters.")
@@ -79,21 +80,39 @@ ADMIN_URL_OPTION = click.option("--admin-url", envvar="BUS_ADMIN_URL", show_envv
 @ADMIN_URL_OPTION
 def bus_dead_letters(queue, admin_url):
     """List dead letters (message id, type, office, reason, count) without consuming them. A message this
-    service's consumer rejected shows the consumer's reason, found by running it through the consumer's checks
-    and handler in a transaction that is rolled back."""
+    service's consumer rejected shows the reason the consumer logged when it rejected it."""
     from shared.bus.admin import list_dead_letters  # deferred: a web process never loads pika
-    from shared.bus.consumer import rejection_reason  # deferred: a web process never loads pika and the bus metrics
-    spec = current_app.extensions.get("consumer_spec")
-
-    def explain(letter_queue, body):
-        if spec is None or spec.queue != letter_queue:
-            return "rejected"  # another service's consumer: its own CLI explains it
-        reason = rejection_reason(_platform(), spec, body)
-        return f"rejected: {reason}" if reason else "rejected (would be processed now: replay it)"
-    letters = list_dead_letters(admin_url, _queues_for(queue), explain)
+    letters = list_dead_letters(admin_url, _queues_for(queue))
+    with _platform().engine.connect() as conn:
+        recorded = {letter_queue: store.rejection_reasons(conn, letter_queue, ids)
+                    for letter_queue, ids in _own_message_ids(letters).items()}
     for letter in letters:
+        if letter["reason"] == "rejected":
+            letter["reason"] = _consumer_reason(letter, recorded)
         click.echo("\t".join(str(letter[k]) for k in ("queue", "message_id", "type", "office", "reason", "count")))
     click.echo(f"{len(letters)} dead letter(s)", err=True)
+
+
+def _own_queue(letter_queue) -> bool:
+    spec = current_app.extensions.get("consumer_spec")
+    return spec is not None and spec.queue == letter_queue
+
+
+def _own_message_ids(letters) -> dict[str, list]:
+    """queue -> message ids, for the letters of this service's consumer (whose reasons its database holds)."""
+    found: dict[str, list] = {}
+    for letter in letters:
+        if letter["message_id"] and _own_queue(letter["queue"]):
+            found.setdefault(letter["queue"], []).append(letter["message_id"])
+    return found
+
+
+def _consumer_reason(letter, recorded) -> str:
+    if not _own_queue(letter["queue"]):
+        owner = topology.queue(letter["queue"]).service
+        return f"rejected (the reason is with {owner}: its bus dead-letters)"
+    reason = recorded.get(letter["queue"], {}).get(letter["message_id"])
+    return f"rejected: {reason}" if reason else "rejected (no reason recorded)"
 
 
 @bus_cli.command("replay")
@@ -102,13 +121,18 @@ def bus_dead_letters(queue, admin_url):
 @click.option("--all", "replay_all", is_flag=True, help="replay every dead letter of the queue(s)")
 @ADMIN_URL_OPTION
 def bus_replay(queue, message_id, replay_all, admin_url):
-    """Republish dead letters to their original queue and remove them from the dead-letter queue."""
+    """Republish dead letters to their original queue and remove them from the dead-letter queue; this service
+    forgets the reasons it recorded for them."""
     from shared.bus.admin import replay_dead_letters  # deferred: a web process never loads pika
     if bool(message_id) == bool(replay_all):
         raise click.UsageError("give exactly one of --message-id ID or --all")
+    started = utcnow()
     replayed = replay_dead_letters(admin_url, _queues_for(queue), message_id=message_id, replay_all=replay_all)
     for letter in replayed:
         click.echo(f"replayed {letter['message_id']} to {letter['queue']}")
+    with _platform().engine.begin() as conn:
+        for letter_queue, ids in _own_message_ids(replayed).items():
+            store.clear_rejections(conn, letter_queue, ids, before=started)
     if message_id and not replayed:
         raise click.ClickException(f"no dead letter with message id {message_id}")
     click.echo(f"{len(replayed)} replayed", err=True)

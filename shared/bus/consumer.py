@@ -8,7 +8,9 @@ by the event's schema, and raises `Reject("reason")` for a message that can neve
 
 Outcome contract, per message:
 - invalid envelope or payload, or Reject, or a non-transient error in the handler -> basic.reject without
-  requeue -> the queue's dead-letter queue (by policy), where `flask bus dead-letters` / `bus replay` see it;
+  requeue -> the queue's dead-letter queue (by policy), where `flask bus dead-letters` / `bus replay` see it; the
+  reason, as logged, is kept in the service's `rejected_messages` table (shared.bus.store) in a transaction of its
+  own after the batch's, so the listing shows why;
 - already in the inbox (a redelivery) -> acknowledged, no effect;
 - type without a handler -> acknowledged and ignored;
 - transient failure (database down, lock timeout) -> the whole batch is rolled back and retried with
@@ -34,10 +36,12 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.config import env_int
 from shared.db import is_transient, utcnow
+from shared.events import registered_types, schema_for
 from shared.logs import correlation_id, log_event
 
+from . import store
 from .connection import connection_parameters, run_connections
-from .envelope import InvalidEvent, decode, validate_envelope
+from .envelope import EnvelopeSchema, InvalidEvent, decode, validate_envelope
 from .metrics import serve_metrics
 
 log = logging.getLogger("shared.bus.consumer")
@@ -50,11 +54,15 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 class Reject(Exception):
-    """A message that can never be processed: it goes to the dead-letter queue (the reason is logged)."""
+    """A message that can never be processed: it goes to the dead-letter queue (the reason is logged and kept).
 
-    def __init__(self, reason: str):
+    The reason holds no personal data (codes and ids only); `case_id` names the case when the reason does, so
+    the kept reason is erased with that case."""
+
+    def __init__(self, reason: str, case_id=None):
         super().__init__(reason)
         self.reason = reason
+        self.case_id = str(case_id) if case_id is not None else None
 
 
 @dataclass
@@ -78,6 +86,17 @@ class Delivery:
     envelope: dict | None = None
     outcome: str = "pending"  # processed | duplicate | ignored | rejected
     reason: str | None = None
+    case_id: str | None = None  # the case a Reject's reason names
+    # The message id the broker carries, by which the dead-letter listing and replay name the message (the
+    # envelope's own id once loaded is `message_id`; the relay sends both the same).
+    broker_message_id: str | None = None
+
+    def __post_init__(self):
+        if self.broker_message_id is None:
+            self.broker_message_id = self.message_id
+
+    def settle(self, outcome: str, reason: str | None = None, case_id: str | None = None) -> None:
+        self.outcome, self.reason, self.case_id = outcome, reason, case_id
 
 
 @dataclass
@@ -110,11 +129,23 @@ def _message_id(envelope) -> str:
     return str(envelope["message_id"])
 
 
+# The field names the contracts declare: an invalid message's reason names only these (any other key is the
+# sender's text and could hold anything, so it is only counted).
+_CONTRACT_FIELDS = frozenset({"body", *EnvelopeSchema._declared_fields}.union(
+    *(schema_for(*key)._declared_fields for key in registered_types())))
+
+
+def invalid_reason(errors) -> str:
+    named = sorted(name for name in map(str, errors) if name in _CONTRACT_FIELDS)
+    others = len(errors) - len(named)
+    return "invalid: " + ",".join(named + ([f"{others} unknown field(s)"] if others else []))
+
+
 def _load(body: bytes, delivery: Delivery) -> None:
     try:
         envelope = decode(body)
     except InvalidEvent as error:
-        delivery.outcome, delivery.reason = "rejected", "invalid: " + ",".join(sorted(map(str, error.errors)))
+        delivery.settle("rejected", invalid_reason(error.errors))
         return
     envelope["message_id"] = _message_id(envelope)
     delivery.envelope = envelope
@@ -130,20 +161,33 @@ class BatchProcessor:
         self.inbox = platform.tables["inbox"]
 
     def process(self, deliveries: list[Delivery]) -> None:
-        """Settle every delivery's outcome in one committed transaction; transient errors propagate."""
+        """Settle every delivery's outcome in one committed transaction, then keep the reasons of the rejected ones
+        in another; transient errors propagate (the batch is then retried whole: its inbox rows make that safe)."""
         live = [d for d in deliveries if d.envelope is not None]
         for delivery in live:
-            delivery.outcome, delivery.reason = "pending", None
-        if not live:
-            return
-        try:
+            delivery.settle("pending")
+        if live:
+            try:
+                with self.platform.engine.begin() as conn:
+                    self._run(conn, live, careful=False)
+            except _RetryCarefully:
+                for delivery in live:
+                    delivery.settle("pending")
+                with self.platform.engine.begin() as conn:
+                    self._run(conn, live, careful=True)
+        self._record_rejections(deliveries)
+
+    def _record_rejections(self, deliveries: list[Delivery]) -> None:
+        """After the batch's own transaction (which rolled a rejected message's work back), so the reason stays.
+        A message without a broker message id cannot be named by the listing: only its log line tells."""
+        now = utcnow()
+        rows = [{"consumer": self.spec.queue, "message_id": d.broker_message_id,
+                 "event_type": d.envelope["type"] if d.envelope else None, "reason": d.reason,
+                 "case_id": d.case_id, "rejected_at": now}
+                for d in deliveries if d.outcome == "rejected" and d.broker_message_id]
+        if rows:
             with self.platform.engine.begin() as conn:
-                self._run(conn, live, careful=False)
-        except _RetryCarefully:
-            for delivery in live:
-                delivery.outcome, delivery.reason = "pending", None
-            with self.platform.engine.begin() as conn:
-                self._run(conn, live, careful=True)
+                store.record_rejections(conn, rows)
 
     def _run(self, conn, live, careful: bool) -> None:
         inbox = self.inbox
@@ -202,12 +246,12 @@ class BatchProcessor:
                 delivery.outcome = "processed"
             except Reject as error:
                 savepoint.rollback()  # the inbox row goes too: a replay from the dead-letter queue runs again
-                delivery.outcome, delivery.reason = "rejected", error.reason
+                delivery.settle("rejected", error.reason, error.case_id)
             except Exception as error:
                 if is_transient(error):
                     raise
                 savepoint.rollback()
-                delivery.outcome, delivery.reason = "rejected", f"handler error: {type(error).__name__}"
+                delivery.settle("rejected", f"handler error: {type(error).__name__}")
                 log_event(log, "handler failed; message dead-lettered", logging.ERROR, queue=self.spec.queue,
                           message_id=delivery.message_id, event_type=delivery.envelope["type"],
                           error=type(error).__name__)
@@ -380,18 +424,5 @@ def apply_envelope(platform, spec: ConsumerSpec, envelope: dict) -> str:
     delivery = Delivery(tag=0, message_id=loaded["message_id"], envelope=loaded)
     BatchProcessor(platform, spec).process([delivery])
     if delivery.outcome == "rejected":
-        raise Reject(delivery.reason)
+        raise Reject(delivery.reason, delivery.case_id)
     return delivery.outcome
-
-
-def rejection_reason(platform, spec: ConsumerSpec, body: bytes) -> str | None:
-    """Why this consumer dead-letters a message, found as the consumer found it (decode, inbox, handler) in a
-    transaction that is rolled back, so nothing changes: the dead-letter listing shows it. None: it would be
-    processed now (the cause has gone; a replay will work)."""
-    delivery = Delivery(tag=0, message_id=None)
-    _load(body, delivery)
-    if delivery.envelope is not None:
-        with platform.engine.connect() as conn, conn.begin() as transaction:
-            BatchProcessor(platform, spec)._run(conn, [delivery], careful=True)
-            transaction.rollback()
-    return delivery.reason if delivery.outcome == "rejected" else None

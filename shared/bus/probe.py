@@ -27,6 +27,7 @@ from shared.platform import Platform, new_metadata, platform_tables
 
 from .consumer import ConsumerSpec, Reject, drain, run_consumer
 from .relay import run_relay
+from .store import define_rejections_table
 
 PROBE_QUEUE = "bus.probe"
 probe_metadata = MetaData()
@@ -38,6 +39,7 @@ probe_effects = Table(
     Column("office", String(50), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
 )
+define_rejections_table(probe_metadata)  # where the consumer keeps its reasons; a host such as intake consumes nothing
 
 
 def handle_probe(conn, envelope, platform):
@@ -73,7 +75,7 @@ def probe_spec(delay_ms: float | None = None) -> ConsumerSpec:
 
 
 def install(platform) -> None:
-    """Create the probe's effect table next to the service's own tables (idempotent)."""
+    """Create the probe's effect and rejection tables next to the service's own tables (idempotent)."""
     probe_metadata.create_all(platform.engine)
 
 

@@ -4,10 +4,11 @@ import uuid
 
 import pika
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from services.intake import tables as intake_tables
 from shared.bus import probe
+from shared.bus.admin import replay_dead_letters
 from shared.bus.consumer import ConsumerSpec, Reject, apply_envelope, drain
 from shared.bus.envelope import InvalidEvent
 from shared.bus.relay import relay_pending
@@ -154,6 +155,11 @@ def publish_raw(bus_vhost, body, message_id, routing_key="office.kristiansand.bu
         connection.close()
 
 
+def rejections(platform):
+    with platform.engine.connect() as conn:
+        return {row.message_id: row for row in conn.execute(select(probe.probe_metadata.tables["rejected_messages"]))}
+
+
 def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
     from shared.web import create_service_app
 
@@ -164,6 +170,12 @@ def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
     publish_raw(bus_vhost, b"\xff not json", message_id="raw-invalid-2")
     stats = drain(probe_platform, probe.probe_spec(), idle_seconds=0.5)
     assert (stats.processed, stats.rejected) == (10, 3)
+    # Kept by the consumer although the batch's work for these messages was rolled back.
+    kept = rejections(probe_platform)
+    assert {mid: (row.consumer, row.event_type, row.reason, row.case_id) for mid, row in kept.items()} == {
+        buggy: ("bus.probe", "bus.probe", "handler error: RuntimeError", None),
+        poison: ("bus.probe", "bus.probe", "probe asked to be rejected", None),
+        "raw-invalid-2": ("bus.probe", None, "invalid: body", None)}
 
     app = create_service_app("intake", __name__, probe_platform.tables, settings=probe_platform.settings,
                              platform=probe_platform)  # the platform base every service's CLI has
@@ -181,16 +193,18 @@ def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
     assert bus_vhost.ready("bus.probe.dead") == 3  # listing consumed nothing
     assert inbox_count(probe_platform) == 10 and probe.effect_counts(probe_platform) == {mid: 1 for mid in good}
 
-    # The operator fixes the bug (here: a handler that no longer fails) and replays that one message.
+    # The operator fixes the bug (here: a handler that no longer fails): the listing still says why the consumer
+    # rejected it then (the listing runs no handler), and the replay clears that reason.
     fixed = ConsumerSpec("bus.probe", {"bus.probe": lambda conn, env, platform: probe.handle_probe(
         conn, {**env, "payload": {**env["payload"], "fail": None}}, platform)})
     app.extensions["consumer_spec"] = fixed
     relisted = runner.invoke(args=["bus", "dead-letters", *admin]).stdout
-    assert f"{buggy}\tbus.probe\tkristiansand\trejected (would be processed now: replay it)" in relisted
+    assert f"{buggy}\tbus.probe\tkristiansand\trejected: handler error: RuntimeError" in relisted
     replayed = runner.invoke(args=["bus", "replay", "--message-id", buggy, *admin])
     assert replayed.exit_code == 0, replayed.output
     assert f"replayed {buggy}" in replayed.stdout
     assert bus_vhost.ready("bus.probe.dead") == 2
+    assert set(rejections(probe_platform)) == {poison, "raw-invalid-2"}
     stats = drain(probe_platform, fixed, idle_seconds=0.5)
     assert stats.processed == 1
     assert probe.effect_counts(probe_platform) == {mid: 1 for mid in good + [buggy]}
@@ -200,6 +214,37 @@ def test_dead_letter_cli_lists_and_replays(probe_platform, bus_vhost):
     both = runner.invoke(args=["bus", "replay", *admin])
     assert both.exit_code != 0 and "exactly one of" in both.output
     assert bus_vhost.ready("bus.probe.dead") == 2
+
+    # A dead letter from before the consumer kept reasons says so; another service's queue points to its owner.
+    with probe_platform.engine.begin() as conn:
+        conn.execute(delete(probe.probe_metadata.tables["rejected_messages"]))
+    unrecorded = runner.invoke(args=["bus", "dead-letters", *admin]).stdout
+    assert f"{poison}\tbus.probe\tkristiansand\trejected (no reason recorded)" in unrecorded
+    app.extensions["consumer_spec"] = ConsumerSpec("notify.schedule", {})
+    foreign = runner.invoke(args=["bus", "dead-letters", *admin]).stdout
+    assert f"{poison}\tbus.probe\tkristiansand\trejected (the reason is with probe: its bus dead-letters)" in foreign
+
+
+def test_a_rejected_message_is_kept_again_when_replayed_and_rejected_again(probe_platform, bus_vhost):
+    """A rejection replaces the message's earlier one (a redelivery after a lost reject, or a replay that fails)."""
+    [poison] = probe.produce(probe_platform, 1, fail="reject")
+    relay_pending(probe_platform)
+    assert drain(probe_platform, probe.probe_spec(), idle_seconds=0.5).rejected == 1
+    first = rejections(probe_platform)[poison].rejected_at
+    assert [r["message_id"] for r in replay_dead_letters(bus_vhost.admin_url, ["bus.probe"], poison)] == [poison]
+    assert drain(probe_platform, probe.probe_spec(), idle_seconds=0.5).rejected == 1
+    again = rejections(probe_platform)
+    assert list(again) == [poison] and again[poison].rejected_at >= first
+
+
+def test_an_invalid_message_names_only_contract_fields(probe_platform, bus_vhost):
+    """The reason is logged and kept: a key the sender made up (it may hold anything) is counted, not quoted."""
+    with probe_platform.engine.begin() as conn:
+        envelope = probe_platform.emit(conn, "bus.probe", "kristiansand", {"sequence": 1})
+    hostile = {**envelope, "message_id": str(uuid.uuid4()), "Ola Nordmann 01017012345": 1}
+    publish_raw(bus_vhost, json.dumps(hostile).encode(), message_id="raw-invalid-3")
+    assert drain(probe_platform, probe.probe_spec(), idle_seconds=0.5).rejected == 1
+    assert rejections(probe_platform)["raw-invalid-3"].reason == "invalid: 1 unknown field(s)"
 
 
 def test_apply_envelope_runs_a_handler_once_without_a_broker(probe_platform):
