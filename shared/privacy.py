@@ -90,6 +90,17 @@ def already_recorded(conn, table, request_id, action: str) -> bool:
                                                  table.c.action == action)).first() is not None
 
 
+def erasure_receipt(conn, table, office: str, request_id) -> dict | None:
+    """What one of the office's erasures deleted, from the service's privacy log (ErasureReceiptOut); None while
+    there is no such erasure."""
+    row = conn.execute(select(table).where(table.c.request_id == str(request_id), table.c.action == "erasure",
+                                           table.c.office == office)).mappings().first()
+    if row is None:
+        return None
+    return {"request_id": row["request_id"], "at": row["at"], "case_count": row["case_count"],
+            "deleted": row["counts"]}
+
+
 def log_entries(conn, table, office: str | None = None, limit: int = 50) -> list[dict]:
     query = select(table)
     if office is not None:

@@ -87,11 +87,7 @@ def on_case_erased(conn, envelope, platform):
 
 
 def erasure_receipt(conn, office: str, request_id) -> dict | None:
-    row = store.erasure_receipt(conn, office, request_id)
-    if row is None:
-        return None
-    return {"request_id": row["request_id"], "at": row["at"], "case_count": row["case_count"],
-            "deleted": row["counts"]}
+    return privacy.erasure_receipt(conn, store.PRIVACY_LOG, office, request_id)
 
 
 # ---------------------------------------------------------------- retention

@@ -5,10 +5,10 @@ for every consent endpoint: only the caller's office's cases answer.
 """
 from __future__ import annotations
 
-from shared.auth import NotFound
-from shared.privacy import AccessIn, ErasureReceiptOut, jsonable
+from shared.privacy import AccessIn, jsonable
 from shared.web import ApiBlueprint, current_platform, current_principal, roles_required
 from shared.web.idempotency import not_replayed
+from shared.web.privacy import erasure_receipt_route
 
 from . import access, privacy, service
 from .schemas import ConsentAccessOut
@@ -32,13 +32,4 @@ def access_export(data):
     return jsonable(result)
 
 
-@blp.route("/privacy/erasures/<uid:request_id>", methods=["GET"])
-@roles_required(*access.PRIVACY)
-@blp.response(200, ErasureReceiptOut)
-def erasure_receipt(request_id):
-    """What consent deleted for one of the office's erasures; 404 until intake's case.erased has been processed."""
-    with current_platform().engine.connect() as conn:
-        receipt = privacy.erasure_receipt(conn, current_principal().office, request_id)
-    if receipt is None:
-        raise NotFound("not found")
-    return receipt
+erasure_receipt_route(blp, access.PRIVACY, privacy.erasure_receipt, "consent")

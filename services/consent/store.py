@@ -411,13 +411,6 @@ def retention_steps(outbox, replays) -> list:
             ("outbox_events", outbox, shared_privacy.sent_events(outbox)), ("replays", replays, true())]
 
 
-def erasure_receipt(conn, office: str, request_id) -> dict | None:
-    log = PRIVACY_LOG
-    row = conn.execute(select(log).where(log.c.request_id == str(request_id), log.c.action == "erasure",
-                                         log.c.office == office)).mappings().first()
-    return dict(row) if row else None
-
-
 # ---------------------------------------------------------------- key rotation
 def rewrap_batch(conn, cipher, office: str, table_name: str, batch_size: int) -> int:
     """Re-wrap one batch of the office's rows whose key version is behind (only the data keys: a scan's bulk

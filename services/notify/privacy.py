@@ -77,11 +77,7 @@ def is_erased(conn, case_id) -> bool:
 
 
 def erasure_receipt(conn, office: str, request_id) -> dict | None:
-    row = store.erasure_logged(conn, office, request_id)
-    if row is None:
-        return None
-    return {"request_id": row["request_id"], "at": row["at"], "case_count": row["case_count"],
-            "deleted": row["counts"]}
+    return privacy.erasure_receipt(conn, t.privacy_log, office, request_id)
 
 
 def retention_steps(platform):

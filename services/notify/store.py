@@ -657,7 +657,3 @@ def is_erased(conn, case_id) -> bool:
                         ).first() is not None
 
 
-def erasure_logged(conn, office: str, request_id):
-    log = t.privacy_log
-    return conn.execute(select(log).where(log.c.request_id == str(request_id), log.c.action == "erasure",
-                                          log.c.office == office)).mappings().first()
