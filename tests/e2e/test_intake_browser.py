@@ -51,19 +51,12 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert minutes.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Minutter: "'
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    page.click("#til-avslutning")
-    assert page.locator("#frequency_mentor").input_value() != ""  # derived from the log, for confirmation
-    assert page.locator("input[name=forms][value=phone]").is_checked()
+    page.click("#til-avslutning")  # the closure form in steps (tests/e2e/test_intake_closure_steps.py in full)
     page.fill("#closed_on", "2026-08-15")  # the mistake: before the case was opened
-    page.select_option("#closure_reason", "measure_completed")
-    page.select_option("#attachment_after", "temporary_with_wage_subsidy")
+    page.check("input[name=closure_reason][value=measure_completed]")
+    page.check("input[name=attachment_after][value=temporary_with_wage_subsidy]")
     page.check("input[name=attached_same_company][value=yes]")
-    page.select_option("#duration", "up_to_3_months")
-    for select in page.locator("select[id^='success_criteria.']").all():
-        select.select_option("achieved")
-    page.select_option("#feedback_mentor", "very_satisfied")
-    page.select_option("#feedback_counsellor", "satisfied")
-    page.click("#send")
+    page.click("#fortsett")
 
     summary = page.locator("#error-summary")
     assert "Skjemaet har 1 feil" in summary.inner_text()
@@ -71,9 +64,22 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert page.evaluate("document.activeElement.id") == "error-summary"  # focus moved to the summary
     summary.locator("a[href='#closed_on']").click()
     page.fill("#closed_on", "2026-11-20")  # fixed; every other answer was kept
-    assert page.locator("#attachment_after").input_value() == "temporary_with_wage_subsidy"
+    assert page.locator("input[name=attachment_after][value=temporary_with_wage_subsidy]").is_checked()
+    page.click("#fortsett")
+
+    assert page.locator("#frequency_mentor").input_value() != ""  # derived from the log, for confirmation
+    assert page.locator("input[name=forms][value=phone]").is_checked()
+    assert page.locator("#frequency_employer").input_value() == ""  # no contact logged: the counsellor's answer
+    page.select_option("#frequency_employer", "monthly")
+    page.click("#fortsett")
+    for fieldset in page.locator("fieldset[id^='success_criteria.']").all():
+        fieldset.locator("input[value=achieved]").check()
+    page.check("input[name=feedback_mentor][value=very_satisfied]")
+    page.check("input[name=feedback_counsellor][value=satisfied]")
+    page.click("#fortsett")
     page.click("#send")
 
-    assert page.locator("#melding").inner_text() == "Avslutningsskjemaet er sendt. Takk!"
+    assert page.locator("h1").inner_text() == "Sluttskjemaet er sendt"
+    page.click("text=Til saken")
     assert page.locator("#state").inner_text() == "Avsluttet"
     assert page.locator("#contact-form").count() == 0  # the log is frozen after closure
