@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from shared.bus import admin, topology
+from tests.faults.conftest import report_counts
 from tests.fixtures.broker import BusVhost, ThrowawayBroker
 
 BASE_PORT = int(os.environ.get("CLUSTER_BASE_PORT", "5781"))  # AMQP 5781-5783, distribution 25791-25793
@@ -97,11 +98,7 @@ class Cluster:
 
 
 def pytest_terminal_summary(terminalreporter):
-    from tests.faults.conftest import RESULTS
-    if RESULTS:
-        terminalreporter.section("cluster counts")
-        for line in RESULTS:
-            terminalreporter.write_line(line)
+    report_counts(terminalreporter, "cluster counts")
 
 
 @pytest.fixture(scope="session")

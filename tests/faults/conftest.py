@@ -27,22 +27,23 @@ SETTLE = max(120, SIZE // 10)
 RESULTS: list[str] = []
 
 
-def pytest_terminal_summary(terminalreporter):
+def report_counts(terminalreporter, title: str):
+    """The counts the tests gathered in RESULTS, as a section at the end of the run (faults and cluster)."""
     if RESULTS:
-        terminalreporter.section("fault counts")
+        terminalreporter.section(title)
         for line in RESULTS:
             terminalreporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    report_counts(terminalreporter, "fault counts")
 
 
 @pytest.fixture(scope="session")
 def fault_broker(tmp_path_factory):
     """The suite's own RabbitMQ node (own node name, ports, mnesia and log dirs): restarted by a test."""
-    broker = ThrowawayBroker(tmp_path_factory.mktemp("fault-rabbitmq"))
-    broker.start()
-    try:
+    with ThrowawayBroker(tmp_path_factory.mktemp("fault-rabbitmq")) as broker:
         yield broker
-    finally:
-        broker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,23 +3,12 @@ import pika
 import pytest
 
 from shared.bus import admin, topology
+from tests.fixtures.broker import publish_confirmed
 
 
 def publish(url, routing_key, user_id=None, exchange=topology.EXCHANGE):
-    """Publish one confirmed message; returns None if accepted, else the broker's channel-close exception."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        try:
-            channel.basic_publish(exchange, routing_key, b"{}", pika.BasicProperties(user_id=user_id),
-                                  mandatory=True)
-        except pika.exceptions.ChannelClosedByBroker as refused:
-            return refused
-        return None
-    finally:
-        if connection.is_open:
-            connection.close()
+    """Publish one confirmed, mandatory message; returns None if accepted, else the broker's channel-close exception."""
+    return publish_confirmed(url, routing_key, user_id, exchange, mandatory=True)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from services.consent import service, store
-from tests.integration.test_consent_helpers import (  # noqa: F401
+from tests.integration.test_consent_helpers import (
     PDF,
     PNG,
     bearer,
-    consent_fixture,
     consent_platform,
     count,
     deps,

@@ -11,7 +11,6 @@ from services.consent import service
 from services.consent.app import create_app
 from services.consent.domain import audit
 from services.consent.tables import OWN as T
-from tests.integration.test_consent_helpers import consent_fixture  # noqa: F401
 
 
 def _fill(platform, n=5, office="kristiansand"):

@@ -13,7 +13,7 @@ from services.consent import service, store
 from services.consent.cipher import OfficeCipher
 from services.consent.tables import OWN as T
 from shared.crypto import DecryptionError, LocalKeyring
-from tests.integration.test_consent_helpers import PDF, consent_fixture, deps, open_case, record  # noqa: F401
+from tests.integration.test_consent_helpers import PDF, deps, open_case, record
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -16,10 +16,9 @@ from shared.auth import NotFound
 from shared.bus.consumer import Reject, apply_envelope, drain
 from shared.bus.envelope import encode, make_envelope, routing_key
 from shared.bus.relay import relay_pending
-from tests.integration.test_consent_helpers import (  # noqa: F401
+from tests.integration.test_consent_helpers import (
     HASH,
     bearer,
-    consent_fixture,
     consent_platform,
     count,
     make_client,

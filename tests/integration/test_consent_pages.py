@@ -10,16 +10,7 @@ import pytest
 
 from shared.auth import COOKIE_NAME
 from tests.fixtures.tokens import user_token
-from tests.integration.test_consent_helpers import (  # noqa: F401
-    PDF,
-    consent_fixture,
-    count,
-    make_client,
-    multipart,
-    open_case,
-    outbox_types,
-    record,
-)
+from tests.integration.test_consent_helpers import PDF, count, make_client, multipart, open_case, outbox_types, record
 
 
 def signed_in(platform, user_id):

@@ -10,10 +10,9 @@ from services.consent.app import create_app
 from shared import privacy as shared_privacy
 from shared.bus.consumer import apply_envelope
 from shared.bus.envelope import make_envelope
-from tests.integration.test_consent_helpers import (  # noqa: F401
+from tests.integration.test_consent_helpers import (
     PDF,
     bearer,
-    consent_fixture,
     count,
     make_client,
     multipart,

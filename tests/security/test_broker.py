@@ -5,32 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pika
 import pytest
 
 import shared.events.case  # noqa: F401  (registers the event types)
 import shared.events.consent  # noqa: F401
 from shared.bus import topology
 from shared.events import _REGISTRY
+from tests.fixtures.broker import publish_confirmed as publish
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = sorted({event_type.split(".")[0] for event_type, _v in _REGISTRY} | {"bus"})
 OFFICES = ("kristiansand", "bergen-vest")
-
-
-def publish(url, routing_key, user_id=None):
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        try:
-            channel.basic_publish(topology.EXCHANGE, routing_key, b"{}", pika.BasicProperties(user_id=user_id))
-        except pika.exceptions.ChannelClosedByBroker as refused:
-            return refused
-        return None
-    finally:
-        if connection.is_open:
-            connection.close()
 
 
 def own_families(user):
@@ -76,5 +61,6 @@ def test_deploy_definitions_have_no_guest():
     definitions = json.loads((ROOT / "deploy/rabbitmq/definitions.json").read_text())
     names = {u["name"] for u in definitions.get("users", [])}
     assert "guest" not in names
-    assert all(p["user"] != "guest" for p in definitions.get("permissions", []) + definitions.get("topic_permissions", []))
+    permissions = definitions.get("permissions", []) + definitions.get("topic_permissions", [])
+    assert all(p["user"] != "guest" for p in permissions)
     assert names >= set(topology.broker_users())
