@@ -225,8 +225,8 @@ def _summary_rows(ctx, values):
             return rules.parse_date(value).strftime("%d.%m.%Y") if value else ""
         if name in LIST_FIELDS:
             vocabulary = "reason" if name == "reasons" else "contact_form"
-            return ", ".join(plain_label(vocabulary, v) for v in value or [])
-        return plain_label(closure_rules.VOCAB_OF[name], value) if value else ""
+            return ", ".join(_label(vocabulary, v) for v in value or [])
+        return _label(closure_rules.VOCAB_OF[name], value) if value else ""
 
     parts = [(OPENING[0], OPENING[1], [(n, QUESTIONS[n], answer(n)) for n in OPENING[2]])]
     for slug, heading, fields in STEPS:
@@ -235,7 +235,7 @@ def _summary_rows(ctx, values):
             if name == "success_criteria":
                 assessed = values.get("success_criteria") or {}
                 rows.extend((closure_rules.criterion_field(c["code"]), c["nb"],
-                             plain_label("success_assessment", assessed[c["code"]]) if assessed.get(c["code"])
+                             _label("success_assessment", assessed[c["code"]]) if assessed.get(c["code"])
                              else "") for c in ctx["criteria"]["criteria"])
             else:
                 rows.append((name, QUESTIONS[name], answer(name)))
@@ -243,7 +243,7 @@ def _summary_rows(ctx, values):
     return parts
 
 
-def plain_label(vocabulary, code) -> str:
+def _label(vocabulary, code) -> str:
     """A code's label as the counsellor reads it: "Annet", not "Annet (beskriv)" (nothing is described here)."""
     return closure_rules.describe(vocabulary, code).replace(" (beskriv)", "")
 

@@ -41,10 +41,12 @@ STEP_TEXT = {
 
 @pages.app_context_processor
 def _helpers():
-    return {"vlabel": lambda vocabulary, code: closure_rules.describe(vocabulary, code), "choices": choices,
+    # "Annet", not "Annet (beskriv)": the counsellor's pages keep no description (the report's label is the
+    # researchers').
+    return {"vlabel": lambda vocabulary, code: closure_rules.describe(vocabulary, code).replace(" (beskriv)", ""),
+            "choices": lambda vocabulary: [(code, text.replace(" (beskriv)", ""))
+                                           for code, text in choices(vocabulary)],
             "field_labels": FIELD_LABELS, "state_label": lambda s: states.STATE_LABELS.get(s, s),
-            "plain_choices": lambda vocabulary: [(code, text.replace(" (beskriv)", ""))
-                                                 for code, text in choices(vocabulary)],
             "step_text": STEP_TEXT, "case_reference": service.case_reference,
             "fmt": lambda d: d.strftime("%d.%m.%Y") if d else "–"}
 

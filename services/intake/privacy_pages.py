@@ -25,7 +25,7 @@ from .privacy_api import caller_token
 
 LABELS = {"national_id": "Fødselsnummer eller D-nummer", "confirm": "Bekreftelse"}
 KIND_LABELS = {
-    "cases": "saker", "contacts": "kontakter i loggen", "measures": "tiltak", "closures": "avslutningsskjema",
+    "cases": "saker", "contacts": "kontakter i loggen", "measures": "tiltak", "closures": "sluttskjema",
     "history": "historikkrader", "disclosures": "utleveringer", "outbox_events": "sendte hendelser",
     "records": "samtykkeskjema", "decisions": "samtykkesvar", "documents": "skannede dokumenter",
     "withdrawals": "tilbaketrekkinger", "status": "samtykkestatuser", "audit_entries": "oppslag i revisjonsloggen",

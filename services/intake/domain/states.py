@@ -22,7 +22,7 @@ STATE_LABELS = {OPEN: "Åpen", PROJECT_END: "Pågående ved prosjektslutt", CLOS
 
 def require_active(state: str) -> None:
     if state not in ACTIVE:
-        raise Conflict("Saken er avsluttet og kan ikke endres. Bruk «Rett avslutningen» for å rette skjemaet.")
+        raise Conflict("Saken er avsluttet og kan ikke endres. Bruk «Rett sluttskjemaet» for å rette det.")
 
 
 def submission(state: str, current_version: int, project_end: bool = False) -> tuple[str, str, int, int | None]:
