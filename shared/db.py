@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import re
 import select as io_select
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,10 +185,6 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def utcnow() -> datetime:

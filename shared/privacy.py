@@ -26,7 +26,6 @@ from sqlalchemy import JSON, Column, Integer, String, Table, and_, delete, func,
 from shared.db import UTCDateTime
 
 ACTIONS = ("access_export", "erasure", "retention")
-DATA_POLICIES = ("erase", "research_exemption")
 
 
 def jsonable(value):

@@ -247,10 +247,6 @@ def current_platform() -> Platform:
     return current_app.extensions["platform"]
 
 
-def api_of(app) -> Api:
-    return app.extensions["smorest_api"]
-
-
 # ---------------------------------------------------------------- auth on requests
 def current_principal():
     principal = g.get("principal")

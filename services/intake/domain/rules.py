@@ -44,7 +44,6 @@ FIELD_LABELS = {
 for _step in range(1, 8):
     FIELD_LABELS[f"step_{_step}"] = f"Steg {_step}"
 
-NO_TEXT = {"required": "Feltet må fylles ut."}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
 
