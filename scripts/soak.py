@@ -116,7 +116,7 @@ def slope_per_hour(times: list[float], values: list[float]) -> float:
         return 0.0
     mt, mv = statistics.mean(times), statistics.mean(values)
     spread = sum((t - mt) ** 2 for t in times)
-    return 3600 * sum((t - mt) * (v - mv) for t, v in zip(times, values)) / spread if spread else 0.0
+    return 3600 * sum((t - mt) * (v - mv) for t, v in zip(times, values, strict=True)) / spread if spread else 0.0
 
 
 def judge(times: list[float], samples: dict[str, list[float]]) -> bool:

@@ -39,6 +39,7 @@ def test_each_role_lands_home_and_every_menu_page_fits_a_phone(stack, page, user
         assert width <= PHONE["width"], f"{href} is {width} px wide on a {PHONE['width']} px phone"
         # Buttons are touch targets of at least 44 px (links styled as links, like "Marker som lest", aside).
         small = page.evaluate("""() => Array.from(document.querySelectorAll('main button:not(.btn-link)'))
-            .filter(b => b.offsetParent !== null && b.getBoundingClientRect().height < 44).map(b => b.textContent.trim())""")
+            .filter(b => b.offsetParent !== null && b.getBoundingClientRect().height < 44)
+            .map(b => b.textContent.trim())""")
         assert small == [], f"{href}: buttons smaller than a finger: {small}"
     assert failed == []

@@ -67,7 +67,8 @@ def test_a_pooled_connection_is_checked_without_a_round_trip_and_replaced_once_t
     engine = make_engine(pg_url)
     pings = []
     real_ping = engine.dialect.do_ping
-    monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi_connection: pings.append(1) or real_ping(dbapi_connection))
+    monkeypatch.setattr(engine.dialect, "do_ping",
+                        lambda dbapi_connection: pings.append(1) or real_ping(dbapi_connection))
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:

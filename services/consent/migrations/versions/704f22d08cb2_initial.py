@@ -1,7 +1,7 @@
 """initial
 
 Revision ID: 704f22d08cb2
-Revises: 
+Revises:
 Create Date: 2026-11-26 21:58:12.339079
 
 """
@@ -175,8 +175,10 @@ def upgrade() -> None:
     sa.Column('expires_on', sa.Date(), nullable=False),
     sa.Column('withdrawal_id', sa.String(length=36), nullable=True),
     sa.Column('withdrawn_at', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['record_id'], ['consent_records.id'], name=op.f('fk_consent_decisions_record_id_consent_records')),
-    sa.ForeignKeyConstraint(['withdrawal_id'], ['consent_withdrawals.id'], name=op.f('fk_consent_decisions_withdrawal_id_consent_withdrawals')),
+    sa.ForeignKeyConstraint(['record_id'], ['consent_records.id'],
+                            name=op.f('fk_consent_decisions_record_id_consent_records')),
+    sa.ForeignKeyConstraint(['withdrawal_id'], ['consent_withdrawals.id'],
+                            name=op.f('fk_consent_decisions_withdrawal_id_consent_withdrawals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_decisions'))
     )
     with op.batch_alter_table('consent_decisions', schema=None) as batch_op:
@@ -193,7 +195,8 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('key_version', sa.Integer(), nullable=False),
     sa.Column('uploaded_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['record_id'], ['consent_records.id'], name=op.f('fk_consent_documents_record_id_consent_records')),
+    sa.ForeignKeyConstraint(['record_id'], ['consent_records.id'],
+                            name=op.f('fk_consent_documents_record_id_consent_records')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_documents'))
     )
     with op.batch_alter_table('consent_documents', schema=None) as batch_op:

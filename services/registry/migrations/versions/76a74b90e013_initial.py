@@ -1,7 +1,7 @@
 """initial
 
 Revision ID: 76a74b90e013
-Revises: 
+Revises:
 Create Date: 2026-11-26 22:11:41.495813
 
 """
@@ -121,7 +121,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('case_pseudonym', name=op.f('pk_registry_closures'))
     )
     with op.batch_alter_table('registry_closures', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_registry_closures_candidate_pseudonym'), ['candidate_pseudonym'], unique=False)
+        batch_op.create_index(batch_op.f('ix_registry_closures_candidate_pseudonym'), ['candidate_pseudonym'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_registry_closures_change_seq'), ['change_seq'], unique=False)
         batch_op.create_index('ix_registry_closures_office_period', ['office', 'closed_period'], unique=False)
 
