@@ -9,4 +9,10 @@ cd "$REPO_ROOT"
 
 ensure_stack
 ensure_postgresql
+# The whole run (CI's) lints first; a run of chosen tests does not, so one engineer's unfinished file does not stop
+# another's tests.
+if [ "$#" -eq 0 ]; then
+    echo "ruff check (pyproject.toml)"
+    .venv/bin/ruff check .
+fi
 exec .venv/bin/python -m pytest "$@"
