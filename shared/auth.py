@@ -2,9 +2,9 @@
 
 Every API call carries a signed JWT (bearer header, or the sign-in cookie for pages). Issuer, audience,
 algorithm and keys are configuration, so an OpenID Connect provider's tokens verify the same way as the
-local issuer's. Scoping by office happens here, once: `office_filter` is what every office-owned query carries, and
-`select_owned` is the one id lookup of an office-owned row (the office in the SQL WHERE), so an id from another office
-answers 404, never 403. `require_role` is the one role check; each service names its roles in its `access.py`.
+local issuer's. `select_owned` is the one id lookup of an office-owned row (the office in the SQL WHERE), so an id
+from another office answers 404, never 403; lists and counts carry the caller's office in their WHERE in each
+service's store. `require_role` is the one role check; each service names its roles in its `access.py`.
 
 Services call each other with a token of the role `service` (never a person's role, never in the directory): it
 must carry a scope, and only a view marked `service_scope_required(<that scope>)` (shared.web) accepts it; every
@@ -181,13 +181,6 @@ def require_role(principal: Principal | None, *roles: str) -> Principal:
     if principal.role in OFFICE_ROLES and not principal.office:
         raise Forbidden("an office role without an office")
     return principal
-
-
-def office_filter(principal: Principal, office_column):
-    """The WHERE clause every office-owned query carries. Only office members have an office to see."""
-    if not principal.is_office_member:
-        raise Forbidden(f"role {principal.role} sees no office's case contents")
-    return office_column == principal.office
 
 
 def select_owned(conn, query, office_column, office: str | None, *, for_update: bool = False):

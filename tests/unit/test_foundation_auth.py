@@ -14,7 +14,6 @@ from shared.auth import (
     Forbidden,
     NotFound,
     mint_token,
-    office_filter,
     require_role,
     select_owned,
     verify_token,
@@ -113,20 +112,6 @@ def test_office_claim_on_non_office_role_is_dropped(settings):
 @pytest.fixture
 def cases_table():
     return Table("cases", MetaData(), Column("id", String), Column("office", String))
-
-
-def test_office_filter_scopes_to_own_office(settings, cases_table):
-    principal = verify_token(settings, counsellor_token(settings))
-    clause = office_filter(principal, cases_table.c.office)
-    compiled = clause.compile(compile_kwargs={"literal_binds": True})
-    assert str(compiled) == "cases.office = 'kristiansand'"
-
-
-@pytest.mark.parametrize("role, extra", [("researcher", {}), ("admin", {}), ("county_contact", {"county": "agder"})])
-def test_office_filter_refuses_non_office_roles(settings, cases_table, role, extra):
-    principal = verify_token(settings, mint_token(settings, subject="x", role=role, name="X", **extra))
-    with pytest.raises(Forbidden):
-        office_filter(principal, cases_table.c.office)
 
 
 def test_select_owned_answers_not_found_for_other_office_and_missing(settings, cases_table):
