@@ -3,7 +3,9 @@ from the built image and does its job with this machine's PostgreSQL and RabbitM
 database and vhost). Run by scripts/containers.sh, which builds the image first; deselected from the default run.
 
 A counsellor's case opened through the containerised web service reaches the broker through the containerised
-relay: the same path as in compose and Kubernetes, minus the orchestrator.
+relay: the same path as in compose and Kubernetes, minus the orchestrator. The web service runs as in production
+(no demo mode): it signs people in at an OpenID provider (the local one, deploy/oidc, started here on the host) and
+takes the counsellor's token from it.
 """
 from __future__ import annotations
 
@@ -19,11 +21,10 @@ from sqlalchemy import create_engine, inspect, select
 
 from services.intake import tables
 from shared import directory as directory_module
-from shared.auth import mint_token
-from shared.config import load_settings
+from shared.config import DEVELOPMENT_SIGNING_KEY
 from shared.crypto import LocalKeyring
-from tests.fixtures.stack import free_port
-from tests.fixtures.tokens import auth_header
+from tests.fixtures.stack import TEST_CLIENTS, _load_devstack, free_port
+from tests.fixtures.tokens import TEST_CLIENT, provider_auth_header
 from tests.integration.test_intake_api import opening
 
 pytestmark = pytest.mark.containers
@@ -33,6 +34,32 @@ IMAGE_USER = 10001  # the Dockerfile's `hybrid` user: the services never run as 
 
 def docker(*args, timeout=180) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def provider(tmp_path):
+    """The local OpenID provider on the host, configured as the run command does (its clients, fresh secrets)."""
+    devstack = _load_devstack()
+    config = devstack.StackConfig(data_dir=tmp_path / "provider", oidc_port=free_port(), oidc_admin_port=free_port(),
+                                  oidc_extra_clients=TEST_CLIENTS)
+    stack = devstack.DevStack(config, echo=lambda *_: None)
+    stack.launch("oidc", [devstack.find_node(), str(devstack.REPO_ROOT / "deploy" / "oidc" / "provider.mjs"),
+                          str(stack.write_oidc_config())], env={"PATH": os.environ.get("PATH", "")})
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(config.oidc_issuer + "/.well-known/openid-configuration", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass  # not listening yet
+        assert time.monotonic() < deadline, stack.log_tail("oidc")
+        time.sleep(0.3)
+    env = {"OIDC_ISSUER": config.oidc_issuer, "OIDC_CLIENT_ID": devstack.PLATFORM_CLIENT,
+           "OIDC_CLIENT_SECRET": stack.ensure_secret("oidc-platform-secret"), "OIDC_AUDIENCE": devstack.OIDC_AUDIENCE,
+           "OIDC_ACCEPTED_CLIENTS": f"{devstack.PLATFORM_CLIENT},{TEST_CLIENT}",
+           "AUTH_SIGNING_KEY": stack.ensure_secret("session-key")}
+    yield config.oidc_issuer, env
+    stack.stop()
 
 
 @pytest.fixture
@@ -66,8 +93,9 @@ def intake_container(pg_url, bus_vhost, tmp_path):
         docker("rm", "-f", name)
 
 
-def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_container):
+def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_container, provider):
     run = intake_container
+    issuer, sign_in_settings = provider
     migrated = run("migrate")
     assert migrated.returncode == 0, migrated.stderr
     engine = create_engine(run.database_url)
@@ -77,7 +105,7 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
         assert loaded.returncode == 0, loaded.stderr
 
         port = free_port()
-        web = run("web", detach=True, PORT=str(port), WEB_WORKERS="1")
+        web = run("web", detach=True, PORT=str(port), WEB_WORKERS="1", **sign_in_settings)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -92,11 +120,8 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
         assert ready.status_code == 200, ready.text  # its database reached from inside the container
         assert docker("exec", web, "id", "-u").stdout.strip() == str(IMAGE_USER)
 
-        settings = load_settings("intake", env={"DATA_DIR": "/tmp"})  # the same (local) issuer as the image's
-        token = mint_token(settings, subject="kari-veileder", role="counsellor", name="Kari Nordmann",
-                           office="kristiansand")
         opened = requests.post(base + "/api/v1/cases", json=opening(), timeout=30,
-                               headers=auth_header(token))
+                               headers=provider_auth_header(issuer, "kari-veileder"))
         assert opened.status_code == 201, opened.text
         outbox = tables.platform["outbox"]
         with engine.connect() as conn:
@@ -126,3 +151,13 @@ def test_the_image_runs_every_role_against_the_real_database_and_broker(intake_c
 def test_an_unknown_role_or_service_stops_with_a_usage_error():
     assert docker("run", "--rm", IMAGE, "serve", "intake").returncode == 64
     assert docker("run", "--rm", IMAGE, "web", "payroll").returncode == 64
+
+
+@pytest.mark.parametrize("signing_key, named", [
+    (None, "AUTH_SIGNING_KEY must be set"),
+    (DEVELOPMENT_SIGNING_KEY, "AUTH_SIGNING_KEY is the published development key"),
+])
+def test_the_web_refuses_to_start_without_its_own_secrets(intake_container, signing_key, named):
+    extra = {"AUTH_SIGNING_KEY": signing_key} if signing_key else {}
+    result = intake_container("web", PORT=str(free_port()), WEB_WORKERS="1", **extra)
+    assert result.returncode != 0 and named in result.stdout + result.stderr, result.stderr[-2000:]

@@ -120,6 +120,17 @@ def _provider_logout_elsewhere(stack, session: requests.Session):
     assert done.status_code == 200, done.text[:300]
 
 
+def test_the_back_channel_endpoint_refuses_what_the_provider_did_not_sign(stack):
+    now = datetime.now(UTC)
+    forged = jwt.encode({"iss": stack.oidc_issuer, "aud": "hybrid-platform", "iat": now,
+                         "exp": now + timedelta(minutes=2), "sid": "someone-elses-session", "jti": "x",
+                         "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+                        DEVELOPMENT_SIGNING_KEY, algorithm="HS256")
+    for token in ("", "not-a-token", forged):
+        answer = requests.post(stack.url("/logg-ut/backchannel"), data={"logout_token": token}, timeout=10)
+        assert answer.status_code == 400 and answer.headers["Cache-Control"] == "no-store"
+
+
 def test_back_channel_logout_ends_the_session_in_every_service_within_5_seconds(stack):
     session = stack.sign_in("jonas-jobbspesialist")
     pages = {service: stack.url(f"/{service}/") for service in SERVICES}

@@ -52,7 +52,10 @@ COMMON_PAGES = {
     ("GET", "/tilgjengelighet"): PUBLIC,   # the accessibility statement, linked from every footer
     ("GET", "/logg-inn"): PUBLIC,
     ("POST", "/logg-inn"): PUBLIC,
+    ("GET", "/logg-inn/callback"): PUBLIC,  # the provider's redirect back; the code and state are its proof
     ("POST", "/logg-ut"): PUBLIC,          # signing out needs no valid session; it only clears the cookie
+    ("POST", "/logg-ut/backchannel"): PUBLIC,  # the provider's server; the signed logout token is its proof
+    ("GET", "/logget-ut"): PUBLIC,         # "you are signed out"
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,           # counts only; the proxy does not publish it (docs/security.md)
