@@ -2,3 +2,5 @@
 CREATE DATABASE consent OWNER hybrid;
 CREATE DATABASE registry OWNER hybrid;
 CREATE DATABASE notify OWNER hybrid;
+-- The sessions the identity provider ended (back-channel logout), read by every web service.
+CREATE DATABASE sessions OWNER hybrid;
