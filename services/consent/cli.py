@@ -8,9 +8,10 @@ import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
+
+from shared.web import current_platform
 
 from . import demo, privacy, service
 from .cipher import OfficeCipher
@@ -22,16 +23,12 @@ expiry_cli = AppGroup("expiry", help="Expiry of consents on the platform clock."
 demo_cli = AppGroup("demo", help="Demo data.")
 
 
-def _platform():
-    return current_app.extensions["platform"]
-
-
 @templates_cli.command("load")
 @click.option("--file", "path", default=str(service.DEFAULT_TEMPLATES), show_default=True)
 def templates_load(path):
     """Add the file's template versions; an existing version with a different text is an error."""
     try:
-        result = service.load_template_file(_platform(), path)
+        result = service.load_template_file(current_platform(), path)
     except ValidationError as error:
         click.echo(f"template file {path} is invalid: {json.dumps(error.messages, ensure_ascii=False)}", err=True)
         sys.exit(2)
@@ -47,7 +44,7 @@ def templates_load(path):
 @click.option("--pause", default=0.0, type=float, help="seconds to sleep between batches (to go easy on the database)")
 def rewrap_command(offices, batch_size, pause):
     """Re-wrap every record and document under the office's current key version (resumable: run it again)."""
-    platform = _platform()
+    platform = current_platform()
     cipher = OfficeCipher(platform.keyring)
     total = 0
     for office in offices or platform.keyring.offices():
@@ -64,7 +61,7 @@ def rewrap_command(offices, batch_size, pause):
 @click.option("--office", default=None)
 def audit_verify(office):
     """Recompute the hash chains; exit 1 and name the entries if a row was edited, deleted or reordered."""
-    platform = _platform()
+    platform = current_platform()
     with platform.engine.connect() as conn:
         report = service.verify_audit(conn, office)
     broken = False
@@ -84,7 +81,7 @@ def audit_verify(office):
 @expiry_cli.command("sweep")
 def expiry_sweep():
     """Mark consents past their expiry as expired and warn N days before (events consent.expired / .expiring)."""
-    platform = _platform()
+    platform = current_platform()
     with platform.engine.begin() as conn:
         result = service.sweep_expiry(conn, service.deps_from_platform(platform))
     click.echo(f"expiry sweep: {result['expired']} expired, {result['expiring']} expiring")
@@ -93,7 +90,7 @@ def expiry_sweep():
 @demo_cli.command("seed")
 def demo_seed():
     """Templates, plus consents for the demo cases this database already knows from intake's events."""
-    result = demo.seed(_platform())
+    result = demo.seed(current_platform())
     click.echo(f"demo: {result['templates']} template versions added, {result['consents']} consents recorded "
                f"for {result['cases']} known cases")
 

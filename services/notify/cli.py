@@ -10,16 +10,13 @@ from flask.cli import AppGroup
 
 from shared import privacy as shared_privacy
 from shared.bus.metrics import serve_metrics
+from shared.web import current_platform
 
 from . import demo, privacy, service, worker
 from . import tables as t
 
 notify_cli = AppGroup("notify", help="Reminders: sweep, delivery, the loop, dead letters.")
 demo_cli = AppGroup("demo", help="Demo data.")
-
-
-def _platform():
-    return current_app.extensions["platform"]
 
 
 def _config():
@@ -30,7 +27,7 @@ def _refuse_unless_caught_up(force: bool, what: str) -> None:
     """A one-shot acts only on an empty queue (one look, no settling time) unless forced."""
     if force:
         return
-    waiting = worker.events_waiting(_platform())
+    waiting = worker.events_waiting(current_platform())
     if waiting != 0:
         reason = "no broker answered" if waiting is None else f"{waiting} event(s) wait in {worker.QUEUE}"
         raise click.ClickException(f"{what}: {reason}, so the cases may be out of date; nothing done "
@@ -42,7 +39,7 @@ def _refuse_unless_caught_up(force: bool, what: str) -> None:
 def sweep_command(force):
     """Evaluate every rule once (set-based); running it twice adds nothing."""
     _refuse_unless_caught_up(force, "sweep")
-    result = service.sweep_once(_platform(), _config())
+    result = service.sweep_once(current_platform(), _config())
     click.echo(f"sweep: {result.new_reminders} new reminders {result.reminders}, "
                f"{result.notifications} notifications, {result.escalations} escalations, {result.mails} mails, "
                f"{result.digests} daily digests, {result.county_digests} county digests")
@@ -54,7 +51,7 @@ def sweep_command(force):
 def deliver_command(limit, force):
     """Send due mail over SMTP (working days, office hours); failures back off, then become dead letters."""
     _refuse_unless_caught_up(force, "deliver")
-    result = service.deliver_once(_platform(), _config(), limit=limit)
+    result = service.deliver_once(current_platform(), _config(), limit=limit)
     if result.outside_hours:
         click.echo("deliver: outside office hours or not a working day; nothing sent")
         return
@@ -69,9 +66,9 @@ def deliver_command(limit, force):
 def run_command(rounds):
     """Sweep and deliver every NOTIFY_LOOP_SECONDS once the consumer has caught up (the notify worker); metrics on
     NOTIFY_WORKER_METRICS_ADDRESS when set."""
-    metrics = serve_metrics(_platform().settings, "worker")
+    metrics = serve_metrics(current_platform().settings, "worker")
     try:
-        worker.run_loop(_platform(), _config(), rounds=rounds)
+        worker.run_loop(current_platform(), _config(), rounds=rounds)
     finally:
         if metrics is not None:
             metrics.shutdown()
@@ -80,7 +77,7 @@ def run_command(rounds):
 @notify_cli.command("dead-letters")
 def dead_letters_command():
     """List mail that failed every attempt."""
-    with _platform().engine.connect() as conn:
+    with current_platform().engine.connect() as conn:
         rows = service.dead_letters(conn)
     for row in rows:
         click.echo(f"{row['id']}\t{row['kind']}\t{row['recipient_id'] or 'survey'}\t{row['attempts']} attempts\t"
@@ -94,13 +91,13 @@ def dead_letters_command():
 @click.argument("mail_ids", nargs=-1, type=int)
 def retry_command(mail_ids):
     """Put dead letters (all, or the given ids) back in the queue."""
-    click.echo(f"requeued {service.retry_dead(_platform(), list(mail_ids) or None)} mail(s)")
+    click.echo(f"requeued {service.retry_dead(current_platform(), list(mail_ids) or None)} mail(s)")
 
 
 @demo_cli.command("seed")
 def demo_seed():
     """A few demo cases (as intake's events) so reminders fall due in the local run."""
-    click.echo(f"demo: {demo.seed(_platform())} events applied")
+    click.echo(f"demo: {demo.seed(current_platform())} events applied")
 
 
 privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, t.privacy_log)

@@ -20,13 +20,6 @@ from tests.fixtures.broker import ProbeProcess, wait_for
 from tests.fixtures.db import PG_ADMIN_URL
 
 
-@pytest.fixture
-def probe_platform(bus_vhost, db_url, platform_factory):
-    platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake", "probe"))
-    probe.install(platform)
-    return platform
-
-
 def sent_count(platform):
     t = platform.tables["outbox"]
     with platform.engine.connect() as conn:

@@ -14,14 +14,6 @@ from shared.bus.envelope import InvalidEvent
 from shared.bus.relay import relay_pending
 
 
-@pytest.fixture
-def probe_platform(bus_vhost, db_url, platform_factory):
-    """The intake service's database and settings, publishing and consuming as the broker's probe user."""
-    platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake", "probe"))
-    probe.install(platform)
-    return platform
-
-
 def outbox_state(platform):
     t = platform.tables["outbox"]
     with platform.engine.connect() as conn:

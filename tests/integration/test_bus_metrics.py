@@ -1,23 +1,14 @@
 """The metrics endpoint of relay and consumer processes (`<SVC>_RELAY_METRICS_ADDRESS`,
 `<SVC>_CONSUMER_METRICS_ADDRESS`): real processes, the real broker, scraped over HTTP."""
-import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from services.intake import tables as intake_tables
 from shared.bus import probe, store
 from shared.bus.envelope import make_envelope
 from shared.bus.relay import relay_pending
 from tests.fixtures.broker import ProbeProcess, wait_for
 from tests.fixtures.stack import free_port
-
-
-@pytest.fixture
-def probe_platform(bus_vhost, db_url, platform_factory):
-    platform = platform_factory("intake", intake_tables.all_tables(), db_url, env=bus_vhost.env("intake", "probe"))
-    probe.install(platform)
-    return platform
 
 
 def scrape(port) -> dict:

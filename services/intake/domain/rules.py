@@ -241,20 +241,20 @@ def integer(errors, field, value, minimum=0, maximum=24 * 60, required=True):
     return number
 
 
-def email(errors, field, value):
-    value = text(errors, field, value, max_length=254)
-    if value is not None and not EMAIL.match(value):
-        add(errors, field, "Ugyldig e-postadresse.")
+def _matching(errors, field, value, max_length: int, pattern, message: str):
+    value = text(errors, field, value, max_length=max_length)
+    if value is not None and not pattern.match(value):
+        add(errors, field, message)
         return None
     return value
+
+
+def email(errors, field, value):
+    return _matching(errors, field, value, 254, EMAIL, "Ugyldig e-postadresse.")
 
 
 def phone(errors, field, value):
-    value = text(errors, field, value, max_length=20)
-    if value is not None and not PHONE.match(value):
-        add(errors, field, "Ugyldig telefonnummer (8–15 siffer, gjerne med +47).")
-        return None
-    return value
+    return _matching(errors, field, value, 20, PHONE, "Ugyldig telefonnummer (8–15 siffer, gjerne med +47).")
 
 
 def eligibility(errors, counsellor: dict | None, in_target_group, in_follow_up_measure) -> list[str]:
