@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from services.registry.domain.disclosure import TOTAL, Grid, cell_key, protect
+from services.registry.domain.disclosure import TOTAL, Grid, protect
 
 
 def _suppress(cells, threshold):
@@ -20,7 +20,7 @@ def _suppress(cells, threshold):
     values, hidden = protect(grid, counts, cases, threshold)
     shown = []
     for code in codes + [TOTAL]:
-        shown.append([None if cell_key("v", code, pairs) in hidden else values[cell_key("v", code, pairs)]
+        shown.append([None if grid.key("v", code, pairs) in hidden else values[grid.key("v", code, pairs)]
                       for pairs in grid.unit_sets("office")])
     return shown
 

@@ -12,9 +12,9 @@ is a sum of inner cells, the counts of (variable, code, office, year), so they a
 - the attacker's model: every shown number is an equation over the inner cells, inner cells are whole numbers >= 0,
   and every variable counts the same cases (per office and year, each variable's codes add up to the same number).
   For each hidden number below the threshold an integer program looks for another solution in which it has another
-  value; while there is none, a further shown number that shares inner cells with it is hidden (the same
-  variable's before the shared totals, the smallest first). Hiding only widens what is possible, so a number once
-  protected stays protected and one pass over the hidden numbers suffices.
+  value; while there is none, a further shown number is hidden: first one that pins it (a dual price in the
+  linear relaxation), the same variable's, a total for a total, the narrowest and smallest. Hiding only widens
+  what is possible, so a number once protected stays protected and one pass over the hidden numbers suffices.
 """
 from __future__ import annotations
 
@@ -31,9 +31,15 @@ class Grid:
     variables: dict
     pairs: tuple
     units: dict
+    counted: frozenset | None = None  # the pairs with cases (None: all); the others are zero and shown so
 
     def unit_sets(self, grouping) -> list:
         return list(self.units[grouping].values()) + [frozenset(self.pairs)]
+
+    def key(self, variable, code, pairs: frozenset) -> tuple:
+        """The published number's identity: pairs without cases left out, so that a county whose other offices
+        had no case is the same number as its one office's."""
+        return cell_key(variable, code, pairs if self.counted is None else pairs & self.counted)
 
 
 def cell_key(variable, code, pairs: frozenset) -> tuple:
@@ -47,12 +53,12 @@ def published_values(grid: Grid, counts: dict, cases: dict) -> dict:
     values = {}
     for grouping in grid.units:
         for pairs in grid.unit_sets(grouping):
-            key = cell_key(None, TOTAL, pairs)
+            key = grid.key(None, TOTAL, pairs)
             if key not in values:
                 values[key] = sum(cases.get(p, 0) for p in pairs)
             for variable, codes in grid.variables.items():
                 for code in codes:
-                    key = cell_key(variable, code, pairs)
+                    key = grid.key(variable, code, pairs)
                     if key not in values:
                         values[key] = sum(counts.get((variable, code, p), 0) for p in pairs)
     return values
@@ -71,7 +77,7 @@ class _Attack:
                 known_zero.update(self._inner(variable, code, pairs, every_variable=True))
         inner = [(v, c, p) for v, codes in grid.variables.items() for c in codes for p in grid.pairs]
         self.index = {cell: k for k, cell in enumerate(c for c in inner if c not in known_zero)}
-        self.upper = max([values.get(cell_key(None, TOTAL, frozenset(grid.pairs)), 0), 1])
+        self.upper = max([values.get(grid.key(None, TOTAL, frozenset(grid.pairs)), 0), 1])
         self.links = self._links()
 
     def _inner(self, variable, code, pairs, every_variable=False):
@@ -101,20 +107,47 @@ class _Attack:
                     rows.append((row, 0.0))
         return rows
 
+    def _equations(self, hidden):
+        shown = [(k, self.row(k), float(v)) for k, v in self.values.items() if k not in hidden and v > 0]
+        shown = [(k, r, v) for k, r, v in shown if r]
+        return [k for k, _r, _v in shown], [(r, v) for _k, r, v in shown] + self.links
+
     def range_excludes_others(self, key, hidden: set) -> bool:
         """True when the shown numbers, whole non-negative inner cells and the shared case counts leave `key` no
         other value than its own (it is determined)."""
         target = self.row(key)
         if not target:
             return True  # made of known zeros only
-        equations = [(self.row(k), float(v)) for k, v in self.values.items() if k not in hidden and v > 0]
-        equations = [(r, v) for r, v in equations if r] + self.links
+        _keys, equations = self._equations(hidden)
         true_value = self.values[key]
         for sign in (-1.0, 1.0):  # maximise, then minimise
             best = self._optimise(target, equations, sign)
             if best is None or (sign < 0 and best >= true_value + 1) or (sign > 0 and best <= true_value - 1):
                 return False
         return True
+
+    def pinning(self, key, hidden: set) -> set:
+        """The shown numbers that hold `key` at its value: those whose equations carry a dual price in the linear
+        relaxation of its maximum or minimum (hiding one of them is what can free it)."""
+        import numpy as np  # see _optimise
+        from scipy.optimize import linprog
+        keys, equations = self._equations(hidden)
+        target = self.row(key)
+        matrix = np.zeros((len(equations), len(self.index)))
+        for number, (row, _value) in enumerate(equations):
+            for k, a in row.items():
+                matrix[number, k] = a
+        rhs = [value for _row, value in equations]
+        found = set()
+        for sign in (-1.0, 1.0):
+            objective = np.zeros(len(self.index))
+            for k, a in target.items():
+                objective[k] = sign * a
+            result = linprog(objective, A_eq=matrix if equations else None, b_eq=rhs if equations else None,
+                             bounds=(0, self.upper), method="highs")
+            if result.status == 0 and equations:
+                found.update(k for k, price in zip(keys, result.eqlin.marginals, strict=False) if abs(price) > 1e-9)
+        return found
 
     def _optimise(self, target, equations, sign):
         # numpy and scipy (~45 MB) load with the first table asked for, not in every process that imports the app
@@ -142,19 +175,20 @@ class _Attack:
             return None
         return round(sign * result.fun)
 
-
-def _candidates(key, values, hidden):
-    """Shown positive numbers that share inner cells with `key`, the likeliest to pin it first: the same
-    variable's before the shared totals, then the smallest."""
-    variable, _code, pairs = key
+def _candidates(key, values, hidden, pinning=frozenset()):
+    """Shown positive numbers that share inner cells with `key` or pin it, the likeliest to free it first: those
+    that pin it, the same variable's, a total for a total and a count for a count, the narrowest (an office's before
+    a county's, a year's or a row total), then the smallest; so the margins researchers read most stay shown."""
+    variable, code, pairs = key
     found = []
     for other, value in values.items():
-        if other in hidden or value <= 0 or not (other[2] & pairs):
+        if other in hidden or value <= 0 or not (other in pinning or other[2] & pairs):
             continue
         same_variable = variable is None or other[0] in (variable, None)
-        found.append(((not same_variable, other[1] is TOTAL, value, repr(other)), other))
+        found.append(((other not in pinning, not same_variable, (other[1] is TOTAL) != (code is TOTAL),
+                       len(other[2]), value, repr(other)), other))
     if not found:
-        found = [((True, True, value, repr(other)), other) for other, value in values.items()
+        found = [((True, True, len(other[2]), value, repr(other)), other) for other, value in values.items()
                  if other not in hidden and value > 0]
     return [other for _rank, other in sorted(found)]
 
@@ -167,7 +201,7 @@ def protect(grid: Grid, counts: dict, cases: dict, threshold: int) -> tuple[dict
     attack = _Attack(grid, values)
     for key in sorted(hidden, key=lambda k: (values[k], repr(k))):
         while attack.range_excludes_others(key, hidden):
-            candidates = _candidates(key, values, hidden)
+            candidates = _candidates(key, values, hidden, attack.pinning(key, hidden))
             if not candidates:
                 break
             hidden.add(candidates[0])

@@ -4,7 +4,7 @@ county or period, built from inner counts and always through the filter set's on
 from __future__ import annotations
 
 from . import codebook
-from .disclosure import TOTAL, Grid, cell_key
+from .disclosure import TOTAL, Grid
 from .errors import TableRequestError
 
 DISTRIBUTIONS = {
@@ -59,7 +59,8 @@ def filter_set_grid(offices: list[dict], counts: dict, counties_of: dict, filter
              "county": {c: frozenset((o, y) for o in office_county if office_county[o] == c for y in years)
                         for c in sorted(set(office_county.values()))},
              "period": {y: frozenset((o, y) for o in office_county) for y in years}}
-    return Grid(variables, tuple((o, y) for o in office_county for y in years), units)
+    counted = frozenset(pair for (_v, _c, pair) in counts)
+    return Grid(variables, tuple((o, y) for o in office_county for y in years), units, counted)
 
 
 def _percent(part, whole):
@@ -82,7 +83,7 @@ def distribution(table_id: str, by: str, grid: Grid, values: dict, hidden: froze
         return result
 
     def shown(code, pairs):
-        key = cell_key(column_name, code, pairs)
+        key = grid.key(column_name, code, pairs)
         return None if key in hidden else values[key]
 
     column_sets = grid.unit_sets(by)
