@@ -87,8 +87,15 @@ def index():
         staff = service.handover_candidates(conn, platform, principal.office)
         names = service.staff_names(conn, platform, principal.office)
         office = platform.directory.office(conn, principal.office)
+        needs_closure = request.args.get("trenger") == "sluttskjema"
+        # The start page leads with the counsellor's own worklist; a filtered or later page of the office's list
+        # is the office's list alone.
+        browsing_office = any(request.args.get(key) for key in ("veileder", "status", "side"))
+        mine = None if browsing_office else service.worklist(conn, platform, principal.office, principal.subject,
+                                                              needs_closure=needs_closure)
     shown = (page - 1) * service.PAGE_SIZE
-    return render_template("intake/index.html", cases=rows, staff=staff, names=names, counsellor=counsellor,
+    return render_template("intake/index.html", mine=mine, needs_closure=needs_closure,
+                           cases=rows, staff=staff, names=names, counsellor=counsellor,
                            state=state, office=office, message=MESSAGES.get(request.args.get("melding")), page=page,
                            total=total, first=shown + 1, last=shown + len(rows), more=shown + len(rows) < total)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared.web.preconditions import require_version
 
@@ -200,11 +201,47 @@ def find_by_national_id(conn, platform, office, national_id) -> list[str]:
 
 def overdue_case_ids(conn, platform, office) -> list[str]:
     """Active cases whose measures all ended more than `closure_overdue` days ago (project setting)."""
-    project = platform.directory.project_settings(conn) or {}
-    days = (project.get("reminder_thresholds_days") or {}).get("closure_overdue", 30)
+    days = _thresholds(conn, platform)["closure_overdue"]
     today = platform.clock.today()
     return [case_id for case_id, ends in store.measure_ends_of_active_cases(conn, office).items()
             if states.is_overdue(ends, today, days)]
+
+
+def _thresholds(conn, platform) -> dict:
+    project = platform.directory.project_settings(conn) or {}
+    given = project.get("reminder_thresholds_days") or {}
+    return {"closure_overdue": given.get("closure_overdue", 30),
+            "mentor_contact_missing": given.get("mentor_contact_missing", 21)}
+
+
+def worklist(conn, platform, office, counsellor_id, needs_closure=False) -> list[dict]:
+    """The counsellor's active cases, each with what is next in words, the most urgent first: a sluttskjema past
+    its date (the overview's definition of overdue, `states.is_overdue`), one coming due, a draft to finish, no
+    mentor contact for a while, then the rest. `needs_closure`: only cases whose measures have all ended."""
+    limits = _thresholds(conn, platform)
+    today = platform.clock.today()
+    items = []
+    for case in store.worklist_cases(conn, platform.keyring, office, counsellor_id):
+        ends = case["measure_ends"]
+        all_ended = bool(ends) and all(e is not None for e in ends) and max(ends) < today
+        if needs_closure and not all_ended:
+            continue
+        due = max(ends) + timedelta(days=limits["closure_overdue"]) if all_ended else None
+        quiet = (today - (case["last_mentor_contact"] or case["opened_on"])).days
+        if all_ended and states.is_overdue(ends, today, limits["closure_overdue"]):
+            rank, next_step = (0, due), f"Sluttskjema forfalt {due.strftime('%d.%m.%Y')}"
+        elif all_ended:
+            rank, next_step = (1, due), f"Sluttskjema forfaller {due.strftime('%d.%m.%Y')}"
+        elif case["draft_saved_at"]:
+            rank, next_step = (2, today), "Fortsett på sluttskjemaet"
+        elif case["mentor_relation"] != "none" and quiet > limits["mentor_contact_missing"]:
+            rank, next_step = (3, today - timedelta(days=quiet)), f"Ingen kontakt med mentor på {quiet} dager"
+        elif not ends:
+            rank, next_step = (4, case["opened_on"]), "Registrer tiltak"
+        else:
+            rank, next_step = (5, case["opened_on"]), "Logg kontakter underveis"
+        items.append({**case, "next_step": next_step, "rank": rank, "needs_closure": all_ended})
+    return sorted(items, key=lambda item: (item["rank"], str(item["id"])))
 
 
 def office_overview(conn, platform, office) -> dict:

@@ -212,6 +212,25 @@ def measure_ends_of_active_cases(conn, office: str) -> dict[str, list]:
     return ends
 
 
+def worklist_cases(conn, keyring, office: str, counsellor_id: str) -> list[dict]:
+    """The counsellor's active cases with what the worklist weighs: measure ends, last mentor contact, a draft."""
+    c, m, k = T["cases"], T["measures"], T["contacts"]
+    rows = conn.execute(select(c.c.id, c.c.state, c.c.opened_on, c.c.mentor_relation, c.c.candidate_name,
+                               c.c.draft_saved_at).where(c.c.office == office, c.c.counsellor_id == counsellor_id,
+                                                         c.c.state.in_(states.ACTIVE))).mappings().all()
+    ids = [row["id"] for row in rows]
+    ends: dict[str, list] = {}
+    for case_id, to_date in conn.execute(select(m.c.case_id, m.c.to_date).where(m.c.case_id.in_(ids),
+                                                                                 m.c.deleted.is_(False))):
+        ends.setdefault(case_id, []).append(to_date)
+    mentor_last = dict(conn.execute(select(k.c.case_id, func.max(k.c.contact_date)).where(
+        k.c.case_id.in_(ids), k.c.deleted.is_(False), k.c.party == "mentor").group_by(k.c.case_id)).all())
+    name = CASE_FIELDS["candidate_name"]
+    return [{**row, "candidate_name": name.open(keyring, office, row["id"], row["candidate_name"]),
+             "measure_ends": ends.get(row["id"], []), "last_mentor_contact": mentor_last.get(row["id"])}
+            for row in rows]
+
+
 def closures_submitted(conn, office: str) -> int:
     """Closures the office has submitted, each counted once (not its corrections)."""
     closures = T["closures"]

@@ -1,10 +1,11 @@
 """Intake's Norwegian pages through the Flask test client (both databases): forms, error summaries, scoping."""
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from services.intake import tables
+from services.intake import service, tables
 from services.intake.app import create_app
 from services.intake.testing import enter_case, fake_national_id
 from shared.auth import COOKIE_NAME
@@ -214,3 +215,41 @@ def test_a_double_submit_of_the_contact_form_logs_one_contact(web):
         logged = conn.execute(select(func.count()).select_from(tables.contacts).where(
             tables.contacts.c.case_id == case_id)).scalar()
     assert logged == 1
+
+
+def test_worklist_puts_the_overdue_sluttskjema_first_and_agrees_with_the_overview(web):
+    """The counsellor's own open cases with what is next, most urgent first; 'overdue' is the overview's."""
+    base = {"entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+            "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+            "mentor_relation": "colleague"}
+    today = web.platform.clock.today()
+
+    def ago(days):
+        return (today - timedelta(days=days)).isoformat()
+    running = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        **base, "candidate_name": "Løpende Tiltaksen", "opened_on": ago(20),
+        "measures": [{"measure": "mentor_subsidy", "from_date": ago(15), "to_date": None}],
+        "contacts": [{"contact_date": ago(2), "party": "mentor", "form": "phone", "minutes": 10}]}, seed=31)
+    due = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        **base, "candidate_name": "Snart Fristesen", "opened_on": ago(120),
+        "measures": [{"measure": "mentor_subsidy", "from_date": ago(110), "to_date": ago(10)}],
+        "contacts": [{"contact_date": ago(12), "party": "mentor", "form": "phone", "minutes": 10}]}, seed=32)
+    overdue = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        **base, "candidate_name": "Forfalt Skjemasen", "opened_on": ago(200),
+        "measures": [{"measure": "mentor_subsidy", "from_date": ago(190), "to_date": ago(60)}],
+        "contacts": [{"contact_date": ago(70), "party": "mentor", "form": "phone", "minutes": 10}]}, seed=33)
+    html = web("GET", "/").get_data(as_text=True)
+    worklist = html.split('id="worklist"')[1].split("</table>")[0]
+    order = [worklist.index(name) for name in ("Forfalt Skjemasen", "Snart Fristesen", "Løpende Tiltaksen")]
+    assert order == sorted(order)
+    assert f"Sluttskjema forfalt {(today - timedelta(days=30)).strftime('%d.%m.%Y')}" in worklist
+    assert f"Sluttskjema forfaller {(today + timedelta(days=20)).strftime('%d.%m.%Y')}" in worklist
+    assert f"Sak {overdue['case_id'][:8]}" in worklist
+    needing = web("GET", "/?trenger=sluttskjema").get_data(as_text=True).split('id="worklist"')[1]
+    assert "Løpende Tiltaksen" not in needing.split("</table>")[0] and "Snart Fristesen" in needing
+    # One definition of overdue: the worklist's overdue cases are the overview's.
+    with web.platform.engine.connect() as conn:
+        listed = {str(i["id"]) for i in service.worklist(conn, web.platform, "kristiansand", "kari-veileder")
+                  if i["rank"][0] == 0}
+        assert listed == set(map(str, service.overdue_case_ids(conn, web.platform, "kristiansand")))
+    assert running and due
