@@ -2,7 +2,9 @@
 question in question order, each step kept as a draft (a reload resumes it), derived answers with their basis (one
 without basis left blank), nothing preselected in the assessment, the check-answers page with what sending does
 and the case version, the receipt; a second send of the same page makes no second version. Screenshots of each
-step go to docs/screenshots/ (committed)."""
+step go to the test's temporary folder, or to docs/screenshots/ (committed) with UPDATE_SCREENSHOTS=1, so a test
+run never changes the checkout."""
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from services.intake.app import create_app
 from services.intake.testing import enter_case
 from tests.fixtures.system import sign_in
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CASE = {
     "candidate_name": "Stegvis Prøvesen", "opened_on": "2026-08-03", "entry_point": "course_start",
     "industry": "retail", "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
@@ -35,10 +37,11 @@ def test_closure_in_steps(platform_factory, live_server, page, tmp_path, width, 
     server = live_server(app)
     app.config["PUBLIC_URL"] = server.url
     page.set_viewport_size({"width": width, "height": height})
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = DOCS_SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
 
     def shot(name):
-        page.screenshot(path=str(SHOTS / f"sluttskjema-{name}-{device}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"sluttskjema-{name}-{device}.png"), full_page=True)
 
     sign_in(page, server.url, "kari-veileder")
     page.goto(f"{server.url}/saker/{case_id}")
