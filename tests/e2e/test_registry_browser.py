@@ -55,7 +55,7 @@ def test_researcher_sees_charts_tables_and_downloads(platform_factory, live_serv
     assert "%" in page.locator("#distribution").inner_text()
     page.fill("#period_to", "2020-06-30")  # finer than the stored months: refused on the field
     page.click("form.form button[type=submit]")
-    assert "kan ikke sammenlignes" in page.locator(".field-error").inner_text()
+    assert "kan ikke sammenlignes" in page.locator(".aksel-error-message").first.inner_text()
     page.goto(server.url + "/tabeller/1")
     assert page.locator("#table1 tbody tr").count() == 21
 
