@@ -14,5 +14,9 @@ case "$role" in
   migrate)        exec python -m flask --app "services.$service.wsgi" db upgrade ;;
   load-directory) exec python -m flask --app "services.$service.wsgi" directory load ;;
   proxy-errors)   exec python -m shared.web.proxy /var/lib/hybrid/proxy-errors ;;
-  *) echo "unknown role: $role (web|relay|consume|notify-worker|migrate|load-directory|proxy-errors)" >&2; exit 64 ;;
+  # The Kubernetes ingress's default backend for its own 413/502/504 (the service argument is not used).
+  proxy-errors-backend) exec python -m gunicorn --bind "0.0.0.0:${PORT:-8000}" --workers 2 --access-logfile - \
+                       "shared.web.proxy:error_backend()" ;;
+  *) echo "unknown role: $role (web|relay|consume|notify-worker|migrate|load-directory|proxy-errors|proxy-errors-backend)" >&2
+     exit 64 ;;
 esac

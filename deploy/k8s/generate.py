@@ -3,6 +3,8 @@
 The manifests are plain YAML for `kubectl apply -k deploy/k8s`; this script only keeps ten near-identical
 Deployments consistent. Web Deployments probe /healthz (liveness) and /readyz (readiness: the database only;
 events wait in the outbox while the broker is away, so a broker outage keeps every replica in its Service).
+The ingress's own refusals (413, 502, 504) go to the proxy-errors backend (shared.web.proxy.error_backend), which
+answers as the local run's nginx does: the platform's JSON or error page, in Norwegian.
 """
 from pathlib import Path
 
@@ -34,6 +36,7 @@ SECRETS_OF = {
     "migrate": DATABASE_URLS,
 }
 KEYRING_USERS = {"intake", "consent"}
+ERROR_BACKEND = "proxy-errors"  # named by ingress.yaml's default-backend annotation
 WORKER_METRICS_PORT = 9100
 OPTIONAL_SECRETS = {"AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"}  # absent: not used
 
@@ -55,7 +58,7 @@ def container(name, args, web=False):
     c = {
         "name": name, "image": IMAGE, "args": args,
         "envFrom": [{"configMapRef": {"name": "hybrid-config"}}],
-        "env": secret_env(name),
+        "env": secret_env(name) if name in SECRETS_OF else [],
         "volumeMounts": keyring + [{"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
@@ -69,6 +72,11 @@ def container(name, args, web=False):
                                "timeoutSeconds": 3, "failureThreshold": 2}
         c["startupProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2,
                              "failureThreshold": 30}
+    elif name == ERROR_BACKEND:
+        # Every path of it answers an error status (that is its job), so its probes check the port only.
+        c["ports"] = [{"name": "http", "containerPort": 8000}]
+        c["livenessProbe"] = {"tcpSocket": {"port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+        c["readinessProbe"] = {"tcpSocket": {"port": "http"}, "periodSeconds": 5, "failureThreshold": 2}
     elif name.endswith(("-relay", "-consumer")):
         # The broker's health shows here, not in the web's readiness: each relay and consumer serves its metrics
         # (alert on them) and its liveness on that port, which answers while the broker is away.
@@ -137,6 +145,10 @@ def main():
     for s in SERVICES:
         web += [deployment(s, ["web", s], 2, web=True), service(s), pdb(s), hpa(s)]
     dump("web.yaml", web, "The four web services: Deployment, Service, PodDisruptionBudget, autoscaler each.")
+    errors = [deployment(ERROR_BACKEND, ["proxy-errors-backend", "intake"], 2, component="proxy-errors"),
+              service(ERROR_BACKEND), pdb(ERROR_BACKEND)]
+    dump("proxy-errors.yaml", errors, "The ingress's default backend: its own 413, 502 and 504 in the platform's "
+         "format and language (custom-http-errors in ingress.yaml).")
     workers = [deployment(f"{s}-relay", ["relay", s], 2, component="relay") for s in PRODUCERS]
     workers += [deployment(f"{s}-consumer", ["consume", s], 2, component="consumer") for s in CONSUMERS]
     workers += [deployment("notify-worker", ["notify-worker", "notify"], 1, component="worker")]

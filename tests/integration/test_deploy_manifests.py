@@ -45,7 +45,8 @@ def test_every_manifest_is_valid_against_the_kubernetes_schemas():
 
 def test_a_broken_manifest_is_refused_by_the_validation():
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
-    deployment = next(d for d in manifests() if d["kind"] == "Deployment")
+    deployment = next(d for d in manifests() if d["kind"] == "Deployment"
+                      and "httpGet" in pod_containers(d)[0]["livenessProbe"])
     deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["pathh"] = "/x"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, "1.32.0", strict=True)
@@ -201,3 +202,55 @@ def test_kubernetes_gives_each_process_only_the_secret_keys_it_uses():
             assert any(v["name"] == "keyring" for v in volumes) == keyring, name
             seen.add(name)
     assert seen == set(SECRETS_USED)
+
+
+# ---------------------------------------------------------------- the ingress's own refusals
+def test_the_ingress_hands_its_own_refusals_to_the_platforms_error_backend():
+    """ingress-nginx answers 413/502/504 itself in English unless custom-http-errors sends them to a default
+    backend: every Ingress sends exactly the proxy's errors to the proxy-errors Service, whose pods run the
+    entrypoint's role that serves shared.web.proxy.error_backend."""
+    from shared.web.proxy import PROXY_ERRORS
+    docs = manifests()
+    ingresses = [d for d in docs if d["kind"] == "Ingress"]
+    assert len(ingresses) == 2
+    backends = set()
+    for ingress in ingresses:
+        annotations = ingress["metadata"]["annotations"]
+        codes = annotations["nginx.ingress.kubernetes.io/custom-http-errors"].split(",")
+        assert sorted(int(code) for code in codes) == sorted(PROXY_ERRORS), ingress["metadata"]["name"]
+        backends.add(annotations["nginx.ingress.kubernetes.io/default-backend"])
+    [backend] = backends
+    [service] = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == backend]
+    selector = service["spec"]["selector"]
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"
+                    and selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+    [container] = pod_containers(deployment)
+    assert container["args"][0] == "proxy-errors-backend" and container["args"][0] in entrypoint_roles()
+    assert not container["env"]  # it reads no secret
+    entrypoint = (DEPLOY / "containers" / "entrypoint.sh").read_text()
+    assert re.search(r"proxy-errors-backend\).*\\\n.*\"shared\.web\.proxy:error_backend\(\)\"", entrypoint)
+    assert "proxy-errors.yaml" in (DEPLOY / "k8s" / "kustomization.yaml").read_text()
+
+
+def test_the_error_backend_answers_with_the_local_proxys_bytes(tmp_path):
+    """What the ingress's backend answers is what the local nginx serves from the rendered files, chosen the same
+    way (an API path or a JSON client: JSON; otherwise the page)."""
+    from shared.web.proxy import PROXY_ERRORS, error_backend, render_error_pages
+    render_error_pages(tmp_path)
+    client = error_backend().test_client()
+    for status in PROXY_ERRORS:
+        api = client.post("/", headers={"X-Code": str(status), "X-Original-URI": "/consent/api/v1/consents",
+                                        "X-Format": "*/*"})
+        assert api.status_code == status and api.content_type == "application/json"
+        assert api.data == (tmp_path / f"{status}.json").read_bytes()
+        page = client.get("/", headers={"X-Code": str(status), "X-Original-URI": "/consent/saker/x",
+                                        "X-Format": "text/html,*/*"})
+        assert page.status_code == status and page.content_type.startswith("text/html")
+        assert page.data == (tmp_path / f"{status}.html").read_bytes()
+        asked_for_json = client.get("/", headers={"X-Code": str(status), "X-Original-URI": "/notify/",
+                                                  "X-Format": "application/json"})
+        assert asked_for_json.data == (tmp_path / f"{status}.json").read_bytes()
+    # Sent here without X-Code: the service has no ready replica, answered as the local proxy answers it (502).
+    down = client.get("/intake/api/v1/cases")
+    assert down.status_code == 502 and down.get_json()["message"] == PROXY_ERRORS[502]
+    assert "Tjenesten svarer ikke" in client.get("/intake/").get_data(as_text=True)
