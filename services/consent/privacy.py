@@ -17,6 +17,7 @@ from datetime import date
 
 from shared import privacy
 from shared.auth import NotFound
+from shared.bus.store import erase_rejections
 from shared.replays import erase_replays
 
 from . import service, store
@@ -81,6 +82,7 @@ def on_case_erased(conn, envelope, platform):
     case_ids = [str(i) for i in payload["case_ids"]]
     counts = privacy.remove(conn, store.erasure_steps(conn, platform.tables["outbox"], office, case_ids))
     erase_replays(conn, case_ids)  # the kept answers of requests about these cases (they may name the signers)
+    erase_rejections(conn, case_ids)  # the consumer's reasons for dead-lettering events that name these cases
     privacy.record(conn, store.PRIVACY_LOG, request_id=request_id, action="erasure", office=office,
                    actor="service-consent", actor_role="service", at=platform.clock.now(), counts=counts,
                    case_count=counts["cases"])
@@ -92,9 +94,11 @@ def erasure_receipt(conn, office: str, request_id) -> dict | None:
 
 # ---------------------------------------------------------------- retention
 def retention_steps(platform):
-    """What retention removes (store.retention_steps): every consent and case, and every kept answer of a request;
-    templates and the audit log stay."""
-    return store.retention_steps(platform.tables["outbox"], platform.tables["replays"])
+    """What retention removes (store.retention_steps): every consent and case, every kept answer of a request and
+    every reason the consumer kept that names a case; templates and the audit log stay."""
+    rejections = platform.tables["rejections"]
+    return store.retention_steps(platform.tables["outbox"], platform.tables["replays"]) + [
+        ("rejected_messages", rejections, rejections.c.case_id.is_not(None))]
 
 
 retention_cli = privacy.retention_cli(retention_steps, store.PRIVACY_LOG)

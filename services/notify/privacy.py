@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from shared import privacy
 from shared.auth import SERVICE_ROLE
+from shared.bus.store import erase_rejections
 from shared.replays import erase_replays
 
 from . import store
@@ -66,6 +67,7 @@ def on_case_erased(conn, envelope, platform):
     ids = [i for i in wanted if i not in foreign]
     counts = privacy.remove(conn, store.erasure_steps(ids, office))
     erase_replays(conn, ids)  # the kept answers of requests about these cases
+    erase_rejections(conn, ids)  # the consumer's reasons for dead-lettering events that name these cases
     now = platform.clock.now()
     store.remember_erased(conn, ids, request_id, now)
     privacy.record(conn, t.privacy_log, request_id=request_id, action="erasure", office=office,
@@ -81,6 +83,9 @@ def erasure_receipt(conn, office: str, request_id) -> dict | None:
 
 
 def retention_steps(platform):
-    """Every case's schedule, reminders, their notifications and mails, the erased-case ids and the kept answers of
-    requests (shared.replays); the users' mail preferences and the digests (counts, no case) stay."""
-    return store.retention_steps(platform.tables["replays"])
+    """Every case's schedule, reminders, their notifications and mails, the erased-case ids, the kept answers of
+    requests (shared.replays) and the consumer's reasons that name a case; the users' mail preferences and the
+    digests (counts, no case) stay."""
+    rejections = platform.tables["rejections"]
+    return store.retention_steps(platform.tables["replays"]) + [
+        ("rejected_messages", rejections, rejections.c.case_id.is_not(None))]

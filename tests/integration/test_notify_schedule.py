@@ -15,6 +15,7 @@ from services.notify import tables as t
 from services.notify.service import run_sweep, sweep_once
 from shared import privacy as shared_privacy
 from shared.auth import Forbidden, NotFound, Principal
+from shared.bus.consumer import Reject
 from tests.integration.test_notify_support import (
     case_closed,
     case_opened,
@@ -342,6 +343,24 @@ def test_retention_takes_every_kept_answer(notify):
     with notify.engine.begin() as conn:
         removed = shared_privacy.remove(conn, privacy.retention_steps(notify))
     assert removed["replays"] == 2 and rows(notify, notify.tables["replays"]) == []
+
+def test_the_consumers_kept_reasons_that_name_a_case_go_with_it(notify):
+    """A rejected event's reason quotes its case id: kept for `bus dead-letters`, erased with the case, and taken
+    by retention."""
+    erased, kept = uuid.uuid4(), uuid.uuid4()
+    for case in (erased, kept):
+        with pytest.raises(Reject):
+            deliver_event(notify, parties_changed(case, "per-veileder"))  # never opened here
+    reasons = {r["case_id"]: r["reason"] for r in rows(notify, notify.tables["rejections"])}
+    assert reasons == {str(case): f"parties changed for a case notify has not seen opened: {case}"
+                       for case in (erased, kept)}
+    deliver_twice(notify, envelope("case.erased", "kristiansand", {
+        "request_id": uuid.uuid4(), "case_ids": [erased], "data_policy": "erase"}))
+    assert [r["case_id"] for r in rows(notify, notify.tables["rejections"])] == [str(kept)]
+    with notify.engine.begin() as conn:
+        removed = shared_privacy.remove(conn, privacy.retention_steps(notify))
+    assert removed["rejected_messages"] == 1 and rows(notify, notify.tables["rejections"]) == []
+
 
 def test_an_event_during_a_sweep_waits_for_it_and_resolves_what_it_made(notify):
     """The sweep holds the handlers off (PostgreSQL: an advisory lock they share and it takes alone; SQLite: one
