@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Response, render_template, request
 
+from shared.limits import human_size
 from shared.web import ApiBlueprint, ErrorOut, current_platform, current_principal, error_response, roles_required
 from shared.web.preconditions import expected_version, version_etag
 
 from . import access, service
 from .domain import Conflict, ConsentInvalid
-from .domain.uploads import EXTENSIONS, human_size
+from .domain.uploads import EXTENSIONS
 from .schemas import (
     AddedOut,
     ConsentForm,

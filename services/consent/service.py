@@ -45,8 +45,9 @@ def deps_from_platform(platform, cipher=None) -> Deps:
         clock=platform.clock,
         emit=platform.emit,
         directory=platform.directory,
+        # Never above what the proxies let through (shared.limits): start-up refuses a larger value, naming it.
         max_upload_bytes=env_int(extra, "CONSENT_MAX_UPLOAD_BYTES", DEFAULT_MAX_BYTES, minimum=1024,
-                                 maximum=100 * 1024 * 1024),
+                                 maximum=DEFAULT_MAX_BYTES),
         expiring_days=env_int(extra, "CONSENT_EXPIRING_DAYS", 30, minimum=1, maximum=365),
         allow_synthetic_national_ids=national_ids.synthetic_allowed(),
     )

@@ -7,6 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from services.consent import service, store
+from services.consent.app import create_app
+from shared import limits
+from shared.config import ConfigError
 from tests.integration.test_consent_helpers import (
     PDF,
     PNG,
@@ -85,6 +88,17 @@ def test_a_request_over_the_transport_limit_gets_a_norwegian_413(platform_factor
     assert response.status_code == 413
     assert response.json["message"] == "Filen er for stor. Største tillatte størrelse er 4 kB."
     assert count(platform, "records") == 0
+
+
+def test_start_up_refuses_an_upload_limit_above_what_the_proxies_let_through(platform_factory, db_url):
+    """The proxies cut every body at shared.limits.BODY_MAX_BYTES: a larger document limit could never be reached."""
+    platform = consent_platform(platform_factory, db_url,
+                                env={"CONSENT_MAX_UPLOAD_BYTES": str(limits.UPLOAD_MAX_BYTES + 1)})
+    with pytest.raises(ConfigError, match="CONSENT_MAX_UPLOAD_BYTES"):
+        create_app(platform=platform)
+    at_the_limit = consent_platform(platform_factory, db_url,
+                                    env={"CONSENT_MAX_UPLOAD_BYTES": str(limits.UPLOAD_MAX_BYTES)})
+    assert create_app(platform=at_the_limit).config["MAX_CONTENT_LENGTH"] == limits.BODY_MAX_BYTES
 
 
 def _consent_fields(case_id, **fields):

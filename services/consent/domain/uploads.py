@@ -5,9 +5,11 @@ with a message a counsellor understands.
 """
 from __future__ import annotations
 
+from shared.limits import UPLOAD_MAX_BYTES, human_size
+
 PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
 EXTENSIONS = {PDF: "pdf", JPEG: "jpg", PNG: "png"}
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BYTES = UPLOAD_MAX_BYTES  # CONSENT_MAX_UPLOAD_BYTES may lower it, never raise it
 
 _SIGNATURES = ((b"%PDF-", PDF), (b"\xff\xd8\xff", JPEG), (b"\x89PNG\r\n\x1a\n", PNG))
 _EXECUTABLES = (b"\x7fELF", b"MZ", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe",
@@ -20,13 +22,6 @@ class UploadRefused(ValueError):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def human_size(size: int) -> str:
-    """Norwegian notation: '4 kB', '10,0 MB'."""
-    if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} kB"
-    return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
 
 
 def sniff_document(data: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
