@@ -39,6 +39,9 @@ sys.path.insert(0, str(REPO))
 
 from tests.fixtures.db import create_pg_database  # noqa: E402
 
+# The benchmark signs its requests with the local issuer, which only an explicit local demo accepts (the web
+# services and the bench process read it from the environment).
+os.environ.setdefault("DEMO_MODE", "true")
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", REPO.parent / "shared" / "bench"))
 GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
 

@@ -33,6 +33,10 @@ sys.path.insert(0, str(REPO))
 
 from tests.fixtures.db import create_pg_database  # noqa: E402
 
+# The benchmark signs its requests with the local issuer, which only an explicit local demo accepts (the web
+# services and the bench process read it from the environment).
+os.environ.setdefault("DEMO_MODE", "true")
+
 BASELINES = REPO.parent / "shared" / "bench"
 SECRET = "bench-secret-" + "x" * 40
 
@@ -56,7 +60,8 @@ def registry_platform(url, tmp, env_extra=None):
     from shared import migrations
     from shared.config import load_settings
     from shared.platform import Platform
-    env = {"DATA_DIR": str(tmp), "REGISTRY_DATABASE_URL": url, "LOG_LEVEL": "WARNING", **(env_extra or {})}
+    env = {"DATA_DIR": str(tmp), "REGISTRY_DATABASE_URL": url, "LOG_LEVEL": "WARNING", "DEMO_MODE": "true",
+           **(env_extra or {})}
     migrations.upgrade("registry", url)
     platform = Platform(load_settings("registry", env=env), tables.all_tables())
     directory_module.load_directory(platform.engine, platform.tables, directory_module.read_directory_file())
