@@ -9,6 +9,7 @@ ensure_venv() {
     local stamp="$VENV/.requirements.sha256" sum
     sum="$(cat "$REPO_ROOT/requirements.txt" "$REPO_ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
     if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+        compile_translations
         return 0
     fi
     if [ ! -x "$VENV/bin/python" ]; then
@@ -18,6 +19,14 @@ ensure_venv() {
     echo "Installing requirements-dev.txt into .venv"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO_ROOT/requirements-dev.txt"
     echo "$sum" > "$stamp"
+    compile_translations
+}
+
+TRANSLATIONS="$REPO_ROOT/shared/translations"
+
+compile_translations() {
+    # The nynorsk and English catalogues are kept as .po files; the services read the compiled .mo beside them.
+    "$VENV/bin/pybabel" compile --use-fuzzy -d "$TRANSLATIONS"
 }
 
 ensure_node_modules() {

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import flask_smorest
 import jwt
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_smorest import Api
 from marshmallow import RAISE, Schema, ValidationError, fields, missing, pre_load
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -48,7 +49,7 @@ from shared.logs import configure_logging, correlation_id, log_event
 from shared.oidc import TokenRefused
 from shared.platform import Platform
 
-from . import cli, frame, health, metrics
+from . import cli, frame, health, i18n, metrics
 from .bodies import (
     WHOLE_BODY,
     BodyRefused,
@@ -59,6 +60,7 @@ from .bodies import (
     refuse_oversized_data,
     strict_json_loads,
 )
+from .i18n import N_, translate, translate_messages
 from .signin import ended_sessions, identity_provider, signin_blueprint
 
 CSRF_COOKIE = "hybrid_csrf"
@@ -121,6 +123,7 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
     app.jinja_env.globals.update(csrf_token=csrf_token, principal=lambda: g.get("principal"),
                                  nav_links=nav_links, service_name=service)
     frame.register(app, nav_links)
+    i18n.register(app)
     return app
 
 
@@ -160,7 +163,7 @@ class StrictSchema(Schema):
         return data
 
 
-WHOLE_NUMBER_MESSAGE = "Må være et heltall."
+WHOLE_NUMBER_MESSAGE = N_("Må være et heltall.")
 
 
 def _whole_numbers_where_integers(field, value) -> bool:
@@ -197,6 +200,7 @@ class StrictArgumentsParser(FlaskParser):
     would then return everything)."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+    DEFAULT_VALIDATION_MESSAGE = N_("Ugyldig verdi.")
 
     def _raw_load_json(self, req):
         # The one strict JSON loader (shared.web.bodies); an empty body is no body, as webargs has it.
@@ -206,7 +210,7 @@ class StrictArgumentsParser(FlaskParser):
         return strict_json_loads(data) if data else missing
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        raise BodyRefused({WHOLE_BODY: ["Ugyldig JSON."]}) from error
+        raise BodyRefused({WHOLE_BODY: [N_("Ugyldig JSON.")]}) from error
 
     def load_querystring(self, req, schema):
         # A parameter given twice where one value is expected: webargs would quietly take the first.
@@ -214,7 +218,7 @@ class StrictArgumentsParser(FlaskParser):
         repeated = sorted(name for name in req.args if len(req.args.getlist(name)) > 1
                           and not isinstance(by_name.get(name), tuple(self.KNOWN_MULTI_FIELDS)))
         if repeated:
-            raise ValidationError({name: ["Oppgi parameteren bare én gang."] for name in repeated})
+            raise ValidationError({name: [N_("Oppgi parameteren bare én gang.")] for name in repeated})
         return super().load_querystring(req, schema)
 
 
@@ -292,10 +296,15 @@ def _load_principal():
     if not token:
         return
     try:
+        unverified = _unverified_claims(token)
         if g.auth_via_cookie:
             principal = _session_principal(settings, token)
-        elif settings.oidc is not None and _unverified_issuer(token) == settings.oidc.issuer:
+        elif settings.oidc is not None and unverified.get("iss") == settings.oidc.issuer:
             principal = _provider_principal(settings, token)
+        elif settings.oidc is not None and unverified.get("sid"):
+            # A session begun at the provider, passed on by a service asking its peers on the person's behalf
+            # (intake's access request): checked exactly as the cookie is.
+            principal = _session_principal(settings, token)
         elif settings.demo_mode:
             principal = verify_token(settings, token)  # the local issuer (`auth mint`): local demo mode only
         else:
@@ -306,11 +315,13 @@ def _load_principal():
     g.principal = principal
 
 
-def _unverified_issuer(token: str):
+def _unverified_claims(token: str) -> dict:
+    """Only to choose the check a token gets; nothing is trusted before that check."""
     try:
-        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+        claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        return None
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _session_principal(settings, token: str) -> Principal:
@@ -499,7 +510,8 @@ def error_body(status: int, message: str, errors=None, code=None) -> dict:
 
 
 def error_response(status: int, message: str, errors=None, code=None):
-    return jsonify(error_body(status, message, errors, code)), status
+    """The error in the request's language: a message id (a service's bokmål text) is translated here."""
+    return jsonify(error_body(status, translate(message), translate_messages(errors), code)), status
 
 
 def _status_phrase(status):
@@ -507,19 +519,52 @@ def _status_phrase(status):
 
 
 NORWEGIAN_MESSAGES = {
-    400: "Forespørselen kunne ikke leses.",
-    404: "Fant ikke det du ba om.",
-    405: "Metoden er ikke tillatt her.",
-    413: "Forespørselen er for stor.",
-    422: "Ugyldige data: se feltene.",
+    400: N_("Forespørselen kunne ikke leses."),
+    404: N_("Fant ikke det du ba om."),
+    405: N_("Metoden er ikke tillatt her."),
+    413: N_("Forespørselen er for stor."),
+    422: N_("Ugyldige data: se feltene."),
 }
+# In place of werkzeug's English descriptions, where a view raised the error without a text of its own.
+WERKZEUG_DESCRIPTIONS = {
+    401: N_("Innlogging kreves."),
+    403: N_("Ingen tilgang."),
+    406: N_("Svaret finnes ikke i et format forespørselen godtar."),
+    408: N_("Forespørselen tok for lang tid."),
+    409: N_("Forespørselen er i konflikt med det som er lagret."),
+    410: N_("Det du ba om, finnes ikke lenger."),
+    411: N_("Forespørselen mangler lengden på innholdet."),
+    412: N_("Forutsetningen i forespørselen holder ikke."),
+    414: N_("Adressen er for lang."),
+    415: N_("Innholdstypen støttes ikke."),
+    416: N_("Det forespurte området finnes ikke."),
+    417: N_("Forventningen i forespørselen kan ikke oppfylles."),
+    428: N_("Forespørselen må ha en forutsetning."),
+    429: N_("For mange forespørsler. Vent litt og prøv igjen."),
+    431: N_("Hodefeltene i forespørselen er for store."),
+    500: N_("Intern feil."),
+    501: N_("Ikke støttet."),
+    502: N_("Feil fra en annen tjeneste."),
+    503: N_("Tjenesten er ikke tilgjengelig nå."),
+    504: N_("En annen tjeneste svarte ikke i tide."),
+}
+
+
+def _error_message(error: HTTPException) -> str:
+    """The error's text in the request's language: the platform's own for the common codes, the view's own text,
+    or a Norwegian one in place of werkzeug's default description."""
+    if error.code in NORWEGIAN_MESSAGES:
+        return translate(NORWEGIAN_MESSAGES[error.code])
+    if error.description and error.description != type(error).description:
+        return translate(error.description)
+    return translate(WERKZEUG_DESCRIPTIONS.get(error.code, N_("Feil.")))
 
 
 def _register_error_handlers(app):
     @app.errorhandler(AuthError)
     def _unauthenticated(error):
         if wants_json():
-            response, status = error_response(401, "Innlogging kreves: " + str(error))
+            response, status = error_response(401, translate(N_("Innlogging kreves:")) + " " + str(error))
             response.headers["WWW-Authenticate"] = 'Bearer realm="hybrid"'
             return response, status
         return redirect(url_for("signin.signin_form", next=request.full_path))
@@ -527,14 +572,15 @@ def _register_error_handlers(app):
     @app.errorhandler(Forbidden)
     def _forbidden(error):
         if wants_json():
-            return error_response(403, "Ingen tilgang: " + str(error))
-        return render_template("error.html", status=403, message="Du har ikke tilgang til denne siden."), 403
+            return error_response(403, translate(N_("Ingen tilgang:")) + " " + str(error))
+        return render_template("error.html", status=403,
+                               message=translate(N_("Du har ikke tilgang til denne siden."))), 403
 
     @app.errorhandler(NotFound)
     def _not_found(error):
         if wants_json():
-            return error_response(404, "Fant ikke det du ba om.")
-        return render_template("error.html", status=404, message="Fant ikke siden eller saken."), 404
+            return error_response(404, translate(N_("Fant ikke det du ba om.")))
+        return render_template("error.html", status=404, message=translate(N_("Fant ikke siden eller saken."))), 404
 
     @app.errorhandler(HTTPException)
     def _http(error):
@@ -551,13 +597,11 @@ def _register_error_handlers(app):
                         errors.update(location_errors)
                     else:
                         errors[location] = location_errors
-            message = NORWEGIAN_MESSAGES.get(error.code) or error.description or error.name
-            response, status = error_response(error.code, message, errors)
+            response, status = error_response(error.code, _error_message(error), errors)
             if isinstance(error, MethodNotAllowed) and error.valid_methods:
                 response.headers["Allow"] = ", ".join(error.valid_methods)  # RFC 9110: a 405 names what is allowed
             return response, status
-        return render_template("error.html", status=error.code,
-                               message=NORWEGIAN_MESSAGES.get(error.code) or error.description), error.code
+        return render_template("error.html", status=error.code, message=_error_message(error)), error.code
 
     # More specific than a service's own 413 handler (consent's speaks of the document): a body or a field.
     app.register_error_handler(TooLarge, _http)
@@ -568,18 +612,20 @@ def _register_error_handlers(app):
         reference = correlation_id.get()
         log_event(log, "unhandled error", level=logging.ERROR, error_type=type(error).__name__, path=request.path)
         if wants_json():
-            return error_response(500, f"Intern feil. Referanse: {reference}")
-        return render_template("error.html", status=500, message=f"Noe gikk galt. Referanse: {reference}"), 500
+            return error_response(500, gettext("Intern feil. Referanse: %(reference)s", reference=reference))
+        return render_template("error.html", status=500,
+                               message=gettext("Noe gikk galt. Referanse: %(reference)s", reference=reference)), 500
 
 
 # The pages each role works with, in the order of the header's menu; the first is the role's home page.
 _NAV_BY_ROLE = {
-    "counsellor": [("Saker", "/intake/"), ("Samtykker", "/consent/"), ("Varsler", "/notify/")],
-    "local_contact": [("Saker", "/intake/"), ("Kontoroversikt", "/intake/oversikt"), ("Samtykker", "/consent/"),
-                      ("Varsler", "/notify/"), ("Personvern", "/intake/personvern")],
-    "county_contact": [("Fylkesoversikt", "/notify/fylke"), ("Varsler", "/notify/")],
-    "researcher": [("Forskningsdata", "/registry/")],
-    "admin": [("Prosjekt", "/intake/admin"), ("Samtykkemaler", "/consent/maler"), ("Varsler", "/notify/")],
+    "counsellor": [(N_("Saker"), "/intake/"), (N_("Samtykker"), "/consent/"), (N_("Varsler"), "/notify/")],
+    "local_contact": [(N_("Saker"), "/intake/"), (N_("Kontoroversikt"), "/intake/oversikt"),
+                      (N_("Samtykker"), "/consent/"), (N_("Varsler"), "/notify/"),
+                      (N_("Personvern"), "/intake/personvern")],
+    "county_contact": [(N_("Fylkesoversikt"), "/notify/fylke"), (N_("Varsler"), "/notify/")],
+    "researcher": [(N_("Forskningsdata"), "/registry/")],
+    "admin": [(N_("Prosjekt"), "/intake/admin"), (N_("Samtykkemaler"), "/consent/maler"), (N_("Varsler"), "/notify/")],
 }
 
 

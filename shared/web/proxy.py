@@ -20,7 +20,7 @@ from flask import Flask, Response, render_template, request
 
 from shared import limits
 
-from . import error_body, frame, platform_blueprint
+from . import error_body, frame, i18n, platform_blueprint
 
 PROXY_ERRORS = {
     413: f"Forespørselen er for stor. Største tillatte størrelse er {limits.human_size(limits.BODY_MAX_BYTES)}.",
@@ -44,6 +44,7 @@ def rendered_errors() -> dict[tuple[int, str], bytes]:
     app.register_blueprint(platform_blueprint)
     app.jinja_env.globals.update(principal=lambda: None, nav_links=list, csrf_token=str, service_name="proxy")
     frame.register(app, list)
+    i18n.register(app)
     rendered = {}
     with app.test_request_context("/"):
         for status, message in PROXY_ERRORS.items():

@@ -29,6 +29,8 @@ from shared.auth import COOKIE_NAME
 from shared.logs import log_event
 from shared.oidc import EndedSessions, Provider, TokenRefused
 
+from .i18n import N_
+
 signin_blueprint = Blueprint("signin", __name__)
 log = logging.getLogger("shared.web.signin")
 
@@ -114,28 +116,28 @@ def signin_callback():
     platform = current_app.extensions["platform"]
     provider = identity_provider()
     if provider is None:
-        return render_template("error.html", status=404, message="Fant ikke siden."), 404
+        return render_template("error.html", status=404, message=N_("Fant ikke siden.")), 404
     try:
         pending = _login_serializer().loads(request.cookies.get(LOGIN_COOKIE, ""), max_age=LOGIN_SECONDS)
     except BadSignature:
-        return _signin_failed("Innloggingen ble ikke fullført i tide. Prøv igjen.", "no pending sign-in")
+        return _signin_failed(N_("Innloggingen ble ikke fullført i tide. Prøv igjen."), "no pending sign-in")
     if request.args.get("error") or not hmac.compare_digest(request.args.get("state", ""), pending["state"]):
-        return _signin_failed("Innloggingen ble avbrutt. Prøv igjen.", "provider error or state mismatch")
+        return _signin_failed(N_("Innloggingen ble avbrutt. Prøv igjen."), "provider error or state mismatch")
     client = provider.client(redirect_uri=platform.settings.public_url + "/logg-inn/callback", state=pending["state"])
     try:
         tokens = client.fetch_token(provider.metadata["token_endpoint"], code=request.args.get("code", ""),
                                     code_verifier=pending["verifier"], timeout=10)
         claims = provider.verify_id_token(tokens.get("id_token", ""), pending["nonce"])
     except (OAuthError, TokenRefused, ValueError) as error:
-        return _signin_failed("Innloggingen kunne ikke bekreftes. Prøv igjen.", type(error).__name__)
+        return _signin_failed(N_("Innloggingen kunne ikke bekreftes. Prøv igjen."), type(error).__name__)
     identity = claims.get(platform.settings.oidc.identity_claim)
     with platform.engine.connect() as conn:
         user = platform.directory.user_by_nav_ident(conn, identity) if isinstance(identity, str) else None
     if user is None:
         log_event(log, "sign-in of a person not in the directory", level=logging.WARNING)
         response = current_app.make_response((render_template(
-            "error.html", status=403, message="Du er logget inn hos NAV, men er ikke registrert som bruker av "
-            "prosjektets tjenester. Kontakt prosjektadministratoren."), 403))
+            "error.html", status=403, message=N_("Du er logget inn hos NAV, men er ikke registrert som bruker av "
+                                             "prosjektets tjenester. Kontakt prosjektadministratoren.")), 403))
         response.delete_cookie(LOGIN_COOKIE, path="/logg-inn")
         return response
     # Where the person was going, else the role's home page.
@@ -165,13 +167,13 @@ def signin_submit():
         user = platform.directory.user(conn, request.form.get("user_id", ""))
     if _too_many(address):
         return render_template("signin.html", users=users, next="",
-                               error="For mange mislykkede forsøk. Vent noen minutter og prøv igjen."), 429
+                               error=N_("For mange mislykkede forsøk. Vent noen minutter og prøv igjen.")), 429
     password = request.form.get("password", "")
     expected = os.environ.get("DEMO_PASSWORD", "demo")
     if not password_page or user is None or not hmac.compare_digest(password, expected):
         _failures[address].append(time.monotonic())
         return render_template("signin.html", users=users, next=request.form.get("next", ""),
-                               error="Feil bruker eller passord."), 401
+                               error=N_("Feil bruker eller passord.")), 401
     response = redirect(_safe_next(request.form.get("next")))
     return set_session_cookie(response, {"subject": user["id"], "role": user["role"], "name": user["name"],
                                          "office": user["office_code"], "county": user["county_code"]})
@@ -206,7 +208,7 @@ def signed_out():
 def backchannel_logout():
     provider = identity_provider()
     if provider is None:
-        return render_template("error.html", status=404, message="Fant ikke siden."), 404
+        return render_template("error.html", status=404, message=N_("Fant ikke siden.")), 404
     try:
         claims = provider.verify_logout_token(request.form.get("logout_token", ""))
     except TokenRefused as error:
