@@ -16,6 +16,10 @@ import pytest
 from flask import Blueprint, abort, jsonify, redirect, render_template_string, request
 from sqlalchemy import Column, Integer, String, Table, func, insert, inspect, select
 
+from services.consent.app import create_app as create_consent
+from services.intake import tables as intake_tables
+from services.intake.app import create_app as create_intake
+from services.intake.testing import fake_national_id
 from shared import migrations
 from shared.auth import COOKIE_NAME, mint_token
 from shared.config import SERVICES
@@ -25,7 +29,10 @@ from shared.replays import PLATFORM_KEYS, erase_replays
 from shared.web import CSRF_COOKIE, create_service_app
 from shared.web.idempotency import not_replayed
 from shared.web.preconditions import expected_version, require_version, set_version_etag
-from tests.fixtures.tokens import auth_header, service_auth_header
+from tests.fixtures.tokens import auth_header, service_auth_header, user_auth_header
+from tests.integration.test_consent_helpers import consent_platform, record
+from tests.integration.test_consent_helpers import open_case as open_consent_case
+from tests.integration.test_intake_api import FNR, closure_body, opening
 
 CASE = "0b4f2c1e-9a7d-4e55-8d3a-6c1f0e2b7a90"
 OTHER_CASE = "5d2e8f10-3c4b-4a6e-9f7d-1e2c3b4a5d6e"
@@ -486,7 +493,8 @@ _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 def test_every_state_changing_api_operation_of_every_service_replays_without_view_changes(service, platform_factory,
                                                                                          tmp_path):
     """Each POST, PUT, PATCH and DELETE of the service's OpenAPI document, by a role the access policy allows, sent
-    twice with one key: the second is the first answer replayed; the same key with another body is 422."""
+    twice with one key: the second is the first answer replayed; the same key with another body is 422; and twice
+    at once with another key (concurrent_once)."""
     import importlib
 
     from tests.security.policy import POLICY
@@ -519,5 +527,79 @@ def test_every_state_changing_api_operation_of_every_service_replays_without_vie
             assert second.headers.get("Idempotent-Replayed") == "true", (method, path, first.status_code)
             assert answer(second) == answer(first), (method, path)
             assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused", (method, path)
+            concurrent_once(client, method, url, caller, f"every-{method}-{path}-together", platform)
             checked += 1
     assert checked or service == "registry", f"{service}: no state-changing API operation found"  # registry: reads
+
+
+def row_counts(platform) -> dict:
+    """Rows of every table but the kept answers themselves: what a request may change."""
+    with platform.engine.connect() as conn:
+        return {name: conn.execute(select(func.count()).select_from(table)).scalar()
+                for name, table in platform.tables.items() if name != "replays"}
+
+
+def concurrent_once(client, method, url, caller, key, platform):
+    """The same request twice at once with one key: both get the first answer, or the later one 409
+    request_in_progress and then, asked again, the first answer; a later repeat changes nothing."""
+    app, start, answers = client.application, threading.Barrier(2), []
+    headers = keyed(caller, key)
+
+    def send():
+        start.wait()
+        answers.append(app.test_client().open(url, method=method.upper(), json={"matrix": "together"},
+                                              headers=headers))
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(each.status_code < 500 for each in answers), (method, url, [a.get_json() for a in answers])
+    waiting = [each for each in answers if each.status_code == 409
+               and (each.get_json() or {}).get("code") == "request_in_progress"]
+    first = next(each for each in answers if each not in waiting)
+    assert len(waiting) <= 1 and all(answer(each) == answer(first) for each in answers if each not in waiting), \
+        (method, url, [each.status_code for each in answers])
+    after = row_counts(platform)
+    again = app.test_client().open(url, method=method.upper(), json={"matrix": "together"}, headers=headers)
+    assert again.headers.get("Idempotent-Replayed") == "true" and answer(again) == answer(first), (method, url)
+    assert row_counts(platform) == after, (method, url)
+
+
+def test_the_versioned_changes_need_the_version_and_say_so(platform_factory, tmp_path):
+    """A closure, a correction (a closure of a closed case), a withdrawal and an erasure without the version the
+    caller saw answer 428 and change nothing; their OpenAPI operations declare 428 (README: Repeating a request)."""
+    intake = platform_factory("intake", intake_tables.all_tables(), f"sqlite:///{tmp_path}/intake.db")
+    client = create_intake(platform=intake).test_client()
+
+    def call(path, body, user="kari-veileder", headers=None):
+        return client.post("/api/v1" + path, json=body, headers={**user_auth_header(intake, user), **(headers or {})})
+    opened, closed = (call("/cases", opening(national_id=national_id)).get_json()["id"]
+                      for national_id in (FNR, fake_national_id(43)))
+    etag = client.get(f"/api/v1/cases/{closed}/closure",
+                      headers=user_auth_header(intake, "kari-veileder")).headers["ETag"]
+    assert call(f"/cases/{closed}/closure", closure_body(), headers={"If-Match": etag}).status_code == 201
+    consent = consent_platform(platform_factory, f"sqlite:///{tmp_path}/consent.db")
+    consent_client = create_consent(platform=consent).test_client()
+    withdrawn_case = open_consent_case(consent)
+    record(consent, withdrawn_case, "candidate", {"interviews": "granted", "research_registration": "granted"})
+
+    before = (row_counts(intake), row_counts(consent))
+    refused = {
+        "closure": call(f"/cases/{opened}/closure", closure_body()),
+        "correction": call(f"/cases/{closed}/closure", closure_body(attachment_after="temp_agency")),
+        "erasure": call("/privacy/erasure", {"national_id": FNR, "confirm": True}, user="lise-kontakt"),
+        "withdrawal": consent_client.post("/api/v1/withdrawals", json={"case_id": withdrawn_case,
+                                                                      "purposes": ["interviews"]},
+                                          headers=user_auth_header(consent, "kari-veileder")),
+    }
+    for name, response in refused.items():
+        assert response.status_code == 428, (name, response.get_json())
+        assert response.get_json()["status"] == "Precondition Required", name
+    assert (row_counts(intake), row_counts(consent)) == before
+
+    intake_paths = client.get("/api/openapi.json").get_json()["paths"]
+    consent_paths = consent_client.get("/api/openapi.json").get_json()["paths"]
+    for paths, path in ((intake_paths, "/api/v1/cases/{case_id}/closure"), (intake_paths, "/api/v1/privacy/erasure"),
+                        (consent_paths, "/api/v1/withdrawals")):
+        assert {"409", "428"} <= set(paths[path]["post"]["responses"]), path
