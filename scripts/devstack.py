@@ -50,6 +50,7 @@ SECRET_USERS = {
     "AUTH_SIGNING_KEY": {*SERVICES, "notify-worker"},  # the session key; notify's worker signs unsubscribe links
     "OIDC_CLIENT_SECRET": set(SERVICES),  # the platform's client at the provider: the code exchange
     "NOTIFY_OIDC_CLIENT_SECRET": {"notify-worker"},  # notify's service client: its token for intake
+    "SESSION_DENYLIST_URL": set(SERVICES),  # the sessions the provider ended, read by every web service
     "AUTH_VERIFY_KEY": {*SERVICES, "notify-worker"},  # the signing key itself under HS256; public otherwise
     "KEYRING_FILE": {"intake", "consent"},
     "KEYRING_JSON_B64": {"intake", "consent"},

@@ -20,31 +20,35 @@ LABELS = {"app.kubernetes.io/part-of": "hybrid"}
 DATABASE_URLS = [f"{s.upper()}_DATABASE_URL" for s in SERVICES]
 # Of the Secret `hybrid-secrets`, each process gets only the keys it uses, and only intake and consent (which
 # encrypt and hash personal data) mount the keyring: the same table as the local run (scripts/devstack.py
-# SECRET_USERS) and compose.yaml; tests/integration/test_deploy_manifests.py holds all three to it. Every process
-# also gets AUTH_VERIFY_KEY, the identity provider's public key, which every process's settings ask for.
+# SECRET_USERS) and compose.yaml; tests/integration/test_deploy_manifests.py holds all three to it. The identity
+# provider's keys come from its JWKS, not from a Secret.
+# The web services' sign-in: the session key, the platform's client secret at the OpenID provider, the list of
+# ended sessions (a database URL with its password).
+WEB_SIGN_IN = ["AUTH_SIGNING_KEY", "OIDC_CLIENT_SECRET", "SESSION_DENYLIST_URL"]
 SECRETS_OF = {
-    "intake": ["INTAKE_DATABASE_URL", "AUTH_SIGNING_KEY"],
-    "consent": ["CONSENT_DATABASE_URL", "AUTH_SIGNING_KEY"],
-    "registry": ["REGISTRY_DATABASE_URL", "AUTH_SIGNING_KEY"],
-    "notify": ["NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY"],
+    "intake": ["INTAKE_DATABASE_URL", *WEB_SIGN_IN],
+    "consent": ["CONSENT_DATABASE_URL", *WEB_SIGN_IN],
+    "registry": ["REGISTRY_DATABASE_URL", *WEB_SIGN_IN],
+    "notify": ["NOTIFY_DATABASE_URL", *WEB_SIGN_IN],
     "intake-relay": ["INTAKE_DATABASE_URL", "INTAKE_AMQP_URLS"],
     "consent-relay": ["CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"],
     "consent-consumer": ["CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"],
     "registry-consumer": ["REGISTRY_DATABASE_URL", "REGISTRY_AMQP_URLS", "REGISTRY_PSEUDONYM_SECRET"],
     "notify-consumer": ["NOTIFY_DATABASE_URL", "NOTIFY_AMQP_URLS"],
-    "notify-worker": ["NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"],
+    "notify-worker": ["NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_OIDC_CLIENT_SECRET", "NOTIFY_SMTP_USERNAME",
+                      "NOTIFY_SMTP_PASSWORD"],
     "migrate": DATABASE_URLS,
 }
 KEYRING_USERS = {"intake", "consent"}
 ERROR_BACKEND = "proxy-errors"  # named by ingress.yaml's default-backend annotation
 WORKER_METRICS_PORT = 9100
-OPTIONAL_SECRETS = {"AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"}  # absent: not used
+OPTIONAL_SECRETS = {"NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"}  # absent: not used
 
 
 def secret_env(name):
     return [{"name": key, "valueFrom": {"secretKeyRef": {"name": "hybrid-secrets", "key": key,
                                                           **({"optional": True} if key in OPTIONAL_SECRETS else {})}}}
-            for key in ["AUTH_VERIFY_KEY", *SECRETS_OF[name]]]
+            for key in SECRETS_OF[name]]
 
 
 def volumes(name):

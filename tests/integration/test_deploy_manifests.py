@@ -115,19 +115,22 @@ def test_compose_runs_every_relay_consumer_and_web_service():
 # ---------------------------------------------------------------- who gets which secret
 # The one table the local run (scripts/devstack.py), compose and Kubernetes are held to: the secrets each process
 # uses, and nothing more ("keyring" is the office keyring: KEYRING_FILE locally, the mounted volume elsewhere).
+WEB_SIGN_IN = {"AUTH_SIGNING_KEY", "OIDC_CLIENT_SECRET", "SESSION_DENYLIST_URL"}  # session key, client, ended sessions
 SECRETS_USED = {
-    "intake": {"INTAKE_DATABASE_URL", "AUTH_SIGNING_KEY", "keyring"},
-    "consent": {"CONSENT_DATABASE_URL", "AUTH_SIGNING_KEY", "keyring"},
-    "registry": {"REGISTRY_DATABASE_URL", "AUTH_SIGNING_KEY"},
-    "notify": {"NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY"},
+    "intake": {"INTAKE_DATABASE_URL", *WEB_SIGN_IN, "keyring"},
+    "consent": {"CONSENT_DATABASE_URL", *WEB_SIGN_IN, "keyring"},
+    "registry": {"REGISTRY_DATABASE_URL", *WEB_SIGN_IN},
+    "notify": {"NOTIFY_DATABASE_URL", *WEB_SIGN_IN},
     "intake-relay": {"INTAKE_DATABASE_URL", "INTAKE_AMQP_URLS"},
     "consent-relay": {"CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"},
     "consent-consumer": {"CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"},
     "registry-consumer": {"REGISTRY_DATABASE_URL", "REGISTRY_AMQP_URLS", "REGISTRY_PSEUDONYM_SECRET"},
     "notify-consumer": {"NOTIFY_DATABASE_URL", "NOTIFY_AMQP_URLS"},
-    "notify-worker": {"NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD"},
+    "notify-worker": {"NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_OIDC_CLIENT_SECRET", "NOTIFY_SMTP_USERNAME",
+                      "NOTIFY_SMTP_PASSWORD"},
 }
 SECRET_NAMES = {f"{s.upper()}_{kind}" for s in SERVICES for kind in ("DATABASE_URL", "AMQP_URLS", "AMQP_PASSWORD")}
+SECRET_NAMES |= WEB_SIGN_IN | {"NOTIFY_OIDC_CLIENT_SECRET"}
 SECRET_NAMES |= {"AUTH_SIGNING_KEY", "REGISTRY_PSEUDONYM_SECRET", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD",
                  "BUS_ADMIN_URL", "DEMO_PASSWORD"}
 
@@ -180,7 +183,7 @@ def test_compose_gives_each_process_only_the_secrets_it_uses():
 
 def test_kubernetes_gives_each_process_only_the_secret_keys_it_uses():
     config = next(d for d in manifests() if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "hybrid-config")
-    assert config["data"]["AUTH_ALGORITHM"] != "HS256"  # so AUTH_VERIFY_KEY is a public key, given to everyone
+    assert "DEMO_MODE" not in config["data"] and config["data"]["OIDC_ISSUER"].startswith("https://")
     assert not secrets_in(config["data"], False)
     seen = set()
     for doc in manifests():
@@ -196,7 +199,7 @@ def test_kubernetes_gives_each_process_only_the_secret_keys_it_uses():
                 continue
             if name not in SECRETS_USED:
                 continue  # PostgreSQL and RabbitMQ's own
-            assert keys - SECRET_NAMES == {"AUTH_VERIFY_KEY"}, name
+            assert keys <= SECRET_NAMES, name  # the provider's keys come from its JWKS, not from a Secret
             assert secrets_in(keys, keyring) == SECRETS_USED[name], name
             volumes = doc["spec"]["template"]["spec"]["volumes"]
             assert any(v["name"] == "keyring" for v in volumes) == keyring, name
