@@ -50,6 +50,7 @@ COMMON_PAGES = {
     ("GET", "/platform-static/<path:filename>"): PUBLIC,
     ("GET", "/platform-static/npm/<package>/<path:filename>"): PUBLIC,  # Aksel CSS, the font (shared/web/frame.py)
     ("GET", "/tilgjengelighet"): PUBLIC,   # the accessibility statement, linked from every footer
+    ("POST", "/sprak"): PUBLIC,   # the language choice (a cookie), open to everyone like the page it is on
     ("GET", "/logg-inn"): PUBLIC,
     ("POST", "/logg-inn"): PUBLIC,
     ("GET", "/logg-inn/callback"): PUBLIC,  # the provider's redirect back; the code and state are its proof
