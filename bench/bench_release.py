@@ -9,7 +9,8 @@ the command `flask … registry release cut`, against the streamed CSV export of
   read to the end in its own process.
 - the cut: `flask --app services.registry.wsgi registry release cut` in its own process (all tables, every
   format, the codebook, DDI XML, manifest, and the rows kept for re-cuts and tables).
-- per format: the cut's writers timed one by one on the same rows in a process of their own.
+- per format: the cut's files of that format alone (the release's rows read from the database, made k-anonymous and
+  written, every table), one format after the other in a process of their own.
 Wall time and the process's peak RSS (ru_maxrss from wait4) of each. Target: every format within 5 x the CSV
 export's time, the cut's peak under 300 MB.
 """
@@ -94,35 +95,22 @@ print(size)
 """
 
 FORMATS = """
-import json, sys, tempfile, time
+import json, tempfile, time
 from pathlib import Path
-from services.registry import service, store, writers
+from services.registry import service, writers
 from services.registry.app import create_app
-from services.registry.domain import research_files
+from services.registry.domain import releases
 platform = create_app().extensions["platform"]
-with platform.engine.connect() as conn:
-    rows = store.release_rows_of(conn, 1)
-    _offices, places = service._places(conn, platform)
-layout = research_files.layout(places)
-table_rows = research_files.columns(rows, layout)
-book = {"tables": research_files.codebook_entries(layout)}
 times = {}
-with tempfile.TemporaryDirectory() as folder:
+with platform.engine.connect() as conn:
     for fmt in writers.FORMATS:
-        started = time.perf_counter()
-        for table, variables in layout.items():
-            path = Path(folder) / f"{table}.{fmt}"
-            if fmt == "json":
-                writers.write_json(path, variables, table_rows[table])
-            elif fmt == "csv":
-                writers.write_csv(path, variables, table_rows[table])
-            elif fmt == "parquet":
-                writers.write_parquet(path, variables, table_rows[table], book)
-            elif fmt == "sav":
-                writers.write_sav(path, variables, table_rows[table], "nb", "bench")
-            else:
-                writers.write_dta(path, variables, table_rows[table], "nb", "bench")
-        times[fmt] = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            service._release_files(conn, platform, Path(folder), "bench", 1, platform.clock.now(), "nb",
+                                   lambda cases, report: releases.notes("bench", None, platform.clock.now(), 0,
+                                                                        cases, [], k_anonymity=report),
+                                   formats=(fmt,))
+            times[fmt] = time.perf_counter() - started
 print(json.dumps(times))
 """
 

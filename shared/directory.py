@@ -103,6 +103,8 @@ class ProjectSettingsSchema(Schema):
     small_count_threshold = fields.Integer(required=True, validate=validate.Range(min=1))
     survey_address = fields.Email(required=True)
     consent_wait_days = fields.Integer(load_default=90, validate=validate.Range(min=1))
+    # The registry's release files: no combination of quasi-identifiers fewer than this many times (issue #18).
+    k_anonymity = fields.Integer(load_default=5, validate=validate.Range(min=2))
 
 
 class DirectorySchema(Schema):

@@ -66,8 +66,11 @@ def cut(labels, cursor, actor):
     except ReleaseError as error:
         click.echo(f"refused: {error}", err=True)
         sys.exit(2)
+    anonymity = record["notes"]["k_anonymity"]
     click.echo(json.dumps({"release": record["id"], "cursor": record["cursor"], "cases": record["notes"]["cases"],
-                           "files": len(record["manifest"]), "errata": len(record["notes"]["errata"])}))
+                           "files": len(record["manifest"]), "errata": len(record["notes"]["errata"]),
+                           "k": anonymity["k"], "periods": anonymity["periods"],
+                           "blanked": sum(anonymity["suppressed"].values())}))
 
 
 @release_cli.command("recut")

@@ -153,6 +153,22 @@ class Erratum(StrictSchema):
     seq = fields.Integer(required=True, allow_none=True)
 
 
+class KAnonymity(StrictSchema):
+    """What the k-anonymity of the row-level files took (services.registry.domain.anonymity)."""
+
+    k = fields.Integer(required=True)
+    quasi_identifiers = fields.List(fields.String(), required=True)
+    stored_periods = fields.String(required=True, metadata={"description": "the project's date coarsening"})
+    periods = fields.String(required=True, metadata={"description": "the periods' granularity in the files"})
+    recoded = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                          metadata={"description": "values written coarser, per variable"})
+    suppressed = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                             metadata={"description": "values blanked, per quasi-identifier"})
+    measure_periods_suppressed = fields.Integer(required=True)
+    smallest_group = fields.Integer(required=True)
+    reached = fields.Boolean(required=True)
+
+
 class ReleaseNotes(StrictSchema):
     release = fields.String(required=True)
     previous_release = fields.String(required=True, allow_none=True)
@@ -162,6 +178,7 @@ class ReleaseNotes(StrictSchema):
     codebook_version = fields.String(required=True)
     errata = fields.List(fields.Nested(Erratum), required=True)
     recut_of = fields.String()
+    k_anonymity = fields.Nested(KAnonymity, allow_none=True)
 
 
 class ReleaseOut(StrictSchema):

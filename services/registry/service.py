@@ -28,7 +28,7 @@ from shared import hashchain
 from shared.bus.consumer import Reject
 
 from . import store, streaming
-from .domain import codebook, disclosure, gate, periods, records, releases, reports, research_files
+from .domain import anonymity, codebook, disclosure, gate, periods, records, releases, reports, research_files
 from .domain.codebook import EXPORT_COLUMNS
 from .domain.errors import ReleaseError
 from .domain.pseudonyms import Pseudonymiser
@@ -388,28 +388,43 @@ def _file_entry(path: Path, rows) -> dict:
     return releases.manifest_entry(path.name, path.stat().st_size, digest.hexdigest(), rows)
 
 
-def _release_files(conn, platform, folder: Path, identifier, cut_at, export_rows, labels,
-                   release_notes) -> tuple[dict, list]:
-    """Every file of a release written into `folder` ({name: path}) and its manifest: the tables in every
-    format, the codebook, the DDI-Codebook XML and the notes."""
+def _release_files(conn, platform, folder: Path, identifier, number, cut_at, labels, notes_of,
+                   formats=None) -> tuple[dict, list, dict]:
+    """Every file of a release written into `folder` from the rows kept for its number ({name: path}), its
+    manifest and its notes (`notes_of(cases, k_anonymity report)`): the tables in every format, made k-anonymous
+    (domain.anonymity), the codebook, the DDI-Codebook XML and the notes. The rows are read twice, their
+    quasi-identifiers first (the plan needs every row) and then a chunk at a time for the files: nothing holds
+    the whole release as Python objects."""
     from . import writers  # pandas, pyarrow and pyreadstat (~150 MB) only where a release is cut, not in every worker
     _offices, places = _places(conn, platform)
     project = platform.directory.project_settings(conn)
     layout = research_files.layout(places)
-    table_data = research_files.columns(export_rows, layout)
+    found = anonymity.plan(store.release_quasi_identifiers(conn, number, anonymity.QUASI_IDENTIFIERS),
+                           project.get("k_anonymity", anonymity.DEFAULT_K), project["date_coarsening"])
     book = {"release": identifier, "codebook_version": releases.CODEBOOK_VERSION, "labels": labels,
-            "date_coarsening": project["date_coarsening"], "tables": research_files.codebook_entries(layout)}
+            "date_coarsening": project["date_coarsening"], "periods_in_files": found.granularity,
+            "tables": research_files.codebook_entries(layout)}
+    title = f"{RELEASE_TITLE} {identifier}"
+    table_writers = {table: writers.TableWriter(folder, table, variables, book, labels, title,
+                                                formats or writers.FORMATS)
+                     for table, variables in layout.items()}
+    position, cache = 0, {}
+    for batch in store.release_row_batches(conn, number):
+        rows = [anonymity.apply(found, position + offset, row, cache) for offset, row in enumerate(batch)]
+        position += len(batch)
+        for table, data in research_files.columns(rows, layout).items():
+            table_writers[table].append(data)
+    if position != found.rows:
+        raise ReleaseError("radene til utgivelsen endret seg mens den ble laget; lag den på nytt", 409)
     files, manifest = {}, []
-    for table, variables in layout.items():
-        count = research_files.row_count(table_data[table])
-        for path in writers.write_table(folder, table, variables, table_data[table], book, labels,
-                                        f"{RELEASE_TITLE} {identifier}"):
+    for writer in table_writers.values():
+        for path in writer.close():
             files[path.name] = path
-            manifest.append(_file_entry(path, count))
-        table_data[table] = None  # written: let it go before the next table
+            manifest.append(_file_entry(path, writer.rows))
+    release_notes = notes_of(found.rows, found.report)
     documents = {"codebook.json": json.dumps(book, ensure_ascii=False, indent=1),
                  "ddi.xml": releases.ddi_codebook(identifier, RELEASE_TITLE, cut_at, layout,
-                                                  {t: _manifest_rows(manifest, t) for t in layout}, labels),
+                                                  {t: w.rows for t, w in table_writers.items()}, labels),
                  "notes.json": json.dumps(release_notes, ensure_ascii=False, indent=1)}
     for name, text in documents.items():
         files[name] = folder / name
@@ -417,16 +432,13 @@ def _release_files(conn, platform, folder: Path, identifier, cut_at, export_rows
         manifest.append(_file_entry(files[name], None))
     files["manifest.json"] = folder / "manifest.json"
     files["manifest.json"].write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return files, manifest
-
-
-def _manifest_rows(manifest, table) -> int:
-    return next(entry["rows"] for entry in manifest if entry["file"] == f"{table}.json")
+    return files, manifest, release_notes
 
 
 def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = None) -> dict:
     """A new release of every current row at the newest change (`cursor`, if given, must be it): immutable, with
-    its files, manifest, codebook, DDI-Codebook XML and notes (errata since the previous release)."""
+    its files, manifest, codebook, DDI-Codebook XML and notes (errata since the previous release, what the
+    k-anonymity took)."""
     with platform.engine.begin() as conn:
         newest = store.newest_change(conn)
         if cursor is not None and cursor != newest:
@@ -435,45 +447,48 @@ def cut_release(platform, actor: str, labels: str = "nb", cursor: int | None = N
         previous = store.newest_release(conn)
         number = previous["number"] + 1 if previous else 1
         identifier = releases.release_id(number, 1)
-        export = list(store.export_rows(conn, 0, newest))  # tuples: a dict per row is made only while used
+        store.insert_release_rows(conn, number, newest)
         found = []
         if previous:
             found = releases.errata(store.changes_between(conn, previous["cursor"], newest),
                                     store.release_cases(conn, previous["number"]))
         now = platform.clock.now()
-        release_notes = releases.notes(identifier, previous["id"] if previous else None, now, newest, len(export),
-                                       found)
-        as_dicts = (dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in export)
+
+        def notes_of(cases, k_anonymity):
+            return releases.notes(identifier, previous["id"] if previous else None, now, newest, cases, found,
+                                  k_anonymity=k_anonymity)
         with tempfile.TemporaryDirectory() as folder:
-            files, manifest = _release_files(conn, platform, Path(folder), identifier, now, as_dicts, labels,
-                                             release_notes)
+            files, manifest, release_notes = _release_files(conn, platform, Path(folder), identifier, number, now,
+                                                            labels, notes_of)
             record = {"id": identifier, "number": number, "version": 1, "cut_at": now, "cursor": newest,
                       "codebook_version": releases.CODEBOOK_VERSION, "labels": labels, "cut_by": actor,
                       "status": "published", "notes": release_notes, "manifest": manifest}
-            store.insert_release(conn, record, files,
-                                 (dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in export))
+            store.insert_release(conn, record, files)
     return record
 
 
 def recut_withdrawn(platform, actor: str) -> list[dict]:
     """Every release version an erasure withdrew, cut again from its remaining rows as the next version (same
-    number and cursor) with the erased pseudonyms as errata; the withdrawn version is superseded. Returns, per
-    re-cut, the new release and the researchers who downloaded the withdrawn one (to be told)."""
+    number and cursor) with the erased pseudonyms as errata, k-anonymous anew (a group an erasure left below k is
+    treated again); the withdrawn version is superseded. Returns, per re-cut, the new release and the researchers
+    who downloaded the withdrawn one (to be told)."""
     done = []
     with platform.engine.begin() as conn:
         for old in store.withdrawn_releases(conn):
             identifier = releases.release_id(old["number"], old["version"] + 1)
-            rows = store.release_rows_of(conn, old["number"])
             erased = store.erased_from(conn, old["id"])
             now = platform.clock.now()
-            release_notes = releases.notes(identifier, old["notes"]["previous_release"], now, old["cursor"],
-                                           len(rows), old["notes"]["errata"], recut_of=old["id"], erased=erased)
+
+            def notes_of(cases, k_anonymity, old=old, identifier=identifier, now=now, erased=erased):
+                return releases.notes(identifier, old["notes"]["previous_release"], now, old["cursor"], cases,
+                                      old["notes"]["errata"], recut_of=old["id"], erased=erased,
+                                      k_anonymity=k_anonymity)
             with tempfile.TemporaryDirectory() as folder:
-                files, manifest = _release_files(conn, platform, Path(folder), identifier, now, rows,
-                                                 old["labels"], release_notes)
+                files, manifest, release_notes = _release_files(conn, platform, Path(folder), identifier,
+                                                                old["number"], now, old["labels"], notes_of)
                 record = {**old, "id": identifier, "version": old["version"] + 1, "cut_at": now, "cut_by": actor,
                           "status": "published", "notes": release_notes, "manifest": manifest}
-                store.insert_release(conn, record, files, None)
+                store.insert_release(conn, record, files)
             store.set_release_status(conn, old["id"], "superseded")
             done.append({"release": record, "tell": store.downloaders(conn, [old["id"]])})
     return done

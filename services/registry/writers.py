@@ -1,6 +1,11 @@
 """A release's tables written in every format researchers load directly: SPSS .sav and Stata .dta (pyreadstat:
 variable labels and value labels from the one codebook), Parquet (the codebook in the file's metadata), CSV and
-JSON. The layout (variables, codes, numbers) is domain.research_files'; this module only writes bytes."""
+JSON. The layout (variables, codes, numbers) is domain.research_files'; this module only writes bytes.
+
+A table is fed in chunks ({variable: [values]}) and never held whole as Python objects: JSON and CSV are appended
+to, Parquet gets a row group per chunk, and the .sav and .dta are written at the end from the Parquet file, column
+by column into numbers (pyreadstat writes a whole data frame: of numbers and texts, about 100 MB for 100,000 cases,
+instead of the Python objects of every row)."""
 from __future__ import annotations
 
 import csv
@@ -9,28 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyreadstat
 
 FORMATS = ("json", "csv", "parquet", "sav", "dta")
-
-
-def _labelled_frame(variables, data, stata=False):
-    """Codes and flags as their numbers (missing: NaN), strings with '' for missing (neither format has a
-    missing string); the column names Stata's where asked. `data`: {variable: [values]}."""
-    columns = {}
-    for variable in variables:
-        values = data[variable.name]
-        name = variable.stata_name if stata else variable.name
-        if variable.kind in ("code", "flag"):
-            columns[name] = pd.Series([variable.number(v) for v in values], dtype="float64")
-        elif variable.kind == "integer":
-            columns[name] = pd.Series(values, dtype="float64")
-        else:
-            columns[name] = pd.Series(["" if v is None else v for v in values], dtype="object")
-    return pd.DataFrame(columns)
-
-
 STATA_LABEL_BYTES = 80  # Stata's limit on a variable's and the file's label, in UTF-8 bytes
 
 
@@ -48,68 +36,119 @@ def _labels(variables, lang, stata=False):
     return column_labels, value_labels
 
 
-def write_sav(path: Path, variables, data, lang, file_label):
-    column_labels, value_labels = _labels(variables, lang)
-    pyreadstat.write_sav(_labelled_frame(variables, data), str(path), file_label=file_label,
-                         column_labels=column_labels, variable_value_labels=value_labels)
-
-
-def write_dta(path: Path, variables, data, lang, file_label):
-    column_labels, value_labels = _labels(variables, lang, stata=True)
-    pyreadstat.write_dta(_labelled_frame(variables, data, stata=True), str(path),
-                         file_label=fit(file_label, STATA_LABEL_BYTES), column_labels=column_labels,
-                         variable_value_labels=value_labels)
-
-
 def _arrow_type(variable):
     return {"flag": pa.int8(), "integer": pa.int64()}.get(variable.kind, pa.string())
 
 
-def write_parquet(path: Path, variables, data, codebook: dict):
-    """Codes as text, flags as 0/1; the release codebook in the schema's metadata (key `codebook`), each field's
-    label in the field's metadata (`label_nb`, `label_en`)."""
-    fields = [pa.field(v.name, _arrow_type(v), metadata={"label_nb": v.label["nb"], "label_en": v.label["en"]})
-              for v in variables]
-    arrays = []
+def _numbers(variable, column) -> pd.Series:
+    """A Parquet column as SPSS/Stata numbers: a code as its place in the vocabulary (from 1), flags and integers
+    as they are, missing as NaN."""
+    if variable.kind == "code":
+        places = pc.index_in(column, value_set=pa.array(list(variable.codes), pa.string()))
+        if places.null_count != column.null_count:
+            unknown = pc.filter(column, pc.and_(pc.is_null(places), pc.is_valid(column)))[0].as_py()
+            raise ValueError(f"{variable.name}: {unknown!r} is no code of its vocabulary")
+        column = pc.add(places, 1)
+    return pd.Series(column.cast(pa.float64()).to_numpy(), dtype="float64")
+
+
+def _labelled_frame(variables, source: Path, stata=False) -> pd.DataFrame:
+    """The Parquet file read a column at a time: codes and flags as their numbers (missing: NaN), strings with ''
+    for missing (neither format has a missing string); the column names Stata's where asked."""
+    parquet = pq.ParquetFile(str(source))
+    columns = {}
     for variable in variables:
-        values = data[variable.name]
-        if variable.kind == "flag":
-            values = [int(v) for v in values]
-        arrays.append(pa.array(values, type=_arrow_type(variable)))
-    schema = pa.schema(fields, metadata={"codebook": json.dumps(codebook, ensure_ascii=False)})
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), str(path))
+        column = parquet.read(columns=[variable.name]).column(0)
+        name = variable.stata_name if stata else variable.name
+        if variable.kind in ("code", "flag", "integer"):
+            columns[name] = _numbers(variable, column)
+        else:
+            columns[name] = pd.Series(pc.fill_null(column, "").to_pylist(), dtype="object")
+    return pd.DataFrame(columns)
 
 
 def _rows(variables, data):
     return zip(*(data[v.name] for v in variables), strict=True)
 
 
-def write_csv(path: Path, variables, data):
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow([v.name for v in variables])
-        for row in _rows(variables, data):
-            writer.writerow(["" if value is None else value for value in row])
+class TableWriter:
+    """One release table in the given formats, fed chunk by chunk; `close` finishes every file and returns them."""
 
+    def __init__(self, folder: Path, table: str, variables, codebook: dict, lang: str, file_label: str,
+                 formats=FORMATS):
+        self.variables, self.lang, self.file_label, self.formats = variables, lang, file_label, tuple(formats)
+        self.paths = {fmt: folder / f"{table}.{fmt}" for fmt in self.formats}
+        self.rows = 0
+        self._names = [v.name for v in variables]
+        self._json = self._csv = self._parquet = None
+        if "json" in self.formats:
+            # The release's reference: every other format loads back to these values (codes as text, flags
+            # "0"/"1"): {"columns": [...], "rows": [{...}, ...]}.
+            self._json = open(self.paths["json"], "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            self._json.write(json.dumps({"columns": self._names}, ensure_ascii=False)[:-1] + ', "rows": [')
+        if "csv" in self.formats:
+            self._csv_file = open(self.paths["csv"], "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._csv = csv.writer(self._csv_file, lineterminator="\n")
+            self._csv.writerow(self._names)
+        if {"parquet", "sav", "dta"} & set(self.formats):
+            # Codes as text, flags as 0/1; the release codebook in the schema's metadata (key `codebook`), each
+            # field's label in the field's metadata (`label_nb`, `label_en`). Without .parquet among the formats it
+            # is only the source of the .sav and .dta, and deleted.
+            self._parquet_path = self.paths.get("parquet", folder / f".{table}.source.parquet")
+            fields = [pa.field(v.name, _arrow_type(v), metadata={"label_nb": v.label["nb"], "label_en": v.label["en"]})
+                      for v in variables]
+            self._schema = pa.schema(fields, metadata={"codebook": json.dumps(codebook, ensure_ascii=False)})
+            self._parquet = pq.ParquetWriter(str(self._parquet_path), self._schema)
 
-def write_json(path: Path, variables, data):
-    """The release's reference: every other format loads back to these values (codes as text, flags "0"/"1").
-    Written row by row: {"columns": [...], "rows": [{...}, ...]}."""
-    names = [v.name for v in variables]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps({"columns": names}, ensure_ascii=False)[:-1] + ', "rows": [')
-        for number, row in enumerate(_rows(variables, data)):
-            handle.write(("," if number else "") + json.dumps(dict(zip(names, row, strict=True)),
-                                                               ensure_ascii=False))
-        handle.write("]}")
+    def append(self, data: dict):
+        """A chunk of rows, column by column: {variable: [values]}."""
+        count = len(data[self._names[0]]) if self._names else 0
+        if not count:
+            return
+        if self._json is not None:
+            rows = [dict(zip(self._names, row, strict=True)) for row in _rows(self.variables, data)]
+            self._json.write(("," if self.rows else "") + json.dumps(rows, ensure_ascii=False)[1:-1])
+        if self._csv is not None:
+            self._csv.writerows(_rows(self.variables, data))  # None is written as an empty field
+        if self._parquet is not None:
+            arrays = []
+            for variable in self.variables:
+                values = data[variable.name]
+                if variable.kind == "flag":
+                    values = [int(v) for v in values]
+                arrays.append(pa.array(values, type=_arrow_type(variable)))
+            self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+        self.rows += count
+
+    def close(self) -> list[Path]:
+        if self._json is not None:
+            self._json.write("]}")
+            self._json.close()
+        if self._csv is not None:
+            self._csv_file.close()
+        if self._parquet is not None:
+            self._parquet.close()
+            for fmt in ("sav", "dta"):
+                if fmt in self.formats:
+                    self._write_labelled(fmt)
+            if "parquet" not in self.formats:
+                self._parquet_path.unlink()
+        return list(self.paths.values())
+
+    def _write_labelled(self, fmt):
+        stata = fmt == "dta"
+        column_labels, value_labels = _labels(self.variables, self.lang, stata=stata)
+        frame = _labelled_frame(self.variables, self._parquet_path, stata=stata)
+        if stata:
+            pyreadstat.write_dta(frame, str(self.paths[fmt]), file_label=fit(self.file_label, STATA_LABEL_BYTES),
+                                 column_labels=column_labels, variable_value_labels=value_labels)
+        else:
+            pyreadstat.write_sav(frame, str(self.paths[fmt]), file_label=self.file_label,
+                                 column_labels=column_labels, variable_value_labels=value_labels)
 
 
 def write_table(folder: Path, table: str, variables, data, codebook: dict, lang: str, file_label: str) -> list[Path]:
-    """The table ({variable: [values]}) in every format; returns the files written."""
-    paths = {fmt: folder / f"{table}.{fmt}" for fmt in FORMATS}
-    write_json(paths["json"], variables, data)
-    write_csv(paths["csv"], variables, data)
-    write_parquet(paths["parquet"], variables, data, codebook)
-    write_sav(paths["sav"], variables, data, lang, file_label)
-    write_dta(paths["dta"], variables, data, lang, file_label)
-    return list(paths.values())
+    """A whole table ({variable: [values]}) in every format at once; returns the files written."""
+    writer = TableWriter(folder, table, variables, codebook, lang, file_label)
+    writer.append(data)
+    return writer.close()

@@ -67,3 +67,18 @@ def filter_bounds(period_from: str | None, period_to: str | None, granularity: s
     if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
         raise TableRequestError("period_to", "period_to er før period_from")
     return bounds[0], bounds[1]
+
+
+def recode(text: str | None, granularity: str, cache: dict | None = None) -> str | None:
+    """A stored period written at a coarser `granularity` (2023-05 → 2023-Q2 → 2023); `cache`: texts already
+    recoded (a release recodes the same few hundred periods a hundred thousand times)."""
+    if text is None:
+        return None
+    key = (text, granularity)
+    if cache is not None and key in cache:
+        return cache[key]
+    _kind, first, _last = _span(text, "period")
+    result = coarsen(first, granularity)
+    if cache is not None:
+        cache[key] = result
+    return result

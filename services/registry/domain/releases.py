@@ -6,7 +6,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 DDI_NAMESPACE = "ddi:codebook:2_6"
 ERRATA_CHANGES = ("corrected", "withdrawn_erased", "withdrawn_marked")
-CODEBOOK_VERSION = "registry-codebook-2"  # raised whenever the codebook's columns or the release layout change
+CODEBOOK_VERSION = "registry-codebook-3"  # raised whenever the codebook's columns or the release layout change
 
 
 def release_id(number: int, version: int) -> str:
@@ -24,10 +24,12 @@ def errata(changes: list[dict], previous_cases: set) -> list[dict]:
 
 
 def notes(identifier: str, previous: str | None, cut_at, cursor: int, cases: int, found_errata: list[dict],
-          recut_of: str | None = None, erased: list[str] = ()) -> dict:
-    """The release notes: what the release is, and what changed since the previous one."""
+          recut_of: str | None = None, erased: list[str] = (), k_anonymity: dict | None = None) -> dict:
+    """The release notes: what the release is, what changed since the previous one, and what the k-anonymity of
+    the row-level files recoded and blanked (domain.anonymity's report)."""
     result = {"release": identifier, "previous_release": previous, "cut_at": cut_at.isoformat(), "cursor": cursor,
-              "cases": cases, "codebook_version": CODEBOOK_VERSION, "errata": found_errata}
+              "cases": cases, "codebook_version": CODEBOOK_VERSION, "errata": found_errata,
+              "k_anonymity": k_anonymity}
     if recut_of:
         result["recut_of"] = recut_of
         result["errata"] = [{"case_pseudonym": p, "change": "withdrawn_erased", "seq": None} for p in erased] + \

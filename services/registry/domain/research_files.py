@@ -74,9 +74,10 @@ def layout(places: dict) -> dict:
     measures = [case_key,
                 Variable("measure", "code", {"nb": "Tiltak eller tilskudd", "en": "Measure or subsidy"},
                          _codes("measure", places)),
-                Variable("from_period", "string", {"nb": "Fra (grovkornet dato)", "en": "From (coarsened date)"}),
-                Variable("to_period", "string", {"nb": "Til (grovkornet dato, tom hvis pågående)",
-                                                 "en": "To (coarsened date, empty if ongoing)"})]
+                Variable("from_period", "string", {"nb": "Fra (grovkornet dato; tom hvis skjult for k-anonymitet)",
+                                                   "en": "From (coarsened date; empty if hidden for k-anonymity)"}),
+                Variable("to_period", "string", {"nb": "Til (grovkornet dato; tom hvis pågående eller skjult)",
+                                                 "en": "To (coarsened date; empty if ongoing or hidden)"})]
     assessments = [case_key,
                    Variable("criterion", "string", {"nb": "Suksesskriterium (kode)", "en": "Success criterion (code)"}),
                    Variable("assessment", "code", {"nb": "Vurdering", "en": "Assessment"},
@@ -96,10 +97,13 @@ def columns(export_rows, tables: dict) -> dict:
     cases, measures, assessments = result["cases"], result["measures"], result["assessments"]
     kept = {}
     for row in export_rows:
+        members = {}
         for variable in tables["cases"]:
             value = row[variable.source]
             if variable.member is not None:
-                value = "1" if variable.member in _split(value) else "0"
+                if variable.source not in members:
+                    members[variable.source] = set(_split(value))
+                value = "1" if variable.member in members[variable.source] else "0"
             elif variable.kind == "flag":
                 value = "1" if value in (True, "true", 1) else "0"
             elif variable.kind == "integer":
@@ -110,7 +114,7 @@ def columns(export_rows, tables: dict) -> dict:
         pseudonym = row["case_pseudonym"]
         for part in _split(row["measures"]):
             code, from_period, to_period = part.split(":")
-            for name, value in (("case_pseudonym", pseudonym), ("measure", code), ("from_period", from_period),
+            for name, value in (("case_pseudonym", pseudonym), ("measure", code), ("from_period", from_period or None),
                                 ("to_period", to_period or None)):
                 measures[name].append(kept.setdefault(value, value))
         for part in _split(row["success_assessments"]):
