@@ -3,6 +3,7 @@ from shared.web import create_service_app
 
 from . import (
     api,
+    case_pages,  # noqa: F401  (importing it adds the case's home page and its parts to the pages blueprint)
     cli,
     closure_pages,  # noqa: F401  (importing it adds the closure form's steps to the pages blueprint)
     pages,

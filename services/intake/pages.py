@@ -1,11 +1,13 @@
-"""Norwegian pages for counsellors and local contacts: case list, opening, the case (plan, log, measures, parties),
-the closure form (draft, submit, correct), the office overview, and the admin's project end."""
+"""Norwegian pages for counsellors and local contacts: case list, opening, the one-page closure form (draft, submit,
+correct), the office overview, and the admin's project end. The case's home page and its parts are in
+case_pages.py, the sluttskjema in steps in closure_pages.py (both on this blueprint)."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.auth import require_role
+from shared.cases import case_reference
 from shared.vocab import choices
 from shared.web import current_platform, current_principal, home_url
 from shared.web.idempotency import FORM_FIELD, not_replayed
@@ -47,7 +49,7 @@ def _helpers():
             "choices": lambda vocabulary: [(code, text.replace(" (beskriv)", ""))
                                            for code, text in choices(vocabulary)],
             "field_labels": FIELD_LABELS, "state_label": lambda s: states.STATE_LABELS.get(s, s),
-            "step_text": STEP_TEXT, "case_reference": service.case_reference,
+            "step_text": STEP_TEXT, "case_reference": case_reference,
             "fmt": lambda d: d.strftime("%d.%m.%Y") if d else "–"}
 
 
@@ -131,87 +133,6 @@ def new_case():
             errors = error.errors
     return render_template("intake/new.html", errors=errors, form=form, rules_failed=rules_failed,
                            today=current_platform().clock.today()), (422 if errors else 200)
-
-
-def _render_case(case_id, errors=None, form=None, section=None, status=200, edit_contact=None):
-    principal = _member()
-    platform = current_platform()
-    with platform.engine.connect() as conn:
-        view = service.case_view(conn, platform, principal.office, case_id)
-        staff = service.handover_candidates(conn, platform, principal.office)
-        names = service.staff_names(conn, platform, principal.office)
-    return render_template("intake/case.html", case=view, errors=errors or {}, form=form or {}, section=section,
-                           staff=staff, names=names, today=platform.clock.today(), edit_contact=edit_contact,
-                           active=view["state"] in states.ACTIVE, message=MESSAGES.get(request.args.get("melding")),
-                           can_overview=principal.role in access.OVERVIEW), status
-
-
-@pages.get("/saker/<uid:case_id>")
-def case_page(case_id):
-    return _render_case(case_id, edit_contact=request.args.get("endre"))
-
-
-def _act(case_id, section, fn, message, list_fields=()):
-    """Run one change from a case-page form; on bad input re-render the page with the section's errors."""
-    principal = _member()
-    form = _form_dict(list_fields=list_fields)
-    try:
-        with current_platform().engine.begin() as conn:
-            fn(conn, principal, form)
-    except Invalid as error:
-        return _render_case(case_id, errors=error.errors, form=form, section=section, status=422,
-                            edit_contact=request.view_args.get("contact_id"))
-    except Conflict as error:
-        return _render_case(case_id, errors={section: [error.message]}, form=form, section=section, status=409)
-    return redirect(url_for("intake_pages.case_page", case_id=case_id, melding=message) + f"#{section}")
-
-
-@pages.post("/saker/<uid:case_id>/kontakter")
-def add_contact(case_id):
-    return _act(case_id, "kontakter", lambda c, p, f: service.save_contact(c, current_platform(), p, case_id, f),
-                "kontakt")
-
-
-@pages.post("/saker/<uid:case_id>/kontakter/<uid:contact_id>")
-def edit_contact(case_id, contact_id):
-    return _act(case_id, "kontakter",
-                lambda c, p, f: service.save_contact(c, current_platform(), p, case_id, f, contact_id=contact_id),
-                "kontakt-endret")
-
-
-@pages.post("/saker/<uid:case_id>/kontakter/<uid:contact_id>/slett")
-def delete_contact(case_id, contact_id):
-    return _act(case_id, "kontakter",
-                lambda c, p, f: service.delete_contact(c, current_platform(), p, case_id, contact_id),
-                "kontakt-slettet")
-
-
-@pages.post("/saker/<uid:case_id>/tiltak")
-def add_measure(case_id):
-    return _act(case_id, "tiltak", lambda c, p, f: service.save_measure(c, current_platform(), p, case_id, f), "tiltak")
-
-
-@pages.post("/saker/<uid:case_id>/tiltak/<uid:measure_id>/slett")
-def delete_measure(case_id, measure_id):
-    return _act(case_id, "tiltak",
-                lambda c, p, f: service.delete_measure(c, current_platform(), p, case_id, measure_id), "tiltak-slettet")
-
-
-@pages.post("/saker/<uid:case_id>/parter")
-def parties(case_id):
-    return _act(case_id, "parter", lambda c, p, f: service.update_parties(c, current_platform(), p, case_id, f),
-                "parter")
-
-
-@pages.post("/saker/<uid:case_id>/plan")
-def plan(case_id):
-    return _act(case_id, "plan", lambda c, p, f: service.update_plan(c, current_platform(), p, case_id, f), "plan")
-
-
-@pages.post("/saker/<uid:case_id>/overfor")
-def handover(case_id):
-    return _act(case_id, "overfor",
-                lambda c, p, f: service.handover(c, current_platform(), p, case_id, f.get("counsellor_id")), "overfort")
 
 
 def _closure_raw() -> dict:

@@ -7,6 +7,11 @@ consents. Contract (both services):
         200 {"cases": [...], "counts": {kind: n}}   (only the caller's office's cases; unknown ids left out)
     GET  {base}/api/v1/privacy/erasures/<request_id>
         200 {"request_id", "at", "case_count", "deleted": {kind: n}}, 404 not (yet) done or another office's
+The case home page asks consent, on the counsellor's token, for the case's consents per purpose:
+    GET  {consent}/api/v1/cases/<case_id>
+        200 {"purposes": [{"purpose", "state", "granted", "missing_roles", ...}], ...}, 404 consent has not had
+        the case yet (it learns of cases from the bus)
+    waiting at most CONSENT_STATUS_TIMEOUT: the page says consent did not answer and works on.
 Settings: INTAKE_CONSENT_URL, INTAKE_NOTIFY_URL (default: PUBLIC_URL/consent, PUBLIC_URL/notify, the proxy).
 """
 from __future__ import annotations
@@ -31,6 +36,9 @@ class PeerUnavailable(Exception):
 
 
 NAMES = {"consent": "Samtykketjenesten", "notify": "Varslingstjenesten"}
+# A page waits no longer than this for consent's answer (connect and read each): the case page must open at once
+# even when consent is slow or down, and then says so.
+CONSENT_STATUS_TIMEOUT = 2.0
 
 
 @dataclass
@@ -38,11 +46,11 @@ class Peers:
     urls: dict = field(default_factory=dict)  # service -> base URL without trailing slash
     timeout: float = 15.0
 
-    def _call(self, method, service, path, token, **kwargs):
+    def _call(self, method, service, path, token, timeout=None, **kwargs):
         headers = {"Authorization": f"Bearer {token}", "X-Correlation-Id": correlation_id.get() or ""}
         try:
-            return requests.request(method, self.urls[service] + path, headers=headers, timeout=self.timeout,
-                                    **kwargs)
+            return requests.request(method, self.urls[service] + path, headers=headers,
+                                    timeout=timeout or self.timeout, **kwargs)
         except requests.RequestException:
             raise PeerUnavailable(service, f"{NAMES[service]} svarer ikke. Prøv igjen om litt.") from None
 
@@ -53,6 +61,22 @@ class Peers:
             raise PeerUnavailable(service, f"{NAMES[service]} ga ikke sin del av innsynet "
                                            f"(svar {response.status_code}). Prøv igjen om litt.")
         return response.json()
+
+    def case_consents(self, token: str, case_id) -> list[dict] | None:
+        """The case's consents per purpose (state, missing signer roles), in consent's order; None when consent
+        does not know the case yet. PeerUnavailable when it does not answer in time or answers otherwise."""
+        response = self._call("GET", "consent", f"/api/v1/cases/{case_id}", token, timeout=CONSENT_STATUS_TIMEOUT)
+        if response.status_code == 404:
+            return None
+        try:
+            if response.status_code != 200:
+                raise ValueError(response.status_code)
+            return [{"purpose": str(p["purpose"]), "state": str(p["state"]), "granted": bool(p.get("granted")),
+                     "missing_roles": [str(r) for r in p.get("missing_roles") or []]}
+                    for p in response.json()["purposes"]]
+        except (ValueError, KeyError, TypeError):
+            raise PeerUnavailable("consent", f"{NAMES['consent']} ga ikke svar om samtykkene "
+                                             f"(svar {response.status_code}).") from None
 
     def erasure_receipt(self, service: str, token: str, request_id: str) -> dict | None:
         response = self._call("GET", service, f"/api/v1/privacy/erasures/{request_id}", token)

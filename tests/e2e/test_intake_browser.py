@@ -34,6 +34,7 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert page.locator("#melding").inner_text() == "Saken er opprettet."
     assert page.locator("h1").inner_text() == "Nettleser Prøvesen"
 
+    page.click("#del-kontakter")  # the contact log is its own page, linked from the case's home page
     for day, party, form in (("2026-09-02", "mentor", "at_company"), ("2026-09-09", "candidate", "phone"),
                              ("2026-09-16", "mentor", "phone")):
         page.fill("#contact_date", day)
@@ -51,6 +52,7 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert minutes.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Minutter: "'
     page.set_viewport_size({"width": 1280, "height": 900})
 
+    page.click("#tilbake")
     page.click("#til-avslutning")  # the closure form in steps (tests/e2e/test_intake_closure_steps.py in full)
     page.fill("#closed_on", "2026-08-15")  # the mistake: before the case was opened
     page.check("input[name=closure_reason][value=measure_completed]")
@@ -82,4 +84,6 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert page.locator("h1").inner_text() == "Sluttskjemaet er sendt"
     page.click("text=Til saken")
     assert page.locator("#state").inner_text() == "Avsluttet"
+    page.click("#del-kontakter")
+    assert page.locator("#contact-log tbody tr").count() == 3
     assert page.locator("#contact-form").count() == 0  # the log is frozen after closure

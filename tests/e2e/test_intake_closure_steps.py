@@ -141,28 +141,3 @@ def test_leaving_a_step_with_unsaved_answers_asks_first(platform_factory, live_s
     assert dialogs == ["beforeunload"]
     assert "/sluttskjema/avslutning" in page.url
     assert page.locator("input[name=closure_reason][value=measure_completed]").is_checked()  # nothing lost
-
-
-def test_saving_one_part_of_the_case_page_warns_before_typed_text_elsewhere_is_dropped(
-        platform_factory, live_server, page, tmp_path):
-    platform = platform_factory("intake", tables.all_tables(), f"sqlite:///{tmp_path}/intake.db")
-    case_id = enter_case(platform, "kristiansand", "kari-veileder", CASE, seed=79)["case_id"]
-    app = create_app(platform=platform)
-    server = live_server(app)
-    app.config["PUBLIC_URL"] = server.url
-    sign_in(page, server.url, "kari-veileder")
-    page.goto(f"{server.url}/saker/{case_id}")
-    page.fill("#employer_name", "Nytt Navn AS")  # typed, not saved
-    page.fill("#contact_date", "2026-11-02")
-    page.select_option("#party", "mentor")
-    page.select_option("#form", "phone")
-    page.fill("#minutes", "20")
-    dialogs = []
-
-    def dismiss(dialog):
-        dialogs.append(dialog.type)
-        dialog.dismiss()
-    page.on("dialog", dismiss)
-    page.click("#contact-form button[type=submit]")
-    assert dialogs == ["beforeunload"]
-    assert page.locator("#employer_name").input_value() == "Nytt Navn AS"  # still there to save

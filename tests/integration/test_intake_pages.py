@@ -95,7 +95,7 @@ def test_contact_log_and_closure_page_with_error_at_the_field(web):
     bad = web("POST", f"/saker/{case_id}/kontakter", data={"contact_date": "2026-08-10", "party": "mentor",
                                                            "form": "fax", "minutes": "25"})
     assert bad.status_code == 422 and "Ukjent kode «fax»" in bad.get_data(as_text=True)
-    page = web("GET", f"/saker/{case_id}").get_data(as_text=True)
+    page = web("GET", f"/saker/{case_id}/kontakter").get_data(as_text=True)  # the log's own page
     assert "Internt" in page and page.count("<td>25</td>") == 1
 
     form = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
@@ -206,7 +206,7 @@ def test_a_double_submit_of_the_contact_form_logs_one_contact(web):
         "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
         "mentor_relation": "colleague"}, seed=8)["case_id"]
     client = page_client(web)
-    rendered = form_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "contact-form")
+    rendered = form_fields(client.get(f"/saker/{case_id}/kontakter").get_data(as_text=True), "contact-form")
     contact = {"contact_date": "2026-08-10", "party": "mentor", "form": "phone", "minutes": "25", **rendered}
     first = client.post(f"/saker/{case_id}/kontakter", data=contact)
     second = client.post(f"/saker/{case_id}/kontakter", data=contact)
