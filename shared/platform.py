@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from . import directory as directory_module
-from . import replays
+from . import kept_forms, replays
 from .bus import store
 from .bus.envelope import make_envelope
 from .clock import clock_from_setting
@@ -29,11 +29,12 @@ def new_metadata() -> MetaData:
 
 
 def platform_tables(metadata: MetaData, consumer: bool = False) -> dict:
-    """The directory, outbox, inbox and request replay tables, added to a service's own metadata; with `consumer`
-    (the service consumes events) also the reasons its consumer rejected messages for."""
+    """The directory, outbox, inbox, request replay and kept form tables, added to a service's own metadata; with
+    `consumer` (the service consumes events) also the reasons its consumer rejected messages for."""
     tables = directory_module.define_tables(metadata)
     tables.update(store.define_tables(metadata))
     tables.update(replays.define_tables(metadata))
+    tables.update(kept_forms.define_tables(metadata))
     if consumer:
         tables.update(store.define_rejections_table(metadata))
     return tables

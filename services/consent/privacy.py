@@ -15,9 +15,12 @@ from __future__ import annotations
 import base64
 from datetime import date
 
+from sqlalchemy import true
+
 from shared import privacy
 from shared.auth import NotFound
 from shared.bus.store import erase_rejections
+from shared.kept_forms import erase_kept_forms
 from shared.replays import erase_replays
 
 from . import service, store
@@ -82,6 +85,7 @@ def on_case_erased(conn, envelope, platform):
     case_ids = [str(i) for i in payload["case_ids"]]
     counts = privacy.remove(conn, store.erasure_steps(conn, platform.tables["outbox"], office, case_ids))
     erase_replays(conn, case_ids)  # the kept answers of requests about these cases (they may name the signers)
+    erase_kept_forms(conn, case_ids)  # forms sent after a session ended, kept for their sender (shared.kept_forms)
     erase_rejections(conn, case_ids)  # the consumer's reasons for dead-lettering events that name these cases
     privacy.record(conn, store.PRIVACY_LOG, request_id=request_id, action="erasure", office=office,
                    actor="service-consent", actor_role="service", at=platform.clock.now(), counts=counts,
@@ -98,7 +102,8 @@ def retention_steps(platform):
     every reason the consumer kept that names a case; templates and the audit log stay."""
     rejections = platform.tables["rejections"]
     return store.retention_steps(platform.tables["outbox"], platform.tables["replays"]) + [
-        ("rejected_messages", rejections, rejections.c.case_id.is_not(None))]
+        ("rejected_messages", rejections, rejections.c.case_id.is_not(None)),
+        ("kept_forms", platform.tables["kept_forms"], true())]
 
 
 retention_cli = privacy.retention_cli(retention_steps, store.PRIVACY_LOG)

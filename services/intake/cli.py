@@ -38,7 +38,7 @@ def project_end(actor):
     click.echo(f"project end: {result['status_forms']} status forms submitted")
 
 
-privacy_cli = shared_privacy.retention_cli(store.retention_steps, store.PRIVACY_LOG)
+privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, store.PRIVACY_LOG)
 
 
 def _as_local_contact(platform, user_id):

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import true
+
 from shared import privacy
 from shared.auth import NotFound
+from shared.kept_forms import erase_kept_forms, kept_forms_about
 from shared.privacy import jsonable
 from shared.replays import erase_replays
 from shared.web.preconditions import require_version
@@ -77,6 +80,9 @@ def export_cases(conn, platform, office: str, case_ids) -> list[dict]:
         item["closures"] = store.closures(conn, cid)
         item["history"] = store.history(conn, platform.keyring, office, cid)
         item["disclosures"] = store.disclosures(conn, cid)
+        # Answers about the case a session's end left unsent, kept for their sender (the closure draft is the case's
+        # own `closure_draft` above).
+        item["kept_forms"] = kept_forms_about(conn, platform.keyring, [cid])
         exported.append(item)
     return exported
 
@@ -159,12 +165,18 @@ def erase(conn, platform, principal, national_id, confirmed: bool, expected_vers
     platform.emit(conn, "case.erased", principal.office,
                   {"request_id": request_id, "case_ids": case_ids, "data_policy": policy})
     erase_replays(conn, case_ids)
+    erase_kept_forms(conn, case_ids)  # forms sent after a session ended, kept for their sender (shared.kept_forms)
     entry = store.record_privacy_request(conn, request_id=request_id, action="erasure", office=principal.office,
                                          actor=principal.subject, actor_role=principal.role, at=platform.clock.now(),
                                          counts=counts, case_count=len(case_ids))
     return {"request_id": request_id, "at": entry["at"], "case_ids": case_ids, "deleted": counts,
             "data_policy": policy, "registry": REGISTRY_ON_ERASURE[policy],
             "forwarded_to": ["consent", "notify", "registry"]}
+
+
+def retention_steps(platform) -> list:
+    """What retention removes: store.retention_steps, and every form kept for after a sign-in (shared.kept_forms)."""
+    return store.retention_steps(platform) + [("kept_forms", platform.tables["kept_forms"], true())]
 
 
 def erasure_status(platform, peers, principal, token: str, request_id) -> dict:

@@ -8,9 +8,12 @@ consent service (another producer, so no ordering with intake's events) then cha
 """
 from __future__ import annotations
 
+from sqlalchemy import true
+
 from shared import privacy
 from shared.auth import SERVICE_ROLE
 from shared.bus.store import erase_rejections
+from shared.kept_forms import erase_kept_forms
 from shared.replays import erase_replays
 
 from . import store
@@ -67,6 +70,7 @@ def on_case_erased(conn, envelope, platform):
     ids = [i for i in wanted if i not in foreign]
     counts = privacy.remove(conn, store.erasure_steps(ids, office))
     erase_replays(conn, ids)  # the kept answers of requests about these cases
+    erase_kept_forms(conn, ids)  # forms sent after a session ended, kept for their sender (shared.kept_forms)
     erase_rejections(conn, ids)  # the consumer's reasons for dead-lettering events that name these cases
     now = platform.clock.now()
     store.remember_erased(conn, ids, request_id, now)
@@ -88,4 +92,5 @@ def retention_steps(platform):
     digests (counts, no case) stay."""
     rejections = platform.tables["rejections"]
     return store.retention_steps(platform.tables["replays"]) + [
-        ("rejected_messages", rejections, rejections.c.case_id.is_not(None))]
+        ("rejected_messages", rejections, rejections.c.case_id.is_not(None)),
+        ("kept_forms", platform.tables["kept_forms"], true())]

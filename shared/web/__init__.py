@@ -49,7 +49,7 @@ from shared.logs import configure_logging, correlation_id, log_event
 from shared.oidc import TokenRefused
 from shared.platform import Platform
 
-from . import cli, frame, health, i18n, metrics
+from . import cli, frame, health, i18n, keeping, metrics
 from .bodies import (
     WHOLE_BODY,
     BodyRefused,
@@ -113,6 +113,7 @@ def create_service_app(service: str, import_name: str, tables: dict, settings=No
                            lambda _converter: {"type": "integer", "minimum": 0, "maximum": BoundedIntConverter.MAX})
     app.register_blueprint(platform_blueprint)
     app.register_blueprint(signin_blueprint)
+    app.register_blueprint(keeping.keeping_blueprint)
     health.register(app)
     metrics.register(app, service)
     cli.register(app)
@@ -373,8 +374,10 @@ def _provider_principal(settings, token: str) -> Principal:
 def set_session_cookie(response, principal_like: dict, auth_time=None):
     settings = current_platform().settings
     token = mint_token(settings, lifetime_minutes=settings.session_idle_minutes, auth_time=auth_time, **principal_like)
+    # The token expires at the idle timeout; the cookie lives the absolute lifetime, so a form sent after an idle
+    # timeout still names its person and is kept for them (shared.web.keeping), never lost.
     response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="Lax", secure=settings.secure_cookies,
-                        path="/", max_age=settings.session_idle_minutes * 60)
+                        path="/", max_age=settings.token_lifetime_minutes * 60)
     return response
 
 
@@ -424,6 +427,10 @@ def _require_declared_roles():
 
 
 # ---------------------------------------------------------------- CSRF (double submit)
+class CsrfRefused(Forbidden):
+    """A form or call without the CSRF cookie's token: refused (403); a page form is kept and leads on to sign-in."""
+
+
 def csrf_token() -> str:
     token = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf")
     if not token:
@@ -443,7 +450,7 @@ def _check_csrf():
     expected = request.cookies.get(CSRF_COOKIE, "")
     given = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
     if not expected or not hmac.compare_digest(expected, given):
-        raise Forbidden("CSRF token missing or wrong; reload the page and try again")
+        raise CsrfRefused("CSRF token missing or wrong; reload the page and try again")
 
 
 # ---------------------------------------------------------------- hooks
@@ -466,6 +473,7 @@ def _register_request_hooks(app):
             response.set_cookie(CSRF_COOKIE, g.new_csrf, httponly=True, samesite="Strict",
                                 secure=current_platform().settings.secure_cookies, path="/")
         _refresh_session_cookie(response)
+        keeping.after_request(response)
         headers = response.headers
         headers.setdefault("Content-Security-Policy", _content_security_policy(current_platform().settings))
         headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -567,7 +575,17 @@ def _register_error_handlers(app):
             response, status = error_response(401, translate(N_("Innlogging kreves:")) + " " + str(error))
             response.headers["WWW-Authenticate"] = 'Bearer realm="hybrid"'
             return response, status
-        return redirect(url_for("signin.signin_form", next=request.full_path))
+        if keeping.is_page_form_post():
+            return keeping.ended_session_response()  # the answers kept, sign-in, back to the form
+        target = request.script_root + (request.full_path if request.query_string else request.path)
+        reason = "utlopt" if request.cookies.get(COOKIE_NAME) else None
+        return redirect(url_for("signin.signin_form", next=target, grunn=reason))
+
+    @app.errorhandler(CsrfRefused)
+    def _csrf_refused(error):
+        if wants_json() or not keeping.is_page_form_post():
+            return _forbidden(error)
+        return keeping.refused_csrf_response()
 
     @app.errorhandler(Forbidden)
     def _forbidden(error):

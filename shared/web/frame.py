@@ -4,10 +4,13 @@ root package.json; the container image carries them), the menu that marks the pa
 accessibility statement every footer links to."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, send_from_directory, url_for
+
+from .keeping import kept_form_here
 
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 # The npm packages whose files the pages load, by the name in their URL; nothing else under node_modules is served.
@@ -28,6 +31,9 @@ STYLESHEETS = (
     ("source-sans-3", "latin-600.css"),
 )
 ONE_DAY = 24 * 3600
+# The idle-timeout warning comes this long before the end (WCAG 2.2.1 asks for at least 20 seconds to answer),
+# half the idle time where that is shorter.
+WARN_BEFORE_SECONDS = 5 * 60
 
 frame_blueprint = Blueprint("frame", __name__)
 
@@ -62,6 +68,25 @@ def menu_items(links: list[tuple[str, str]]) -> list[dict]:
     return items
 
 
+def session_timing() -> dict | None:
+    """For the idle-timeout warning of a page shown in a cookie session (base.html, platform.js): seconds until the
+    session ends, counted from this answer (which gives the cookie a new idle window), how long before that to warn,
+    and whether "Forleng" can help (not when the absolute limit since sign-in comes first)."""
+    principal = g.get("principal")
+    if principal is None or not g.get("auth_via_cookie"):
+        return None
+    settings = current_app.extensions["platform"].settings
+    idle = settings.session_idle_minutes * 60
+    left, extendable = idle, True
+    if principal.auth_time is not None:
+        absolute = principal.auth_time + timedelta(minutes=settings.token_lifetime_minutes) - datetime.now(UTC)
+        if absolute.total_seconds() <= idle:
+            left, extendable = max(0, int(absolute.total_seconds())), False
+    return {"seconds_left": left, "warn_before": min(WARN_BEFORE_SECONDS, max(20, idle // 2)),
+            "extendable": extendable}
+
+
 def register(app, nav_links) -> None:
     app.register_blueprint(frame_blueprint)
-    app.jinja_env.globals.update(stylesheet_urls=stylesheet_urls, menu_items=lambda: menu_items(nav_links()))
+    app.jinja_env.globals.update(stylesheet_urls=stylesheet_urls, menu_items=lambda: menu_items(nav_links()),
+                                 session_timing=session_timing, kept_form_here=kept_form_here)

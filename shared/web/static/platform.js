@@ -24,4 +24,111 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+
+  setTimeout(fillKeptForm, 0);  // after the page's own scripts have set up, so they see the answers come in
+  warnBeforeTimeout();
 });
+
+// A form sent after the session ended was kept on the server (shared.web.keeping) and is in this page again, for
+// the person who sent it: fill its answers into the same form for them to check and send once more. The hidden
+// fields stay as this page made them (a fresh form token, the case version shown now).
+function fillKeptForm() {
+  var data = document.getElementById("tatt-vare-data");
+  if (!data) { return; }
+  var kept = JSON.parse(data.textContent);
+  // Attributes, not the form's properties: a field named "method" or "action" would stand in for those.
+  var form = Array.prototype.find.call(document.forms, function (candidate) {
+    return (candidate.getAttribute("method") || "").toLowerCase() === "post" &&
+      new URL(candidate.getAttribute("action") || "", location.href).pathname === kept.action;
+  });
+  if (!form) { return; }
+  var values = {};
+  kept.fields.forEach(function (pair) { (values[pair[0]] = values[pair[0]] || []).push(pair[1]); });
+  var taken = {};
+  Array.prototype.forEach.call(form.elements, function (element) {
+    var name = element.name, type = (element.type || "").toLowerCase();
+    if (!name || type === "hidden" || type === "submit" || type === "button" || element.tagName === "BUTTON") { return; }
+    if (type === "file") {
+      if (kept.files.indexOf(name) !== -1) {
+        var hint = document.createElement("p");
+        hint.className = "kept-file-hint";
+        hint.textContent = data.getAttribute("data-file-hint");
+        element.insertAdjacentElement("afterend", hint);
+      }
+      return;
+    }
+    var sent = values[name] || [];
+    if (type === "checkbox" || type === "radio") {
+      element.checked = sent.indexOf(element.value) !== -1;
+    } else if (element.tagName === "SELECT" && element.multiple) {
+      Array.prototype.forEach.call(element.options, function (option) { option.selected = sent.indexOf(option.value) !== -1; });
+    } else {
+      var index = taken[name] || 0;
+      if (index >= sent.length) { return; }
+      element.value = sent[index];
+      taken[name] = index + 1;
+    }
+    // As if typed: the page's own scripts (a warning before leaving unsaved answers) see the change.
+    element.dispatchEvent(new Event("input", {bubbles: true}));
+    element.dispatchEvent(new Event("change", {bubbles: true}));
+  });
+}
+
+// WCAG 2.2.1: a few minutes before the idle timeout, a dialog offers to extend the session ("Forleng" asks the
+// service to renew the session cookie). Focus moves into the dialog and back to where it was.
+function warnBeforeTimeout() {
+  var dialog = document.getElementById("okt-varsel");
+  if (!dialog || typeof dialog.showModal !== "function") { return; }
+  var text = document.getElementById("okt-varsel-tekst");
+  var extend = document.getElementById("okt-forleng");
+  var close = document.getElementById("okt-lukk");
+  var timers = [], endsAt = 0, returnTo = null;
+
+  function clockTime(at) {
+    return new Date(at).toLocaleTimeString(document.documentElement.lang || "nb", {hour: "2-digit", minute: "2-digit"});
+  }
+  function show(kind) {
+    var template = text.getAttribute("data-" + kind + "-text");
+    text.textContent = template.replace("{tid}", clockTime(endsAt));
+    extend.hidden = kind !== "extendable";
+    extend.style.display = extend.hidden ? "none" : "";  // Aksel's button style would outrank [hidden]
+    if (!dialog.open) {
+      returnTo = document.activeElement;
+      dialog.showModal();
+    }
+    (extend.hidden ? close : extend).focus();
+  }
+  function hide() {
+    if (dialog.open) { dialog.close(); }
+  }
+  function schedule(secondsLeft, warnBefore, extendable) {
+    timers.forEach(clearTimeout);
+    endsAt = Date.now() + secondsLeft * 1000;
+    timers = [
+      setTimeout(function () { show(extendable ? "extendable" : "final"); },
+                 Math.max(0, secondsLeft - warnBefore) * 1000),
+      setTimeout(function () { show("ended"); }, secondsLeft * 1000)
+    ];
+  }
+  dialog.addEventListener("close", function () {
+    if (returnTo && typeof returnTo.focus === "function") { returnTo.focus(); }
+  });
+  close.addEventListener("click", hide);
+  extend.addEventListener("click", function () {
+    extend.disabled = true;
+    fetch(dialog.getAttribute("data-extend-url"), {
+      method: "POST", credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-CSRF-Token": dialog.getAttribute("data-csrf")}
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(String(response.status)); }
+      return response.json();
+    }).then(function (timing) {
+      hide();
+      schedule(timing.seconds_left, timing.warn_before, timing.extendable);
+    }).catch(function () {
+      show("failed");
+    }).then(function () { extend.disabled = false; });
+  });
+  schedule(Number(dialog.getAttribute("data-seconds-left")), Number(dialog.getAttribute("data-warn-before")),
+           dialog.getAttribute("data-extendable") === "true");
+}
