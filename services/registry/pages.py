@@ -4,9 +4,11 @@ download log)."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from shared.web import current_platform, current_principal, roles_required
+from shared.web.i18n import N_, current_language
 
 from . import access, charts, service
 from .domain.codebook import label
@@ -16,21 +18,33 @@ from .schemas import CutIn, TablePageForm
 
 pages = Blueprint("registry_pages", __name__, template_folder="templates")
 
-BY_LABELS = {"office": "Kontor", "county": "Fylke", "period": "År"}
+BY_LABELS = {"office": N_("Kontor"), "county": N_("Fylke"), "period": N_("År")}
+
+
+def data_language() -> str:
+    """The language of the codebook's labels on a page: the codebook has bokmål and English, so a nynorsk page
+    shows its codes' bokmål labels."""
+    return "en" if current_language() == "en" else "nb"
+
+
+@pages.context_processor
+def _language():
+    return {"language": data_language()}
 
 
 @pages.get("/")
 @roles_required(*access.RESEARCH)
 def index():
     view = service.overview(current_platform())
-    outcome = view["outcome"]
+    outcome, language = view["outcome"], data_language()
     return render_template(
         "registry/index.html", threshold=view["threshold"], cursor=view["cursor"],
-        outcome_chart=charts.outcome_chart(outcome),
-        mentor_chart=charts.bar_chart("Kontakt mellom veileder og mentor (tabell 5)",
-                                      charts.totals_items(view["mentor"]), "chart-mentor"),
-        duration_chart=charts.bar_chart("Varighet (tabell 6)", charts.totals_items(view["duration"]),
-                                        "chart-duration"),
+        outcome=outcome, mentor=view["mentor"], duration=view["duration"],
+        outcome_chart=charts.stacked_chart(_("Utfall ved tiltaksslutt per kontor"), outcome, "chart-outcome",
+                                           language),
+        mentor_chart=charts.bar_chart(_("Kontakt mellom veileder og mentor (tabell 5)"), view["mentor"],
+                                      "chart-mentor", language),
+        duration_chart=charts.bar_chart(_("Varighet (tabell 6)"), view["duration"], "chart-duration", language),
         total=outcome["totals"]["total"] if outcome["totals"] else 0, tables=DISTRIBUTIONS)
 
 
@@ -54,7 +68,7 @@ def table_page(table_id):
         table = service.distribution(platform, table_id, by=form["by"], **filters)
     except TableRequestError as error:
         if error.field == "table":
-            return render_template("error.html", status=404, message="Fant ikke tabellen."), 404
+            return render_template("error.html", status=404, message=_("Fant ikke tabellen.")), 404
         errors[error.field] = str(error)
         return render_template("registry/table.html", table=None, form=form, by_labels=BY_LABELS, errors=errors,
                                tables=DISTRIBUTIONS, threshold=None, filters=filters), 422
