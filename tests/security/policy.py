@@ -57,6 +57,8 @@ COMMON_PAGES = {
     ("POST", "/logg-ut"): PUBLIC,          # signing out needs no valid session; it only clears the cookie
     ("POST", "/logg-ut/backchannel"): PUBLIC,  # the provider's server; the signed logout token is its proof
     ("GET", "/logget-ut"): PUBLIC,         # "you are signed out"
+    ("POST", "/okt/forleng"): allow(*EVERYONE),  # the idle-timeout warning's "Forleng": one's own session only
+    ("POST", "/skjema-tatt-vare/forkast"): allow(*EVERYONE),  # drop a form kept for oneself after a session ended
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,           # counts only; the proxy does not publish it (docs/security.md)
