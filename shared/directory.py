@@ -102,6 +102,8 @@ class ProjectSettingsSchema(Schema):
     pseudonym_secret_ref = fields.String(required=True, validate=validate.Regexp(r"^(env|file):.+$"))
     small_count_threshold = fields.Integer(required=True, validate=validate.Range(min=1))
     survey_address = fields.Email(required=True)
+    # The language of the mails to the survey address (people outside NAV): nb, nn or en.
+    survey_language = fields.String(load_default="nb", validate=validate.OneOf(("nb", "nn", "en")))
     consent_wait_days = fields.Integer(load_default=90, validate=validate.Range(min=1))
     # The registry's release files: no combination of quasi-identifiers fewer than this many times (issue #18).
     k_anonymity = fields.Integer(load_default=5, validate=validate.Range(min=2))

@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 from flask import Response, render_template, request
+from flask_babel import gettext
 
 from shared.limits import human_size
-from shared.web import ApiBlueprint, ErrorOut, current_platform, current_principal, error_response, roles_required
+from shared.web import (
+    N_,
+    ApiBlueprint,
+    ErrorOut,
+    current_platform,
+    current_principal,
+    error_response,
+    roles_required,
+)
 from shared.web.preconditions import expected_version, version_etag
 
 from . import access, service
@@ -44,7 +53,7 @@ def deps():
 def register_domain_errors(app):
     @app.errorhandler(ConsentInvalid)
     def _invalid(error):
-        return error_response(422, "Samtykket ble ikke lagret: rett feltene som er merket.", error.errors)
+        return error_response(422, N_("Samtykket ble ikke lagret: rett feltene som er merket."), error.errors)
 
     @app.errorhandler(Conflict)
     def _conflict(error):
@@ -52,7 +61,8 @@ def register_domain_errors(app):
 
     @app.errorhandler(413)
     def _too_large(_error):
-        message = f"Filen er for stor. Største tillatte størrelse er {human_size(deps().max_upload_bytes)}."
+        message = gettext("Filen er for stor. Største tillatte størrelse er %(limit)s.",
+                          limit=human_size(deps().max_upload_bytes))
         if request.path.startswith("/api/"):
             return error_response(413, message, {"document": [message]})
         return render_template("error.html", status=413, message=message), 413

@@ -10,8 +10,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Conflict as StaleVersion
 
 from shared.auth import require_role
+from shared.text import Text
 from shared.vocab import codes, label
-from shared.web import current_platform, current_principal
+from shared.web import N_, current_platform, current_principal, translate
+from shared.web.i18n import current_language
 from shared.web.idempotency import FORM_FIELD, not_replayed
 from shared.web.preconditions import expected_version
 
@@ -25,25 +27,33 @@ from .schemas import ConsentForm, TemplateFileSchema, decisions_from_form
 
 pages = Blueprint("consent_pages", __name__)
 
-FIELD_LABELS = {"signer_role": "Hvem signerte", "signer_name": "Navn på den som signerte",
-                "signer_national_id": "Fødselsnummer", "signed_on": "Signert dato", "method": "Signeringsmåte",
-                "decisions": "Svar per formål", "document": "Skannet samtykkeerklæring", "case_id": "Sak",
-                "purposes": "Formål", "requested_on": "Dato for tilbaketrekking", "reason": "Begrunnelse",
-                "templates": "Malfil", "version": "Versjon"}
-STATE_LABELS = {"granted": "Gitt", "missing": "Mangler signatur", "refused": "Ikke samtykket",
-                "withdrawn": "Trukket tilbake", "expired": "Utløpt", "not_applicable": "Gjelder ikke saken",
-                "no_template": "Ingen mal"}
-MESSAGES = {"lagret": "Samtykket er lagret (kryptert).", "trukket": "Samtykket er trukket tilbake med virkning nå."}
+FIELD_LABELS = {"signer_role": N_("Hvem signerte"), "signer_name": N_("Navn på den som signerte"),
+                "signer_national_id": N_("Fødselsnummer"), "signed_on": N_("Signert dato"),
+                "method": N_("Signeringsmåte"), "decisions": N_("Svar per formål"),
+                "document": N_("Skannet samtykkeerklæring"), "case_id": N_("Sak"), "purposes": N_("Formål"),
+                "requested_on": N_("Dato for tilbaketrekking"), "reason": N_("Begrunnelse"),
+                "templates": N_("Malfil"), "version": N_("Versjon")}
+STATE_LABELS = {"granted": N_("Gitt"), "missing": N_("Mangler signatur"), "refused": N_("Ikke samtykket"),
+                "withdrawn": N_("Trukket tilbake"), "expired": N_("Utløpt"),
+                "not_applicable": N_("Gjelder ikke saken"), "no_template": N_("Ingen mal")}
+MESSAGES = {"lagret": N_("Samtykket er lagret (kryptert)."),
+            "trukket": N_("Samtykket er trukket tilbake med virkning nå.")}
 # A browser never fills a file field in again: after any other error the scan must be chosen anew.
-CHOOSE_FILE_AGAIN = "Filen er ikke lagret fordi skjemaet hadde feil. Velg filen på nytt."
+CHOOSE_FILE_AGAIN = N_("Filen er ikke lagret fordi skjemaet hadde feil. Velg filen på nytt.")
 _NOT_CONSENT_FIELDS = ("csrf_token", FORM_FIELD)
+
+
+def _vocabulary_label(vocabulary, code):
+    # The vocabularies have bokmål and English labels (no nynorsk yet): nynorsk pages show the bokmål label.
+    return label(vocabulary, code, "en" if current_language() == "en" else "nb")
 
 
 @pages.app_context_processor
 def _helpers():
-    return {"state_label": lambda s: STATE_LABELS.get(s, s), "purpose_label": lambda p: label("consent_purpose", p),
-            "role_label": lambda r: label("signer_role", r) if r in codes("signer_role") else r,
-            "slot_label": slot_label, "field_labels": FIELD_LABELS}
+    return {"state_label": lambda s: translate(STATE_LABELS.get(s, s)),
+            "purpose_label": lambda p: _vocabulary_label("consent_purpose", p),
+            "role_label": lambda r: _vocabulary_label("signer_role", r) if r in codes("signer_role") else r,
+            "slot_label": lambda slot: translate(slot_label(slot, current_language())), "field_labels": FIELD_LABELS}
 
 
 @pages.get("/")
@@ -77,7 +87,7 @@ def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, wit
         "consent/subject.html", kind=kind, ref=ref, case=subject.case, person=subject.person,
         evaluations=evaluations, records=view["records"], errors=errors or {}, form=form or {},
         withdraw_errors=withdraw_errors or {}, withdraw_form=withdraw_form or MultiDict(), version=view["version"],
-        signer_roles=[(r, label("signer_role", r)) for r in offered_signer_roles(subject.case)],
+        signer_roles=[(r, _vocabulary_label("signer_role", r)) for r in offered_signer_roles(subject.case)],
         purposes=[e.purpose for e in evaluations], today=d.clock.today(),
         can_view_documents=access.sees_documents(principal), message=MESSAGES.get(request.args.get("melding")),
         policy_text=DATA_POLICY_TEXT.get(request.args.get("policy", "")),
@@ -141,12 +151,12 @@ def _withdraw(kind, ref):
     purposes = request.form.getlist("purposes")
     errors = {}
     if not everything and not purposes:
-        errors["purposes"] = ["Velg hvilke formål som trekkes tilbake, eller «Alle formål»."]
+        errors["purposes"] = [N_("Velg hvilke formål som trekkes tilbake, eller «Alle formål».")]
     requested = request.form.get("requested_on") or None
     try:
         requested_on = date.fromisoformat(requested) if requested else None
     except ValueError:
-        errors["requested_on"] = ["Skriv datoen som dd.mm.åååå."]
+        errors["requested_on"] = [N_("Skriv datoen som dd.mm.åååå.")]
         requested_on = None
     if errors:
         return _render_subject(kind, ref, withdraw_errors=errors, withdraw_form=request.form, status=422)
@@ -199,7 +209,7 @@ def document_page(document_id):
         reason = (request.form.get("reason") or "").strip()
         disposition = "attachment" if request.form.get("download") == "yes" else "inline"
         if len(reason) < 5:
-            errors["reason"] = ["Skriv hvorfor du åpner dokumentet (minst 5 tegn). Alle åpninger logges."]
+            errors["reason"] = [N_("Skriv hvorfor du åpner dokumentet (minst 5 tegn). Alle åpninger logges.")]
         else:
             return serve_document(principal, document_id, reason, disposition)
     return render_template("consent/document.html", document=row, errors=errors), (422 if errors else 200)
@@ -218,14 +228,15 @@ def template_list():
             data = TemplateFileSchema().load(json.loads(upload.read() if upload else b""))
             with platform.engine.begin() as conn:
                 result = service.load_templates(conn, data["templates"], principal.subject, platform.clock.now())
-            message = f"{len(result['added'])} nye malversjoner lagt til, {len(result['unchanged'])} uendret."
+            message = Text(N_("{added} nye malversjoner lagt til, {unchanged} uendret."),
+                           added=len(result["added"]), unchanged=len(result["unchanged"]))
         except (ValueError, ValidationError) as error:
             if isinstance(error, ConsentInvalid):
                 errors = error.errors
             elif isinstance(error, ValidationError):
                 errors = {"templates": [json.dumps(error.messages, ensure_ascii=False)]}
             else:
-                errors = {"templates": ["Filen er ikke gyldig JSON."]}
+                errors = {"templates": [N_("Filen er ikke gyldig JSON.")]}
             status = 422
     with platform.engine.connect() as conn:
         templates = service.list_templates(conn)

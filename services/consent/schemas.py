@@ -6,36 +6,43 @@ from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from shared.vocab import codes
-from shared.web import StrictSchema
+from shared.web import N_, StrictSchema
+from shared.web.i18n import Message
 
 from .domain.recording import DECISIONS, METHODS, NAME_MAX_CHARS, NATIONAL_ID_MAX_CHARS
 from .domain.signers import PERSON_SIGNER
 from .domain.templates import SUBJECT_KINDS
 
-REQUIRED = {"required": "Feltet må fylles ut.", "null": "Feltet må fylles ut.", "invalid": "Ugyldig verdi."}
+REQUIRED = {"required": N_("Feltet må fylles ut."), "null": N_("Feltet må fylles ut."), "invalid": N_("Ugyldig verdi.")}
 
 
 SUBJECT_REF_MAX_CHARS = 64  # a directory user's id
 
 
 def _one_of(choices):
-    return validate.OneOf(choices, error="Må være en av: {choices}.")
+    return validate.OneOf(choices, error=Message(N_("Må være en av: {choices}.")))
+
+
+# What a length limit says, per field (a message id each, translated when it is filled in).
+AT_MOST = {"Feltet": N_("Feltet kan være høyst {max} tegn."), "Tittelen": N_("Tittelen kan være høyst {max} tegn."),
+           "Navnet": N_("Navnet kan være høyst {max} tegn."),
+           "Fødselsnummeret": N_("Fødselsnummeret kan være høyst {max} tegn.")}
 
 
 def _at_most(limit: int, what: str = "Feltet"):
-    return validate.Length(max=limit, error=f"{what} kan være høyst {{max}} tegn.")
+    return validate.Length(max=limit, error=Message(AT_MOST[what]))
 
 
-NOT_EMPTY = validate.Length(min=1, error="Feltet må fylles ut.")
+NOT_EMPTY = validate.Length(min=1, error=N_("Feltet må fylles ut."))
 
 
 class TemplateSchema(StrictSchema):
     purpose = fields.String(required=True, validate=_one_of(codes("consent_purpose")), error_messages=REQUIRED)
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, error="Versjonen må være 1 "
-                             "eller høyere."), error_messages=REQUIRED)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, error=N_("Versjonen må være 1 "
+                             "eller høyere.")), error_messages=REQUIRED)
     subject_kind = fields.String(required=True, validate=_one_of(SUBJECT_KINDS), error_messages=REQUIRED)
     signer_roles = fields.List(fields.String(validate=_one_of(codes("signer_role"))), required=True,
-                               validate=validate.Length(min=1, error="Minst én rolle må signere."))
+                               validate=validate.Length(min=1, error=N_("Minst én rolle må signere.")))
     title_nb = fields.String(required=True, validate=[NOT_EMPTY, _at_most(200, "Tittelen")], error_messages=REQUIRED)
     text_nb = fields.String(required=True, validate=NOT_EMPTY, error_messages=REQUIRED)
     text_nn = fields.String(load_default=None, allow_none=True)
@@ -46,11 +53,11 @@ class TemplateSchema(StrictSchema):
     @validates_schema
     def _consistent(self, data, **_):
         if data["valid_from"] > data["expires_on"]:
-            raise ValidationError("Utløpsdatoen må være etter gyldig-fra-datoen.", "expires_on")
+            raise ValidationError(N_("Utløpsdatoen må være etter gyldig-fra-datoen."), "expires_on")
         if len(set(data["signer_roles"])) != len(data["signer_roles"]):
-            raise ValidationError("En rolle er oppgitt to ganger.", "signer_roles")
+            raise ValidationError(N_("En rolle er oppgitt to ganger."), "signer_roles")
         if data["subject_kind"] == "person" and data["signer_roles"] != [PERSON_SIGNER]:
-            raise ValidationError("Et samtykke som gjelder en ansatt, signeres bare av den ansatte (counsellor).",
+            raise ValidationError(N_("Et samtykke som gjelder en ansatt, signeres bare av den ansatte (counsellor)."),
                                   "signer_roles")
 
 
@@ -119,7 +126,7 @@ class WithdrawalIn(StrictSchema):
     requested_on = fields.Date(load_default=None, allow_none=True)
     expected_version = fields.Integer(
         load_default=None, allow_none=True, strict=True,
-        validate=validate.Range(min=0, error="Versjonen må være et helt tall (den du så)."),
+        validate=validate.Range(min=0, error=N_("Versjonen må være et helt tall (den du så).")),
         metadata={"description": "the version of the consents the withdrawal is based on (the number in the status's "
                                  "or overview's ETag); or send If-Match. One of the two is required."})
 
@@ -150,8 +157,8 @@ class StatusOut(StrictSchema):
 
 
 class DocumentQuery(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=5, max=500, error="Skriv hvorfor du åpner "
-                           "dokumentet (minst 5 tegn)."), error_messages=REQUIRED)
+    reason = fields.String(required=True, validate=validate.Length(min=5, max=500, error=N_("Skriv hvorfor du åpner "
+                           "dokumentet (minst 5 tegn).")), error_messages=REQUIRED)
     disposition = fields.String(load_default="inline", validate=_one_of(("inline", "attachment")))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from shared import national_ids
 from shared.config import REPO_ROOT, env_int
+from shared.text import N_
 from shared.web.preconditions import require_version
 
 from . import access, store
@@ -133,7 +134,7 @@ def overview(conn, case: dict | None, key: str, today, kind: str) -> list[status
 def status_of(conn, deps: Deps, office: str, case_id: str | None, subject_ref: str | None, purpose: str) -> dict:
     """The answer of the status API: may `purpose` be used for the office's case (or person), now."""
     if bool(case_id) == bool(subject_ref):
-        raise ConsentInvalid({"case_id": ["Oppgi enten case_id eller subject_ref."]})
+        raise ConsentInvalid({"case_id": [N_("Oppgi enten case_id eller subject_ref.")]})
     subject = owned_subject(conn, office, case_id, subject_ref)
     evaluation = evaluate(conn, subject.case, signers.subject_key(case_id, subject_ref), purpose, deps.clock.today())
     return {"case_id": case_id, "subject_ref": subject_ref, "purpose": purpose, "granted": evaluation.granted,

@@ -1,7 +1,9 @@
-"""Mail as notify sends it (an adapter, kept apart from the use cases): the Norwegian plain text + HTML rendered
-from ids, codes and counts (no personal data; the survey invitation alone carries the employer's contact), the
-message with its stable Message-ID, the signed unsubscribe link, and one SMTP session per delivery batch.
-What goes out and when is decided in service.py (deliver_due)."""
+"""Mail as notify sends it (an adapter, kept apart from the use cases): the plain text + HTML rendered from ids, codes
+and counts (no personal data; the survey invitation alone carries the employer's contact) in the recipient's
+language (bokmål, nynorsk or English from the project's catalogue: a person of NAV's choice in the notify
+preferences, the survey address's in the project settings), the message with its stable Message-ID, the signed
+unsubscribe link, and one SMTP session per delivery batch. What goes out and when is decided in service.py
+(deliver_due)."""
 from __future__ import annotations
 
 import smtplib
@@ -12,15 +14,36 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from babel.support import Translations
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from shared.text import N_, Text, render
+from shared.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS
 
 from .domain.delivery import message_id
 from .domain.wording import case_ref, notification_title, rule_text
 
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
-_env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
+_languages: dict[str, tuple[Environment, Translations]] = {}
+
+
+def mail_language(chosen: str | None) -> str:
+    """A recorded choice if it is one of the three languages, else bokmål."""
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _language(language: str) -> tuple[Environment, Translations]:
+    """The templates and the catalogue of one language (made once: the worker renders outside any request)."""
+    if language not in _languages:
+        translations = Translations.load(str(TRANSLATIONS), [language])  # bokmål: none, the ids are bokmål
+        env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                          trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+        env.policies["ext.i18n.trimmed"] = True  # as the pages' templates are extracted (babel.cfg)
+        env.install_gettext_translations(translations, newstyle=True)
+        env.globals["language"] = language
+        _languages[language] = (env, translations)
+    return _languages[language]
 
 
 def unsubscribe_serializer(settings):
@@ -55,53 +78,61 @@ def _unsubscribe_url(settings, user) -> str:
     return f"{settings.public_url}/notify/avmeld/{unsubscribe_token(settings, user['id'])}"
 
 
-def _reminder_item(public_url, reminder, kind):
-    return {"title": notification_title(reminder["rule"], kind), "ref": case_ref(reminder["case_id"]),
-            "text": rule_text(reminder["rule"]), "link": f"{public_url}/intake/saker/{reminder['case_id']}",
+def _reminder_item(public_url, reminder, kind, translations):
+    return {"title": render(notification_title(reminder["rule"], kind), translations.gettext),
+            "ref": case_ref(reminder["case_id"]), "text": render(rule_text(reminder["rule"]), translations.gettext),
+            "link": f"{public_url}/intake/saker/{reminder['case_id']}",
             "period": reminder["period"].strftime("%d.%m.%Y")}
 
 
-def _render(template, user, subject, context, unsubscribe_url) -> Rendered:
-    return Rendered(user["email"], subject, _env.get_template(f"{template}.txt").render(**context),
-                    _env.get_template(f"{template}.html").render(**context), unsubscribe_url)
+def _render(env, template, to, subject, context, unsubscribe_url=None) -> Rendered:
+    return Rendered(to, subject, env.get_template(f"{template}.txt").render(**context),
+                    env.get_template(f"{template}.html").render(**context), unsubscribe_url)
 
 
 def survey_mail(settings, case_id: str, closed_on, project: dict, contact) -> Rendered:
-    """The invitation to the project's survey address, with the employer's contact details."""
+    """The invitation to the project's survey address, with the employer's contact details, in the language the
+    project settings record for that address (`survey_language`; bokmål without one)."""
+    env, translations = _language(mail_language(project.get("survey_language")))
     context = dict(_base(settings), ref=case_ref(case_id), contact=contact, project=project,
                    closed_on=closed_on.strftime("%d.%m.%Y"))
-    return Rendered(project["survey_address"], f"Arbeidsgiverundersøkelse: {case_ref(case_id)}",
-                    _env.get_template("survey.txt").render(**context),
-                    _env.get_template("survey.html").render(**context))
+    subject = render(Text(N_("Arbeidsgiverundersøkelse: {ref}"), ref=case_ref(case_id)), translations.gettext)
+    return _render(env, "survey", project["survey_address"], subject, context)
 
 
-def notice_mail(settings, user, item) -> Rendered:
-    """One notification (`item`: its kind with its reminder's columns)."""
+def notice_mail(settings, user, item, language: str = DEFAULT_LANGUAGE) -> Rendered:
+    """One notification (`item`: its kind with its reminder's columns), in the recipient's chosen language."""
+    env, translations = _language(mail_language(language))
     unsubscribe_url = _unsubscribe_url(settings, user)
-    rendered = _reminder_item(settings.public_url, item, item["kind"])
+    rendered = _reminder_item(settings.public_url, item, item["kind"], translations)
     context = dict(_base(settings), unsubscribe_url=unsubscribe_url, items=[rendered],
-                   intro="Du har en påminnelse fra hybridmodell-prosjektet.")
-    return _render("notice", user, f"{rendered['title']}: {rendered['ref']}", context, unsubscribe_url)
+                   intro=translations.gettext(N_("Du har en påminnelse fra hybridmodell-prosjektet.")))
+    return _render(env, "notice", user["email"], f"{rendered['title']}: {rendered['ref']}", context,
+                   unsubscribe_url)
 
 
-def digest_mail(settings, user, items) -> Rendered:
+def digest_mail(settings, user, items, language: str = DEFAULT_LANGUAGE) -> Rendered:
     """A daily digest of the open reminders among the user's waiting notifications."""
+    env, translations = _language(mail_language(language))
     unsubscribe_url = _unsubscribe_url(settings, user)
-    rendered = [_reminder_item(settings.public_url, item, item["kind"]) for item in items]
-    subject = f"Daglig oversikt: {len(rendered)} påminnelse{'r' if len(rendered) != 1 else ''}"
+    rendered = [_reminder_item(settings.public_url, item, item["kind"], translations) for item in items]
+    subject = translations.ngettext("Daglig oversikt: %(num)d påminnelse", "Daglig oversikt: %(num)d påminnelser",
+                                    len(rendered)) % {"num": len(rendered)}
     context = dict(_base(settings), unsubscribe_url=unsubscribe_url, items=rendered,
-                   intro="Dette er din daglige oversikt over åpne påminnelser.")
-    return _render("notice", user, subject, context, unsubscribe_url)
+                   intro=translations.gettext(N_("Dette er din daglige oversikt over åpne påminnelser.")))
+    return _render(env, "notice", user["email"], subject, context, unsubscribe_url)
 
 
-def county_mail(settings, user, payload: dict, office_names: dict) -> Rendered:
+def county_mail(settings, user, payload: dict, office_names: dict, language: str = DEFAULT_LANGUAGE) -> Rendered:
     """The weekly counts per office of the county contact's county (counts only, no case references)."""
+    env, translations = _language(mail_language(language))
     unsubscribe_url = _unsubscribe_url(settings, user)
     rows = [dict(o, name=office_names.get(o["office"], o["office"])) for o in payload["offices"]]
     context = dict(_base(settings), unsubscribe_url=unsubscribe_url, rows=rows, week=payload["week"],
                    county_url=settings.public_url + "/notify/fylke")
-    return _render("county", user, f"Ukeoversikt for kontorene i fylket ({payload['week']})", context,
-                   unsubscribe_url)
+    subject = render(Text(N_("Ukeoversikt for kontorene i fylket ({week})"), week=payload["week"]),
+                     translations.gettext)
+    return _render(env, "county", user["email"], subject, context, unsubscribe_url)
 
 
 def build_message(rendered: Rendered, mail_key: str, smtp_config, now: datetime) -> EmailMessage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from shared.web import current_platform, current_principal, roles_required
+from shared.web import N_, current_platform, current_principal, roles_required
 
 from . import access, service
 from .domain.wording import rule_title
@@ -14,12 +14,12 @@ from .schemas import PreferencesForm
 
 pages = Blueprint("notify_pages", __name__, template_folder="templates")
 
-MESSAGES = {"lest": "Varselet er markert som lest.", "alle": "Alle varsler er markert som lest.",
-            "lagret": "Innstillingene er lagret.", "lost": "Påminnelsen er markert som løst."}
-RESOLUTIONS = {"closure_submitted": "Sluttskjema levert", "consent_registered": "Samtykke registrert",
-               "mentor_contact_logged": "Kontakt med mentor logget", "case_active_again": "Ny aktivitet i saken",
-               "consent_withdrawn": "Samtykke trukket", "interview_arranged": "Intervju avtalt",
-               "survey_sent": "Invitasjon sendt"}
+MESSAGES = {"lest": N_("Varselet er markert som lest."), "alle": N_("Alle varsler er markert som lest."),
+            "lagret": N_("Innstillingene er lagret."), "lost": N_("Påminnelsen er markert som løst.")}
+RESOLUTIONS = {"closure_submitted": N_("Sluttskjema levert"), "consent_registered": N_("Samtykke registrert"),
+               "mentor_contact_logged": N_("Kontakt med mentor logget"),
+               "case_active_again": N_("Ny aktivitet i saken"), "consent_withdrawn": N_("Samtykke trukket"),
+               "interview_arranged": N_("Intervju avtalt"), "survey_sent": N_("Invitasjon sendt")}
 
 
 def _today():

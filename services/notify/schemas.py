@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from shared.web import StrictSchema
+from shared.web import N_, StrictSchema
+from shared.web.i18n import LANGUAGES
 
 from .domain.rules import MODES
 
-MODE_CHOICE = "Velg enten «Med en gang» eller «Daglig oppsummering»."
+MODE_CHOICE = N_("Velg enten «Med en gang» eller «Daglig oppsummering».")
+LANGUAGE_CHOICE = N_("Velg bokmål (nb), nynorsk (nn) eller engelsk (en).")
 
 
 class JsonBoolean(fields.Boolean):
@@ -49,19 +51,22 @@ class ListQuery(StrictSchema):
 
 
 class PreferencesIn(StrictSchema):
-    mode = fields.String(validate=validate.OneOf(MODES, error="må være immediate eller daily"))
+    mode = fields.String(validate=validate.OneOf(MODES, error=N_("må være immediate eller daily")))
     unsubscribed = JsonBoolean()
+    language = fields.String(validate=validate.OneOf(LANGUAGES, error=LANGUAGE_CHOICE),
+                             metadata={"description": "the language of the mails to you: nb, nn or en"})
 
     @validates_schema
     def _sets_something(self, data, **_kwargs):
         # An empty or missing body would change nothing yet answer 200: the caller's mistake, said out loud.
         if not data:
-            raise ValidationError("Oppgi mode og/eller unsubscribed.", "mode")
+            raise ValidationError(N_("Oppgi mode, unsubscribed og/eller language."), "mode")
 
 
 class PreferencesOut(StrictSchema):
     mode = fields.String()
     unsubscribed = fields.Boolean()
+    language = fields.String(metadata={"description": "the language of the mails: nb, nn or en"})
 
 
 class ReminderOut(StrictSchema):
@@ -111,3 +116,4 @@ class PreferencesForm(StrictSchema):
     mode = fields.String(required=True, validate=validate.OneOf(MODES, error=MODE_CHOICE),
                          error_messages={"required": MODE_CHOICE})
     unsubscribed = Checkbox(load_default=False)
+    language = fields.String(load_default=None, validate=validate.OneOf(LANGUAGES, error=LANGUAGE_CHOICE))

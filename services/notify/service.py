@@ -373,12 +373,16 @@ def mark_all_read(conn, user_id, now) -> int:
 
 
 def preferences_of(conn, user_id) -> dict:
+    """Mail now or daily, unsubscribed, and the mails' language (the person's own choice, kept here because the
+    page language is a cookie of one browser while mail is sent by the worker; bokmål until chosen)."""
     row = store.preferences_row(conn, user_id)
-    return {"mode": row["mode"], "unsubscribed": row["unsubscribed"]} if row else {"mode": "immediate",
-                                                                                     "unsubscribed": False}
+    if row is None:
+        return {"mode": "immediate", "unsubscribed": False, "language": mailer.DEFAULT_LANGUAGE}
+    return {"mode": row["mode"], "unsubscribed": row["unsubscribed"],
+            "language": mailer.mail_language(row["language"])}
 
 
-def set_preferences(conn, user_id, now, mode=None, unsubscribed=None) -> dict:
+def set_preferences(conn, user_id, now, mode=None, unsubscribed=None, language=None) -> dict:
     current = preferences_of(conn, user_id)
     if mode is not None:
         if mode not in rules.MODES:
@@ -386,6 +390,10 @@ def set_preferences(conn, user_id, now, mode=None, unsubscribed=None) -> dict:
         current["mode"] = mode
     if unsubscribed is not None:
         current["unsubscribed"] = bool(unsubscribed)
+    if language is not None:
+        if language not in mailer.LANGUAGES:
+            raise InvalidMode(f"language must be one of {', '.join(mailer.LANGUAGES)}")
+        current["language"] = language
     store.save_preferences(conn, user_id, current, now)
     if current["unsubscribed"]:
         store.never_mail_waiting(conn, user_id, now)
@@ -466,19 +474,21 @@ def _compose(conn, platform, mail, contacts) -> mailer.Rendered:
     preferences = store.preferences_row(conn, user["id"])
     if preferences and preferences["unsubscribed"]:
         raise Cancel("recipient unsubscribed")
+    language = mailer.mail_language(preferences["language"] if preferences else None)
     if mail["kind"] == "notice":
         item = store.notice_item(conn, mail["notification_id"])
         if item is None or item["resolved_at"] is not None:
             raise Cancel("reminder resolved")
-        return mailer.notice_mail(settings, user, item)
+        return mailer.notice_mail(settings, user, item, language)
     if mail["kind"] == "digest":
         items = store.digest_items(conn, mail["mail_key"])
         if not items:
             raise Cancel("every reminder of the digest is resolved")
-        return mailer.digest_mail(settings, user, items)
+        return mailer.digest_mail(settings, user, items, language)
     if mail["kind"] == "county":
         offices = directory.offices(conn, county_code=mail["payload"]["county"])
-        return mailer.county_mail(settings, user, mail["payload"], {o["code"]: o["name"] for o in offices})
+        return mailer.county_mail(settings, user, mail["payload"], {o["code"]: o["name"] for o in offices},
+                                  language)
     raise Cancel(f"unknown mail kind {mail['kind']}")
 
 

@@ -191,6 +191,7 @@ preferences = Table(
     Column("user_id", String(64), primary_key=True),
     Column("mode", String(20), nullable=False),  # immediate | daily
     Column("unsubscribed", Boolean, nullable=False),
+    Column("language", String(5), nullable=True),  # the mails' language: nb, nn or en (NULL: bokmål)
     Column("updated_at", UTCDateTime, nullable=False),
 )
 

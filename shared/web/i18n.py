@@ -18,6 +18,8 @@ from flask import Blueprint, current_app, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, get_translations
 from marshmallow import Schema, fields, validate
 
+from shared.text import N_, render
+
 LANGUAGES = {"nb": "Bokmål", "nn": "Nynorsk", "en": "English"}
 DEFAULT_LANGUAGE = "nb"
 LANGUAGE_COOKIE = "hybrid_sprak"
@@ -25,11 +27,6 @@ ONE_YEAR = 365 * 24 * 3600
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
 language_blueprint = Blueprint("language", __name__)
-
-
-def N_(text: str) -> str:
-    """Marks a message id for extraction where it is translated later (a module constant)."""
-    return text
 
 
 def select_language() -> str:
@@ -45,8 +42,9 @@ def current_language() -> str:
 
 
 def translate(text: str) -> str:
-    """The current language's text for a message id (the text itself outside a request or without a translation)."""
-    return get_translations().gettext(text) if has_request_context() else text
+    """The current language's text for a message id (the text itself outside a request or without a translation);
+    a Text (a domain's message with values) is translated by its id, then filled in."""
+    return render(text, get_translations().gettext) if has_request_context() else text
 
 
 def translate_messages(messages):

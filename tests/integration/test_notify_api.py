@@ -61,9 +61,27 @@ def test_preferences_are_validated_strictly_and_change_nothing_when_wrong(app):
     for nothing in ({"json": {}}, {}):  # an empty object, and no body at all
         empty = client.put("/api/v1/preferences", headers=h, **nothing)
         assert empty.status_code == 422 and "mode" in empty.get_json()["errors"]
-    assert client.get("/api/v1/preferences", headers=h).get_json() == {"mode": "immediate", "unsubscribed": False}
+    assert client.get("/api/v1/preferences", headers=h).get_json() == {"mode": "immediate", "unsubscribed": False,
+                                                                        "language": "nb"}
     ok = client.put("/api/v1/preferences", json={"mode": "daily"}, headers=h)
-    assert ok.get_json() == {"mode": "daily", "unsubscribed": False}
+    assert ok.get_json() == {"mode": "daily", "unsubscribed": False, "language": "nb"}
+
+
+def test_the_mail_language_is_a_preference_of_the_person(app):
+    """The language of notify's mails is kept with the person's mail preferences (the page language is a cookie of
+    one browser; the worker mails with no browser): nb, nn or en, refused otherwise in the caller's language."""
+    client = app.test_client()
+    h = headers(app, "kari-veileder")
+    german = client.put("/api/v1/preferences", json={"language": "de"}, headers={**h, "Accept-Language": "nn"})
+    assert german.status_code == 422
+    assert german.get_json()["errors"]["language"] == ["Vel bokmål (nb), nynorsk (nn) eller engelsk (en)."]
+    chosen = client.put("/api/v1/preferences", json={"language": "nn"}, headers=h)
+    assert chosen.status_code == 200 and chosen.get_json()["language"] == "nn"
+    client.put("/api/v1/preferences", json={"mode": "daily"}, headers=h)  # another choice keeps the language
+    assert client.get("/api/v1/preferences", headers=h).get_json() == {"mode": "daily", "unsubscribed": False,
+                                                                        "language": "nn"}
+    other = client.get("/api/v1/preferences", headers=headers(app, "per-veileder")).get_json()
+    assert other["language"] == "nb"
 
 
 def test_only_interview_reminders_are_resolved_by_hand_and_only_in_the_own_office(app):

@@ -270,3 +270,36 @@ def test_intake_client_reports_an_unreachable_intake_as_unavailable(notify):
     client = IntakeContacts(f"http://127.0.0.1:{free_port()}", notify.settings, timeout=2)
     with pytest.raises(ContactUnavailable):
         client.employer_contact(str(uuid.uuid4()))
+
+
+def test_each_person_of_nav_gets_mail_in_the_language_they_chose(notify):
+    """Kari chose nynorsk, Tone (county contact) English, Ola nothing: each mail, subject, text and HTML, is in the
+    recipient's language, bokmål without a choice."""
+    kari_case = overdue_case(notify)
+    overdue_case(notify, counsellor="ola-veileder")
+    with notify.engine.begin() as conn:
+        service.set_preferences(conn, "kari-veileder", NOW, language="nn")
+        service.set_preferences(conn, "tone-fylke", NOW, language="en")
+    notify.clock.set(NOW + timedelta(days=1))  # Friday: the county digest goes too
+    sweep_once(notify)
+    deliver_once(notify)
+    by_recipient = {}
+    for message in notify.sink.messages:
+        by_recipient.setdefault(message["To"], []).append(message)
+
+    kari = by_recipient["kari.nordmann@demo.example.org"]
+    assert sorted(m["Subject"] for m in kari) == [f"Samtykke manglar: Sak {str(kari_case)[:8]}",
+                                                  f"Sluttskjema manglar: Sak {str(kari_case)[:8]}"]
+    text, html = kari[0].get_body(("plain",)).get_content(), kari[0].get_body(("html",)).get_content()
+    assert "Du har ei påminning frå hybridmodell-prosjektet." in text and '<html lang="nn">' in html
+    assert "Meld av e-postvarsel" in text and "ikkje" in text and "ikke" not in text
+
+    tone = by_recipient["tone.bakke@demo.example.org"]
+    assert [m["Subject"] for m in tone] == ["Weekly overview for the offices in the county (2026-W48)"]
+    text, html = tone[0].get_body(("plain",)).get_content(), tone[0].get_body(("html",)).get_content()
+    assert "NAV Kristiansand: opened 0, closed 0, closure form overdue " in text and "åpnet" not in text
+    assert '<html lang="en">' in html and "<th>Office</th>" in html and "Kontor" not in html
+
+    ola = by_recipient["ola.hansen@demo.example.org"]
+    assert all(m["Subject"].startswith(("Sluttskjema mangler", "Samtykke mangler")) for m in ola)
+    assert "Du har en påminnelse fra hybridmodell-prosjektet." in ola[0].get_body(("plain",)).get_content()

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from shared import national_ids
+from shared.text import N_, Text
 from shared.vocab import codes, label
 
 from .errors import ConsentInvalid
@@ -64,60 +65,63 @@ def check_consent(cmd: dict, case: dict | None, templates: dict, today: date, ma
 
     case_id, subject_ref = cmd.get("case_id"), cmd.get("subject_ref")
     if bool(case_id) == bool(subject_ref):
-        err("case_id", "Oppgi enten saken eller personen samtykket gjelder (ikke begge).")
+        err("case_id", N_("Oppgi enten saken eller personen samtykket gjelder (ikke begge)."))
     kind = "case" if case_id else "person"
 
     signer_role = cmd.get("signer_role")
     if signer_role not in codes("signer_role"):
-        err("signer_role", "Velg hvem som har signert (bruker, mentor, arbeidsgiver eller veileder).")
+        err("signer_role", N_("Velg hvem som har signert (bruker, mentor, arbeidsgiver eller veileder)."))
     name = (cmd.get("signer_name") or "").strip()
     if not name:
-        err("signer_name", "Skriv navnet til den som har signert.")
+        err("signer_name", N_("Skriv navnet til den som har signert."))
     elif len(name) > NAME_MAX_CHARS:
-        err("signer_name", f"Navnet kan være høyst {NAME_MAX_CHARS} tegn.")
+        err("signer_name", Text(N_("Navnet kan være høyst {max} tegn."), max=NAME_MAX_CHARS))
     national_id = (cmd.get("signer_national_id") or "").replace(" ", "") or None
     if national_id is not None and not national_ids.is_valid(national_id, allow_synthetic_national_ids):
-        err("signer_national_id", "Fødselsnummeret er ikke gyldig (11 siffer med riktige kontrollsiffer).")
+        err("signer_national_id", N_("Fødselsnummeret er ikke gyldig (11 siffer med riktige kontrollsiffer)."))
     method = cmd.get("method") or "scanned_paper"
     if method not in METHODS:
-        err("method", "Ukjent signeringsmåte.")
+        err("method", N_("Ukjent signeringsmåte."))
     elif method not in ENABLED_METHODS:
-        err("method", "Digital signering er ikke tatt i bruk ennå. Registrer skannet papirsamtykke.")
+        err("method", N_("Digital signering er ikke tatt i bruk ennå. Registrer skannet papirsamtykke."))
     signed_on = cmd.get("signed_on")
     if not isinstance(signed_on, date):
-        err("signed_on", "Oppgi datoen samtykket ble signert.")
+        err("signed_on", N_("Oppgi datoen samtykket ble signert."))
     elif signed_on > today:
-        err("signed_on", "Signeringsdatoen kan ikke være frem i tid.")
+        err("signed_on", N_("Signeringsdatoen kan ikke være frem i tid."))
 
     decisions = chosen_decisions(cmd)
     used = {}
     if not decisions:
-        err("decisions", "Kryss av for minst ett formål: samtykket eller ikke samtykket.")
+        err("decisions", N_("Kryss av for minst ett formål: samtykket eller ikke samtykket."))
     for purpose, decision in decisions.items():
         if not known_decision(purpose, decision):
-            err("decisions", f"Ukjent formål eller svar: {purpose}.")
+            err("decisions", Text(N_("Ukjent formål eller svar: {purpose}."), purpose=purpose))
             continue
         purpose_label = label("consent_purpose", purpose)
         template = templates.get(purpose)
         if template is None:
-            err("decisions", f"Det finnes ingen samtykkemal for «{purpose_label}» på signeringsdatoen.")
+            err("decisions", Text(N_("Det finnes ingen samtykkemal for «{purpose}» på signeringsdatoen."),
+                                     purpose=purpose_label))
             continue
         if template["subject_kind"] != kind:
-            where = "en sak" if template["subject_kind"] == "case" else "en ansatt (ikke en sak)"
-            err("decisions", f"«{purpose_label}» gjelder {where}.")
+            err("decisions", Text(N_("«{purpose}» gjelder en sak.") if template["subject_kind"] == "case"
+                                  else N_("«{purpose}» gjelder en ansatt (ikke en sak)."), purpose=purpose_label))
             continue
         if isinstance(signed_on, date) and signed_on > template["expires_on"]:
-            err("signed_on", f"Malen for «{purpose_label}» gjaldt til {template['expires_on']:%d.%m.%Y}.")
+            err("signed_on", Text(N_("Malen for «{purpose}» gjaldt til {date}."), purpose=purpose_label,
+                                  date=f"{template['expires_on']:%d.%m.%Y}"))
         if signer_role in codes("signer_role"):
             fills = [slot for slot in required_slots(template, case) if signer_role in slot.roles]
             if not fills:
-                err("signer_role", f"{label('signer_role', signer_role)} skal ikke signere for «{purpose_label}»"
-                                   + (" i denne saken." if case else "."))
+                err("signer_role", Text(N_("{role} skal ikke signere for «{purpose}» i denne saken.") if case
+                                        else N_("{role} skal ikke signere for «{purpose}»."),
+                                        role=label("signer_role", signer_role), purpose=purpose_label))
         used[purpose] = template
     if case is not None and signer_role == "mentor" and case["mentor_relation"] == "none":
-        err("signer_role", "Saken har ingen mentor.")
+        err("signer_role", N_("Saken har ingen mentor."))
     if kind == "person" and signer_role not in (None, PERSON_SIGNER) and signer_role in codes("signer_role"):
-        err("signer_role", "Et samtykke som gjelder en ansatt, signeres av den ansatte selv (veileder).")
+        err("signer_role", N_("Et samtykke som gjelder en ansatt, signeres av den ansatte selv (veileder)."))
     if errors:
         raise ConsentInvalid(errors)
     return CheckedConsent(signer_role=signer_role, signer_name=name, signer_national_id=national_id,

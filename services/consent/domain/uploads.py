@@ -6,6 +6,7 @@ with a message a counsellor understands.
 from __future__ import annotations
 
 from shared.limits import UPLOAD_MAX_BYTES, human_size
+from shared.text import N_, Text
 
 PDF, JPEG, PNG = "application/pdf", "image/jpeg", "image/png"
 EXTENSIONS = {PDF: "pdf", JPEG: "jpg", PNG: "png"}
@@ -27,17 +28,17 @@ class UploadRefused(ValueError):
 def sniff_document(data: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """Return the content type of an acceptable document, or raise UploadRefused."""
     if data is None:
-        raise UploadRefused("Last opp den signerte samtykkeerklæringen (PDF, JPEG eller PNG).")
+        raise UploadRefused(N_("Last opp den signerte samtykkeerklæringen (PDF, JPEG eller PNG)."))
     if len(data) == 0:
-        raise UploadRefused("Filen er tom. Last opp den skannede samtykkeerklæringen (PDF, JPEG eller PNG).")
+        raise UploadRefused(N_("Filen er tom. Last opp den skannede samtykkeerklæringen (PDF, JPEG eller PNG)."))
     if len(data) > max_bytes:
-        raise UploadRefused(f"Filen er for stor ({human_size(len(data))}). "
-                            f"Største tillatte størrelse er {human_size(max_bytes)}.")
+        raise UploadRefused(Text(N_("Filen er for stor ({size}). Største tillatte størrelse er {limit}."),
+                                 size=human_size(len(data)), limit=human_size(max_bytes)))
     if data.startswith(_EXECUTABLES):
-        raise UploadRefused("Filen er et program (kjørbar fil), ikke et skannet dokument, uansett hva filnavnet sier. "
-                            "Den er avvist og ikke lagret.")
+        raise UploadRefused(N_("Filen er et program (kjørbar fil), ikke et skannet dokument, uansett hva filnavnet "
+                               "sier. Den er avvist og ikke lagret."))
     for signature, content_type in _SIGNATURES:
         if data.startswith(signature):
             return content_type
-    raise UploadRefused("Filtypen er ikke tillatt. Bare PDF, JPEG og PNG godtas, og typen avgjøres av innholdet i "
-                        "filen, ikke av filnavnet.")
+    raise UploadRefused(N_("Filtypen er ikke tillatt. Bare PDF, JPEG og PNG godtas, og typen avgjøres av innholdet "
+                           "i filen, ikke av filnavnet."))
