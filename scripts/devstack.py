@@ -312,19 +312,22 @@ class DevStack:
         return self.flask(service, "demo", "--help", check=False).returncode == 0
 
     def seed_demo(self, timeout=60.0):
-        """Demo data. Consent learns of cases from intake's events, so it is seeded after the bus delivered them."""
-        seeded = [s for s in ("intake", "registry", "notify") if self.has_demo(s)]
+        """Demo data. Consent and notify learn of cases from intake's events (notify has no demo cases of its own,
+        so every reminder names a case intake has), so they are seeded after the bus delivered them."""
+        seeded = [s for s in ("intake", "registry") if self.has_demo(s)]
         for service in seeded:
             self.echo(f"  {service}: {self.flask(service, 'demo', 'seed').stdout.strip()}")
-        if self.has_demo("consent"):
+        later = [s for s in ("consent", "notify") if self.has_demo(s)]
+        if later:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 status = self.flask("intake", "outbox", "status").stdout
                 if status.strip().endswith(" 0 unsent"):
                     break
                 time.sleep(0.5)
-            time.sleep(2.0)  # the consumer applies what the relay just published
-            self.echo(f"  consent: {self.flask('consent', 'demo', 'seed').stdout.strip()}")
+            time.sleep(2.0)  # the consumers apply what the relay just published
+            for service in later:
+                self.echo(f"  {service}: {self.flask(service, 'demo', 'seed').stdout.strip()}")
 
     # ------------------------------------------------------------ processes
     def launch(self, name: str, command: list[str], env: dict | None = None) -> Child:

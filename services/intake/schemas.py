@@ -222,6 +222,7 @@ class OverviewOut(StrictSchema):
     closures_submitted = fields.Integer()
     overdue = fields.Integer()
     overdue_case_ids = fields.List(fields.String())
+    overdue_days = fields.Integer()  # the project's threshold of shared.overdue
     per_counsellor = fields.Dict()
 
 

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared import overdue
 from shared.web.preconditions import require_version
 
 from . import access, store
@@ -200,35 +201,38 @@ def find_by_national_id(conn, platform, office, national_id) -> list[str]:
 
 
 def overdue_case_ids(conn, platform, office) -> list[str]:
-    """Active cases whose measures all ended more than `closure_overdue` days ago (project setting)."""
+    """Open cases whose closure is overdue: shared.overdue's rule, the one notify reminds and counts by."""
     days = _thresholds(conn, platform)["closure_overdue"]
     today = platform.clock.today()
-    return [case_id for case_id, ends in store.measure_ends_of_active_cases(conn, office).items()
-            if states.is_overdue(ends, today, days)]
+    return sorted(str(case_id) for case_id, anchor in store.closure_anchors(conn, office).items()
+                  if overdue.is_overdue(anchor, today, days))
 
 
 def _thresholds(conn, platform) -> dict:
     project = platform.directory.project_settings(conn) or {}
     given = project.get("reminder_thresholds_days") or {}
-    return {"closure_overdue": given.get("closure_overdue", 30),
+    return {"closure_overdue": overdue.closure_days(project),
             "mentor_contact_missing": given.get("mentor_contact_missing", 21)}
 
 
 def worklist(conn, platform, office, counsellor_id, needs_closure=False) -> list[dict]:
     """The counsellor's active cases, each with what is next in words, the most urgent first: a sluttskjema past
-    its date (the overview's definition of overdue, `states.is_overdue`), one coming due, a draft to finish, no
-    mentor contact for a while, then the rest. `needs_closure`: only cases whose measures have all ended."""
+    its date (shared.overdue, the overview's and notify's rule), one coming due once the measures have ended, a
+    draft to finish, no mentor contact for a while, then the rest. `needs_closure`: only cases that are overdue or
+    whose measures have all ended."""
     limits = _thresholds(conn, platform)
     today = platform.clock.today()
+    anchors = store.closure_anchors(conn, office, counsellor_id)
     items = []
     for case in store.worklist_cases(conn, platform.keyring, office, counsellor_id):
         ends = case["measure_ends"]
-        all_ended = bool(ends) and all(e is not None for e in ends) and max(ends) < today
-        if needs_closure and not all_ended:
+        due = overdue.due_on(anchors.get(case["id"]), limits["closure_overdue"])
+        late = overdue.is_overdue(anchors.get(case["id"]), today, limits["closure_overdue"])
+        all_ended = due is not None and bool(ends) and max(ends) < today
+        if needs_closure and not (late or all_ended):
             continue
-        due = max(ends) + timedelta(days=limits["closure_overdue"]) if all_ended else None
         quiet = (today - (case["last_mentor_contact"] or case["opened_on"])).days
-        if all_ended and states.is_overdue(ends, today, limits["closure_overdue"]):
+        if late:
             rank, next_step = (0, due), f"Sluttskjema forfalt {due.strftime('%d.%m.%Y')}"
         elif all_ended:
             rank, next_step = (1, due), f"Sluttskjema forfaller {due.strftime('%d.%m.%Y')}"
@@ -240,7 +244,7 @@ def worklist(conn, platform, office, counsellor_id, needs_closure=False) -> list
             rank, next_step = (4, case["opened_on"]), "Registrer tiltak"
         else:
             rank, next_step = (5, case["opened_on"]), "Logg kontakter underveis"
-        items.append({**case, "next_step": next_step, "rank": rank, "needs_closure": all_ended})
+        items.append({**case, "next_step": next_step, "rank": rank, "needs_closure": late or all_ended})
     return sorted(items, key=lambda item: (item["rank"], str(item["id"])))
 
 
@@ -255,6 +259,7 @@ def office_overview(conn, platform, office) -> dict:
         "closed": sum(p["closed"] for p in per.values()),
         "closures_submitted": store.closures_submitted(conn, office),
         "overdue": len(overdue), "overdue_case_ids": overdue,
+        "overdue_days": _thresholds(conn, platform)["closure_overdue"],
         "per_counsellor": per,
     }
 

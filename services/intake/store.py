@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Date, Integer, String, and_, bindparam, cast, func, literal_column, null, select, true, union_all
 from sqlalchemy.exc import IntegrityError
 
-from shared import privacy
+from shared import overdue, privacy
 from shared.auth import NotFound, select_owned
 from shared.config import REPO_ROOT
 from shared.crypto import decrypt_text, encrypt_text
@@ -200,16 +200,28 @@ def cases_per_counsellor_and_state(conn, office: str) -> list[tuple[str, str, in
                                                 .where(c.c.office == office).group_by(c.c.counsellor_id, c.c.state))]
 
 
-def measure_ends_of_active_cases(conn, office: str) -> dict[str, list]:
-    """{case id: end date (or None) of each live measure} for the office's active cases that have measures."""
-    c, m = T["cases"], T["measures"]
-    rows = conn.execute(select(c.c.id, m.c.to_date).select_from(c.join(m, m.c.case_id == c.c.id))
-                        .where(c.c.office == office, c.c.state.in_(states.ACTIVE), m.c.deleted.is_(False))
-                        .order_by(c.c.opened_on, c.c.id))
-    ends: dict[str, list] = {}
-    for case_id, to_date in rows:
-        ends.setdefault(case_id, []).append(to_date)
-    return ends
+def closure_anchors(conn, office: str, counsellor_id: str | None = None) -> dict[str, object]:
+    """{case id: the day its closure counts from (shared.overdue), None while a measure runs open-ended} for the
+    office's open cases (a case with its project-end status sent is no longer reminded for), from the same live
+    contacts and measures notify derives its reminders from."""
+    c, m, k = T["cases"], T["measures"], T["contacts"]
+    which = and_(c.c.office == office, c.c.state == states.OPEN)
+    if counsellor_id is not None:
+        which = and_(which, c.c.counsellor_id == counsellor_id)
+    opened = dict(conn.execute(select(c.c.id, c.c.opened_on).where(which)).all())
+    contacts = dict(conn.execute(select(k.c.case_id, func.max(k.c.contact_date))
+                                 .select_from(k.join(c, c.c.id == k.c.case_id))
+                                 .where(which, k.c.deleted.is_(False)).group_by(k.c.case_id)).all())
+    measures = {row[0]: row[1:] for row in conn.execute(
+        select(m.c.case_id, func.max(m.c.from_date), func.max(m.c.to_date),
+               func.count(m.c.id) - func.count(m.c.to_date))  # measures without an end date
+        .select_from(m.join(c, c.c.id == m.c.case_id)).where(which, m.c.deleted.is_(False)).group_by(m.c.case_id))}
+    anchors = {}
+    for case_id, opened_on in opened.items():
+        last_start, last_end, open_ended = measures.get(case_id, (None, None, 0))
+        anchors[case_id] = overdue.closure_anchor(overdue.last_activity(opened_on, contacts.get(case_id), last_start),
+                                                  last_end, bool(open_ended))
+    return anchors
 
 
 def worklist_cases(conn, keyring, office: str, counsellor_id: str) -> list[dict]:

@@ -96,8 +96,9 @@ def retry_command(mail_ids):
 
 @demo_cli.command("seed")
 def demo_seed():
-    """A few demo cases (as intake's events) so reminders fall due in the local run."""
-    click.echo(f"demo: {demo.seed(current_platform())} events applied")
+    """Remind for intake's demo cases (run after intake's `demo seed` and the bus delivered its events)."""
+    result = demo.seed(current_platform())
+    click.echo(f"demo: {result['cases']} cases from intake's events, {result['reminders']} reminders made")
 
 
 privacy_cli = shared_privacy.retention_cli(privacy.retention_steps, t.privacy_log)

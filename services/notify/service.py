@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from shared import overdue
 from shared.auth import Forbidden, NotFound
 from shared.logs import log_event
 
@@ -283,7 +284,8 @@ def _queue_county_digests(conn, directory, today: date, now: datetime) -> int:
     for office in directory.offices(conn):
         if office["county_code"] in counties:
             by_county.setdefault(office["county_code"], []).append(office["code"])
-    counts = store.office_counts(conn, [code for codes in by_county.values() for code in codes], today)
+    counts = store.office_counts(conn, [code for codes in by_county.values() for code in codes], today,
+                                 _closure_cutoff(conn, directory, today))
     for contact in waiting:
         codes = by_county.get(contact["county_code"], [])
         payload = {"county": contact["county_code"], "week": week, "to": today.isoformat(),
@@ -423,12 +425,17 @@ def resolve_by_action(conn, principal, reminder_id, now) -> dict:
     return dict(store.get_reminder(conn, reminder_id))
 
 
+def _closure_cutoff(conn, directory, today: date) -> date:
+    """Closure anchors on or before this day are overdue today (shared.overdue, the project's threshold)."""
+    return overdue.cutoff(today, overdue.closure_days(_project(conn, directory)))
+
+
 def county_overview(conn, directory, principal, today) -> list[dict]:
     """Counts per office of the county contact's own county; nothing else, nothing per case."""
     if not access.sees_county(principal):
         raise Forbidden("only a county contact sees the county overview")
     offices = directory.offices(conn, county_code=principal.county)
-    counts = store.office_counts(conn, [o["code"] for o in offices], today)
+    counts = store.office_counts(conn, [o["code"] for o in offices], today, _closure_cutoff(conn, directory, today))
     return [{"office": o["code"], "name": o["name"], **counts[o["code"]]} for o in offices]
 
 

@@ -415,9 +415,10 @@ def queue_daily_digests(conn, today: date, now: datetime) -> int:
     return conn.execute(queue, params).rowcount
 
 
-def office_counts(conn, offices: list[str], today: date, days: int = 7) -> dict:
-    """Counts only, per office: opened and closed in the last `days` days, overdue closures now, active cases."""
-    c, r = t.cases, t.reminders
+def office_counts(conn, offices: list[str], today: date, closure_cutoff: date, days: int = 7) -> dict:
+    """Counts only, per office: opened and closed in the last `days` days, overdue closures now (open cases whose
+    closure anchor is on or before `closure_cutoff`, shared.overdue's rule), active cases."""
+    c = t.cases
     since = today - timedelta(days=days)
     result = {o: {"opened": 0, "closed": 0, "overdue": 0, "active": 0} for o in offices}
     if not offices:
@@ -429,9 +430,11 @@ def office_counts(conn, offices: list[str], today: date, days: int = 7) -> dict:
                                                         c.c.office.in_(offices)).group_by(c.c.office),
         "active": select(c.c.office, func.count()).where(c.c.closed_on.is_(None), c.c.office.in_(offices))
         .group_by(c.c.office),
-        # At most one open closure reminder per case (the handlers resolve the old period's when it moves).
-        "overdue": select(r.c.office, func.count()).where(
-            r.c.rule == "closure_overdue", r.c.office.in_(offices), r.c.resolved_at.is_(None)).group_by(r.c.office),
+        # From the cases, not the open reminders: the count is today's, whether or not a sweep has run since the
+        # case fell due (or the threshold changed), so it is the count intake's office overview shows.
+        "overdue": select(c.c.office, func.count()).where(
+            c.c.closure_anchor_on <= closure_cutoff, c.c.closed_on.is_(None), c.c.end_status_sent.is_(False),
+            c.c.office.in_(offices)).group_by(c.c.office),
     }
     for name, query in queries.items():
         for office, count in conn.execute(query):

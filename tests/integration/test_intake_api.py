@@ -350,7 +350,9 @@ def test_local_contact_overview_counts_open_closed_and_overdue(svc):
                                                               "to_date": "2026-08-01"})
     closed = open_case(svc, national_id=fake_national_id(45))
     assert submit(svc, closed, closure_body()).status_code == 201
-    open_case(svc, national_id=fake_national_id(46))
+    running = open_case(svc, national_id=fake_national_id(46))  # a measure without an end date: still running
+    svc.call("POST", f"/cases/{running}/measures", json_body={"measure": "mentor_subsidy", "from_date": "2026-06-01",
+                                                              "to_date": None})
     assert svc.call("GET", "/overview").status_code == 403  # a counsellor has the case list, not the overview
     data = svc.call("GET", "/overview", user="lise-kontakt").get_json()
     assert data["open"] == 2 and data["closed"] == 1 and data["closures_submitted"] == 1

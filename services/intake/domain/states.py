@@ -11,8 +11,6 @@ never receives a second closure. The log, measures and parties are editable whil
 """
 from __future__ import annotations
 
-from datetime import date
-
 from .errors import Conflict
 
 OPEN, PROJECT_END, CLOSED = "open", "project_end", "closed"
@@ -37,8 +35,3 @@ def submission(state: str, current_version: int, project_end: bool = False) -> t
     if state in (PROJECT_END, CLOSED) and current_version >= 1:
         return "case.corrected", CLOSED, new_version, current_version
     raise Conflict(f"Ugyldig tilstand for innsending ({state}, versjon {current_version}).")
-
-
-def is_overdue(measure_ends: list[date | None], today: date, days: int) -> bool:
-    """An active case is overdue for closure when all its measures ended more than `days` days ago."""
-    return bool(measure_ends) and all(e is not None for e in measure_ends) and (today - max(measure_ends)).days > days

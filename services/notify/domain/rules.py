@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from shared import overdue
+
 RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing", "project_end", "interview", "employer_survey")
 # Rules with a period of their own per case (kept in notify_due by the handlers); the others remind for dates
 # common to all cases (the project's end, the interview points).
@@ -12,7 +14,7 @@ PER_CASE_RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing"
 OPEN_CASE_RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing")
 CLOSING_RULES = ("closure_overdue", "mentor_contact_missing", "consent_missing", "project_end", "interview")
 PROJECT_END_STATUS_RULES = ("closure_overdue", "project_end")  # what the project-end status form resolves
-DEFAULT_THRESHOLDS = {"closure_overdue": 30, "mentor_contact_missing": 21, "consent_missing": 14,
+DEFAULT_THRESHOLDS = {"closure_overdue": overdue.DEFAULT_DAYS, "mentor_contact_missing": 21, "consent_missing": 14,
                       "project_end_warning": 60, "escalate_after": 14}
 
 # Where a per-case rule's period comes from: its notify_due row and its open reminder (at most one: a moved period
@@ -53,14 +55,13 @@ def pending_after_opening(opened_on: date) -> date:
     return opened_on - timedelta(days=1)
 
 
-def last_activity(opened_on: date, last_contact: date | None, last_start: date | None) -> date:
-    return max(d for d in (opened_on, last_contact, last_start) if d is not None)
+last_activity = overdue.last_activity
 
 
 def derive(opened_on, mentor_relation, last_activity, last_mentor, last_end, open_ended) -> dict:
-    """The dates the rules count from. Closure is due N days after the later of the last activity and the last
-    measure's end; a measure without an end date keeps the case running."""
-    closure_anchor = None if open_ended else max(d for d in (last_activity, last_end) if d is not None)
+    """The dates the rules count from. The closure's is the one intake's worklist and overview count from too
+    (shared.overdue)."""
+    closure_anchor = overdue.closure_anchor(last_activity, last_end, open_ended)
     mentor_anchor = None if mentor_relation == "none" else (last_mentor or opened_on)
     return dict(last_activity_on=last_activity, last_mentor_contact_on=last_mentor, closure_anchor_on=closure_anchor,
                 mentor_anchor_on=mentor_anchor)
@@ -77,8 +78,8 @@ def interview_pending_after(opened_on: date, last_reminded: date | None) -> date
 
 
 def per_case_cutoff(thresholds: dict, rule: str, today: date) -> date:
-    """A per-case rule is due for the periods on or before this date."""
-    return today - timedelta(days=thresholds.get(rule, 0))
+    """A per-case rule is due for the periods on or before this date (for the closure: shared.overdue's)."""
+    return overdue.cutoff(today, thresholds.get(rule, 0))
 
 
 def common_dates_due(project: dict, thresholds: dict, today: date, interview_notice_days: int) -> list:
