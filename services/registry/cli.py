@@ -1,7 +1,7 @@
 """Registry operations in the Flask CLI: `flask --app services.registry.wsgi <command>`.
 
-registry purge-waiting | registry replay --file envelopes.jsonl | registry release cut / recut |
-registry downloads verify | demo seed | privacy retention
+registry purge-waiting | registry replay --file envelopes.jsonl | registry rebuild --events … |
+registry release cut / recut | registry downloads verify | demo seed | privacy retention
 """
 from __future__ import annotations
 
@@ -49,6 +49,32 @@ def replay(path):
                 sys.exit(2)
             outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1
     click.echo(json.dumps(outcomes, sort_keys=True))
+
+
+@registry_cli.command("rebuild")
+@click.option("--events", "paths", multiple=True, required=True,
+              help="JSON lines of events kept upstream, one file per service: intake's and consent's `outbox "
+                   "export` (e.g. <(flask --app services.intake.wsgi outbox export)); '-' reads standard input")
+@click.option("--previous-secret-ref", default=None,
+              help="the secret the registry used until now (env:NAME or file:PATH), when the project's settings "
+                   "name a new one: to recognise the cases it erased")
+@click.option("--yes", is_flag=True, help="do not ask before replacing the tables")
+def rebuild(paths, previous_secret_ref, yes):
+    """Rebuild closures, versions, waiting closures, consent states and the change feed from upstream events (one
+    transaction; releases untouched; an erased case stays gone)."""
+    sources = [click.open_file(path, encoding="utf-8") for path in paths]
+    try:
+        envelopes = handlers.read_events(sources)
+        if not yes:
+            click.confirm(f"Replace the registry's rows with {len(envelopes)} replayed event(s)?", abort=True)
+        summary = handlers.rebuild(_platform(), envelopes, previous_secret_ref)
+    except (handlers.RebuildRefused, service.SecretUnavailable) as error:
+        click.echo(f"refused: {error}", err=True)
+        sys.exit(2)
+    finally:
+        for source in sources:
+            source.close()
+    click.echo(json.dumps(summary, sort_keys=True))
 
 
 release_cli = AppGroup("release", help="Research data releases.")

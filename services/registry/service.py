@@ -179,6 +179,138 @@ def ingest_closure(conn, platform, envelope) -> str:
     return "waiting"
 
 
+def _log_row(platform, envelope, outcome, reason) -> dict:
+    """The row `_log` writes, for a batch's one executemany."""
+    message_id = str(envelope["message_id"]) if envelope.get("message_id") else None
+    return {"at": platform.clock.now(), "message_id": message_id,
+            "event_type": envelope["type"], "office": envelope.get("office"), "outcome": outcome, "reason": reason,
+            "detail": None}
+
+
+def _one_by_one(cases) -> bool:
+    """A batch naming a case twice (a closure and its correction) runs message by message, in order."""
+    return len(set(cases)) != len(cases)
+
+
+def ingest_closures(conn, platform, envelopes) -> list[str]:
+    """ingest_closure for a batch, with the same outcomes: the consent states, current versions and waiting closures
+    of the whole batch read in three statements, the new rows written with one executemany per table.
+
+    A case the registry already has a row of (a correction, a duplicate) goes through `accept` on its own; a batch
+    naming a case twice runs message by message. A bad criterion key raises Reject: the consumer then runs the batch
+    again one message at a time, so only that message is rejected."""
+    if len(envelopes) == 1:
+        return [ingest_closure(conn, platform, envelopes[0])]
+    ctx = ingest_context(platform, conn)
+    logs, items = [], []
+    for envelope in envelopes:
+        office = ctx.offices.get(envelope["office"])
+        refusal = gate.office_refusal(office)
+        if refusal:
+            logs.append(_log_row(platform, envelope, "refused", refusal))
+            items.append((envelope, None))
+            continue
+        payload = envelope["payload"]
+        if not gate.criterion_keys_are_codes(payload["success_criteria"]["assessments"]):
+            raise Reject("success criterion keys must be codes (a-z, 0-9, _ . -)")
+        items.append((envelope, records.to_row(payload, envelope["type"], office, ctx.pseudonymiser,
+                                               ctx.project["date_coarsening"])))
+    cases = [row["case_pseudonym"] for _envelope, row in items if row is not None]
+    if _one_by_one(cases):
+        store.write_logs(conn, logs)
+        return [ingest_closure(conn, platform, envelope) if row is not None else "refused"
+                for envelope, row in items]
+    states = store.consent_states(conn, cases)
+    current = store.current_versions(conn, [case for case in cases if states.get(case) == "granted"])
+    waiting_now = store.waiting_versions(conn, [case for case in cases if gate.closure_fate(states.get(case))
+                                                == "waiting"])
+    now = platform.clock.now()
+    outcomes, new_versions, new_changes, new_closures, held = [], [], [], [], []
+    for envelope, row in items:
+        if row is None:
+            outcomes.append("refused")
+            continue
+        case, version = row["case_pseudonym"], row["version"]
+        supersedes = envelope["payload"].get("supersedes_version")
+        fate = gate.closure_fate(states.get(case))
+        if fate == "refused":
+            logs.append(_log_row(platform, envelope, "refused", "consent_withdrawn"))
+            outcomes.append("refused")
+        elif fate == "accepted" and case in current:
+            outcomes.append(accept(conn, platform, envelope, row, supersedes))
+        elif fate == "accepted":
+            new_versions.append({"case_pseudonym": case, "version": version, "record_kind": row["record_kind"],
+                                 "supersedes_version": supersedes, "record": dict(row), "accepted_at": now})
+            new_changes.append({"case_pseudonym": case, "change": row["record_kind"], "version": version, "at": now})
+            new_closures.append(dict(row, status="active", accepted_at=now))
+            outcomes.append("accepted")
+        elif (case, version) in waiting_now:
+            logs.append(_log_row(platform, envelope, "duplicate", "already_waiting_for_consent"))
+            outcomes.append("duplicate")
+        else:
+            held.append({"case_pseudonym": case, "version": version, "record_kind": row["record_kind"],
+                         "supersedes_version": supersedes, "record": row, "received_at": now})
+            logs.append(_log_row(platform, envelope, "waiting", gate.waiting_reason(states.get(case))))
+            outcomes.append("waiting")
+    store.insert_many(conn, "versions", new_versions)
+    for closure, seq in zip(new_closures, store.record_changes(conn, new_changes), strict=True):
+        closure["change_seq"] = seq
+    store.insert_many(conn, "closures", new_closures)
+    store.insert_many(conn, "waiting", held)
+    store.write_logs(conn, logs)
+    return outcomes
+
+
+def grant_consents(conn, platform, envelopes) -> list[str]:
+    """grant_consent for a batch: the states of the whole batch and whether closures wait for them read in two
+    statements, the new and changed states written with one executemany each. A case with closures waiting is
+    released by grant_consent itself (in version order)."""
+    if len(envelopes) == 1:
+        return [grant_consent(conn, platform, envelopes[0])]
+    ctx = ingest_context(platform, conn)
+    logs, items = [], []
+    for envelope in envelopes:
+        payload = envelope["payload"]
+        if not gate.concerns_registration(payload):
+            items.append((envelope, None, "ignored"))
+            continue
+        refusal = gate.office_refusal(ctx.offices.get(envelope["office"]))
+        if refusal:
+            logs.append(_log_row(platform, envelope, "refused", refusal))
+            items.append((envelope, None, "ignored"))
+            continue
+        items.append((envelope, ctx.pseudonymiser.pseudonym("case", str(payload["case_id"])), None))
+    cases = [case for _envelope, case, _outcome in items if case is not None]
+    if _one_by_one(cases):
+        store.write_logs(conn, logs)
+        return [grant_consent(conn, platform, envelope) if case is not None else outcome
+                for envelope, case, outcome in items]
+    states = store.consent_states(conn, cases)
+    waiting_for = {case for case, _version in store.waiting_versions(conn, cases)}
+    now = platform.clock.now()
+    outcomes, inserts, updates = [], [], []
+    for envelope, case, outcome in items:
+        if case is None:
+            outcomes.append(outcome)
+        elif states.get(case) == "withdrawn":
+            logs.append(_log_row(platform, envelope, "refused", "case_barred_after_withdrawal"))
+            outcomes.append("refused")
+        elif case in waiting_for:
+            outcomes.append(grant_consent(conn, platform, envelope))
+        else:
+            values = {"state": "granted", "data_policy": None, "effective_at": envelope["payload"]["effective_at"],
+                      "updated_at": now}
+            if case in states:
+                updates.append(dict(values, case=case))
+            else:
+                inserts.append(dict(values, case_pseudonym=case))
+            outcomes.append("granted")
+    store.insert_many(conn, "consents", inserts)
+    store.update_consents(conn, updates)
+    store.write_logs(conn, logs)
+    return outcomes
+
+
 def _consent_case(conn, platform, envelope):
     """The case pseudonym of a research-registration status of a case at a covered office, else None."""
     payload = envelope["payload"]

@@ -159,6 +159,151 @@ def drop_waiting_since(conn, cutoff):
     conn.execute(delete(waiting).where(waiting.c.received_at < cutoff))
 
 
+# ---------------------------------------------------------------- ingest, a batch at a time
+# The batch handlers (service.ingest_closures, service.grant_consents) read what a whole batch needs in one
+# statement each and write each table with one executemany: a few round trips per batch instead of several per
+# message.
+_CASES = bindparam("cases", expanding=True)
+_CONSENTS_OF = select(consents.c.case_pseudonym, consents.c.state).where(consents.c.case_pseudonym.in_(_CASES))
+_CURRENT_OF = select(closures.c.case_pseudonym, closures.c.version).where(closures.c.case_pseudonym.in_(_CASES))
+_WAITING_OF = select(waiting.c.case_pseudonym, waiting.c.version).where(waiting.c.case_pseudonym.in_(_CASES))
+_INSERT_CHANGES = insert(changes).returning(changes.c.seq, sort_by_parameter_order=True)
+
+
+def consent_states(conn, cases) -> dict:
+    """case pseudonym -> consent state, for those of `cases` that have one."""
+    return dict(conn.execute(_CONSENTS_OF, {"cases": list(cases)}).all()) if cases else {}
+
+
+def current_versions(conn, cases) -> dict:
+    """case pseudonym -> the version of its current row, for those of `cases` that have one."""
+    return dict(conn.execute(_CURRENT_OF, {"cases": list(cases)}).all()) if cases else {}
+
+
+def waiting_versions(conn, cases) -> set:
+    """(case pseudonym, version) of every closure of `cases` waiting for consent."""
+    return {tuple(row) for row in conn.execute(_WAITING_OF, {"cases": list(cases)})} if cases else set()
+
+
+def write_logs(conn, rows: list[dict]):
+    if rows:
+        conn.execute(_INSERT_LOG, rows)
+
+
+def record_changes(conn, rows: list[dict]) -> list[int]:
+    """Entries of the change feed in the order given; their sequence numbers in the same order."""
+    if not rows:
+        return []
+    return list(conn.execute(_INSERT_CHANGES, rows).scalars())
+
+
+def insert_many(conn, kind: str, rows: list[dict]):
+    """New rows of closures, versions, waiting closures or consents, one executemany."""
+    if rows:
+        conn.execute({"closures": _INSERT_CLOSURE, "versions": _INSERT_VERSION, "waiting": _INSERT_WAITING,
+                      "consents": _INSERT_CONSENT}[kind], rows)
+
+
+def update_consents(conn, rows: list[dict]):
+    """Consent states of cases that have one: each row {case, state, data_policy, effective_at, updated_at}."""
+    if rows:
+        conn.execute(_UPDATE_CONSENT, rows)
+
+
+# ---------------------------------------------------------------- rebuild (handlers.rebuild)
+_REBUILT = (closures, versions, waiting, consents, changes)
+
+
+def lock_ingest(conn):
+    """PostgreSQL: no other writer (a consumer left running) until the rebuild commits; researchers still read the
+    old rows meanwhile. SQLite's write lock already does this."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(table.name for table in _REBUILT)
+        conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+
+
+def erasures_noticed(conn) -> set:
+    """Case pseudonyms the change feed reports as erased."""
+    return set(conn.execute(select(changes.c.case_pseudonym).where(changes.c.change == "withdrawn_erased"))
+               .scalars())
+
+
+def erased_cases(conn) -> set:
+    """Case pseudonyms the registry erased (a withdrawal or an erasure under the `erase` policy): they must stay
+    gone."""
+    erased = erasures_noticed(conn)
+    erased.update(conn.execute(select(consents.c.case_pseudonym).where(consents.c.state == "withdrawn",
+                                                                        consents.c.data_policy == "erase")).scalars())
+    return erased
+
+
+def clear_ingest(conn, keep_sequence_above: int, at):
+    """Empty the tables the ingest fills. A placeholder change keeps the change feed's numbers above every earlier
+    one (SQLite reuses the highest free rowid); `drop_placeholder` removes it before the commit."""
+    for table in _REBUILT:
+        conn.execute(delete(table))
+    if keep_sequence_above:
+        conn.execute(insert(changes), {"seq": keep_sequence_above, "case_pseudonym": "", "change": "rebuild",
+                                       "version": None, "at": at})
+
+
+def drop_placeholder(conn, seq: int):
+    conn.execute(delete(changes).where(changes.c.seq == seq, changes.c.change == "rebuild"))
+
+
+def cases_holding_data(conn, cases) -> set:
+    """Those of `cases` with a current row, a version or a waiting closure."""
+    found = set()
+    cases = list(cases)
+    for start in range(0, len(cases), 1000):
+        part = cases[start:start + 1000]
+        for table in (closures, versions, waiting):
+            found.update(conn.execute(select(table.c.case_pseudonym).where(table.c.case_pseudonym.in_(part)))
+                         .scalars())
+    return found
+
+
+def log_mark(conn) -> tuple:
+    """Where the logs stand: (the log's highest id, the privacy log's ids), so that what a replay writes there can
+    be taken out again (the logs record what happened when, once)."""
+    return (conn.execute(select(func.coalesce(func.max(log.c.id), 0))).scalar_one(),
+            set(conn.execute(select(privacy_log.c.id)).scalars()))
+
+
+def drop_logs_after(conn, mark: tuple):
+    highest, privacy_ids = mark
+    conn.execute(delete(log).where(log.c.id > highest))
+    added = set(conn.execute(select(privacy_log.c.id)).scalars()) - privacy_ids
+    if added:
+        conn.execute(delete(privacy_log).where(privacy_log.c.id.in_(sorted(added))))
+
+
+def release_state(conn):
+    """Every release, file part and release row as stored, one at a time (a rebuild must leave them exactly so)."""
+    for table in (releases, release_files, release_rows):
+        query = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=100)
+        for row in conn.execute(query):
+            yield tuple(row)
+
+
+def count_rows(conn, name: str) -> int:
+    table = {"closures": closures, "versions": versions, "waiting": waiting, "consents": consents,
+             "changes": changes}[name]
+    return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def mark_processed(conn, consumer: str, seen: list[tuple], at):
+    """Inbox rows for replayed messages the inbox lacks (message_id, event_type): a delivery of one of them still
+    in a queue is then a no-op."""
+    inbox = platform["inbox"]
+    have = set(conn.execute(select(inbox.c.message_id).where(inbox.c.consumer == consumer)).scalars())
+    rows = [{"consumer": consumer, "message_id": message_id, "event_type": event_type, "processed_at": at}
+            for message_id, event_type in seen if message_id not in have]
+    if rows:
+        conn.execute(insert(inbox), rows)
+    return len(rows)
+
+
 # ---------------------------------------------------------------- privacy
 def record_privacy(conn, **entry) -> dict:
     """One row of the registry's privacy log (shared.privacy.record's fields)."""

@@ -47,6 +47,20 @@ def outbox_status():
     click.echo(f"outbox: {total} rows, {unsent} unsent")
 
 
+@outbox_cli.command("export")
+@click.option("--type", "event_types", multiple=True, help="only this event type (repeatable); default every type")
+def outbox_export(event_types):
+    """Print the events this service keeps in its outbox, one envelope per line (JSON), oldest first: a consuming
+    service rebuilds from them (e.g. `registry rebuild --events <(flask --app ... outbox export)`). They carry case
+    ids and keyed hashes: pipe them, do not keep the output."""
+    platform = _platform()
+    out = click.get_binary_stream("stdout")
+    with platform.engine.connect() as conn:
+        for body in store.outbox_bodies(conn, platform.tables["outbox"], event_types):
+            out.write(body + b"\n")
+    out.flush()
+
+
 @bus_cli.command("consume")
 def bus_consume():
     """Run this service's consumer until stopped."""

@@ -69,8 +69,9 @@ class Reject(Exception):
 class ConsumerSpec:
     """queue: the consumer's quorum queue (also its name in the inbox). handlers: event type -> fn(conn, envelope,
     platform). batch_handlers (optional, for throughput): event type -> fn(conn, envelopes, platform) doing the
-    effect of many messages at once (e.g. one executemany); when a batch fails it is called again with one
-    envelope at a time, each in its own savepoint, so a Reject still hits only its own message."""
+    effect of many messages at once (e.g. one executemany), called in the order declared here for the messages
+    between two of a one-at-a-time type; when a batch fails it is called again with one envelope at a time, each
+    in its own savepoint, so a Reject still hits only its own message."""
     queue: str
     handlers: dict = field(default_factory=dict)
     batch_handlers: dict = field(default_factory=dict)
@@ -215,16 +216,8 @@ class BatchProcessor:
                 conn.execute(insert(inbox), rows)
             except IntegrityError:
                 raise _RetryCarefully() from None  # another consumer got one of them first
-            grouped: dict[str, list] = {}
-            for delivery in todo:
-                if delivery.envelope["type"] in self.spec.batch_handlers:
-                    grouped.setdefault(delivery.envelope["type"], []).append(delivery)
             try:
-                for delivery in todo:
-                    if delivery.envelope["type"] not in grouped:
-                        self._handle(conn, delivery)
-                for event_type, group in grouped.items():
-                    self.spec.batch_handlers[event_type](conn, [d.envelope for d in group], self.platform)
+                self._handle_in_runs(conn, todo)
             except Exception as error:
                 if is_transient(error):
                     raise
@@ -255,6 +248,27 @@ class BatchProcessor:
                 log_event(log, "handler failed; message dead-lettered", logging.ERROR, queue=self.spec.queue,
                           message_id=delivery.message_id, event_type=delivery.envelope["type"],
                           error=type(error).__name__)
+
+    def _handle_in_runs(self, conn, todo: list[Delivery]) -> None:
+        """Messages of batch-handled types are gathered per type, but never past a message of a one-at-a-time type:
+        that one runs after the messages before it and before those after it (a withdrawal after a closure stays
+        after it). Between two such messages the batch handlers run in the order the spec declares them."""
+        grouped: dict[str, list] = {}
+
+        def flush():
+            for event_type, handler in self.spec.batch_handlers.items():
+                if event_type in grouped:
+                    handler(conn, [d.envelope for d in grouped[event_type]], self.platform)
+            grouped.clear()
+
+        for delivery in todo:
+            event_type = delivery.envelope["type"]
+            if event_type in self.spec.batch_handlers:
+                grouped.setdefault(event_type, []).append(delivery)
+            else:
+                flush()
+                self._handle(conn, delivery)
+        flush()
 
     def _handle(self, conn, delivery: Delivery) -> None:
         token = correlation_id.set(delivery.envelope["correlation_id"])

@@ -118,6 +118,17 @@ def erase_rejections(conn, case_ids) -> int:
     return conn.execute(delete(_rejections).where(_rejections.c.case_id.in_(ids))).rowcount
 
 
+def outbox_bodies(conn, outbox_table, event_types=None, batch: int = 5000):
+    """Every event still in the outbox (sent or not), in the order it was written, as the encoded envelope: what a
+    consumer's rebuild replays (a service erases a case's sent rows with the case, and all at retention)."""
+    query = select(outbox_table.c.body).order_by(outbox_table.c.id)
+    if event_types:
+        query = query.where(outbox_table.c.event_type.in_(sorted(event_types)))
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=batch))
+    for (body,) in result:
+        yield bytes(body)
+
+
 _INSERTS: dict = {}
 
 
