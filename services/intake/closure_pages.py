@@ -9,9 +9,10 @@ questions, in the order they are asked, with the questions' own wording.
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from werkzeug.exceptions import Conflict as VersionConflict
 
-from shared.web import current_platform
+from shared.web import N_, current_platform, translate
 
 from . import service
 from .api import version_seen
@@ -20,32 +21,32 @@ from .domain import closure as closure_rules
 from .pages import _member, pages
 
 QUESTIONS = {
-    "closed_on": "Avslutningsdato",
-    "closure_reason": "Hvorfor avsluttes saken?",
-    "attachment_after": "Hvilken tilknytning til arbeidslivet har brukeren nå?",
-    "attached_same_company": "Er brukeren fortsatt i samme bedrift som under tiltaket?",
-    "frequency_candidate": "Hvor ofte hadde du kontakt med brukeren?",
-    "frequency_mentor": "Hvor ofte hadde du kontakt med mentoren?",
-    "frequency_employer": "Hvor ofte hadde du kontakt med arbeidsgiveren?",
-    "intensity": "Når i perioden var det mest kontakt?",
-    "forms": "Hvordan hadde dere kontakt?",
-    "duration": "Hvor lenge varte tiltaket?",
-    "feedback_mentor": "Hva syntes brukeren om mentoren?",
-    "feedback_counsellor": "Hva syntes brukeren om deg som veileder?",
-    "industry": "Bransje",
-    "initiator": "Hvem tok initiativ til tiltaket?",
-    "attachment_before": "Brukerens tilknytning til bedriften før tiltaket",
-    "counsellor_knew_company": "Kjente du bedriften fra før?",
-    "reasons": "Hvorfor fikk brukeren tiltaket?",
+    "closed_on": N_("Avslutningsdato"),
+    "closure_reason": N_("Hvorfor avsluttes saken?"),
+    "attachment_after": N_("Hvilken tilknytning til arbeidslivet har brukeren nå?"),
+    "attached_same_company": N_("Er brukeren fortsatt i samme bedrift som under tiltaket?"),
+    "frequency_candidate": N_("Hvor ofte hadde du kontakt med brukeren?"),
+    "frequency_mentor": N_("Hvor ofte hadde du kontakt med mentoren?"),
+    "frequency_employer": N_("Hvor ofte hadde du kontakt med arbeidsgiveren?"),
+    "intensity": N_("Når i perioden var det mest kontakt?"),
+    "forms": N_("Hvordan hadde dere kontakt?"),
+    "duration": N_("Hvor lenge varte tiltaket?"),
+    "feedback_mentor": N_("Hva syntes brukeren om mentoren?"),
+    "feedback_counsellor": N_("Hva syntes brukeren om deg som veileder?"),
+    "industry": N_("Bransje"),
+    "initiator": N_("Hvem tok initiativ til tiltaket?"),
+    "attachment_before": N_("Brukerens tilknytning til bedriften før tiltaket"),
+    "counsellor_knew_company": N_("Kjente du bedriften fra før?"),
+    "reasons": N_("Hvorfor fikk brukeren tiltaket?"),
 }
 # (slug, heading, questions); the criteria of the current list join the assessment step's questions at run time.
 STEPS = (
-    ("avslutning", "Avslutning", ("closed_on", "closure_reason", "attachment_after", "attached_same_company")),
-    ("kontakt", "Kontakt underveis", ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity",
-                                      "forms", "duration")),
-    ("vurdering", "Vurdering", ("success_criteria", "feedback_mentor", "feedback_counsellor")),
+    ("avslutning", N_("Avslutning"), ("closed_on", "closure_reason", "attachment_after", "attached_same_company")),
+    ("kontakt", N_("Kontakt underveis"), ("frequency_candidate", "frequency_mentor", "frequency_employer",
+                                          "intensity", "forms", "duration")),
+    ("vurdering", N_("Vurdering"), ("success_criteria", "feedback_mentor", "feedback_counsellor")),
 )
-OPENING = ("oppstart", "Opplysninger fra oppstart", closure_rules.TABLE1_FIELDS)
+OPENING = ("oppstart", N_("Opplysninger fra oppstart"), closure_rules.TABLE1_FIELDS)
 STEP_BY_SLUG = {slug: (slug, heading, fields) for slug, heading, fields in (*STEPS, OPENING)}
 LIST_FIELDS = ("reasons", "forms")
 PARTY_OF = {"frequency_candidate": "candidate", "frequency_mentor": "mentor", "frequency_employer": "employer"}
@@ -65,7 +66,7 @@ def _field_order(step_fields, criteria) -> list[str]:
 
 def _labels(criteria) -> dict:
     return {**QUESTIONS, **{closure_rules.criterion_field(c["code"]): c["nb"] for c in criteria["criteria"]},
-            "success_criteria": "Suksesskriterier"}
+            "success_criteria": N_("Suksesskriterier")}
 
 
 def _context(case_id):
@@ -104,19 +105,22 @@ def _basis(ctx, values) -> dict:
     end = rules.parse_date(closed) if isinstance(closed, str) else closed
     days = (end - start).days if end else None
     months = round(days / derive.DAYS_PER_MONTH, 1) if days is not None else None
-    period = (f"fra {start.strftime('%d.%m.%Y')} til {end.strftime('%d.%m.%Y')} ({days} dager, om lag "
-              f"{str(months).replace('.', ',')} måneder)") if end else None
+    period = gettext("fra %(start)s til %(end)s (%(days)s dager, om lag %(months)s måneder)",
+                     start=start.strftime("%d.%m.%Y"), end=end.strftime("%d.%m.%Y"), days=days,
+                     months=str(months).replace(".", ",")) if end else None
 
     def contacts(n, who):
-        return f"{n} {'kontakt' if n == 1 else 'kontakter'} med {who} logget" + (f" {period}" if period else "")
+        logged = ngettext("%(num)d kontakt med %(who)s logget", "%(num)d kontakter med %(who)s logget", n, who=who)
+        return logged + (f" {period}" if period else "")
     return {
-        "frequency_candidate": contacts(counts["candidate"], "brukeren"),
-        "frequency_mentor": contacts(counts["mentor"], "mentoren"),
-        "frequency_employer": ("Arbeidsgiveren er mentor." if ctx["case"]["mentor_relation"] == "manager"
-                               else contacts(counts["employer"], "arbeidsgiveren")),
-        "intensity": f"{sum(counts.values())} kontakter i loggen fordelt over perioden",
-        "forms": "Kontaktformene som står i loggen",
-        "duration": (f"Perioden {period}" if period else "Fyll inn avslutningsdatoen først, så regnes varigheten ut."),
+        "frequency_candidate": contacts(counts["candidate"], gettext("brukeren")),
+        "frequency_mentor": contacts(counts["mentor"], gettext("mentoren")),
+        "frequency_employer": (gettext("Arbeidsgiveren er mentor.") if ctx["case"]["mentor_relation"] == "manager"
+                               else contacts(counts["employer"], gettext("arbeidsgiveren"))),
+        "intensity": gettext("%(count)s kontakter i loggen fordelt over perioden", count=sum(counts.values())),
+        "forms": gettext("Kontaktformene som står i loggen"),
+        "duration": (gettext("Perioden %(period)s", period=period) if period
+                     else gettext("Fyll inn avslutningsdatoen først, så regnes varigheten ut.")),
     }
 
 
@@ -165,9 +169,11 @@ def _render_step(ctx, step, values, errors, status=200):
     slug, heading, fields = step
     return render_template(
         "intake/closure_step.html", case=ctx["case"], reference=ctx["reference"], ctx=ctx, step=slug,
-        heading=heading, steps=STEPS, number=[s[0] for s in STEPS].index(slug) + 1 if slug != OPENING[0] else None,
+        heading=translate(heading), steps=STEPS,
+        number=[s[0] for s in STEPS].index(slug) + 1 if slug != OPENING[0] else None,
         done=_done(ctx, values), values=values, errors=errors, labels=_labels(ctx["criteria"]),
-        questions=QUESTIONS, basis=_basis(ctx, values), criteria=ctx["criteria"],
+        questions={name: translate(text) for name, text in QUESTIONS.items()}, basis=_basis(ctx, values),
+        criteria=ctx["criteria"],
         criterion_field=closure_rules.criterion_field, back_to=request.args.get("fra"),
         correcting=ctx["case"]["state"] == states.CLOSED), status
 
@@ -228,7 +234,7 @@ def _summary_rows(ctx, values):
             return ", ".join(_label(vocabulary, v) for v in value or [])
         return _label(closure_rules.VOCAB_OF[name], value) if value else ""
 
-    parts = [(OPENING[0], OPENING[1], [(n, QUESTIONS[n], answer(n)) for n in OPENING[2]])]
+    parts = [(OPENING[0], translate(OPENING[1]), [(n, translate(QUESTIONS[n]), answer(n)) for n in OPENING[2]])]
     for slug, heading, fields in STEPS:
         rows = []
         for name in fields:
@@ -238,8 +244,8 @@ def _summary_rows(ctx, values):
                              _label("success_assessment", assessed[c["code"]]) if assessed.get(c["code"])
                              else "") for c in ctx["criteria"]["criteria"])
             else:
-                rows.append((name, QUESTIONS[name], answer(name)))
-        parts.append((slug, heading, rows))
+                rows.append((name, translate(QUESTIONS[name]), answer(name)))
+        parts.append((slug, translate(heading), rows))
     return parts
 
 

@@ -13,7 +13,8 @@ from flask import Response, current_app, redirect, render_template, request, url
 from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.auth import require_role
-from shared.web import current_platform, current_principal
+from shared.text import Text
+from shared.web import N_, current_platform, current_principal
 from shared.web.idempotency import not_replayed
 from shared.web.preconditions import expected_version
 
@@ -23,24 +24,27 @@ from .pages import pages
 from .peers import PeerUnavailable
 from .privacy_api import caller_token
 
-LABELS = {"national_id": "Fødselsnummer eller D-nummer", "confirm": "Bekreftelse"}
+LABELS = {"national_id": N_("Fødselsnummer eller D-nummer"), "confirm": N_("Bekreftelse")}
 KIND_LABELS = {
-    "cases": "saker", "contacts": "kontakter i loggen", "measures": "tiltak", "closures": "sluttskjema",
-    "history": "historikkrader", "disclosures": "utleveringer", "outbox_events": "sendte hendelser",
-    "records": "samtykkeskjema", "decisions": "samtykkesvar", "documents": "skannede dokumenter",
-    "withdrawals": "tilbaketrekkinger", "status": "samtykkestatuser", "audit_entries": "oppslag i revisjonsloggen",
-    "reminders": "påminnelser", "notifications": "varsler", "mails": "e-poster", "schedule": "saksplaner",
-    "consents": "samtykkestatuser",
+    "cases": N_("saker"), "contacts": N_("kontakter i loggen"), "measures": N_("tiltak"),
+    "closures": N_("sluttskjema"), "history": N_("historikkrader"), "disclosures": N_("utleveringer"),
+    "outbox_events": N_("sendte hendelser"), "records": N_("samtykkeskjema"), "decisions": N_("samtykkesvar"),
+    "documents": N_("skannede dokumenter"), "withdrawals": N_("tilbaketrekkinger"),
+    "status": N_("samtykkestatuser"), "audit_entries": N_("oppslag i revisjonsloggen"),
+    "reminders": N_("påminnelser"), "notifications": N_("varsler"), "mails": N_("e-poster"),
+    "schedule": N_("saksplaner"), "consents": N_("samtykkestatuser"),
 }
-ACTION_LABELS = {"access_export": "Innsyn", "erasure": "Sletting", "retention": "Oppbevaringsfrist"}
+ACTION_LABELS = {"access_export": N_("Innsyn"), "erasure": N_("Sletting"), "retention": N_("Oppbevaringsfrist")}
 HISTORY_LABELS = {
-    "opened": "Opprettet", "contact_logged": "Kontakt logget", "contact_edited": "Kontakt endret",
-    "contact_deleted": "Kontakt slettet", "measure_added": "Tiltak lagt til", "measure_changed": "Tiltak endret",
-    "measure_deleted": "Tiltak slettet", "parties_changed": "Mentor/arbeidsgiver endret", "handed_over": "Overført",
-    "plan_updated": "Plan oppdatert", "closed": "Avsluttet", "corrected": "Avslutning rettet",
-    "project_end_status": "Status ved prosjektslutt",
+    "opened": N_("Opprettet"), "contact_logged": N_("Kontakt logget"), "contact_edited": N_("Kontakt endret"),
+    "contact_deleted": N_("Kontakt slettet"), "measure_added": N_("Tiltak lagt til"),
+    "measure_changed": N_("Tiltak endret"), "measure_deleted": N_("Tiltak slettet"),
+    "parties_changed": N_("Mentor/arbeidsgiver endret"), "handed_over": N_("Overført"),
+    "plan_updated": N_("Plan oppdatert"), "closed": N_("Avsluttet"), "corrected": N_("Avslutning rettet"),
+    "project_end_status": N_("Status ved prosjektslutt"),
 }
-AUDIT_LABELS = {"document.view": "vist", "document.download": "lastet ned", "access_export": "utlevert ved innsyn"}
+AUDIT_LABELS = {"document.view": N_("vist"), "document.download": N_("lastet ned"),
+                "access_export": N_("utlevert ved innsyn")}
 OSLO = ZoneInfo("Europe/Oslo")
 
 
@@ -102,7 +106,8 @@ def privacy_access():
     except privacy.NobodyFound:
         return _start(errors={"national_id": [privacy.NOBODY]}, status=404, national_id=national_id)
     except PeerUnavailable as error:
-        return _start(alert=f"Innsynet kunne ikke lages: {error.message}", status=503, national_id=national_id)
+        return _start(alert=Text(N_("Innsynet kunne ikke lages: {reason}"), reason=error.message), status=503,
+                      national_id=national_id)
     if request.form.get("format") == "json":
         body = json.dumps(document, ensure_ascii=False, indent=1)
         return Response(body, mimetype="application/json", headers={

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from shared.text import N_, Text
 from shared.vocab import codes, label
 
 from . import rules
@@ -58,8 +59,8 @@ def validate_draft(raw: dict, criteria: dict) -> tuple[dict | None, dict]:
         draft["success_criteria"] = assessed
     version = raw.get("list_version")
     if version not in (None, "", criteria["version"]):
-        add(errors, "success_criteria", f"Kriterielisten er byttet til versjon {criteria['version']}: last skjemaet "
-                                        "på nytt og vurder kriteriene.")
+        add(errors, "success_criteria", Text(N_("Kriterielisten er byttet til versjon {version}: last skjemaet på nytt "
+                                                "og vurder kriteriene."), version=criteria["version"]))
     elif version:
         draft["list_version"] = version
     return (None, errors) if errors else (draft, {})
@@ -70,17 +71,17 @@ def _assessed_criteria(errors, given, criteria) -> dict:
     if rules.blank(given) or given == {}:
         return {}
     if not isinstance(given, dict):
-        add(errors, "success_criteria", "Må være en oversikt over kriterier og vurderinger.")
+        add(errors, "success_criteria", N_("Må være en oversikt over kriterier og vurderinger."))
         return {}
     known = {c["code"] for c in criteria["criteria"]}
     assessed = {}
     for code_, value in given.items():
         if code_ not in known:
-            add(errors, "success_criteria", f"Ukjent suksesskriterium {rules.quoted(code_)}.")
+            add(errors, "success_criteria", Text(N_("Ukjent suksesskriterium {code}."), code=rules.quoted(code_)))
         elif rules.blank(value):
             continue
         elif value not in codes("success_assessment"):
-            add(errors, criterion_field(code_), f"Ukjent vurdering {rules.quoted(value)}.")
+            add(errors, criterion_field(code_), Text(N_("Ukjent vurdering {value}."), value=rules.quoted(value)))
         else:
             assessed[code_] = value
     return assessed
@@ -93,8 +94,8 @@ def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], 
     v = {}
     opened_on = case["opened_on"]
     v["closed_on"] = rules.a_date(errors, "closed_on", raw.get("closed_on"), not_after=today, not_before=opened_on,
-                                  not_before_text="Avslutningsdatoen kan ikke være før saken ble opprettet "
-                                                  f"({opened_on.strftime('%d.%m.%Y')}).")
+                                  not_before_text=Text(N_("Avslutningsdatoen kan ikke være før saken ble opprettet "
+                                                          "({date})."), date=opened_on.strftime("%d.%m.%Y")))
     allowed_reasons = [c for c in codes("closure_reason") if c != "project_end"]
     v["closure_reason"] = rules.code(errors, "closure_reason", "closure_reason", raw.get("closure_reason"),
                                      allowed=allowed_reasons)
@@ -117,27 +118,27 @@ def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], 
     # The mentor-measure rule: a case without a mentor is closed as "mentor measure not started".
     mentor_used = case["mentor_relation"] != "none"
     if v["closure_reason"] and not mentor_used and v["closure_reason"] != "mentor_measure_not_started":
-        add(errors, "closure_reason", "Saken har ingen mentor: velg «Mentortiltaket ble ikke tatt i bruk», og bruk "
-                                      "datoen da det ble bestemt å ikke bruke mentor som avslutningsdato.")
+        add(errors, "closure_reason", N_("Saken har ingen mentor: velg «Mentortiltaket ble ikke tatt i bruk», og bruk "
+                                         "datoen da det ble bestemt å ikke bruke mentor som avslutningsdato."))
     if v["closure_reason"] == "mentor_measure_not_started" and mentor_used:
-        add(errors, "closure_reason", "Saken har en registrert mentor, så mentortiltaket ble tatt i bruk. "
-                                      "Velg en annen årsak.")
+        add(errors, "closure_reason", N_("Saken har en registrert mentor, så mentortiltaket ble tatt i bruk. "
+                                         "Velg en annen årsak."))
     if not mentor_used and v["feedback_mentor"] and v["feedback_mentor"] != "not_given":
-        add(errors, "feedback_mentor", "Saken har ingen mentor: velg «Ikke gitt».")
+        add(errors, "feedback_mentor", N_("Saken har ingen mentor: velg «Ikke gitt»."))
     if v["duration"] == "not_closed":
-        add(errors, "duration", "«Ikke avsluttet» brukes bare i status ved prosjektslutt.")
+        add(errors, "duration", N_("«Ikke avsluttet» brukes bare i status ved prosjektslutt."))
     if v["attachment_after"] == "no_attachment" and v["attached_same_company"] == "yes":
-        add(errors, "attached_same_company", "Brukeren har ingen tilknytning etter avslutning, og kan da ikke være "
-                                             "tilknyttet samme bedrift.")
+        add(errors, "attached_same_company", N_("Brukeren har ingen tilknytning etter avslutning, og kan da ikke "
+                                                "være tilknyttet samme bedrift."))
     if v["closed_on"]:
         later = [c["contact_date"] for c in contacts if not c.get("deleted") and c["contact_date"] > v["closed_on"]]
         if later:
-            add(errors, "closed_on", "Det er logget kontakt etter avslutningsdatoen "
-                                     f"({max(later).strftime('%d.%m.%Y')}). Rett datoen eller kontaktloggen.")
+            add(errors, "closed_on", Text(N_("Det er logget kontakt etter avslutningsdatoen ({date}). Rett datoen "
+                                             "eller kontaktloggen."), date=max(later).strftime("%d.%m.%Y")))
         started = [m["from_date"] for m in measures if not m.get("deleted") and m["from_date"] > v["closed_on"]]
         if started:
             add(errors, "closed_on",
-                f"Et tiltak starter etter avslutningsdatoen ({min(started).strftime('%d.%m.%Y')}).")
+                Text(N_("Et tiltak starter etter avslutningsdatoen ({date})."), date=min(started).strftime("%d.%m.%Y")))
 
     v["success_criteria"] = _criteria(errors, raw, criteria)
     if errors:
@@ -149,23 +150,24 @@ def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], 
 def _criteria(errors, raw, criteria):
     given = raw.get("success_criteria") or {}
     if not isinstance(given, dict):
-        add(errors, "success_criteria", "Må være en oversikt over kriterier og vurderinger.")
+        add(errors, "success_criteria", N_("Må være en oversikt over kriterier og vurderinger."))
         return None
     version = raw.get("list_version")
     if version not in (None, "", criteria["version"]):
-        add(errors, "success_criteria", f"Kriterielisten er byttet til versjon {criteria['version']}: last skjemaet "
-                                        "på nytt og vurder kriteriene.")
+        add(errors, "success_criteria", Text(N_("Kriterielisten er byttet til versjon {version}: last skjemaet på nytt "
+                                                "og vurder kriteriene."), version=criteria["version"]))
     known = {c["code"] for c in criteria["criteria"]}
     for code in sorted(set(given) - known):
-        add(errors, criterion_field(code), f"Ukjent suksesskriterium {rules.quoted(code)}.")
+        add(errors, criterion_field(code), Text(N_("Ukjent suksesskriterium {code}."), code=rules.quoted(code)))
     result = {}
     for criterion in criteria["criteria"]:
         field = criterion_field(criterion["code"])
         value = given.get(criterion["code"])
         if rules.blank(value):
-            add(errors, field, f"Vurder kriteriet «{criterion['nb']}».")
+            add(errors, field, Text(N_("Vurder kriteriet «{criterion}»."), criterion=criterion["nb"]))
         elif value not in codes("success_assessment"):
-            add(errors, field, f"Ukjent kode {rules.quoted(value)} for kriteriet «{criterion['nb']}».")
+            add(errors, field, Text(N_("Ukjent kode {value} for kriteriet «{criterion}»."), value=rules.quoted(value),
+                                    criterion=criterion["nb"]))
         else:
             result[criterion["code"]] = value
     return result

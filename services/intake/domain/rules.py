@@ -12,37 +12,40 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import fodselsnummer, orgnr
 
 from shared import national_ids
+from shared.text import N_, Text
 from shared.vocab import VOCABULARIES, codes
 
 from .errors import RULE_TEXT  # noqa: F401  (re-exported for callers)
 
 FIELD_LABELS = {
-    "national_id": "Fødselsnummer eller D-nummer", "candidate_name": "Brukerens navn",
-    "in_target_group": "Er brukeren i Inkluderingsdugnadens målgruppe?",
-    "in_follow_up_measure": "Er brukeren i et oppfølgingstiltak?", "counsellor": "Veileder",
-    "entry_point": "Inngang", "industry": "Bransje", "initiator": "Initiativtaker",
-    "attachment_before": "Tilknytning til bedriften før tiltaket",
-    "counsellor_knew_company": "Kjente veileder bedriften?",
-    "reasons": "Begrunnelse for tiltaket", "opened_on": "Startdato", "employer_orgnr": "Organisasjonsnummer",
-    "employer_name": "Arbeidsgiverens navn", "employer_contact_name": "Kontaktperson hos arbeidsgiver",
-    "employer_contact_email": "Kontaktpersonens e-post", "employer_contact_phone": "Kontaktpersonens telefon",
-    "mentor_name": "Mentorens navn", "mentor_relation": "Mentorens rolle",
-    "contact_date": "Dato", "party": "Hvem", "form": "Kontaktform", "minutes": "Minutter brukt",
-    "note": "Internt notat",
-    "measure": "Tiltak/tilskudd", "from_date": "Fra dato", "to_date": "Til dato",
-    "counsellor_id": "Ny veileder", "start_meeting_on": "Dato for oppstartsmøte",
-    "plan_tasks": "Arbeidsoppgaver i planen",
-    "plan_mentor_expectations": "Forventninger til mentor",
-    "closed_on": "Avslutningsdato", "closure_reason": "Årsak til avslutning",
-    "attachment_after": "Tilknytning etter avslutning",
-    "attached_same_company": "Tilknyttet samme bedrift?", "feedback_mentor": "Brukerens tilbakemelding om mentor",
-    "feedback_counsellor": "Brukerens tilbakemelding om veileder",
-    "frequency_candidate": "Kontakt veileder–bruker", "frequency_mentor": "Kontakt veileder–mentor",
-    "frequency_employer": "Kontakt veileder–arbeidsgiver", "intensity": "Kontaktintensitet",
-    "forms": "Kontaktformer", "duration": "Varighet", "success_criteria": "Suksesskriterier",
+    "national_id": N_("Fødselsnummer eller D-nummer"), "candidate_name": N_("Brukerens navn"),
+    "in_target_group": N_("Er brukeren i Inkluderingsdugnadens målgruppe?"),
+    "in_follow_up_measure": N_("Er brukeren i et oppfølgingstiltak?"), "counsellor": N_("Veileder"),
+    "entry_point": N_("Inngang"), "industry": N_("Bransje"), "initiator": N_("Initiativtaker"),
+    "attachment_before": N_("Tilknytning til bedriften før tiltaket"),
+    "counsellor_knew_company": N_("Kjente veileder bedriften?"),
+    "reasons": N_("Begrunnelse for tiltaket"), "opened_on": N_("Startdato"),
+    "employer_orgnr": N_("Organisasjonsnummer"),
+    "employer_name": N_("Arbeidsgiverens navn"), "employer_contact_name": N_("Kontaktperson hos arbeidsgiver"),
+    "employer_contact_email": N_("Kontaktpersonens e-post"), "employer_contact_phone": N_("Kontaktpersonens telefon"),
+    "mentor_name": N_("Mentorens navn"), "mentor_relation": N_("Mentorens rolle"),
+    "contact_date": N_("Dato"), "party": N_("Hvem"), "form": N_("Kontaktform"), "minutes": N_("Minutter brukt"),
+    "note": N_("Internt notat"),
+    "measure": N_("Tiltak/tilskudd"), "from_date": N_("Fra dato"), "to_date": N_("Til dato"),
+    "counsellor_id": N_("Ny veileder"), "start_meeting_on": N_("Dato for oppstartsmøte"),
+    "plan_tasks": N_("Arbeidsoppgaver i planen"),
+    "plan_mentor_expectations": N_("Forventninger til mentor"),
+    "closed_on": N_("Avslutningsdato"), "closure_reason": N_("Årsak til avslutning"),
+    "attachment_after": N_("Tilknytning etter avslutning"),
+    "attached_same_company": N_("Tilknyttet samme bedrift?"),
+    "feedback_mentor": N_("Brukerens tilbakemelding om mentor"),
+    "feedback_counsellor": N_("Brukerens tilbakemelding om veileder"),
+    "frequency_candidate": N_("Kontakt veileder–bruker"), "frequency_mentor": N_("Kontakt veileder–mentor"),
+    "frequency_employer": N_("Kontakt veileder–arbeidsgiver"), "intensity": N_("Kontaktintensitet"),
+    "forms": N_("Kontaktformer"), "duration": N_("Varighet"), "success_criteria": N_("Suksesskriterier"),
 }
 for _step in range(1, 8):
-    FIELD_LABELS[f"step_{_step}"] = f"Steg {_step}"
+    FIELD_LABELS[f"step_{_step}"] = Text(N_("Steg {number}"), number=_step)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 ]{8,15}$")
@@ -65,7 +68,13 @@ def holds_national_id(text: str) -> bool:
 def quoted(value) -> str:
     """A refused value as a message quotes it: its start, and never a national ID (answers may be kept)."""
     shown = str(value)[:QUOTED_LENGTH]
-    return "(et fødselsnummer, som ikke hører hjemme her)" if holds_national_id(shown) else f"«{shown}»"
+    return Text(N_("(et fødselsnummer, som ikke hører hjemme her)")) if holds_national_id(shown) else f"«{shown}»"
+
+
+def field_label(field: str) -> Text:
+    """The field's label as a message names it (translated with the message)."""
+    label = FIELD_LABELS.get(field, field)
+    return label if isinstance(label, Text) else Text(label)
 
 
 def add(errors: dict, field: str, message: str) -> None:
@@ -76,7 +85,7 @@ def unknown_fields(raw: dict, allowed) -> dict:
     """A form's fields that are not `allowed`, each with its message."""
     errors = {}
     for field in sorted(set(raw) - set(allowed)):
-        add(errors, field, "Ukjent felt.")
+        add(errors, field, N_("Ukjent felt."))
     return errors
 
 
@@ -87,35 +96,35 @@ def blank(value) -> bool:
 def national_id(errors, field, value):
     """Fødselsnummer or D-number (first digit +4), checked with both control digits."""
     if blank(value):
-        add(errors, field, "Skriv brukerens fødselsnummer eller D-nummer (11 siffer).")
+        add(errors, field, N_("Skriv brukerens fødselsnummer eller D-nummer (11 siffer)."))
         return None
     compact = fodselsnummer.compact(str(value))
     if not compact.isdigit() or len(compact) != 11:
-        add(errors, field, "Fødselsnummeret må ha 11 siffer.")
+        add(errors, field, N_("Fødselsnummeret må ha 11 siffer."))
         return None
     try:
         return national_ids.validate(compact)
     except national_ids.SyntheticNotAllowed:
-        add(errors, field, "Syntetiske testnumre (Tenor) tas bare imot i et testmiljø.")
+        add(errors, field, N_("Syntetiske testnumre (Tenor) tas bare imot i et testmiljø."))
         return None
     except StdnumError:
-        add(errors, field, "Fødselsnummeret er ikke gyldig: kontrollsifrene stemmer ikke eller datoen finnes ikke.")
+        add(errors, field, N_("Fødselsnummeret er ikke gyldig: kontrollsifrene stemmer ikke eller datoen finnes ikke."))
         return None
 
 
 def organisation_number(errors, field, value, required=False):
     if blank(value):
         if required:
-            add(errors, field, "Skriv organisasjonsnummeret (9 siffer).")
+            add(errors, field, N_("Skriv organisasjonsnummeret (9 siffer)."))
         return None
     compact = orgnr.compact(str(value))
     if not compact.isdigit() or len(compact) != 9:
-        add(errors, field, "Organisasjonsnummeret må ha 9 siffer.")
+        add(errors, field, N_("Organisasjonsnummeret må ha 9 siffer."))
         return None
     try:
         return orgnr.validate(compact)
     except StdnumError:
-        add(errors, field, "Organisasjonsnummeret er ikke gyldig: kontrollsifferet stemmer ikke.")
+        add(errors, field, N_("Organisasjonsnummeret er ikke gyldig: kontrollsifferet stemmer ikke."))
         return None
 
 
@@ -124,13 +133,15 @@ def code(errors, field, vocabulary, value, required=True, allowed=None):
     if blank(value):
         if required:
             label = FIELD_LABELS.get(field, field)
-            add(errors, field, "Velg et svar." if label.endswith("?") else f"Velg {label.lower()}.")
+            add(errors, field, N_("Velg et svar.") if label.endswith("?")
+                else Text(N_("Velg {label}."), label=label.lower()))
         return None
     if not isinstance(value, str) or value not in VOCABULARIES[vocabulary]:
-        add(errors, field, f"Ukjent kode {quoted(value)} for feltet «{FIELD_LABELS.get(field, field)}».")
+        add(errors, field, Text(N_("Ukjent kode {value} for feltet «{field}»."), value=quoted(value),
+                                field=field_label(field)))
         return None
     if allowed is not None and value not in allowed:
-        add(errors, field, f"«{VOCABULARIES[vocabulary][value]['nb']}» kan ikke velges her.")
+        add(errors, field, Text(N_("«{label}» kan ikke velges her."), label=VOCABULARIES[vocabulary][value]["nb"]))
         return None
     return value
 
@@ -140,14 +151,15 @@ def codes_list(errors, field, vocabulary, values, required=True):
         values = [values]
     if blank(values):
         if required:
-            add(errors, field, f"Velg minst ett svar for «{FIELD_LABELS.get(field, field)}».")
+            add(errors, field, Text(N_("Velg minst ett svar for «{field}»."), field=field_label(field)))
         return [] if not required else None
     if not isinstance(values, list):
-        add(errors, field, "Må være en liste med koder.")
+        add(errors, field, N_("Må være en liste med koder."))
         return None
     unknown = [v for v in values if not isinstance(v, str) or v not in VOCABULARIES[vocabulary]]
     if unknown:
-        add(errors, field, f"Ukjent kode {quoted(unknown[0])} for feltet «{FIELD_LABELS.get(field, field)}».")
+        add(errors, field, Text(N_("Ukjent kode {value} for feltet «{field}»."), value=quoted(unknown[0]),
+                                field=field_label(field)))
         return None
     order = codes(vocabulary)
     return sorted(set(values), key=order.index)
@@ -159,14 +171,14 @@ def yes_no(errors, field, value, required=True):
         return value
     if blank(value):
         if required:
-            add(errors, field, "Svar ja eller nei.")
+            add(errors, field, N_("Svar ja eller nei."))
         return None
     lowered = str(value).strip().lower()
     if lowered in ("yes", "ja", "true"):
         return True
     if lowered in ("no", "nei", "false"):
         return False
-    add(errors, field, "Svar ja eller nei.")
+    add(errors, field, N_("Svar ja eller nei."))
     return None
 
 
@@ -175,18 +187,19 @@ def a_date(errors, field, value, required=True, not_after=None, not_before=None,
         parsed = value
     elif blank(value):
         if required:
-            add(errors, field, "Skriv en dato.")
+            add(errors, field, N_("Skriv en dato."))
         return None
     else:
         parsed = parse_date(str(value))
         if parsed is None:
-            add(errors, field, "Ugyldig dato. Skriv datoen som dd.mm.åååå.")
+            add(errors, field, N_("Ugyldig dato. Skriv datoen som dd.mm.åååå."))
             return None
     if not_after is not None and parsed > not_after:
-        add(errors, field, f"Datoen kan ikke være etter {not_after.strftime('%d.%m.%Y')} (i dag).")
+        add(errors, field, Text(N_("Datoen kan ikke være etter {date} (i dag)."), date=not_after.strftime("%d.%m.%Y")))
         return None
     if not_before is not None and parsed < not_before:
-        add(errors, field, not_before_text or f"Datoen kan ikke være før {not_before.strftime('%d.%m.%Y')}.")
+        add(errors, field, not_before_text or Text(N_("Datoen kan ikke være før {date}."),
+                                                  date=not_before.strftime("%d.%m.%Y")))
         return None
     return parsed
 
@@ -209,14 +222,14 @@ def parse_date(text: str):
 def text(errors, field, value, required=False, max_length=200):
     if blank(value):
         if required:
-            add(errors, field, "Feltet må fylles ut.")
+            add(errors, field, N_("Feltet må fylles ut."))
         return None
     if not isinstance(value, str):
-        add(errors, field, "Må være tekst.")
+        add(errors, field, N_("Må være tekst."))
         return None
     value = value.strip()
     if len(value) > max_length:
-        add(errors, field, f"Teksten er for lang (høyst {max_length} tegn).")
+        add(errors, field, Text(N_("Teksten er for lang (høyst {max} tegn)."), max=max_length))
         return None
     return value
 
@@ -224,7 +237,7 @@ def text(errors, field, value, required=False, max_length=200):
 def integer(errors, field, value, minimum=0, maximum=24 * 60, required=True):
     if blank(value):
         if required:
-            add(errors, field, "Skriv et tall.")
+            add(errors, field, N_("Skriv et tall."))
         return None
     try:
         # A bool, an infinity or a fraction is not a whole number: int() would take True as 1 and 30.7 as 30.
@@ -233,10 +246,10 @@ def integer(errors, field, value, minimum=0, maximum=24 * 60, required=True):
     except (TypeError, ValueError, OverflowError):
         number = None
     if number is None:
-        add(errors, field, "Skriv et helt tall.")
+        add(errors, field, N_("Skriv et helt tall."))
         return None
     if not minimum <= number <= maximum:
-        add(errors, field, f"Tallet må være mellom {minimum} og {maximum}.")
+        add(errors, field, Text(N_("Tallet må være mellom {min} og {max}."), min=minimum, max=maximum))
         return None
     return number
 
@@ -250,11 +263,11 @@ def _matching(errors, field, value, max_length: int, pattern, message: str):
 
 
 def email(errors, field, value):
-    return _matching(errors, field, value, 254, EMAIL, "Ugyldig e-postadresse.")
+    return _matching(errors, field, value, 254, EMAIL, N_("Ugyldig e-postadresse."))
 
 
 def phone(errors, field, value):
-    return _matching(errors, field, value, 20, PHONE, "Ugyldig telefonnummer (8–15 siffer, gjerne med +47).")
+    return _matching(errors, field, value, 20, PHONE, N_("Ugyldig telefonnummer (8–15 siffer, gjerne med +47)."))
 
 
 def eligibility(errors, counsellor: dict | None, in_target_group, in_follow_up_measure) -> list[str]:
@@ -262,12 +275,12 @@ def eligibility(errors, counsellor: dict | None, in_target_group, in_follow_up_m
     failed = []
     if counsellor is None or counsellor.get("is_job_specialist"):
         failed.append("counsellor_is_job_specialist")
-        add(errors, "counsellor", "Hybridmodellen er for NAV-veiledere: du er registrert som jobbspesialist "
-                                  "og kan ikke opprette en sak.")
+        add(errors, "counsellor", N_("Hybridmodellen er for NAV-veiledere: du er registrert som jobbspesialist "
+                                     "og kan ikke opprette en sak."))
     if in_target_group is False:
         failed.append("candidate_not_in_target_group")
-        add(errors, "in_target_group", "Brukeren må være i Inkluderingsdugnadens målgruppe.")
+        add(errors, "in_target_group", N_("Brukeren må være i Inkluderingsdugnadens målgruppe."))
     if in_follow_up_measure is True:
         failed.append("candidate_in_follow_up_measure")
-        add(errors, "in_follow_up_measure", "Brukeren kan ikke være i et oppfølgingstiltak samtidig.")
+        add(errors, "in_follow_up_measure", N_("Brukeren kan ikke være i et oppfølgingstiltak samtidig."))
     return failed
