@@ -51,7 +51,8 @@ def test_the_home_page_says_when_consent_does_not_answer_and_works_on(case, sile
     assert page.status_code == 200
     assert "Samtykketjenesten svarer ikke akkurat nå" in html
     assert f"Sak {case.case_id[:8]}" in html and 'id="til-avslutning"' in html and 'id="del-kontakter"' in html
-    assert waited < CONSENT_STATUS_TIMEOUT * 2 + 5  # it waited for its short timeout, not the privacy calls' 15 s
+    # It waited its short timeout (2 s), not the 15 s the privacy calls may take; 10 s leaves a slow CI room.
+    assert CONSENT_STATUS_TIMEOUT <= 2 and waited < 10
 
 
 def test_a_mistake_in_one_part_comes_back_on_that_part_alone_with_what_was_typed(case):
