@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from shared import overdue
+from shared.cases import case_reference as shared_case_reference
 from shared.web.preconditions import require_version
 
 from . import access, store
@@ -142,9 +143,9 @@ def case_in_clear(keyring, case: dict, leave_out=()) -> dict:
 
 
 def case_reference(case_id) -> str:
-    """The short name of a case on every page and mail ("Sak ef2e8883"): the start of its id, as consent and notify
-    show it."""
-    return f"Sak {str(case_id)[:8]}"
+    """The short name of a case on every page and mail ("Sak ef2e8883"): shared.cases.case_reference, the one
+    every service names a case by."""
+    return shared_case_reference(case_id)
 
 
 def require_case(conn, office, case_id) -> None:
