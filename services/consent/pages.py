@@ -17,7 +17,7 @@ from shared.web.i18n import current_language
 from shared.web.idempotency import FORM_FIELD, not_replayed
 from shared.web.preconditions import expected_version
 
-from . import access, service
+from . import access, service, withdrawal_pages
 from .api import deps, serve_document
 from .domain import Conflict, ConsentInvalid
 from .domain.signers import offered_signer_roles, slot_label
@@ -164,6 +164,8 @@ def _withdraw(kind, ref):
            "signer_role": request.form.get("signer_role") or None,
            "purposes": [] if everything else purposes, "requested_on": requested_on}
     try:
+        if not withdrawal_pages.confirmed():  # what will change, named, before it happens
+            return withdrawal_pages.confirm_page(kind, ref, principal, subject, cmd, seen)
         with current_platform().engine.begin() as conn:
             result = service.withdraw(conn, deps(), principal.office, principal.subject, subject, cmd, seen)
     except ConsentInvalid as error:

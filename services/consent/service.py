@@ -279,10 +279,7 @@ def withdraw(conn, deps: Deps, office: str, actor: str, subject: Subject, cmd: d
     key = subject.key
     store.lock_subject(conn, key, office)
     require_version(expected_version, store.subject_version(conn, key, office), "Samtykkeoversikten")
-    roles = signers.withdrawn_roles(case, checked.signer_role) if checked.signer_role else None
-    targets = store.granted_decisions(conn, key, office, checked.purposes, roles)
-    if not targets:
-        raise Conflict("Det finnes ikke noe gjeldende samtykke å trekke tilbake for dette valget.")
+    targets = _withdrawal_targets(conn, office, subject, checked)
     now = deps.clock.now()
     policy = data_policy(conn, deps)
     withdrawal_id = str(uuid.uuid4())
@@ -294,6 +291,28 @@ def withdraw(conn, deps: Deps, office: str, actor: str, subject: Subject, cmd: d
     statuses = {p: refresh_status(conn, deps, office, case, case_id, subject_ref, p).state for p in affected}
     return {"withdrawal_id": withdrawal_id, "purposes": affected, "data_policy": policy,
             "data_policy_text": withdrawal.DATA_POLICY_TEXT[policy], "status": statuses}
+
+
+def _withdrawal_targets(conn, office: str, subject: Subject, checked) -> list:
+    """The granted decisions a checked withdrawal ends; Conflict when there is none."""
+    roles = signers.withdrawn_roles(subject.case, checked.signer_role) if checked.signer_role else None
+    targets = store.granted_decisions(conn, subject.key, office, checked.purposes, roles)
+    if not targets:
+        raise Conflict(N_("Det finnes ikke noe gjeldende samtykke å trekke tilbake for dette valget."))
+    return targets
+
+
+def withdrawal_preview(conn, deps: Deps, office: str, subject: Subject, cmd: dict, expected_version: int) -> dict:
+    """What `withdraw` would change, changing nothing (the confirmation page shows it before anything happens):
+    the purposes whose consent stops holding, from when, and what happens to data the researchers have.
+    ConsentInvalid, Conflict and a stale version (409) as `withdraw`, so a page gone stale says so at once."""
+    checked = withdrawal.check_withdrawal(cmd, deps.clock.today())
+    require_version(expected_version, store.subject_version(conn, subject.key, office), "Samtykkeoversikten")
+    targets = _withdrawal_targets(conn, office, subject, checked)
+    policy = data_policy(conn, deps)
+    return {"purposes": sorted({row.purpose for row in targets}), "signer_role": checked.signer_role,
+            "requested_on": checked.requested_on, "data_policy": policy,
+            "data_policy_text": withdrawal.DATA_POLICY_TEXT[policy]}
 
 
 # ---------------------------------------------------------------- expiry

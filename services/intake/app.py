@@ -2,6 +2,7 @@
 from shared.web import create_service_app
 
 from . import (
+    admin_pages,  # noqa: F401  (importing it adds the project end's confirmation to the pages blueprint)
     api,
     case_pages,  # noqa: F401  (importing it adds the case's home page and its parts to the pages blueprint)
     cli,

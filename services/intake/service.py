@@ -524,6 +524,16 @@ def _store_version(conn, platform, actor, case, values, measures, derived, event
     return envelope["payload"]
 
 
+def project_end_preview(conn, platform) -> dict:
+    """What `project_end` would send, sending nothing: how many open cases, per office (for its confirmation)."""
+    per_office: dict[str, int] = {}
+    for _, office in store.open_cases_everywhere(conn):
+        per_office[office] = per_office.get(office, 0) + 1
+    names = {o["code"]: o["name"] for o in platform.directory.offices(conn)}
+    return {"cases": sum(per_office.values()),
+            "offices": [{"code": code, "name": names.get(code, code), "cases": n} for code, n in per_office.items()]}
+
+
 def project_end(platform, actor) -> dict:
     """Submit the status form for every case still open, in every office (one transaction per case)."""
     with platform.engine.connect() as conn:

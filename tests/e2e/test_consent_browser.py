@@ -35,12 +35,14 @@ def test_counsellor_records_and_withdraws_and_local_contact_opens_the_document(p
     assert "Åpne dokument" not in page.content()  # a counsellor does not open scans
     # On a phone the status rows stack, each value under its column's name (shared platform.js and nav.css).
     page.set_viewport_size({"width": 390, "height": 844})
-    assert row.locator("td").nth(1).evaluate("cell => getComputedStyle(cell, '::before').content") == '"Status: "'
+    # (the purpose is the row's header, th; its status the first data cell)
+    assert row.locator("td").first.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Status: "'
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.check("#withdraw-form input[name=purposes][value=research_registration]")
     page.click("#withdraw-form button[type=submit]")
+    page.click("#confirm-withdraw button[type=submit]")  # what changes is named first (test_confirm_irreversible)
     message = page.locator("#melding").inner_text()
     assert "trukket tilbake" in message and "slettes" in message
     assert "Trukket tilbake" in row.inner_text()

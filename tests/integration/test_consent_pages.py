@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from services.consent.domain.withdrawal import DATA_POLICY_TEXT
 from shared.auth import COOKIE_NAME
 from tests.fixtures.tokens import user_token
 from tests.integration.test_consent_helpers import PDF, count, make_client, multipart, open_case, outbox_types, record
@@ -78,7 +79,7 @@ def test_page_post_without_csrf_is_refused(consent):
     assert response.status_code == 403 and count(consent, "withdrawals") == 0
 
 
-def test_withdraw_page_needs_a_choice_then_withdraws_at_once(consent):
+def test_withdraw_page_needs_a_choice_then_names_what_changes_then_withdraws(consent):
     case_id = open_case(consent)
     record(consent, case_id, "candidate", {"research_registration": "granted", "interviews": "granted"})
     client = signed_in(consent, "kari-veileder")
@@ -87,8 +88,15 @@ def test_withdraw_page_needs_a_choice_then_withdraws_at_once(consent):
     assert nothing.status_code == 422 and "Velg hvilke formål" in nothing.get_data(as_text=True)
     assert count(consent, "withdrawals") == 0
     form = hidden_fields(nothing.get_data(as_text=True), "withdraw-form")  # the form as shown again
-    done = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, "all_purposes": "yes",
-                                                                  "signer_role": "candidate"})
+    asked = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, "all_purposes": "yes",
+                                                                   "signer_role": "candidate"})
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Bekreft tilbaketrekking" in html
+    assert DATA_POLICY_TEXT["erase"] in html  # what happens to the researchers' data, before it happens
+    assert count(consent, "withdrawals") == 0
+    confirm = hidden_fields(html, "confirm-withdraw")  # carries the choice, the version and a new form token
+    assert confirm["confirmed"] == "yes" and confirm["all_purposes"] == "yes" and confirm["signer_role"] == "candidate"
+    done = client.post(f"/saker/{case_id}/trekk-tilbake", data=confirm)
     assert done.status_code == 302 and "melding=trukket" in done.headers["Location"]
     assert count(consent, "withdrawals") == 1 and count(consent, "decisions") == 2
 
@@ -187,6 +195,7 @@ def test_the_withdrawal_form_carries_the_version_it_showed_and_withdraws_once(co
     form = hidden_fields(html, "withdraw-form")  # shown again as it is now: a deliberate second try
     assert form["expected_version"] == "2"
 
+    choice["confirmed"] = "yes"  # the confirmation page's form (test_withdraw_page_needs_a_choice_then_names...)
     first = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, **choice})
     again = client.post(f"/saker/{case_id}/trekk-tilbake", data={**form, **choice})  # the same form, twice
     assert first.status_code == again.status_code == 302 and again.headers["Location"] == first.headers["Location"]

@@ -138,7 +138,12 @@ def test_overview_and_admin_pages_by_role(web):
         "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
         "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
         "mentor_relation": "none"}, seed=6)
-    done = web("POST", "/admin", user="admin")
+    # The project end is irreversible: the button first shows what will be sent, and sends nothing.
+    asked = web("POST", "/admin", user="admin").get_data(as_text=True)
+    assert "Bekreft prosjektslutt" in asked and "for 1 åpne saker ved 1 kontorer" in asked
+    with web.platform.engine.connect() as conn:
+        assert service.project_end_preview(conn, web.platform)["cases"] == 1  # still open: nothing was sent
+    done = web("POST", "/admin", user="admin", data={"confirmed": "yes"})
     assert done.status_code == 200 and "for 1 pågående saker" in done.get_data(as_text=True)
 
 
