@@ -57,7 +57,6 @@ SECRET_USERS = {
     "REGISTRY_PSEUDONYM_SECRET": {"registry-consumer"},
     "NOTIFY_SMTP_USERNAME": {"notify-worker"},
     "NOTIFY_SMTP_PASSWORD": {"notify-worker"},
-    "DEMO_PASSWORD": set(SERVICES),
     "BUS_ADMIN_URL": set(),
 }
 

@@ -99,14 +99,17 @@ class Load:
             self.stopping.wait(max(0.0, 1 / REQUEST_RATE - (time.monotonic() - started)))
 
     def sign_in(self):
-        import re
+        """Kari signs in as a person does: the platform sends her to the identity provider, whose login form takes
+        her e-mail and password, and back with the session cookie."""
+        from urllib.parse import urljoin
 
         import requests
+
+        from tests.fixtures.tokens import login_form_action, login_name, provider_sign_in
         session = requests.Session()
-        form = session.get(self.base_url + "/logg-inn", timeout=10)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-        session.post(self.base_url + "/logg-inn", data={"csrf_token": token, "user_id": "kari-veileder",
-                                                        "password": "demo", "next": "/"}, timeout=10)
+        login = session.get(self.base_url + "/logg-inn", timeout=10)
+        provider_sign_in(session, urljoin(login.url, login_form_action(login.text)), login_name("kari-veileder"),
+                         "demo")
         return session
 
 
@@ -176,7 +179,8 @@ def main() -> int:
         env.update(vhost.env(service))
     data_dir = Path(tempfile.mkdtemp(prefix="soak-"))
     config = devstack.StackConfig(data_dir=data_dir, proxy_port=free_port(), smtp_port=free_port(), workers=2,
-                                  env=env, service_ports={s: free_port() for s in SERVICES})
+                                  env=env, service_ports={s: free_port() for s in SERVICES},
+                                  oidc_port=free_port(), oidc_admin_port=free_port())
     stack = devstack.DevStack(config, echo=lambda *a: print(*a, flush=True))
     load = None
     try:

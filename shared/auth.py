@@ -63,8 +63,8 @@ class Principal:
 
 def mint_token(settings, subject, role, name, office=None, county=None, lifetime_minutes=None, now=None,
                auth_time=None, scope=None, session_id=None) -> str:
-    """Issue a token as the local issuer does: the session cookie; in local demo mode also the password page,
-    `flask auth mint` and `mint_service_token`."""
+    """Issue a token as the local issuer does: the session cookie (after the sign-in at the identity provider); in
+    local demo mode also `flask auth mint` (an operator's command) and `mint_service_token`."""
     if role not in ROLES and role != SERVICE_ROLE:
         raise ValueError(f"unknown role {role!r}")
     if (role == SERVICE_ROLE) != bool(scope):

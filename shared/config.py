@@ -119,10 +119,9 @@ class Settings:
     log_level: str
     public_url: str
     secure_cookies: bool
-    demo_signin: bool
     extra: dict = field(default_factory=dict)
-    # An explicit local demo (DEMO_MODE=true and a loopback PUBLIC_URL): the development key, the local token
-    # issuer (`auth mint`) and the password page work only here.
+    # An explicit local demo (DEMO_MODE=true and a loopback PUBLIC_URL): the development key and the local token
+    # issuer (`auth mint`, an operator's command) work only here.
     demo_mode: bool = False
     oidc: OidcSettings | None = None
     # Producers check each event against its schema before it enters the outbox (consumers always check on receipt).
@@ -179,7 +178,6 @@ def load_settings(service: str, env=None) -> Settings:
         log_level=env_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         public_url=public_url,
         secure_cookies=env_bool(env, "SECURE_COOKIES", False),
-        demo_signin=env_bool(env, "DEMO_SIGNIN", True),
         extra={k: v for k, v in env.items() if k.startswith(svc + "_")},
         validate_events_on_emit=env_bool(env, "BUS_VALIDATE_ON_EMIT", True),
         demo_mode=demo_mode,

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.system",
     "tests.fixtures.stack",
+    "tests.fixtures.oidc",
 ]

@@ -1,9 +1,11 @@
 // The local OpenID Connect provider: oidc-provider (OpenID Certified) configured from the directory.
 //
 //   node deploy/oidc/provider.mjs <config.json>
+//   OIDC_PROVIDER_CONFIG_JSON='{...}' node deploy/oidc/provider.mjs      (compose: the config in the environment)
 //
-// The config (written by scripts/devstack.py; see deploy/oidc/README.md) names the issuer, the port, the directory
-// file, the keys file, the cookie keys and the clients with their secrets. People sign in on this provider's own
+// The config (written by scripts/devstack.py, or deploy/compose.yaml's; see deploy/oidc/README.md) names the issuer,
+// the port (and the address to listen on, loopback unless `host` says otherwise), the directory file, the keys file,
+// the cookie keys and the clients with their secrets. People sign in on this provider's own
 // login page with their e-mail or NAV ident and the password `demo`; its tokens carry claims shaped like Entra ID's
 // (NAVident, oid, groups). Signing keys live in the keys file; the admin listener (loopback only) rotates them
 // while the provider runs, and SIGHUP re-reads the file.
@@ -13,7 +15,8 @@ import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
 
-const config = JSON.parse(readFileSync(process.argv[2] || process.env.OIDC_PROVIDER_CONFIG, 'utf8'));
+const config = JSON.parse(process.env.OIDC_PROVIDER_CONFIG_JSON
+  || readFileSync(process.argv[2] || process.env.OIDC_PROVIDER_CONFIG, 'utf8'));
 const DEMO_PASSWORD = 'demo';
 const ACCESS_TOKEN_SECONDS = 600;
 const SERVICE_TOKEN_SECONDS = 300;
@@ -223,8 +226,9 @@ async function interaction(req, res, provider) {
   const [, , uid, action] = new URL(req.url, config.issuer).pathname.split('/');
   const details = await provider.interactionDetails(req, res);
   if (details.prompt.name !== 'login') {
-    // Consent is granted by loadExistingGrant: nothing to ask.
-    return provider.interactionFinished(req, res, {}, { mergeWithLastSubmission: true });
+    // Consent is granted by loadExistingGrant: nothing to ask. The result names it, as a native client (a loopback
+    // redirect on any port: the tests' apps) is otherwise asked again on every sign-in.
+    return provider.interactionFinished(req, res, { consent: {} }, { mergeWithLastSubmission: true });
   }
   if (req.method === 'GET' && !action) return send(res, 200, loginForm(uid));
   if (req.method === 'POST' && action === 'login') {
@@ -280,5 +284,5 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     process.exit(0);
   });
 }
-server.listen(config.port, '127.0.0.1', () => log('listening', { issuer: config.issuer, port: config.port }));
+server.listen(config.port, config.host || '127.0.0.1', () => log('listening', { issuer: config.issuer, port: config.port }));
 admin.listen(config.admin_port, '127.0.0.1', () => log('admin listening', { port: config.admin_port }));

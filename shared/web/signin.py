@@ -8,16 +8,14 @@ provider's session (`sid`). Each request reads role and office from the director
 here and at the provider (RP-initiated logout); the provider's back-channel logout (/logg-ut/backchannel) puts the
 `sid` on the deny list every service reads.
 
-Without a provider, only in local demo mode (DEMO_MODE=true on a loopback PUBLIC_URL): the demo users' password page.
-Failed attempts there are rate-limited per client address.
+There is no password page of the platform's own: people sign in at the provider only (its login page checks the
+password). An app without a provider (in-process, local demo mode only) shows a page saying so; its callers bring
+tokens of `flask auth mint`.
 """
 from __future__ import annotations
 
 import hmac
 import logging
-import os
-import time
-from collections import defaultdict, deque
 from urllib.parse import urlencode
 
 from authlib.common.security import generate_token
@@ -34,11 +32,8 @@ from .i18n import N_
 signin_blueprint = Blueprint("signin", __name__)
 log = logging.getLogger("shared.web.signin")
 
-MAX_FAILURES = 5
-WINDOW_SECONDS = 300
 LOGIN_COOKIE = "hybrid_login"  # state, nonce, PKCE verifier and the page to return to, for one sign-in
 LOGIN_SECONDS = 600
-_failures: dict[str, deque] = defaultdict(deque)
 
 
 def csrf_exempt(view):
@@ -64,13 +59,6 @@ def ended_sessions(app=None) -> EndedSessions:
     return app.extensions["ended_sessions"]
 
 
-def _too_many(address: str) -> bool:
-    attempts = _failures[address]
-    while attempts and attempts[0] < time.monotonic() - WINDOW_SECONDS:
-        attempts.popleft()
-    return len(attempts) >= MAX_FAILURES
-
-
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect after sign-in would be a phishing aid.
     if not target or not target.startswith("/") or target.startswith("//"):
@@ -82,19 +70,14 @@ def _login_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.extensions["platform"].settings.auth_signing_key, salt="hybrid-login")
 
 
-def _password_page_on(settings) -> bool:
-    return settings.oidc is None and settings.demo_mode and settings.demo_signin
-
-
 @signin_blueprint.get("/logg-inn")
 def signin_form():
     platform = current_app.extensions["platform"]
     provider = identity_provider()
     if provider is not None:
         return _start_provider_signin(platform.settings, provider)
-    with platform.engine.connect() as conn:
-        users = platform.directory.users(conn) if _password_page_on(platform.settings) else []
-    return render_template("signin.html", users=users, next=request.args.get("next", ""), error=None)
+    # No provider: an in-process app of local demo mode, whose callers bring `flask auth mint` tokens.
+    return render_template("signin.html")
 
 
 def _start_provider_signin(settings, provider: Provider):
@@ -154,29 +137,6 @@ def _signin_failed(message: str, reason: str):
     response = current_app.make_response((render_template("error.html", status=400, message=message), 400))
     response.delete_cookie(LOGIN_COOKIE, path="/logg-inn")
     return response
-
-
-@signin_blueprint.post("/logg-inn")
-def signin_submit():
-    from shared.web import set_session_cookie  # here: shared.web imports this module while it loads
-    platform = current_app.extensions["platform"]
-    address = request.remote_addr or "?"
-    password_page = _password_page_on(platform.settings)
-    with platform.engine.connect() as conn:
-        users = platform.directory.users(conn) if password_page else []
-        user = platform.directory.user(conn, request.form.get("user_id", ""))
-    if _too_many(address):
-        return render_template("signin.html", users=users, next="",
-                               error=N_("For mange mislykkede forsøk. Vent noen minutter og prøv igjen.")), 429
-    password = request.form.get("password", "")
-    expected = os.environ.get("DEMO_PASSWORD", "demo")
-    if not password_page or user is None or not hmac.compare_digest(password, expected):
-        _failures[address].append(time.monotonic())
-        return render_template("signin.html", users=users, next=request.form.get("next", ""),
-                               error=N_("Feil bruker eller passord.")), 401
-    response = redirect(_safe_next(request.form.get("next")))
-    return set_session_cookie(response, {"subject": user["id"], "role": user["role"], "name": user["name"],
-                                         "office": user["office_code"], "county": user["county_code"]})
 
 
 @signin_blueprint.post("/logg-ut")

@@ -132,12 +132,11 @@ SECRETS_USED = {
 SECRET_NAMES = {f"{s.upper()}_{kind}" for s in SERVICES for kind in ("DATABASE_URL", "AMQP_URLS", "AMQP_PASSWORD")}
 SECRET_NAMES |= WEB_SIGN_IN | {"NOTIFY_OIDC_CLIENT_SECRET"}
 SECRET_NAMES |= {"AUTH_SIGNING_KEY", "REGISTRY_PSEUDONYM_SECRET", "NOTIFY_SMTP_USERNAME", "NOTIFY_SMTP_PASSWORD",
-                 "BUS_ADMIN_URL", "DEMO_PASSWORD"}
+                 "BUS_ADMIN_URL"}
 
 
 def secrets_in(variables, keyring: bool) -> set:
-    return ({name for name in variables if name in SECRET_NAMES} | ({"keyring"} if keyring else set())) - {
-        "DEMO_PASSWORD"}
+    return {name for name in variables if name in SECRET_NAMES} | ({"keyring"} if keyring else set())
 
 
 def test_the_local_run_gives_each_process_only_the_secrets_it_uses(tmp_path, monkeypatch):
@@ -155,7 +154,6 @@ def test_the_local_run_gives_each_process_only_the_secrets_it_uses(tmp_path, mon
         assert secrets_in(env, "KEYRING_FILE" in env) == expected, process
         assert ("AUTH_VERIFY_KEY" in env) == ("AUTH_SIGNING_KEY" in expected), process  # HS256: the same secret
         assert all(env[name] == every_secret[name] for name in expected - {"keyring"}), process
-        assert ("DEMO_PASSWORD" in env) == (process in SERVICES), process
     # The one-off commands (migrate, directory, demo data) run as the operator, with everything.
     assert SECRET_NAMES <= set(stack.service_env())
 

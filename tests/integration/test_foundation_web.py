@@ -1,6 +1,7 @@
 """The web plumbing every service inherits (shared.web.create_service_app), seen from a browser or an operator:
-health, CSRF, security headers, sessions, the sign-in limit, errors, logs, metrics, OpenAPI (intake as the host
-app; any service would do)."""
+health, CSRF, security headers, sessions, errors, logs, metrics, OpenAPI (intake as the host app; any service would
+do). The app runs as in production (no local demo mode): people sign in at the real OpenID provider
+(tests/fixtures/oidc.py), whose login page checks the password, and call the API with its tokens."""
 from __future__ import annotations
 
 import io
@@ -19,17 +20,11 @@ from shared.auth import COOKIE_NAME, mint_token, verify_token
 from shared.config import load_settings
 from shared.crypto import LocalKeyring
 from shared.platform import Platform
-from shared.web import CSRF_COOKIE, signin
-from tests.fixtures.tokens import user_auth_header
+from shared.web import CSRF_COOKIE
+from tests.fixtures.oidc import sign_in_test_client
+from tests.fixtures.tokens import provider_auth_header
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-
-@pytest.fixture(autouse=True)
-def fresh_signin_limits():
-    signin._failures.clear()
-    yield
-    signin._failures.clear()
 
 
 def make_app(platform):
@@ -44,10 +39,23 @@ def make_app(platform):
 
 
 @pytest.fixture
-def app(platform_factory, tmp_path):
+def app(platform_factory, tmp_path, oidc_provider):
     platform = platform_factory("intake", tables.all_tables(), f"sqlite:///{tmp_path}/intake.db",
-                                env={"INTAKE_AMQP_URLS": BROKER_URL})
+                                env=oidc_provider.app_env(INTAKE_AMQP_URLS=BROKER_URL))
     return make_app(platform)
+
+
+@pytest.fixture
+def sign_in(oidc_provider):
+    """sign_in(client, user_id, start) -> the app's answer at the end of a sign-in at the provider."""
+    def sign_in(client, user_id="kari-veileder", start="/logg-inn"):
+        return sign_in_test_client(client, oidc_provider, user_id, start=start)
+    return sign_in
+
+
+def person_header(app, user_id):
+    """A person's access token from the provider the app trusts."""
+    return provider_auth_header(app.extensions["platform"].settings.oidc.issuer, user_id)
 
 
 @pytest.fixture
@@ -56,23 +64,18 @@ def client(app):
 
 
 def client_from(app):
-    """A client with its own address (X-Forwarded-For, honoured by ProxyFix): the sign-in limit is per address."""
+    """A client with its own address (X-Forwarded-For, honoured by ProxyFix)."""
     client = app.test_client()
     client.environ_base["HTTP_X_FORWARDED_FOR"] = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"
     return client
 
 
 def csrf_of(client):
-    page = client.get("/logg-inn")
+    page = client.get("/tilgjengelighet")  # any page: the header's language form carries the token
     assert page.status_code == 200
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     assert client.get_cookie(CSRF_COOKIE).value == token
     return token
-
-
-def sign_in(client, user_id="kari-veileder", password="demo"):
-    return client.post("/logg-inn", data={"user_id": user_id, "password": password, "csrf_token": csrf_of(client),
-                                          "next": "/"})
 
 
 def session_claims(client):
@@ -125,19 +128,22 @@ def test_readyz_stays_ready_while_the_broker_is_down(platform_factory, tmp_path)
 
 
 # ---------------------------------------------------------------- CSRF and headers
-def test_form_post_without_csrf_token_is_refused(client):
+def test_form_post_without_csrf_token_is_refused(client, sign_in):
+    sign_in(client)
     csrf_of(client)  # the cookie alone is not enough: the form must echo it
-    response = client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo"})
+    response = client.post("/logg-ut")
     assert response.status_code == 403
-    assert client.get_cookie(COOKIE_NAME) is None
-    wrong = client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo", "csrf_token": "x" * 43})
+    wrong = client.post("/logg-ut", data={"csrf_token": "x" * 43})
     assert wrong.status_code == 403
+    assert client.get("/").status_code == 200  # still signed in: neither post signed the person out
 
 
-def test_form_post_with_csrf_token_passes(client):
+def test_form_post_with_csrf_token_passes(client, sign_in):
     response = sign_in(client)
     assert response.status_code == 302
     assert client.get_cookie(COOKIE_NAME) is not None
+    chosen = client.post("/sprak", data={"sprak": "nn", "neste": "/", "csrf_token": csrf_of(client)})
+    assert chosen.status_code == 303 and client.get_cookie("hybrid_sprak").value == "nn"
 
 
 def test_json_post_from_page_needs_header_and_bearer_needs_none(client, app):
@@ -145,29 +151,28 @@ def test_json_post_from_page_needs_header_and_bearer_needs_none(client, app):
     assert client.post("/api/v1/cases/search", json={}).status_code == 403
     with_header = client.post("/api/v1/cases/search", json={}, headers={"X-CSRF-Token": token})
     assert with_header.status_code != 403  # passes CSRF; no session, so 401
-    bearer = user_auth_header(app.extensions["platform"], "kari-veileder")
+    bearer = person_header(app, "kari-veileder")
     fresh = app.test_client()
     assert fresh.post("/api/v1/cases/search", json={}, headers=bearer).status_code != 403
 
 
-def test_a_form_post_without_csrf_token_is_refused_and_with_it_accepted(app):
+def test_a_form_post_without_csrf_token_is_refused_and_with_it_accepted(app, sign_in):
     client = client_from(app)
-    refused = client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo"})
-    assert refused.status_code == 403
-    assert client.get_cookie(COOKIE_NAME) is None
-    csrf_of(client)
-    wrong = client.post("/logg-inn", data={"csrf_token": "guess", "user_id": "kari-veileder", "password": "demo"})
-    assert wrong.status_code == 403 and client.get_cookie(COOKIE_NAME) is None
-    accepted = sign_in(client)
-    assert accepted.status_code == 302
+    assert sign_in(client).status_code == 302
     cookie = client.get_cookie(COOKIE_NAME)
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    refused = client.post("/logg-ut")
+    assert refused.status_code == 403 and client.get_cookie(COOKIE_NAME) is not None
+    csrf_of(client)
+    wrong = client.post("/logg-ut", data={"csrf_token": "guess"})
+    assert wrong.status_code == 403 and client.get_cookie(COOKIE_NAME) is not None
+    accepted = client.post("/logg-ut", data={"csrf_token": csrf_of(client)})
+    assert accepted.status_code == 302 and client.get_cookie(COOKIE_NAME) is None
 
 
-def test_bearer_api_calls_need_no_csrf_but_cookie_api_calls_do(app):
+def test_bearer_api_calls_need_no_csrf_but_cookie_api_calls_do(app, sign_in):
     client = client_from(app)
-    with_bearer = client.post("/api/v1/cases", json={}, headers=user_auth_header(app.extensions["platform"],
-                                                                                 "kari-veileder"))
+    with_bearer = client.post("/api/v1/cases", json={}, headers=person_header(app, "kari-veileder"))
     assert with_bearer.status_code == 422  # reached the schema: no CSRF refusal
     sign_in(client)
     with_cookie = client.post("/api/v1/cases", json={})
@@ -186,7 +191,7 @@ def test_security_headers_on_every_response(client, path):
     assert headers["X-Correlation-Id"]
 
 
-def test_signed_in_pages_are_not_cached(client):
+def test_signed_in_pages_are_not_cached(client, sign_in):
     sign_in(client)
     response = client.get("/")
     assert response.status_code == 200
@@ -194,7 +199,7 @@ def test_signed_in_pages_are_not_cached(client):
 
 
 # ---------------------------------------------------------------- session cookie
-def test_session_cookie_is_httponly_samesite(client):
+def test_session_cookie_is_httponly_samesite(client, sign_in):
     line = session_cookie_line(sign_in(client))
     assert line is not None
     assert "HttpOnly" in line and "SameSite=Lax" in line and "Path=/" in line
@@ -202,7 +207,9 @@ def test_session_cookie_is_httponly_samesite(client):
     # form sent after an idle timeout is still known to be this person's and kept for them (shared.web.keeping).
     assert re.search(r"Max-Age=28800\b", line)
     assert session_claims(client)["exp"] - session_claims(client)["iat"] == 30 * 60
-    assert all("HttpOnly" in line for line in set_cookie_lines(client.get("/logg-inn")) if line.startswith(CSRF_COOKIE))
+    csrf_lines = [line for line in set_cookie_lines(client.application.test_client().get("/tilgjengelighet"))
+                  if line.startswith(CSRF_COOKIE)]
+    assert csrf_lines and all("HttpOnly" in line for line in csrf_lines)
 
 
 def test_session_slides_on_page_requests(client, app):
@@ -245,7 +252,7 @@ def test_expired_idle_cookie_goes_to_sign_in(client, app):
     assert response.status_code == 302 and "/logg-inn" in response.headers["Location"]
 
 
-def test_session_idle_timeout_slides_forward_on_each_page(app):
+def test_session_idle_timeout_slides_forward_on_each_page(app, sign_in):
     client = client_from(app)
     sign_in(client)
     first = session_claims(client)
@@ -275,51 +282,16 @@ def test_an_idle_session_has_expired(app):
     assert client.get("/api/v1/cases").status_code == 401
 
 
-def test_sixth_attempt_after_five_wrong_passwords_gets_429(client):
-    for _ in range(5):
-        assert sign_in(client, password="wrong").status_code == 401
-    sixth = sign_in(client, password="demo")  # even the right password waits
-    assert sixth.status_code == 429
-    assert "For mange mislykkede forsøk" in sixth.get_data(as_text=True)
-    assert client.get_cookie(COOKIE_NAME) is None
-    # Another client address is not locked out by this one's failures.
-    other_client = client.application.test_client()
-    csrf = csrf_of(other_client)
-    response = other_client.post("/logg-inn", data={"user_id": "kari-veileder", "password": "demo",
-                                                    "csrf_token": csrf},
-                                 environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert response.status_code == 302
-
-
-def test_unknown_user_counts_as_failure_and_says_nothing_specific(client):
-    response = sign_in(client, user_id="no-such-user")
-    assert response.status_code == 401 and "Feil bruker eller passord." in response.get_data(as_text=True)
-
-
-def test_repeated_failed_sign_ins_are_limited_per_address(app):
+def test_sign_in_redirects_only_to_local_paths(app, sign_in):
     client = client_from(app)
-    token = csrf_of(client)
-    for _ in range(5):
-        failed = client.post("/logg-inn", data={"csrf_token": token, "user_id": "kari-veileder", "password": "x"})
-        assert failed.status_code == 401
-        assert "Feil bruker eller passord" in failed.get_data(as_text=True)
-    limited = client.post("/logg-inn", data={"csrf_token": token, "user_id": "kari-veileder", "password": "demo"})
-    assert limited.status_code == 429
-    assert "For mange mislykkede forsøk" in limited.get_data(as_text=True)
-    assert client.get_cookie(COOKIE_NAME) is None  # even the right password is refused while limited
-    other = client_from(app)
-    assert sign_in(other).status_code == 302  # another address is not affected
-
-
-def test_sign_in_redirects_only_to_local_paths(app):
-    client = client_from(app)
-    response = client.post("/logg-inn", data={"csrf_token": csrf_of(client), "user_id": "kari-veileder",
-                                              "password": "demo", "next": "//evil.example/x"})
+    response = sign_in(client, start="/logg-inn?next=//evil.example/x")
     assert response.status_code == 302
     assert "evil.example" not in response.headers["Location"]
+    back = sign_in(client_from(app), start="/logg-inn?next=/saker/ny")
+    assert back.status_code == 302 and back.headers["Location"] == "/saker/ny"  # where the person was going
 
 
-def test_logout_clears_the_cookie(client):
+def test_logout_clears_the_cookie(client, sign_in):
     sign_in(client)
     assert client.get("/").status_code == 200
     response = client.post("/logg-ut", data={"csrf_token": client.get_cookie(CSRF_COOKIE).value})
@@ -362,7 +334,7 @@ def test_error_envelope_on_401_403_404(client, app):
     assert set(body) == {"code", "status", "message"} and body["code"] == 401 and body["status"] == "Unauthorized"
     assert body["message"].startswith("Innlogging kreves")
 
-    counsellor = user_auth_header(app.extensions["platform"], "kari-veileder")
+    counsellor = person_header(app, "kari-veileder")
     forbidden = client.get("/api/v1/overview", headers=counsellor)
     assert forbidden.status_code == 403
     assert forbidden.get_json()["code"] == 403 and forbidden.get_json()["status"] == "Forbidden"
@@ -386,7 +358,7 @@ def test_the_error_envelope(app):
     assert missing.status_code in (401, 404)
     assert set(missing.get_json()) >= {"code", "status", "message"}
     invalid = client.post("/api/v1/cases", json={"no_such_field": 1},
-                          headers=user_auth_header(app.extensions["platform"], "kari-veileder"))
+                          headers=person_header(app, "kari-veileder"))
     assert invalid.status_code == 422
     body = invalid.get_json()
     assert body["code"] == 422 and body["message"] == "Ugyldige data: se feltene."
@@ -397,7 +369,7 @@ def test_a_body_that_is_not_json_is_400_naming_the_body(client, app):
     # Found by fuzzing: webargs reports unreadable JSON as a list for the whole location, which the error
     # handler once took for a dict of fields and turned into a 500.
     response = client.post("/api/v1/cases/search", data=b"\x00{", content_type="application/json",
-                           headers=user_auth_header(app.extensions["platform"], "kari-veileder"))
+                           headers=person_header(app, "kari-veileder"))
     assert response.status_code == 400
     body = response.get_json()
     assert body["code"] == 400 and body["message"] == "Forespørselen kunne ikke leses." and "json" in body["errors"]
@@ -406,7 +378,7 @@ def test_a_body_that_is_not_json_is_400_naming_the_body(client, app):
 def test_query_parameters_unknown_or_repeated_are_422_naming_them(client, app):
     # Found by fuzzing: webargs dropped unknown query parameters (a misspelt filter returned everything) and took
     # the first of repeated ones.
-    counsellor = user_auth_header(app.extensions["platform"], "kari-veileder")
+    counsellor = person_header(app, "kari-veileder")
     unknown = client.get("/api/v1/cases?stat=open", headers=counsellor)
     assert unknown.status_code == 422 and "stat" in unknown.get_json()["errors"]
     repeated = client.get("/api/v1/cases?state=open&state=closed", headers=counsellor)

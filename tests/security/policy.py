@@ -52,7 +52,6 @@ COMMON_PAGES = {
     ("GET", "/tilgjengelighet"): PUBLIC,   # the accessibility statement, linked from every footer
     ("POST", "/sprak"): PUBLIC,   # the language choice (a cookie), open to everyone like the page it is on
     ("GET", "/logg-inn"): PUBLIC,
-    ("POST", "/logg-inn"): PUBLIC,
     ("GET", "/logg-inn/callback"): PUBLIC,  # the provider's redirect back; the code and state are its proof
     ("POST", "/logg-ut"): PUBLIC,          # signing out needs no valid session; it only clears the cookie
     ("POST", "/logg-ut/backchannel"): PUBLIC,  # the provider's server; the signed logout token is its proof

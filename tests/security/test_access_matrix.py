@@ -1,9 +1,15 @@
 """The access matrix: every endpoint of every service (from its OpenAPI document and its url_map) against every
 kind of caller, with the expected answer taken from policy.POLICY (issue #2 point 12's who-may-do-what table).
 
+Callers (tests/security/callers.py): the people sign in at the real OpenID provider and call with its access tokens;
+the apps run as in production (no local demo mode), so role and office come from the directory.
+
 Cells, per endpoint:
-  no token, expired token, token signed with another key, token whose office claim was re-encoded
+  no token, an expired provider token, another application's token, a token signed with a key the provider's JWKS
+  lacks, a token whose NAV ident was re-encoded, the development key's token, a copy of an ended session's cookie
       -> API: 401; page: redirect to the sign-in page (never the page itself)
+  a valid provider token of a person the directory does not know -> 403 (a clear refusal; public endpoints: any
+                                                            answer but a 5xx)
   a role the table does not allow                       -> 403
       (both sent a malformed API request: wrong-typed query values and a body that is not an object, so a
        service that parses the request before deciding who may call it answers 422 and fails the cell)
@@ -26,31 +32,49 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from shared.auth import COOKIE_NAME
+from shared.web import CSRF_COOKIE
 from tests.fixtures.db import make_test_platform
+from tests.fixtures.oidc import session_cookie, sign_in_test_client
 from tests.fixtures.tokens import auth_header
 
-from .callers import CALLERS, INVALID, OWNER_OFFICE, PEOPLE, admin_token_claiming_scope, headers_for, service_token
+from .callers import CALLERS, INVALID, OWNER_OFFICE, PEOPLE, UNKNOWN, Callers
 from .policy import POLICY
 
 SERVICES = tuple(POLICY)
 
 
-def _service_app(service, data_dir):
+def _service_app(service, data_dir, provider):
     tables = importlib.import_module(f"services.{service}.tables")
     app_module = importlib.import_module(f"services.{service}.app")
-    platform = make_test_platform(service, tables.all_tables(), f"sqlite:///{data_dir}/{service}.db", data_dir)
+    platform = make_test_platform(service, tables.all_tables(), f"sqlite:///{data_dir}/{service}.db", data_dir,
+                                  env=provider.app_env())
     return app_module.create_app(platform=platform), platform
 
 
 @pytest.fixture(scope="module")
-def apps(tmp_path_factory):
+def apps(tmp_path_factory, oidc_provider):
     made = {}
     data_dir = tmp_path_factory.mktemp("matrix")
     for service in SERVICES:
-        made[service] = _service_app(service, data_dir)
+        made[service] = _service_app(service, data_dir, oidc_provider)
     yield made
     for _app, platform in made.values():
         platform.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def callers(apps, oidc_provider):
+    """The callers, with a session ended the way a person ends one: signed in through the provider, the cookie
+    copied, then signed out (the deny list every service reads has its `sid`, as after a back-channel logout)."""
+    app, _platform = apps["intake"]
+    client = app.test_client()
+    assert sign_in_test_client(client, oidc_provider, "kari-veileder").status_code == 302
+    copied = session_cookie(client)
+    assert copied and client.get("/").status_code == 200
+    client.set_cookie(CSRF_COOKIE, "matrix-csrf")
+    assert client.post("/logg-ut", data={"csrf_token": "matrix-csrf"}).status_code == 302
+    return Callers(provider=oidc_provider, ended_session_cookie=copied)
 
 
 def live_endpoints(app):
@@ -172,26 +196,30 @@ def malformed_query(app, method, path):
     return query
 
 
-def _request(app, platform, method, path, caller, is_api, malformed=False, spec_path=None):
+def _request(app, callers, method, path, caller, is_api, malformed=False, spec_path=None):
     client = app.test_client()
-    headers = headers_for(platform.settings, caller)
+    headers = callers.headers(caller)
+    cookie = callers.cookie(caller)
+    if cookie:
+        client.set_cookie(COOKIE_NAME, cookie)
     kwargs = {}
     if is_api and malformed:
         kwargs["query_string"] = malformed_query(app, method, spec_path)
     if method in ("POST", "PUT", "PATCH", "DELETE"):
+        if not headers:
+            # An anonymous or cookie request carries a valid CSRF pair, so the answer is about sign-in, not CSRF.
+            client.set_cookie(CSRF_COOKIE, "matrix-csrf")
+            headers = {"X-CSRF-Token": "matrix-csrf"}
         if is_api:
             kwargs["json"] = MALFORMED if malformed else {}
-        elif not headers:
-            # An anonymous form post carries a valid CSRF pair, so the answer is about sign-in, not CSRF.
-            client.set_cookie("hybrid_csrf", "matrix-csrf")
-            kwargs["data"] = {"csrf_token": "matrix-csrf"}
         else:
-            kwargs["data"] = {}
+            kwargs["data"] = {"csrf_token": "matrix-csrf"} if "X-CSRF-Token" in headers else {}
     return client.open(path, method=method, headers=headers, **kwargs)
 
 
+# Every scope the provider grants a service: the endpoints' own and `api` (a scope no internal endpoint takes).
 SERVICE_SCOPES = sorted({rule.service_scope for entries in POLICY.values() for rule in entries.values()
-                         if rule.service_scope} | {"matrix:other-scope"})
+                         if rule.service_scope} | {"api"})
 
 
 def _service_request(app, platform, method, url, token):
@@ -208,7 +236,7 @@ def _cells():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("service, method, path", list(_cells()))
-def test_access_matrix(apps, service, method, path):
+def test_access_matrix(apps, callers, service, method, path):
     rule = POLICY[service][(method, path)]
     app, platform = apps[service]
     is_api = path.startswith("/api/")
@@ -216,8 +244,8 @@ def test_access_matrix(apps, service, method, path):
     for caller in CALLERS:
         ids = owned_ids(apps, service) if rule.owned and caller in PEOPLE else {}
         url, real_id = fill(path, ids)
-        refused_caller = caller in INVALID or PEOPLE[caller][1] not in rule.roles
-        response = _request(app, platform, method, url, caller, is_api, malformed=refused_caller, spec_path=path)
+        refused_caller = caller not in PEOPLE or PEOPLE[caller][1] not in rule.roles
+        response = _request(app, callers, method, url, caller, is_api, malformed=refused_caller, spec_path=path)
         status = response.status_code
         location = response.headers.get("Location", "")
         signin = status in (302, 303) and "/logg-inn" in location
@@ -225,9 +253,14 @@ def test_access_matrix(apps, service, method, path):
             wrong.append((caller, status, "server error"))
             continue
         if rule.public:
-            # Sign-out ends at the sign-in page and a failed sign-in is 401 by design; neither is a refusal.
-            if path not in ("/logg-ut", "/logg-inn") and (status in (401, 403) or signin):
+            # Sign-out ends at the sign-in page, not a refusal; a token the platform refuses outright (a person
+            # unknown to the directory) may be refused even here.
+            if path != "/logg-ut" and caller != UNKNOWN and (status in (401, 403) or signin):
                 wrong.append((caller, status, "public endpoint refused"))
+            continue
+        if caller == UNKNOWN:
+            if status != 403:
+                wrong.append((caller, status, "expected 403: a person the directory does not know"))
             continue
         if caller in INVALID:
             ok = status == 401 if is_api else signin
@@ -246,7 +279,7 @@ def test_access_matrix(apps, service, method, path):
             if status == 422:
                 # Refused before any id was looked up: fine only if a made-up id gets the very same answer.
                 made_up_url, _real = fill(path, {})
-                made_up = _request(app, platform, method, made_up_url, caller, is_api)
+                made_up = _request(app, callers, method, made_up_url, caller, is_api)
                 if (made_up.status_code, made_up.get_json()) == (status, response.get_json()):
                     continue
             if status != 404:
@@ -259,15 +292,14 @@ def test_access_matrix(apps, service, method, path):
     # the scope as a claim is still an admin's (403 on the service endpoint).
     url, _real = fill(path, {})
     for scope in SERVICE_SCOPES:
-        status = _service_request(app, platform, method, url, service_token(platform.settings, scope))
+        status = _service_request(app, platform, method, url, callers.service_token(scope))
         if scope == rule.service_scope:
             if status in (401, 403) or status >= 500:
                 wrong.append((f"service_token[{scope}]", status, "the scoped service token refused"))
         elif status != 403:
             wrong.append((f"service_token[{scope}]", status, "expected 403: a service token opens nothing else"))
     if rule.service_scope:
-        status = _service_request(app, platform, method, url, admin_token_claiming_scope(platform.settings,
-                                                                                         rule.service_scope))
+        status = _service_request(app, platform, method, url, callers.admin_token_claiming_scope(rule.service_scope))
         if status != 403:
             wrong.append(("admin_token_claiming_the_scope", status, "expected 403"))
     assert not wrong, f"{service} {method} {path}: " + "; ".join(f"{c}: {s} ({why})" for c, s, why in wrong)

@@ -15,7 +15,8 @@ from shared.auth import COOKIE_NAME
 from shared.config import REPO_ROOT
 from shared.web import CSRF_COOKIE
 
-from .callers import PEOPLE, token_for
+from .callers import PEOPLE
+from .callers import demo_token_for as token_for
 from .policy import POLICY
 from .test_access_matrix import apps, fill, owned_ids  # noqa: F401  (module fixture reused)
 

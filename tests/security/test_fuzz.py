@@ -34,7 +34,8 @@ from shared.web import CSRF_COOKIE
 from tests.fixtures.db import make_test_platform
 from tests.fixtures.tokens import service_auth_header
 
-from .callers import headers_for, token_for
+from .callers import demo_headers_for as headers_for
+from .callers import demo_token_for as token_for
 from .policy import POLICY
 
 if os.environ.get("SECURITY_FUZZ") != "1":

@@ -21,7 +21,7 @@ def test_defaults_are_the_local_run():
     settings = settings_with()
     assert settings.database_url == "sqlite:////tmp/hybrid-config-test/intake.db"
     assert settings.amqp_urls == ["amqp://intake:intake-dev@127.0.0.1:5672/hybrid"]
-    assert settings.secure_cookies is False and settings.demo_signin is True
+    assert settings.secure_cookies is False and settings.demo_mode is False
     assert settings.session_idle_minutes == 30
     assert settings.clock == "system" and settings.auth_algorithm == "HS256"
     assert settings.validate_events_on_emit is True
@@ -36,7 +36,7 @@ def test_values_are_parsed():
 
 @pytest.mark.parametrize("variable, value, expected_in_message", [
     ("SECURE_COOKIES", "maybe", "is not a boolean"),
-    ("DEMO_SIGNIN", "ja", "is not a boolean"),
+    ("DEMO_MODE", "ja", "is not a boolean"),
     ("TOKEN_LIFETIME_MINUTES", "eight", "is not an integer"),
     ("TOKEN_LIFETIME_MINUTES", "0", "below the minimum"),
     ("SESSION_IDLE_MINUTES", "100000", "above the maximum"),
@@ -58,7 +58,7 @@ def test_bad_value_names_the_variable(variable, value, expected_in_message):
 
 @pytest.mark.parametrize("env, named", [
     ({"SECURE_COOKIES": "jepp"}, "SECURE_COOKIES"),
-    ({"DEMO_SIGNIN": "2"}, "DEMO_SIGNIN"),
+    ({"DEMO_MODE": "2"}, "DEMO_MODE"),
     ({"SESSION_IDLE_MINUTES": "ten"}, "SESSION_IDLE_MINUTES"),
     ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES"),
     ({"TOKEN_LIFETIME_MINUTES": "100000"}, "TOKEN_LIFETIME_MINUTES"),
@@ -84,10 +84,10 @@ def test_asymmetric_algorithm_needs_a_verify_key():
 
 
 def test_valid_values_are_parsed_not_defaulted():
-    settings = settings_with(SECURE_COOKIES="on", DEMO_SIGNIN="0", TOKEN_LIFETIME_MINUTES="60",
+    settings = settings_with(SECURE_COOKIES="on", DEMO_MODE="1", TOKEN_LIFETIME_MINUTES="60",
                              INTAKE_DATABASE_URL="postgresql://postgres@127.0.0.1/x", CLOCK="file:/tmp/clock",
                              INTAKE_AMQP_URLS="amqp://a, amqp://b", BUS_VALIDATE_ON_EMIT="false")
-    assert settings.secure_cookies is True and settings.demo_signin is False and not settings.validate_events_on_emit
+    assert settings.secure_cookies is True and settings.demo_mode is True and not settings.validate_events_on_emit
     assert settings.token_lifetime_minutes == 60 and settings.is_postgres
     assert settings.clock == "file:/tmp/clock" and settings.amqp_urls == ["amqp://a", "amqp://b"]
 
