@@ -98,6 +98,9 @@ class OidcSettings:
     service_clients: dict          # client id -> service name, for service-to-service tokens
     jwks_max_age_seconds: int
     session_denylist_url: str      # ended sessions (back-channel logout), seen by every service
+    # Where the services reach the provider when the issuer's address is the browser's only (compose: the issuer is
+    # http://localhost:8090 on the host, the provider http://oidc:8090 inside the network). Tokens keep the issuer.
+    internal_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,4 +221,12 @@ def _oidc_settings(env, data_dir: Path) -> OidcSettings | None:
         service_clients=services,
         jwks_max_age_seconds=env_int(env, "OIDC_JWKS_MAX_AGE_SECONDS", 300, minimum=1, maximum=24 * 3600),
         session_denylist_url=env_str(env, "SESSION_DENYLIST_URL", f"sqlite:///{data_dir}/ended-sessions.db"),
+        internal_url=_internal_url(env),
     )
+
+
+def _internal_url(env) -> str | None:
+    url = env_str(env, "OIDC_INTERNAL_URL")
+    if url is not None and (not url.startswith(("https://", "http://")) or not urlsplit(url).hostname):
+        raise ConfigError(f"OIDC_INTERNAL_URL={url!r} must be an http:// or https:// URL")
+    return url.rstrip("/") if url else None

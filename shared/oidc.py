@@ -54,14 +54,31 @@ class Provider:
     @property
     def metadata(self) -> dict:
         if self._metadata is None:
-            url = self.settings.issuer + "/.well-known/openid-configuration"
-            response = self.http.get(url, timeout=HTTP_TIMEOUT)
+            base = self.settings.internal_url or self.settings.issuer
+            response = self.http.get(base + "/.well-known/openid-configuration", timeout=HTTP_TIMEOUT)
             response.raise_for_status()
             metadata = response.json()
             if metadata.get("issuer") != self.settings.issuer:
                 raise TokenRefused("the discovery document names another issuer")
-            self._metadata = metadata
+            self._metadata = self._addressed(metadata)
         return self._metadata
+
+    def _addressed(self, metadata: dict) -> dict:
+        """With an internal address, the endpoints the browser visits (sign-in, sign-out) are the issuer's and those
+        the services call (keys, token) the internal ones, whichever address the provider wrote them with."""
+        internal = self.settings.internal_url
+        if not internal:
+            return metadata
+        moved = dict(metadata)
+        for name, value in metadata.items():
+            if not name.endswith(("_endpoint", "_uri")) or not isinstance(value, str):
+                continue
+            for prefix in (internal, self.settings.issuer):
+                if value.startswith(prefix + "/"):
+                    path = value[len(prefix):]
+                    browser = name in ("authorization_endpoint", "end_session_endpoint")
+                    moved[name] = (self.settings.issuer if browser else internal) + path
+        return moved
 
     def _fetch_jwks(self):
         response = self.http.get(self.metadata["jwks_uri"], timeout=HTTP_TIMEOUT)

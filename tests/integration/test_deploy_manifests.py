@@ -2,6 +2,7 @@
 schemas (kubernetes-validate, offline, strict), every probe path a manifest names is a route the app answers,
 and every container command (compose and Kubernetes) is a role the image's entrypoint knows."""
 import importlib
+import json
 import re
 from pathlib import Path
 
@@ -177,6 +178,29 @@ def test_compose_gives_each_process_only_the_secrets_it_uses():
         assert secrets_in(service.get("environment", {}), keyring) == expected - no_mail_login, process
     for other in ("rabbitmq", "postgres", "mail", "nginx"):
         assert not secrets_in(compose[other].get("environment") or {}, False), other
+
+
+def test_compose_runs_the_openid_provider_from_the_lock_file_knowing_only_the_client_secrets():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    oidc, common = compose["services"]["oidc"], compose["x-common"]
+    dockerfile = (Path(REPO_ROOT) / oidc["build"]["dockerfile"]).read_text()
+    assert "COPY package.json package-lock.json" in dockerfile and "RUN npm ci" in dockerfile
+    assert set(oidc["environment"]) == {"OIDC_PROVIDER_CONFIG_JSON"}
+    text = oidc["environment"]["OIDC_PROVIDER_CONFIG_JSON"]
+    secrets = set(re.findall(r"\$\{(\w+):\?", text))
+    assert secrets == {"OIDC_COOKIE_KEY", "OIDC_CLIENT_SECRET", "NOTIFY_OIDC_CLIENT_SECRET"}
+    config = json.loads(re.sub(r"\$\{(\w+):\?[^}]*\}", r"<\1>", text))
+    # The browser reaches it at the issuer, the services inside the network; its clients are the services' own.
+    assert common["OIDC_ISSUER"] == "${OIDC_ISSUER:-" + config["issuer"] + "}"
+    assert common["OIDC_INTERNAL_URL"] == "${OIDC_INTERNAL_URL-http://oidc:" + str(config["port"]) + "}"
+    assert oidc["ports"] == [f"127.0.0.1:{config['port']}:{config['port']}"]
+    clients = {client["client_id"]: client for client in config["clients"]}
+    platform, notify = clients["hybrid-platform"], clients["hybrid-notify"]
+    assert platform["client_secret"] == "<OIDC_CLIENT_SECRET>"
+    assert notify["client_secret"] == "<NOTIFY_OIDC_CLIENT_SECRET>"
+    assert platform["redirect_uris"] == [common["PUBLIC_URL"] + "/logg-inn/callback"]
+    assert common["OIDC_SERVICE_CLIENTS"] == "${OIDC_SERVICE_CLIENTS:-hybrid-notify=notify}"
+    assert notify["scope"] == "employer-contact:read" and notify["grant_types"] == ["client_credentials"]
 
 
 def test_kubernetes_gives_each_process_only_the_secret_keys_it_uses():

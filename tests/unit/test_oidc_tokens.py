@@ -180,3 +180,36 @@ def test_a_local_token_is_not_minted_outside_demo_mode():
     settings = load_settings("intake", env={"DATA_DIR": "/tmp/x", "AUTH_SIGNING_KEY": "k" * 40})
     with pytest.raises(AuthError, match="identity provider"):
         mint_service_token(settings, "notify", "employer-contact:read")
+
+
+# ---------------------------------------------------------------- the provider at an internal address (compose)
+class InternalHttp(FakeProviderHttp):
+    """A provider asked at its internal address (oidc-provider writes each endpoint with the address asked at)."""
+
+    def __init__(self, internal):
+        super().__init__()
+        self.internal, self.fetched = internal, []
+
+    def get(self, url, timeout):
+        self.fetched.append(url)
+        if url.endswith("/.well-known/openid-configuration"):
+            return Answer({"issuer": ISSUER, **{name: self.internal + path for name, path in (
+                ("jwks_uri", "/jwks"), ("token_endpoint", "/token"), ("authorization_endpoint", "/auth"),
+                ("end_session_endpoint", "/session/end"))}})
+        return Answer({"keys": [key.as_dict(is_private=False) for key in self.keys]})
+
+
+def test_services_reach_the_provider_internally_and_the_browser_at_the_issuer():
+    internal = "http://oidc:8090"
+    settings = load_settings("intake", env={"DATA_DIR": "/tmp/x", "OIDC_ISSUER": ISSUER, "OIDC_INTERNAL_URL": internal})
+    http = InternalHttp(internal)
+    provider = Provider(settings.oidc, http=http)
+    assert provider.verify_access_token(sign(http, claims()))["NAVident"] == "B100001"
+    assert http.fetched == [internal + "/.well-known/openid-configuration", internal + "/jwks"]
+    assert provider.metadata["token_endpoint"] == internal + "/token"  # the code exchange, client credentials
+    assert provider.metadata["authorization_endpoint"] == ISSUER + "/auth"  # where the browser is sent
+    assert provider.metadata["end_session_endpoint"] == ISSUER + "/session/end"
+    with pytest.raises(TokenRefused):  # tokens are still checked against the issuer, not the internal address
+        provider.verify_access_token(sign(http, claims(iss=internal)))
+    with pytest.raises(ConfigError, match="^OIDC_INTERNAL_URL="):
+        load_settings("intake", env={"DATA_DIR": "/tmp/x", "OIDC_ISSUER": ISSUER, "OIDC_INTERNAL_URL": "oidc:8090"})
