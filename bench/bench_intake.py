@@ -1,9 +1,9 @@
 """Benchmark: submitting a closure (validation, writes and the outbox row in one transaction) under gunicorn, against
 the bare stack's one-INSERT endpoint (../shared/bench/baseline_app.py POST /rows), same workers, same load tool (wrk),
 same run, both on the same database (PostgreSQL, or SQLite files: the baseline app's own default). Prints
-requests/s of each and the ratio (target ≥ 0.5). On PostgreSQL it also runs bench/closure_floor_app.py: the same two
-statements a closure sends, behind a bare Flask endpoint, so the run shows how much of the gap is the database work the
-closure must do and how much is intake's own Python per closure.
+requests/s of each and the ratio. On PostgreSQL it also runs bench/closure_floor_app.py: the same two statements a
+closure sends, behind a bare Flask endpoint, so the run shows how much of the gap is the database work the closure
+must do and how much is intake's own Python per closure; the target (issue #19) is intake ≥ 0.6 of that floor.
 
     .venv/bin/python bench/bench_intake.py [--database postgresql|sqlite] [--workers 4] [--gthreads 1]
                                            [--seconds 5] [--rounds 3] [--cases 2000] [--validate-on-emit]
@@ -44,6 +44,7 @@ from tests.fixtures.db import create_pg_database  # noqa: E402
 os.environ.setdefault("DEMO_MODE", "true")
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", REPO.parent / "shared" / "bench"))
 GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
+FLOOR_TARGET = 0.6  # closure submit against its floor (issue #19)
 
 CLOSE_LUA = r"""
 local ids = {}
@@ -277,7 +278,7 @@ def main():
         run_wrk(ports["baseline"], str(BASELINE_DIR / "post.lua"), 2, args.connections, args.threads, "/rows")
         for endpoint in endpoints:
             run_wrk(ports[endpoint], scripts[endpoint][0], 2, args.connections, args.threads)
-        ratios, floor_ratios, bad = [], [], 0
+        ratios, floor_ratios, of_floor, bad = [], [], [], 0
         print(f"workers={args.workers} threads={args.gthreads} connections={args.connections} "
               f"seconds={args.seconds} rounds={args.rounds} database={args.database} "
               f"validate_on_emit={args.validate_on_emit}")
@@ -296,6 +297,7 @@ def main():
                 bad += floor_bad
                 errors += floor_errors
                 floor_ratios.append(floor_rps / base_rps)
+                of_floor.append(intake_rps / floor_rps)
                 line += (f" | floor (same SQL, bare Flask) {floor_rps:7.1f} req/s = {floor_ratios[-1]:.2f} "
                          f"of baseline; intake = {intake_rps / floor_rps:.2f} of the floor")
             print(line)
@@ -310,8 +312,12 @@ def main():
         if floor:
             print(f"median floor/baseline = {sorted(floor_ratios)[len(floor_ratios) // 2]:.2f}: the closure's own "
                   "database work behind a bare Flask endpoint; what intake loses below it is its Python per closure")
-        verdict = "OK" if ratio >= 0.5 else "BELOW TARGET"
-        print(f"median ratio intake/baseline = {ratio:.2f} (target ≥ 0.5) -> {verdict}")
+        print(f"median ratio intake/baseline = {ratio:.2f} (the target of issue #2 was 0.5)")
+        if floor:
+            # Issue #19 re-based the target on the floor: the endpoint's own Python against a bare replay of its SQL.
+            share = sorted(of_floor)[len(of_floor) // 2]
+            verdict = "OK" if share >= FLOOR_TARGET else "BELOW TARGET"
+            print(f"median intake/floor = {share:.2f} (target ≥ {FLOOR_TARGET}) -> {verdict}")
     finally:
         for proc in procs:
             proc.terminate()

@@ -155,8 +155,7 @@ class StrictSchema(Schema):
         if not isinstance(data, Mapping):
             return data  # not an object: marshmallow's own "Invalid input type"
         errors = {}
-        for name, field in self.load_fields.items():
-            key = field.data_key or name
+        for key, field in self._integer_fields():
             if key in data and not _whole_numbers_where_integers(field, data[key]):
                 errors[key] = [WHOLE_NUMBER_MESSAGE]
         if errors:
@@ -164,7 +163,29 @@ class StrictSchema(Schema):
         return data
 
 
+    def _integer_fields(self) -> list:
+        """(key, field) of the fields that take an integer somewhere, found once per schema instance (a request's
+        schema is built once): the check then skips every text, date and code field."""
+        found = self.__dict__.get("_integer_fields_found")
+        if found is None:
+            found = self._integer_fields_found = [(field.data_key or name, field)
+                                                  for name, field in self.load_fields.items()
+                                                  if _takes_integers(field)]
+        return found
+
+
 WHOLE_NUMBER_MESSAGE = N_("Må være et heltall.")
+
+
+def _takes_integers(field) -> bool:
+    """Whether `_whole_numbers_where_integers` can refuse a value of this field."""
+    if isinstance(field, fields.Integer):
+        return True
+    if isinstance(field, fields.List):
+        return _takes_integers(field.inner)
+    if isinstance(field, fields.Dict):
+        return field.value_field is not None and _takes_integers(field.value_field)
+    return False
 
 
 def _whole_numbers_where_integers(field, value) -> bool:

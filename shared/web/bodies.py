@@ -96,6 +96,8 @@ def _too_deep_at(text: str) -> str | None:
     """The top-level field (or WHOLE_BODY) where arrays and objects nest deeper than JSON_MAX_DEPTH, else None.
 
     Checked before parsing: the standard parser recurses once per level and fails with a RecursionError."""
+    if text.count("[") + text.count("{") <= limits.JSON_MAX_DEPTH:
+        return None  # not enough brackets (in strings or not) to nest that deep: no need to tokenise every string
     depth, field = 0, WHOLE_BODY
     for token in re.finditer(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{}]', text):
         lexeme = token.group()
@@ -157,11 +159,25 @@ def strict_json_loads(data: bytes | str):
     too_deep = _too_deep_at(data)
     if too_deep is not None:
         raise BodyRefused({too_deep: [f"Verdien er nøstet dypere enn {limits.JSON_MAX_DEPTH} nivåer."]})
+    refused = []  # the parser's refusals (a duplicate key, a number out of range, NaN): then the walk finds where
+
+    def noted(parse):
+        def hook(given):
+            value = parse(given)
+            if type(value) is _Refused or type(value) is _WithDuplicates:
+                refused.append(value)
+            return value
+        return hook
+
     try:
-        value = json.loads(data, object_pairs_hook=_object, parse_int=_integer, parse_float=_float,
-                           parse_constant=_constant)
+        value = json.loads(data, object_pairs_hook=noted(_object), parse_int=noted(_integer),
+                           parse_float=noted(_float), parse_constant=noted(_constant))
     except json.JSONDecodeError as error:
         raise BodyRefused({WHOLE_BODY: [f"Ugyldig JSON (linje {error.lineno}, kolonne {error.colno})."]}) from None
+    # A NUL, a lone surrogate or U+FFFD in a decoded string is in the text as it is or written as a \u escape; a
+    # body with neither (nearly every body) needs no walk through its strings.
+    if not refused and "\\u" not in data and _UNREADABLE_TEXT.search(data) is None:
+        return value
     found: dict[str, list[str]] = {}
     _problems(value, "", found)
     if found:
