@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Conflict as StaleVersion
 
 from shared.auth import require_role
+from shared.cases import case_code
 from shared.text import Text
 from shared.vocab import codes, label
 from shared.web import N_, current_platform, current_principal, translate
@@ -53,7 +54,8 @@ def _helpers():
     return {"state_label": lambda s: translate(STATE_LABELS.get(s, s)),
             "purpose_label": lambda p: _vocabulary_label("consent_purpose", p),
             "role_label": lambda r: _vocabulary_label("signer_role", r) if r in codes("signer_role") else r,
-            "slot_label": lambda slot: translate(slot_label(slot, current_language())), "field_labels": FIELD_LABELS}
+            "slot_label": lambda slot: translate(slot_label(slot, current_language())), "field_labels": FIELD_LABELS,
+            "case_code": case_code}  # the case named as intake's case page names it (shared.cases)
 
 
 @pages.get("/")

@@ -3,6 +3,7 @@ put in the reader's language where they leave (shared.web.i18n.translate on page
 mailer.py)."""
 from __future__ import annotations
 
+from shared.cases import case_reference
 from shared.text import N_, Text
 
 RULE_TEXT = {
@@ -36,4 +37,5 @@ def notification_title(rule, kind):
 
 
 def case_ref(case_id: str) -> str:
-    return "Sak " + case_id[:8]
+    """The case's name on notify's pages and in its mails: the one intake's case page shows (shared.cases)."""
+    return case_reference(case_id)
