@@ -48,7 +48,7 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     # On a phone the log's rows stack and the header row is hidden: each value is shown with its column's name.
     page.set_viewport_size({"width": 390, "height": 844})
     assert not page.locator("#contact-log thead").is_visible()
-    minutes = page.locator("#contact-log tbody tr").first.locator("td").nth(3)
+    minutes = page.locator("#contact-log tbody tr").first.locator("td").nth(2)  # the date is the row header (th)
     assert minutes.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Minutter: "'
     page.set_viewport_size({"width": 1280, "height": 900})
 
