@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 import requests
+from authlib.jose import JsonWebKey, JsonWebToken
 
 from shared.config import DEVELOPMENT_SIGNING_KEY, SERVICES, load_settings
 from shared.directory import DEFAULT_DIRECTORY_FILE
-from shared.oidc import Provider, ServiceTokens
+from shared.oidc import BACKCHANNEL_EVENT, Provider, ServiceTokens
 from tests.fixtures.stack import OTHER_CLIENT
 from tests.fixtures.system import sign_in
 from tests.fixtures.tokens import auth_header, fresh_provider_token, provider_auth_header, provider_token
@@ -121,14 +122,27 @@ def _provider_logout_elsewhere(stack, session: requests.Session):
 
 
 def test_the_back_channel_endpoint_refuses_what_the_provider_did_not_sign(stack):
+    """A forged logout token naming a real person's session ends nothing: the person stays signed in."""
+    session = stack.sign_in("anne-kontakt")
+    sid = jwt.decode(session.cookies["hybrid_session"], options={"verify_signature": False})["sid"]
     now = datetime.now(UTC)
-    forged = jwt.encode({"iss": stack.oidc_issuer, "aud": "hybrid-platform", "iat": now,
-                         "exp": now + timedelta(minutes=2), "sid": "someone-elses-session", "jti": "x",
-                         "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
-                        DEVELOPMENT_SIGNING_KEY, algorithm="HS256")
-    for token in ("", "not-a-token", forged):
+    claims = {"iss": stack.oidc_issuer, "aud": "hybrid-platform", "iat": now, "exp": now + timedelta(minutes=2),
+              "sid": sid, "jti": str(uuid.uuid4()), "events": {BACKCHANNEL_EVENT: {}}}
+    with_the_development_key = jwt.encode(claims, DEVELOPMENT_SIGNING_KEY, algorithm="HS256")
+    # Shaped as the provider's own: RS256 and the key id of its signing key, signed with a key it does not have.
+    jwks_uri = requests.get(stack.oidc_issuer + "/.well-known/openid-configuration", timeout=10).json()["jwks_uri"]
+    kid = requests.get(jwks_uri, timeout=10).json()["keys"][0]["kid"]
+    forger = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+    with_a_foreign_key = JsonWebToken(["RS256"]).encode(
+        {"alg": "RS256", "kid": kid}, {**claims, "iat": int(now.timestamp()), "exp": int(now.timestamp()) + 120},
+        forger).decode()
+    for token in ("", "not-a-token", with_the_development_key, with_a_foreign_key):
         answer = requests.post(stack.url("/logg-ut/backchannel"), data={"logout_token": token}, timeout=10)
         assert answer.status_code == 400 and answer.headers["Cache-Control"] == "no-store"
+    time.sleep(2.5)  # longer than a service keeps a deny-list lookup: a wrongly ended session would show by now
+    for service in SERVICES:
+        answer = session.get(stack.url(f"/{service}/"), allow_redirects=False, timeout=10)
+        assert "logg-inn" not in answer.headers.get("Location", ""), service
 
 
 def test_back_channel_logout_ends_the_session_in_every_service_within_5_seconds(stack):
