@@ -5,15 +5,23 @@ The pages come from the access-matrix policy (tests/security/policy.py): every G
 visited, a rule with ids in its path at the first link to it found on the role's pages, so a new page is checked
 without anyone listing it. Forms with errors and pages after a success are added by hand below. The suite prints
 how many page states it checked.
+
+In bokmål by default; `UI_LANGUAGES=nn,en` (scripts/languages.sh) walks the same pages with the language cookie set
+to each, and a page state also fails where `<html lang>` is not that language or a bokmål text of the catalogue
+(a message id whose nynorsk and English differ from it) is still on the page.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
 import pytest
+from babel.messages.pofile import read_po
 
 from shared.config import REPO_ROOT
+from shared.vocab import VOCABULARIES
+from shared.web.i18n import LANGUAGE_COOKIE, TRANSLATIONS
 from tests.fixtures.system import sign_in
 from tests.security.policy import POLICY
 
@@ -29,6 +37,23 @@ MOST_PAGES_PER_ROLE = 60
 FOCUS_CONTRAST_MIN = 3.0
 TAB_STOPS_CHECKED = 40
 NATIONAL_ID = re.compile(r"\b\d{11}\b")
+UI_LANGUAGES = os.environ.get("UI_LANGUAGES", "nb").split(",")
+MIN_WORDS_OF_A_TELLING_TEXT = 3  # shorter ids ("Sak", "Mentor") are also names, codes or the same in nynorsk
+
+
+def _bokmal_only_texts() -> list[str]:
+    """The catalogue's bokmål texts of three words or more that nynorsk and English both say differently: on a
+    page in nynorsk or English, one of them is a text left in bokmål. The vocabularies' labels are left out: they
+    are bokmål on a nynorsk page by design (shared/vocab.py has nb and en; docs/universal-design.md)."""
+    vocabulary = {labels["nb"] for codes in VOCABULARIES.values() for labels in codes.values()}
+    catalogs = {}
+    for language in ("nn", "en"):
+        with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as file:
+            catalogs[language] = {m.id: m.string for m in read_po(file) if isinstance(m.id, str) and m.id}
+    return sorted(text for text, nn in catalogs["nn"].items()
+                  if "{" not in text and "%(" not in text and len(text.split()) >= MIN_WORDS_OF_A_TELLING_TEXT
+                  and nn and nn != text and catalogs["en"].get(text) and catalogs["en"][text] != text
+                  and text not in vocabulary)
 
 # The contrast of the focused element's outline against the colour behind it (WCAG 1.4.11), computed from the
 # browser's styles: the first ancestor with an opaque background gives the colour behind.
@@ -56,6 +81,8 @@ FOCUS_CONTRAST_JS = """() => {
 
 @dataclass
 class Checked:
+    language: str = "nb"
+    bokmal_only: list[str] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -109,9 +136,24 @@ def _check_without_axe(page, user_name: str) -> list[str]:
     return problems
 
 
+def _check_language(page, checked: Checked) -> list[str]:
+    """The page is in the chosen language: <html lang> says so, and no bokmål text of the catalogue is left."""
+    if checked.language == "nb":
+        return []
+    problems = []
+    lang = page.evaluate("() => document.documentElement.lang")
+    if lang != checked.language:
+        problems.append(f"<html lang={lang!r}>, not {checked.language!r}")
+    text = " ".join(page.evaluate("() => document.body.innerText").split())
+    left = [bokmal for bokmal in checked.bokmal_only if bokmal in text]
+    if left:
+        problems.append(f"bokmål left: {left[:5]}")
+    return problems
+
+
 def _check_state(page, label: str, user_name: str, checked: Checked) -> None:
     violations = _axe_violations(page)
-    problems = violations + _check_without_axe(page, user_name)
+    problems = violations + _check_without_axe(page, user_name) + _check_language(page, checked)
     checked.states.append(label)
     checked.problems += [f"{label}: {problem}" for problem in problems]
 
@@ -130,6 +172,12 @@ def a11y_page(chromium):
     page = context.new_page()
     yield page
     context.close()
+
+
+def _choose_language(page, base_url: str, language: str) -> None:
+    """The header switch's cookie, as a person's earlier choice left it (bokmål: no cookie)."""
+    if language != "nb":
+        page.context.add_cookies([{"name": LANGUAGE_COOKIE, "value": language, "url": base_url + "/"}])
 
 
 def _walk_role(page, base_url: str, user_id: str, checked: Checked) -> list[str]:
@@ -158,13 +206,16 @@ def _walk_role(page, base_url: str, user_id: str, checked: Checked) -> list[str]
     return sorted(pending)
 
 
-def test_every_page_of_every_role_passes_axe_and_the_checks_axe_cannot_make(demo_stack, a11y_page, capsys):
+@pytest.mark.parametrize("language", UI_LANGUAGES)
+def test_every_page_of_every_role_passes_axe_and_the_checks_axe_cannot_make(demo_stack, a11y_page, capsys,
+                                                                             language):
     page, base_url = a11y_page, demo_stack.base_url
     # Our origin, and the identity provider's for signing in (its login page is not ours to check).
     ours = (base_url, demo_stack.oidc_issuer, "data:")
     outside = []
     page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(ours) else None)
-    checked = Checked()
+    checked = Checked(language=language, bokmal_only=_bokmal_only_texts() if language != "nb" else [])
+    _choose_language(page, base_url, language)
 
     page.goto(base_url + "/logg-inn")
     if page.url.startswith(base_url):  # the demo sign-in page; the identity provider's login page is not ours
@@ -175,6 +226,7 @@ def test_every_page_of_every_role_passes_axe_and_the_checks_axe_cannot_make(demo
     unreached = {}
     for user_id in ROLE_OF_USER:
         page.context.clear_cookies()
+        _choose_language(page, base_url, language)
         missing = _walk_role(page, base_url, user_id, checked)
         if missing:
             unreached[user_id] = missing
@@ -182,7 +234,7 @@ def test_every_page_of_every_role_passes_axe_and_the_checks_axe_cannot_make(demo
             _forms_with_errors_and_successes(page, base_url, user_id, checked)
 
     with capsys.disabled():
-        print(f"\nuniversal design: {len(checked.states)} page states checked with axe and by hand; "
+        print(f"\nuniversal design ({language}): {len(checked.states)} page states checked with axe and by hand; "
               f"not reached (no link to them in the demo data): {unreached}")
     assert outside == [], f"requests leaving our origin: {outside[:10]}"
     assert checked.problems == [], "\n".join(checked.problems)
@@ -197,6 +249,6 @@ def _forms_with_errors_and_successes(page, base_url: str, user_id: str, checked:
     _check_state(page, f"{user_id} new case with errors", user_name, checked)
 
     page.goto(base_url + "/notify/")
-    page.locator("main form:has(button:text('Lagre')) button[type=submit]").click()
+    page.locator("main form[action$='/innstillinger'] button[type=submit]").click()
     page.wait_for_load_state()
     _check_state(page, f"{user_id} notification preferences saved", user_name, checked)
