@@ -13,6 +13,7 @@ def test_counsellor_records_and_withdraws_and_local_contact_opens_the_document(p
     app.config["PUBLIC_URL"] = server.url
 
     sign_in(page, server.url, "kari-veileder")
+    page.goto(server.url + "/")  # a counsellor lands on intake's worklist; here consent runs alone
     page.click(f"text=Sak {case_id[:8]}")
     row = page.locator("#status tr[data-purpose=research_registration]")
     assert "Mangler signatur" in row.inner_text()
