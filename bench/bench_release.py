@@ -118,6 +118,7 @@ print(json.dumps(times))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of export, cut and formats on the one fill")
     options = parser.parse_args()
     url, drop = create_pg_database("bench_release_")
     tmp = Path(tempfile.mkdtemp(prefix="bench-release-"))
@@ -127,19 +128,22 @@ def main():
         started = time.perf_counter()
         fill(env, options.rows)
         print(f"filled {options.rows} closures in {time.perf_counter() - started:.1f} s")
-        csv_s, csv_mb, size = run_measured([python, "-c", EXPORT], env)
-        print(f"streamed CSV export: {csv_s:.2f} s, {int(size) / 1e6:.1f} MB, peak RSS {csv_mb:.0f} MB")
-        cut_s, cut_mb, out = run_measured([str(REPO / ".venv" / "bin" / "flask"), "--app", "services.registry.wsgi",
-                                           "registry", "release", "cut", "--by", "bench"], env)
-        print(f"release cut by the command: {cut_s:.2f} s = {cut_s / csv_s:.1f} x the CSV export, peak RSS "
-              f"{cut_mb:.0f} MB ({out.strip()})")
-        _s, formats_mb, out = run_measured([python, "-c", FORMATS], env)
-        times = json.loads(out)
-        for fmt, seconds in times.items():
-            print(f"  {fmt:8s} {seconds:6.2f} s = {seconds / csv_s:4.1f} x the CSV export")
-        print(f"  (writers one by one: peak RSS {formats_mb:.0f} MB)")
-        ok = all(seconds <= 5 * csv_s for seconds in times.values()) and cut_mb < 300
-        print("targets (each format <= 5 x CSV, cut peak < 300 MB):", "met" if ok else "NOT met")
+        for run in range(1, options.repeat + 1):
+            print(f"run {run}:")
+            csv_s, csv_mb, size = run_measured([python, "-c", EXPORT], env)
+            print(f"streamed CSV export: {csv_s:.2f} s, {int(size) / 1e6:.1f} MB, peak RSS {csv_mb:.0f} MB")
+            cut_s, cut_mb, out = run_measured([str(REPO / ".venv" / "bin" / "flask"), "--app",
+                                               "services.registry.wsgi", "registry", "release", "cut", "--by",
+                                               "bench"], env)
+            print(f"release cut by the command: {cut_s:.2f} s = {cut_s / csv_s:.1f} x the CSV export, peak RSS "
+                  f"{cut_mb:.0f} MB ({out.strip()})")
+            _s, formats_mb, out = run_measured([python, "-c", FORMATS], env)
+            times = json.loads(out)
+            for fmt, seconds in times.items():
+                print(f"  {fmt:8s} {seconds:6.2f} s = {seconds / csv_s:4.1f} x the CSV export")
+            print(f"  (formats one by one: peak RSS {formats_mb:.0f} MB)")
+            ok = all(seconds <= 5 * csv_s for seconds in times.values()) and cut_mb < 300
+            print("targets (each format <= 5 x CSV, cut peak < 300 MB):", "met" if ok else "NOT met", flush=True)
     finally:
         drop()
 

@@ -520,6 +520,9 @@ def _file_entry(path: Path, rows) -> dict:
     return releases.manifest_entry(path.name, path.stat().st_size, digest.hexdigest(), rows)
 
 
+CUT_CHUNK_ROWS = 2000  # rows a release cut holds at a time: their dicts, and each format's text of them
+
+
 def _release_files(conn, platform, folder: Path, identifier, number, cut_at, labels, notes_of,
                    formats=None) -> tuple[dict, list, dict]:
     """Every file of a release written into `folder` from the rows kept for its number ({name: path}), its
@@ -541,7 +544,7 @@ def _release_files(conn, platform, folder: Path, identifier, number, cut_at, lab
                                                 formats or writers.FORMATS)
                      for table, variables in layout.items()}
     position, cache = 0, {}
-    for batch in store.release_row_batches(conn, number):
+    for batch in store.release_row_batches(conn, number, CUT_CHUNK_ROWS):
         rows = [anonymity.apply(found, position + offset, row, cache) for offset, row in enumerate(batch)]
         position += len(batch)
         for table, data in research_files.columns(rows, layout).items():
