@@ -28,6 +28,7 @@ from shared.logs import log_event
 from shared.oidc import EndedSessions, Provider, TokenRefused
 
 from .i18n import N_
+from .keeping import SIGNIN_NOTICES
 
 signin_blueprint = Blueprint("signin", __name__)
 log = logging.getLogger("shared.web.signin")
@@ -77,7 +78,7 @@ def signin_form():
     if provider is not None:
         return _start_provider_signin(platform.settings, provider)
     # No provider: an in-process app of local demo mode, whose callers bring `flask auth mint` tokens.
-    return render_template("signin.html")
+    return render_template("signin.html", notice=SIGNIN_NOTICES.get(request.args.get("grunn", "")))
 
 
 def _start_provider_signin(settings, provider: Provider):
@@ -177,3 +178,4 @@ def backchannel_logout():
     ended_sessions().end(claims["sid"])
     log_event(log, "session ended by the provider")
     return "", 200, {"Cache-Control": "no-store"}
+
