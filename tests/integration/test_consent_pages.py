@@ -211,3 +211,31 @@ def test_every_post_form_of_consents_pages_carries_a_form_token():
     assert len(forms) >= 4
     for form in forms:
         assert '<input type="hidden" name="_form_token" value="{{ form_token() }}">' in form, form[:120]
+
+
+@pytest.mark.parametrize(("language", "heading", "refusal", "added"), [
+    ("nn", "Kven har signert kva", "Fila er eit program (køyrbar fil)", "1 nye malversjonar lagde til, 0 uendra."),
+    ("en", "Who has signed what", "The file is a program (an executable)",
+     "1 new template versions added, 0 unchanged."),
+])
+def test_the_pages_and_their_messages_are_in_the_chosen_language(consent, language, heading, refusal, added):
+    """With the header's language choice (the cookie), the page, a refusal made in the domain and a message with a
+    number in it (shared.text.Text) are in that language; nothing of the bokmål text is left."""
+    case_id = open_case(consent)
+    client = signed_in(consent, "kari-veileder")
+    client.set_cookie("hybrid_sprak", language)
+    page = client.get(f"/saker/{case_id}").get_data(as_text=True)
+    assert f'<html lang="{language}"' in page and heading in page and "Hvem har signert hva" not in page
+    response = client.post(f"/saker/{case_id}/samtykke", content_type="multipart/form-data", data={
+        **_record_form(client, case_id), "document": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 64), "samtykke.pdf")})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and refusal in html and "ikke et skannet dokument" not in html
+    admin = signed_in(consent, "admin")
+    admin.set_cookie("hybrid_sprak", language)
+    item = {"purpose": "observation", "version": 2, "subject_kind": "case",
+            "signer_roles": ["candidate", "counsellor"], "title_nb": "Observasjon v2", "text_nb": "Ny tekst.",
+            "valid_from": "2026-12-01", "expires_on": "2027-06-30"}
+    uploaded = admin.post("/maler", content_type="multipart/form-data", data={
+        "csrf_token": csrf(admin, "/maler"),
+        "templates": (io.BytesIO(json.dumps({"templates": [item]}).encode()), "maler.json")})
+    assert uploaded.status_code == 200 and added in uploaded.get_data(as_text=True)
