@@ -13,8 +13,9 @@ local demo mode), so role and office come from the directory. The refused caller
   ended_session          a copy of a session cookie after its session ended (signed out; back-channel logout the same)
   unknown_person         a valid provider token of a person the platform's directory does not know (403, not 401)
 
-`demo_token_for` / `demo_headers_for` give the local issuer's tokens for the suites whose in-process apps still run
-in local demo mode (tests/security/test_csrf_forms.py, test_fuzz.py).
+`demo_token_for` / `demo_headers_for` / `demo_admin_token_claiming_scope` give the local issuer's tokens for the
+suites whose in-process apps still run in local demo mode (tests/security/test_csrf_forms.py, test_fuzz.py, and,
+by their older names `token_for` / `headers_for` / `admin_token_claiming_scope`, some integration tests).
 """
 from __future__ import annotations
 
@@ -128,3 +129,13 @@ def demo_token_for(settings, caller: str) -> str | None:
 
 def demo_headers_for(settings, caller: str) -> dict:
     return auth_header(demo_token_for(settings, caller))
+
+
+def demo_admin_token_claiming_scope(settings, scope: str) -> str:
+    """The admin's local token with a `scope` claim added, signed with the local key (mint_token refuses to)."""
+    claims = jwt.decode(demo_token_for(settings, "admin"), options={"verify_signature": False})
+    claims["scope"] = scope
+    return jwt.encode(claims, settings.auth_signing_key, algorithm=settings.auth_algorithm)
+
+
+token_for, headers_for, admin_token_claiming_scope = demo_token_for, demo_headers_for, demo_admin_token_claiming_scope
