@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -11,6 +10,7 @@ from werkzeug.exceptions import Conflict as StaleVersion
 
 from shared.auth import require_role
 from shared.cases import case_code
+from shared.dates import DATE_FORMAT_MESSAGE, parse_date
 from shared.text import Text
 from shared.vocab import codes, label
 from shared.web import N_, current_platform, current_principal, translate
@@ -24,7 +24,7 @@ from .domain import Conflict, ConsentInvalid
 from .domain.signers import offered_signer_roles, slot_label
 from .domain.uploads import UploadRefused, sniff_document
 from .domain.withdrawal import DATA_POLICY_TEXT
-from .schemas import ConsentForm, TemplateFileSchema, decisions_from_form
+from .schemas import ConsentPageForm, TemplateFileSchema, decisions_from_form
 
 pages = Blueprint("consent_pages", __name__)
 
@@ -119,7 +119,7 @@ def _record(kind, ref):
     upload = request.files.get("document")
     content = upload.read() if upload and upload.filename else None
     try:
-        form = ConsentForm().load(raw)
+        form = ConsentPageForm().load(raw)
     except ValidationError as error:
         errors = {k: v if isinstance(v, list) else [str(v)] for k, v in error.messages.items()}
         errors = {("decisions" if k.startswith("decision_") else k): v for k, v in errors.items()}
@@ -155,11 +155,9 @@ def _withdraw(kind, ref):
     if not everything and not purposes:
         errors["purposes"] = [N_("Velg hvilke formål som trekkes tilbake, eller «Alle formål».")]
     requested = request.form.get("requested_on") or None
-    try:
-        requested_on = date.fromisoformat(requested) if requested else None
-    except ValueError:
-        errors["requested_on"] = [N_("Skriv datoen som dd.mm.åååå.")]
-        requested_on = None
+    requested_on = parse_date(requested) if requested else None
+    if requested and requested_on is None:
+        errors["requested_on"] = [DATE_FORMAT_MESSAGE]
     if errors:
         return _render_subject(kind, ref, withdraw_errors=errors, withdraw_form=request.form, status=422)
     cmd = {"case_id": subject.case_id, "subject_ref": subject.subject_ref,

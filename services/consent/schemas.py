@@ -7,6 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from shared.vocab import codes
 from shared.web import N_, StrictSchema
+from shared.web.dates import DateText
 from shared.web.i18n import Message
 
 from .domain.recording import DECISIONS, METHODS, NAME_MAX_CHARS, NATIONAL_ID_MAX_CHARS
@@ -99,6 +100,12 @@ ConsentFormBase = StrictSchema.from_dict({
 
 class ConsentForm(ConsentFormBase):
     """multipart/form-data: one signed form, a decision per purpose (`decision_<purpose>` = granted|refused)."""
+
+
+class ConsentPageForm(ConsentForm):
+    """The page's form: the signed date as typed, dd.mm.åååå (the API keeps ISO)."""
+
+    signed_on = DateText(required=True, error_messages=REQUIRED)
 
 
 def decisions_from_form(data: dict) -> dict:

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, get_translations
 from marshmallow import Schema, fields, validate
 
+from shared import dates
 from shared.text import N_, render
 
 LANGUAGES = {"nb": "Bokmål", "nn": "Nynorsk", "en": "English"}
@@ -176,6 +177,7 @@ def register(app) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its id
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
     app.jinja_env.filters["translated"] = translate
+    app.jinja_env.filters["date_field"] = dates.shown  # a date field's value as dd.mm.åååå, or as it was typed
 
 
 replace_marshmallow_messages()

@@ -96,7 +96,7 @@ def test_contact_log_and_closure_page_with_error_at_the_field(web):
                                                            "form": "fax", "minutes": "25"})
     assert bad.status_code == 422 and "Ukjent kode «fax»" in bad.get_data(as_text=True)
     page = web("GET", f"/saker/{case_id}/kontakter").get_data(as_text=True)  # the log's own page
-    assert "Internt" in page and page.count("<td>25</td>") == 1
+    assert "Internt" in page and page.count(">25</td>") == 1
 
     form = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
     assert 'name="success_criteria.natural_support"' in form
@@ -118,11 +118,38 @@ def test_contact_log_and_closure_page_with_error_at_the_field(web):
     draft = web("POST", f"/saker/{case_id}/avslutning", data={**data, "action": "draft"})
     assert draft.status_code == 302
     resumed = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
-    assert 'value="2026-07-01"' in resumed and "lagret utkast" in resumed
+    assert 'value="01.07.2026"' in resumed and "lagret utkast" in resumed  # the date field shows dd.mm.åååå
     ok = web("POST", f"/saker/{case_id}/avslutning", data={**data, "closed_on": "2026-11-20"})
     assert ok.status_code == 302 and "melding=avsluttet" in ok.headers["Location"]
     closed = web("GET", f"/saker/{case_id}?melding=avsluttet").get_data(as_text=True)
     assert "Sluttskjemaet er sendt" in closed and "Rett sluttskjemaet" in closed
+
+
+def test_a_date_field_reads_dd_mm_yyyy_and_names_the_format_at_the_field(web):
+    result = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "colleague"}, seed=6)
+    case_id = result["case_id"]
+    form = web("GET", f"/saker/{case_id}/tiltak").get_data(as_text=True)
+    field = re.search(r'<input id="from_date"[^>]*>', form, re.S).group(0)
+    assert 'type="text"' in field and 'inputmode="numeric"' in field and 'autocomplete="off"' in field
+    assert 'aria-describedby="from_date-hint"' in field and 'id="from_date-hint">dd.mm.åååå<' in form
+    added = web("POST", f"/saker/{case_id}/tiltak", data={"measure": "mentor_subsidy", "from_date": "03.12.2026",
+                                                          "to_date": "3.1.2027"})
+    assert added.status_code == 302
+    with web.platform.engine.connect() as conn:
+        stored = conn.execute(select(tables.measures.c.from_date, tables.measures.c.to_date)).one()
+    assert str(stored.from_date) == "2026-12-03" and str(stored.to_date) == "2027-01-03"
+    assert "03.12.2026" in web("GET", f"/saker/{case_id}/tiltak").get_data(as_text=True)
+    refused = web("POST", f"/saker/{case_id}/tiltak", data={"measure": "mentor_subsidy", "from_date": "2026-13-45"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'href="#from_date"' in html
+    assert ('<p class="aksel-error-message aksel-label" id="from_date-error">'
+            'Skriv datoen som dd.mm.åååå, for eksempel 03.12.2026.</p>') in html
+    field = re.search(r'<input id="from_date"[^>]*>', html, re.S).group(0)
+    assert 'value="2026-13-45"' in field and 'aria-invalid="true"' in field  # shown back as it was typed
+    assert 'aria-describedby="from_date-hint from_date-error"' in field
 
 
 def test_overview_and_admin_pages_by_role(web):

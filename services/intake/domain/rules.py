@@ -11,7 +11,7 @@ from datetime import date
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import fodselsnummer, orgnr
 
-from shared import national_ids
+from shared import dates, national_ids
 from shared.text import N_, Text
 from shared.vocab import VOCABULARIES, codes
 
@@ -192,7 +192,7 @@ def a_date(errors, field, value, required=True, not_after=None, not_before=None,
     else:
         parsed = parse_date(str(value))
         if parsed is None:
-            add(errors, field, N_("Ugyldig dato. Skriv datoen som dd.mm.åååå."))
+            add(errors, field, dates.DATE_FORMAT_MESSAGE)
             return None
     if not_after is not None and parsed > not_after:
         add(errors, field, Text(N_("Datoen kan ikke være etter {date} (i dag)."), date=not_after.strftime("%d.%m.%Y")))
@@ -205,18 +205,7 @@ def a_date(errors, field, value, required=True, not_after=None, not_before=None,
 
 
 def parse_date(text: str):
-    text = text.strip()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", text)
-    if match:
-        try:
-            return date(int(match[3]), int(match[2]), int(match[1]))
-        except ValueError:
-            return None
-    return None
+    return dates.parse_date(text)
 
 
 def text(errors, field, value, required=False, max_length=200):
