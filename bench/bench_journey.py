@@ -3,16 +3,20 @@ with four logged contacts.
 
     .venv/bin/python bench/bench_journey.py [--width 1280 --height 800] [--json]
 
-A command, not a test. It starts intake alone (local demo mode, SQLite in a temporary folder, the demo cases of the
-office plus the journey's case), signs in as the counsellor through whatever /logg-inn shows, and walks the task as
-a person would. Per step and in all it prints:
+A command, not a test. It starts the platform's OpenID provider (deploy/oidc/provider.mjs, as the tests start it:
+tests/fixtures/oidc.py) and intake alone against it (SQLite in a temporary folder, the demo cases of the office plus
+the journey's case), signs in as the counsellor at the provider's login form (e-mail and password typed), and walks
+the task as a person would. Per step and in all it prints:
 
 - pages: documents loaded in the tab (a redirect's target counts once);
 - clicks: each click on a link, button, field, radio or checkbox; choosing in a list counts two (open, choose);
 - keys: key presses, every typed character included (a date is typed as its eight digits);
 - scroll: the most the page had to be scrolled in the step to reach what was used (px below the first screen).
 
-The journey's answers are the same on every run; only the pages it walks change with the user interface.
+The sign-in is its own step, also left out of a third total ("after sign-in"): the provider's form asks for the
+e-mail address where the old local password page had a list of people, so only the rest compares with figures taken
+before the provider. The journey's answers are the same on every run; only the pages it walks change with the user
+interface.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from services.intake.app import create_app  # noqa: E402
 from services.intake.testing import enter_case  # noqa: E402
 from shared.clock import FixedClock  # noqa: E402
 from tests.fixtures.db import make_test_platform  # noqa: E402
+from tests.fixtures.oidc import running_provider  # noqa: E402
 from tests.fixtures.system import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
 from tests.fixtures.tokens import directory_user  # noqa: E402
 
@@ -116,30 +121,27 @@ class Journey:
         self.steps[-1].clicks += 1
         locator.check()
 
-    def totals(self, closure_part: bool | None = None) -> dict:
-        steps = [s for s in self.steps if closure_part is None or s.closure_part == closure_part]
+    def totals(self, closure_part: bool | None = None, sign_in: bool = True) -> dict:
+        steps = [s for s in self.steps if (closure_part is None or s.closure_part == closure_part)
+                 and (sign_in or s.name != "sign-in")]
         return {"pages": sum(s.pages for s in steps), "clicks": sum(s.clicks for s in steps),
                 "keys": sum(s.keys for s in steps), "actions": sum(s.clicks + s.keys for s in steps),
                 "max_scroll": max((s.scroll for s in steps), default=0)}
 
 
-def sign_in(journey: Journey, base_url: str) -> None:
+def sign_in(journey: Journey, base_url: str, provider_issuer: str) -> None:
     page = journey.page
     journey.step("sign-in")
-    page.goto(base_url + "/")  # the counsellor opens the bookmark; the platform asks for sign-in
+    page.goto(base_url + "/")  # the counsellor opens the bookmark; the platform sends the browser to the provider
     journey.steps[-1].pages = 1
-    if "/logg-inn" not in page.url:
+    if not page.locator("#login").count():  # a page with a sign-in link first
         journey.click("a[href*='logg-inn']", navigates=True)
-    if page.locator("#login").count():  # the identity provider's form
-        journey.type("#login", directory_user(COUNSELLOR)["email"])
-        journey.type("#password", "demo")
-    else:  # local demo mode's password page
-        journey.choose("#user_id", COUNSELLOR)
-        journey.type("#password", "demo")
+    assert page.url.startswith(provider_issuer) and page.locator("#login").count(), page.url
+    journey.type("#login", directory_user(COUNSELLOR)["email"])
+    journey.type("#password", "demo")
     journey.click("button[type=submit]", navigates=True)
-    if not page.url.rstrip("/").endswith(("", "/saker")) or "/logg-inn" in page.url:
-        page.goto(base_url + "/")
-        journey.steps[-1].pages += 1
+    page.wait_for_url(base_url + "/**")  # the provider's redirects back through the callback to the start page
+    assert "/logg-inn" not in page.url and page.locator(f"a:text-is('{CANDIDATE}')").count(), page.url
 
 
 def find_case(journey: Journey) -> None:
@@ -177,19 +179,18 @@ def closure_in_steps(journey: Journey) -> None:
 
 def run(width: int, height: int) -> Journey:
     from playwright.sync_api import sync_playwright  # deferred: the figures' module needs no browser to import
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, running_provider(Path(folder)) as provider:
         platform = make_test_platform("intake", tables.all_tables(), f"sqlite:///{folder}/intake.db", Path(folder),
-                                      clock=FixedClock(TODAY))
+                                      clock=FixedClock(TODAY), env=provider.app_env())
         demo.seed(platform)
         enter_case(platform, "kristiansand", COUNSELLOR, JOURNEY_CASE, seed=4242)
         app = create_app(platform=platform)
-        with LiveServer(app) as server:
-            app.config["PUBLIC_URL"] = server.url
+        with LiveServer(app, provider) as server:  # the app's public address is the server's: the redirect back
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 context = browser.new_context(locale="nb-NO", viewport={"width": width, "height": height})
                 journey = Journey(context.new_page())
-                sign_in(journey, server.url)
+                sign_in(journey, server.url, provider.issuer)
                 find_case(journey)
                 closure_in_steps(journey)
                 browser.close()
@@ -205,7 +206,8 @@ def main() -> None:
     args = parser.parse_args()
     journey = run(args.width, args.height)
     figures = {"viewport": [args.width, args.height], "steps": [vars(s) for s in journey.steps],
-               "whole": journey.totals(), "closure_part": journey.totals(closure_part=True)}
+               "whole": journey.totals(), "after_sign_in": journey.totals(sign_in=False),
+               "closure_part": journey.totals(closure_part=True)}
     if args.json:
         print(json.dumps(figures, indent=2))
         return
@@ -213,7 +215,8 @@ def main() -> None:
     print(f"{'step':40} {'pages':>5} {'clicks':>6} {'keys':>5} {'scroll px':>9}")
     for s in journey.steps:
         print(f"{s.name:40} {s.pages:5} {s.clicks:6} {s.keys:5} {s.scroll:9}")
-    for label, totals in (("whole journey", figures["whole"]), ("closure part", figures["closure_part"])):
+    for label, totals in (("whole journey", figures["whole"]), ("after sign-in", figures["after_sign_in"]),
+                          ("closure part", figures["closure_part"])):
         print(f"{label:40} {totals['pages']:5} {totals['clicks']:6} {totals['keys']:5} {totals['max_scroll']:9}"
               f"   actions (clicks + keys) {totals['actions']}")
 

@@ -4,8 +4,8 @@ The home page (`/saker/<id>`) says which case this is (its reference), its state
 consent has them, the seven steps of the hybrid model as progress and what is next in the worklist's words; it
 links to one page per part: employer and mentor, steps and plan, the contact log, measures, handover and history.
 Each part's form is alone on its page, so saving one part can never drop what was typed in another, and a mistake
-is shown on the part's own page with what was typed. Deleting a contact asks first on a page that names the
-contact (WCAG 3.3.4).
+is shown on the part's own page with what was typed. Deleting a contact or a measure asks first on a page that
+names it (WCAG 3.3.4); a GET never deletes.
 """
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ def _render(template: str, case_id, errors=None, form=None, status=200, conflict
             extra["next"] = _next_step(conn, platform, principal.office, view)
     if "contact_id" in extra:
         extra["contact"] = _contact(view, extra.pop("contact_id"))
+    if "measure_id" in extra:
+        extra["measure"] = _measure(view, extra.pop("measure_id"))
     if template == "case.html":
         extra["consents"] = _consents(view["id"])
     return render_template(f"intake/{template}", case=view, names=names, staff=staff, errors=errors or {},
@@ -93,6 +95,14 @@ def _render(template: str, case_id, errors=None, form=None, status=200, conflict
 def _contact(view: dict, contact_id) -> dict:
     """A live contact of the case (404 otherwise: another case's id, or one deleted already)."""
     found = next((c for c in view["contacts"] if str(c["id"]) == str(contact_id)), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _measure(view: dict, measure_id) -> dict:
+    """A live measure of the case (404 otherwise: another case's id, or one deleted already)."""
+    found = next((m for m in view["measures"] if str(m["id"]) == str(measure_id)), None)
     if found is None:
         abort(404)
     return found
@@ -194,10 +204,17 @@ def add_measure(case_id):
                  "case_measures.html", "intake_pages.measures_page")
 
 
+@pages.get("/saker/<uid:case_id>/tiltak/<uid:measure_id>/slett")
+def delete_measure_page(case_id, measure_id):
+    """Asks before a measure is deleted, naming it and its dates (WCAG 3.3.4)."""
+    return _render("case_measure_delete.html", case_id, measure_id=str(measure_id))
+
+
 @pages.post("/saker/<uid:case_id>/tiltak/<uid:measure_id>/slett")
 def delete_measure(case_id, measure_id):
     return _save(case_id, lambda c, p, f: service.delete_measure(c, current_platform(), p, case_id, measure_id),
-                 "tiltak-slettet", "case_measures.html", "intake_pages.measures_page")
+                 "tiltak-slettet", "case_measure_delete.html", "intake_pages.measures_page",
+                 measure_id=str(measure_id))
 
 
 # ------------------------------------------------------------------ handover and history

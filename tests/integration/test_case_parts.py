@@ -1,6 +1,6 @@
 """The case's home page and its parts through the Flask test client: consent not answering leaves a working page
 that says so, a mistake in one part comes back on that part's page alone with what was typed, and a contact is
-deleted only after the page that names it (the browser's view: tests/e2e/test_case_home.py)."""
+deleted only after the page that names it, and so is a measure (the browser's view: tests/e2e/test_case_home.py)."""
 import socket
 import time
 
@@ -16,6 +16,7 @@ from tests.fixtures.tokens import user_auth_header
 CASE = {"opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
         "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
         "mentor_relation": "colleague",
+        "measures": [{"measure": "mentor_subsidy", "from_date": "2026-08-10", "to_date": "2026-10-30"}],
         "contacts": [{"contact_date": "2026-08-10", "party": "mentor", "form": "phone", "minutes": 25}]}
 
 
@@ -80,3 +81,25 @@ def test_a_contact_is_deleted_only_after_the_page_that_names_it(case):
         f"/saker/{case.case_id}/kontakter?melding=kontakt-slettet")
     assert "10.08.2026" not in case("GET", f"/saker/{case.case_id}/kontakter").get_data(as_text=True)
     assert case("GET", f"/saker/{case.case_id}/kontakter/{contact_id}/slett").status_code == 404  # gone
+
+
+def test_a_measure_is_deleted_only_after_the_page_that_names_it(case):
+    with case.platform.engine.connect() as conn:
+        measure_id = conn.execute(select(tables.measures.c.id).where(
+            tables.measures.c.case_id == case.case_id)).scalar()
+    listed = case("GET", f"/saker/{case.case_id}/tiltak").get_data(as_text=True)
+    assert f"/tiltak/{measure_id}/slett" in listed and 'method="post"' not in listed.split('id="measures"')[1].split(
+        "</table>")[0]  # the list links to the question; no delete button in the table
+    asked = case("GET", f"/saker/{case.case_id}/tiltak/{measure_id}/slett")
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Slette tiltaket?" in html
+    assert "Mentortilskudd" in html and "10.08.2026" in html and "30.10.2026" in html
+    assert "Ja, slett tiltaket" in html and "Nei, behold det" in html
+    assert "10.08.2026" in case("GET", f"/saker/{case.case_id}/tiltak").get_data(as_text=True)  # asking deleted nothing
+    deleted = case("POST", f"/saker/{case.case_id}/tiltak/{measure_id}/slett", data={})
+    assert deleted.status_code == 302 and deleted.headers["Location"].endswith(
+        f"/saker/{case.case_id}/tiltak?melding=tiltak-slettet")
+    after = case("GET", f"/saker/{case.case_id}/tiltak?melding=tiltak-slettet").get_data(as_text=True)
+    assert "Tiltaket er slettet." in after and "Ingen tiltak registrert." in after
+    assert case("GET", f"/saker/{case.case_id}/tiltak/{measure_id}/slett").status_code == 404  # gone
+    assert case("POST", f"/saker/{case.case_id}/tiltak/{measure_id}/slett", data={}).status_code == 404  # once

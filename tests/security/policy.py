@@ -103,6 +103,7 @@ POLICY = {
         ("GET", "/saker/<uid:case_id>/kontakter/<uid:contact_id>"): allow(*OFFICE, owned=True),
         ("GET", "/saker/<uid:case_id>/kontakter/<uid:contact_id>/slett"): allow(*OFFICE, owned=True),
         ("GET", "/saker/<uid:case_id>/tiltak"): allow(*OFFICE, owned=True),
+        ("GET", "/saker/<uid:case_id>/tiltak/<uid:measure_id>/slett"): allow(*OFFICE, owned=True),
         ("GET", "/saker/<uid:case_id>/overfor"): allow(*OFFICE, owned=True),
         ("GET", "/saker/<uid:case_id>/historikk"): allow(*OFFICE, owned=True),
         ("POST", "/saker/<uid:case_id>/kontakter"): allow(*OFFICE, owned=True),
