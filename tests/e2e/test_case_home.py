@@ -2,8 +2,8 @@
 a real consent service: the home page shows the case reference, consent's status per purpose with a link to record
 the missing signature, the seven steps as progress and what is next; each part is its own page, so text typed in
 one part is never dropped by saving another (leaving it unsaved warns first), and the success message is in view
-after a save; deleting a contact asks first on a page naming the contact's date and type. Screenshots go to the
-test's temporary folder, or to docs/screenshots/ (committed) with UPDATE_SCREENSHOTS=1."""
+after a save; deleting a contact or a measure asks first on a page naming it (date and type, or dates). Screenshots
+go to the test's temporary folder, or to docs/screenshots/ (committed) with UPDATE_SCREENSHOTS=1."""
 import os
 import uuid
 from datetime import date
@@ -106,7 +106,7 @@ def test_case_home_and_its_parts(platform_factory, live_server, page, tmp_path, 
     expect(page.locator("#melding")).to_be_in_viewport()
 
     page.click("#del-kontakter")
-    page.fill("#contact_date", "2026-11-02")
+    page.fill("#contact_date", "02.11.2026")
     page.select_option("#party", "mentor")
     page.select_option("#form", "phone")
     page.fill("#minutes", "20")
@@ -114,7 +114,7 @@ def test_case_home_and_its_parts(platform_factory, live_server, page, tmp_path, 
     expect(page.locator("#melding")).to_have_text("Kontakten er logget.")
     expect(page.locator("#melding")).to_be_in_viewport()
     assert page.locator("#contact-log tbody tr").count() == 3
-    assert page.locator("#contact_date").input_value() == "2026-11-26"  # a fresh form for the next contact
+    assert page.locator("#contact_date").input_value() == "26.11.2026"  # a fresh form for the next contact
     shot("2-kontakter")
     page.goto(f"{server.url}/saker/{case_id}/parter")
     assert page.locator("#employer_name").input_value() == "Nytt Navn AS"  # saved, and kept
@@ -137,3 +137,20 @@ def test_case_home_and_its_parts(platform_factory, live_server, page, tmp_path, 
     page.click("#tilbake")
     assert "Nytt Navn AS" in page.locator("#del-parter").inner_text()
     assert page.locator("#del-kontakter").inner_text().count("2 kontakter") == 1
+
+    # Deleting a measure asks first in the same way, naming it and its dates.
+    page.click("#del-tiltak")
+    page.locator("#measures a.slett-tiltak").first.click()
+    assert page.locator("h1").inner_text() == "Slette tiltaket?"
+    question = page.locator("#slett-hva").inner_text()
+    assert "Mentortilskudd" in question and "10.08.2026" in question and "30.01.2027" in question
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot("4-slett-tiltak")
+    page.click("#avbryt-slett")
+    assert "Mentortilskudd" in page.locator("#measures").inner_text()  # nothing deleted
+    page.locator("#measures a.slett-tiltak").first.click()
+    page.click("#bekreft-slett")
+    expect(page.locator("#melding")).to_have_text("Tiltaket er slettet.")
+    expect(page.locator("#melding")).to_be_in_viewport()
+    assert "Mentortilskudd" not in page.locator("#measures").inner_text()
+    assert "Ingen tiltak registrert." in page.locator("#measures").inner_text()

@@ -19,7 +19,7 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     page.fill("#candidate_name", "Nettleser Prøvesen")
     page.check("input[name=in_target_group][value=yes]")
     page.check("input[name=in_follow_up_measure][value=no]")
-    page.fill("#opened_on", "2026-09-01")
+    page.fill("#opened_on", "01.09.2026")
     page.select_option("#entry_point", "course_start")
     page.select_option("#industry", "health_care")
     page.select_option("#initiator", "counsellor")
@@ -35,8 +35,8 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert page.locator("h1").inner_text() == "Nettleser Prøvesen"
 
     page.click("#del-kontakter")  # the contact log is its own page, linked from the case's home page
-    for day, party, form in (("2026-09-02", "mentor", "at_company"), ("2026-09-09", "candidate", "phone"),
-                             ("2026-09-16", "mentor", "phone")):
+    for day, party, form in (("02.09.2026", "mentor", "at_company"), ("09.09.2026", "candidate", "phone"),
+                             ("16.09.2026", "mentor", "phone")):
         page.fill("#contact_date", day)
         page.select_option("#party", party)
         page.select_option("#form", form)
@@ -54,7 +54,7 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
 
     page.click("#tilbake")
     page.click("#til-avslutning")  # the closure form in steps (tests/e2e/test_intake_closure_steps.py in full)
-    page.fill("#closed_on", "2026-08-15")  # the mistake: before the case was opened
+    page.fill("#closed_on", "15.08.2026")  # the mistake: before the case was opened
     page.check("input[name=closure_reason][value=measure_completed]")
     page.check("input[name=attachment_after][value=temporary_with_wage_subsidy]")
     page.check("input[name=attached_same_company][value=yes]")
@@ -65,7 +65,7 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     assert page.locator("#closed_on-error").inner_text().startswith("Avslutningsdatoen kan ikke være før")
     assert page.evaluate("document.activeElement.id") == "error-summary"  # focus moved to the summary
     summary.locator("a[href='#closed_on']").click()
-    page.fill("#closed_on", "2026-11-20")  # fixed; every other answer was kept
+    page.fill("#closed_on", "20.11.2026")  # fixed; every other answer was kept
     assert page.locator("input[name=attachment_after][value=temporary_with_wage_subsidy]").is_checked()
     page.click("#fortsett")
 

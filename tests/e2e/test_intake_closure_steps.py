@@ -55,7 +55,7 @@ def test_closure_in_steps(platform_factory, live_server, page, tmp_path, width, 
     assert page.locator("input[name=closure_reason]:checked").count() == 0
     assert "(beskriv)" not in page.locator("main").inner_text()
 
-    page.fill("#closed_on", "2026-07-01")  # before the case was opened
+    page.fill("#closed_on", "01.07.2026")  # before the case was opened
     page.check("input[name=attachment_after][value=permanent_with_wage_subsidy]")
     page.click("#fortsett")
     summary = page.locator("#error-summary")
@@ -64,7 +64,7 @@ def test_closure_in_steps(platform_factory, live_server, page, tmp_path, width, 
                                                                "#attached_same_company"]  # the order asked
     assert links.nth(1).inner_text().startswith("Hvorfor avsluttes saken?")  # the question's own words
     shot("1-feil")
-    page.fill("#closed_on", "2026-11-20")
+    page.fill("#closed_on", "20.11.2026")
     page.check("input[name=closure_reason][value=measure_completed]")
     page.check("input[name=attached_same_company][value=yes]")
     page.click("#fortsett")
