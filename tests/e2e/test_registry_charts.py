@@ -116,6 +116,12 @@ def test_charts_are_readable_on_a_phone_with_values_legend_and_contrast(platform
     page.goto(server.url + "/tabeller/outcome?by=office")
     withheld = page.locator("#distribution td .withheld").first
     assert withheld.text_content() == "skjult: færre enn 5 eller kan regnes ut"
+    # A wide table scrolls in its own box at 320 px; its screen-reader texts (absolutely positioned) must not
+    # widen the page from outside that box.
+    page.set_viewport_size({"width": 320, "height": 640})
+    for path in ("/tabeller/7?by=county", "/tabeller/outcome?by=office", "/tabeller/1"):
+        page.goto(server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
 
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":  # full-page shots take seconds: only when asked for
         _screenshots(page, server.url, DOCS_SHOTS)
