@@ -58,14 +58,14 @@ def test_bad_upload_on_the_page_shows_a_norwegian_message_and_stores_nothing(con
     client = signed_in(consent, "kari-veileder")
     token = csrf(client, f"/saker/{case_id}")
     response = client.post(f"/saker/{case_id}/samtykke", content_type="multipart/form-data", data={
-        "csrf_token": token, "signer_role": "candidate", "signer_name": "Ada Kandidat", "signed_on": "2026-11-20",
+        "csrf_token": token, "signer_role": "candidate", "signer_name": "Ada Kandidat", "signed_on": "20.11.2026",
         "decision_research_registration": "granted", "decision_interviews": "",
         "document": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 64), "samtykke.pdf")})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "ikke et skannet dokument" in html and "Skjemaet har 1 feil" in html
     assert count(consent, "records") == 0 and count(consent, "documents") == 0
     missing = client.post(f"/saker/{case_id}/samtykke", content_type="multipart/form-data",
-                          data={"csrf_token": token, "signer_role": "candidate", "signed_on": "2026-11-20"})
+                          data={"csrf_token": token, "signer_role": "candidate", "signed_on": "20.11.2026"})
     text = missing.get_data(as_text=True)
     assert missing.status_code == 422 and "Feltet må fylles ut" in text and "Last opp den signerte" in text
     assert count(consent, "records") == 0
@@ -120,7 +120,7 @@ def test_admin_uploads_a_new_template_version_on_the_page(consent):
 
 def _record_form(client, case_id, **fields):
     form = hidden_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "record-form")
-    return {**form, "signer_role": "candidate", "signer_name": "Ada Kandidat", "signed_on": "2026-11-20",
+    return {**form, "signer_role": "candidate", "signer_name": "Ada Kandidat", "signed_on": "20.11.2026",
             "decision_research_registration": "granted", **fields}
 
 
@@ -132,7 +132,7 @@ def test_a_too_long_name_on_the_page_is_blamed_on_the_name_and_what_was_typed_co
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Navnet kan være høyst 200 tegn." in html and "Filen er for stor" not in html
-    assert 'value="2026-11-20"' in html
+    assert 'value="20.11.2026"' in html
     assert re.search(r'name="decision_research_registration" value="granted" checked', html)
     assert "Velg filen på nytt" in html  # the scan was fine, but a browser never keeps a chosen file
     assert count(consent, "records") == 0 and count(consent, "documents") == 0
@@ -142,10 +142,10 @@ def test_a_bad_field_keeps_what_was_typed_and_asks_for_the_file_again(consent):
     case_id = open_case(consent)
     client = signed_in(consent, "kari-veileder")
     response = client.post(f"/saker/{case_id}/samtykke", **multipart(_record_form(
-        client, case_id, signed_on="2026-12-24", signer_national_id="12345678901"), document=PDF))
+        client, case_id, signed_on="24.12.2026", signer_national_id="12345678901"), document=PDF))
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "Skjemaet har 3 feil" in html
-    assert 'value="Ada Kandidat"' in html and 'value="12345678901"' in html and 'value="2026-12-24"' in html
+    assert 'value="Ada Kandidat"' in html and 'value="12345678901"' in html and 'value="24.12.2026"' in html
     assert re.search(r'name="decision_research_registration" value="granted" checked', html)
     assert re.search(r'id="document-error">Filen er ikke lagret fordi skjemaet hadde feil. Velg filen på nytt.', html)
     assert count(consent, "records") == 0
@@ -153,13 +153,14 @@ def test_a_bad_field_keeps_what_was_typed_and_asks_for_the_file_again(consent):
     record(consent, case_id, "candidate", {"research_registration": "granted", "interviews": "granted"})
     form = hidden_fields(client.get(f"/saker/{case_id}").get_data(as_text=True), "withdraw-form")
     refused = client.post(f"/saker/{case_id}/trekk-tilbake", data={
-        **form, "signer_role": "candidate", "purposes": "interviews", "requested_on": "2026-12-24"})
+        **form, "signer_role": "candidate", "purposes": "interviews", "requested_on": "24.12.2026"})
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "frem i tid" in html
     assert re.search(r'<option value="candidate" selected>', html)
     assert re.search(r'name="purposes" value="interviews" checked', html)
     assert not re.search(r'name="purposes" value="research_registration" checked', html)
-    assert 'id="requested_on" name="requested_on" type="date" value="2026-12-24"' in html
+    field = re.search(r'<input id="requested_on"[^>]*>', html).group(0)  # a text field in dd.mm.åååå, as typed
+    assert 'type="text"' in field and 'inputmode="numeric"' in field and 'value="24.12.2026"' in field
     assert count(consent, "withdrawals") == 0
 
 
