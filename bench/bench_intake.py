@@ -89,7 +89,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_up(port, path, timeout=30):
+def wait_up(port, path, timeout=120):  # gunicorn workers boot slowly on a loaded machine
     import urllib.request
     deadline = time.time() + timeout
     while time.time() < deadline:
