@@ -191,7 +191,8 @@ def test_period_filters_compare_quarters_and_refuse_what_they_cannot(cohort):
     assert year["totals"]["total"] == sum(1 for r in rows if r["closed_period"].startswith("2023"))
     for query, field in (({"period_from": "2023-12-01"}, "period_from"), ({"period_to": "2023-06-30"}, "period_to"),
                          ({"period_from": "2023-07", "period_to": "2023-Q2"}, "period_to"),
-                         ({"period_from": "2023-13"}, "period_from")):
+                         ({"period_from": "2023-13"}, "period_from"), ({"period_to": "0000"}, "period_to"),
+                         ({"period_from": "0000-Q1"}, "period_from")):
         refused = client.get("/api/v1/tables/4", query_string=query, headers=headers)
         assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {field}, query
         assert client.get("/api/v1/tables/1", query_string=query, headers=headers).status_code == 422

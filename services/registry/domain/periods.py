@@ -33,6 +33,8 @@ def coarsen(day: date | None, granularity: str) -> str | None:
 def _span(text: str, field: str) -> tuple[str, date, date]:
     """A written period as (granularity, first day, last day); a day that does not exist is refused."""
     year = int(text[:4])
+    if year < 1:  # the pattern lets "0000" through; a calendar has no year 0
+        raise TableRequestError(field, f"{text} er ingen periode")
     if len(text) == 4:
         return "year", date(year, 1, 1), date(year, 12, 31)
     if text[5] == "Q":
