@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 from babel.messages.pofile import read_po
 
+from services.registry.domain.codebook import codebook
 from shared.config import REPO_ROOT
 from shared.vocab import VOCABULARIES
 from shared.web.i18n import LANGUAGE_COOKIE, TRANSLATIONS
@@ -44,9 +45,11 @@ MIN_WORDS_OF_A_TELLING_TEXT = 3  # shorter ids ("Sak", "Mentor") are also names,
 
 def _bokmal_only_texts() -> list[str]:
     """The catalogue's bokmål texts of three words or more that nynorsk and English both say differently: on a
-    page in nynorsk or English, one of them is a text left in bokmål. The vocabularies' labels are left out: they
-    are bokmål on a nynorsk page by design (shared/vocab.py has nb and en; docs/universal-design.md)."""
+    page in nynorsk or English, one of them is a text left in bokmål. The vocabularies' labels and the texts within
+    the registry codebook's bokmål ("Varighet (tabell 6)") are left out: they are bokmål on a nynorsk page by design
+    (shared/vocab.py and the codebook have nb and en; docs/universal-design.md)."""
     vocabulary = {labels["nb"] for codes in VOCABULARIES.values() for labels in codes.values()}
+    in_codebook = " | ".join(_codebook_bokmal())
     catalogs = {}
     for language in ("nn", "en"):
         with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as file:
@@ -54,7 +57,15 @@ def _bokmal_only_texts() -> list[str]:
     return sorted(text for text, nn in catalogs["nn"].items()
                   if "{" not in text and "%(" not in text and len(text.split()) >= MIN_WORDS_OF_A_TELLING_TEXT
                   and nn and nn != text and catalogs["en"].get(text) and catalogs["en"][text] != text
-                  and text not in vocabulary)
+                  and text not in vocabulary and text not in in_codebook)
+
+
+def _codebook_bokmal() -> list[str]:
+    """The codebook page's bokmål on a nynorsk page: its columns' descriptions and its codes' labels."""
+    book = codebook()
+    columns = [column["description"]["nb"] for column in book["columns"]]
+    codes = [code["nb"] for column in book["columns"] for code in column.get("codes", [])]
+    return columns + codes + [code["nb"] for code in book["change_feed"]["codes"]]
 
 
 @dataclass
