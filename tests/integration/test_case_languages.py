@@ -1,0 +1,52 @@
+"""The case's home page and its parts in nynorsk and English (issue #16 point 5), through the Flask test client: each
+page says <html lang> in the chosen language and has no text of the catalogue left in bokmål, the check the browser
+suite makes in scripts/languages.sh, here in seconds for the pages that had the most texts without a translation."""
+import html as html_lib
+import re
+
+import pytest
+from sqlalchemy import select
+
+from services.intake import tables
+from services.intake.app import create_app
+from services.intake.testing import enter_case
+from shared.web.i18n import LANGUAGE_COOKIE
+from tests.e2e.test_universal_design import _bokmal_only_texts
+from tests.fixtures.tokens import user_auth_header
+
+CASE = {"opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "colleague",
+        "measures": [{"measure": "mentor_subsidy", "from_date": "2026-08-10", "to_date": "2026-10-30"}],
+        "contacts": [{"contact_date": "2026-08-10", "party": "mentor", "form": "phone", "minutes": 25}]}
+PARTS = ("", "/parter", "/plan", "/kontakter", "/kontakter/{contact}", "/kontakter/{contact}/slett", "/tiltak",
+         "/tiltak/{measure}/slett", "/overfor", "/historikk")
+
+
+def _text(page: str) -> str:
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+@pytest.mark.parametrize("language", ["nn", "en"])
+def test_the_case_pages_are_in_the_chosen_language(platform_factory, tmp_path, language):
+    platform = platform_factory("intake", tables.all_tables(), f"sqlite:///{tmp_path}/intake.db")
+    client = create_app(platform=platform).test_client()
+    client.set_cookie(LANGUAGE_COOKIE, language)
+    case_id = enter_case(platform, "kristiansand", "kari-veileder", CASE, seed=94)["case_id"]
+    with platform.engine.connect() as conn:
+        contact = conn.execute(select(tables.contacts.c.id).where(tables.contacts.c.case_id == case_id)).scalar()
+        measure = conn.execute(select(tables.measures.c.id).where(tables.measures.c.case_id == case_id)).scalar()
+    bokmal = _bokmal_only_texts()
+    problems = []
+    for part in PARTS:
+        path = f"/saker/{case_id}" + part.format(contact=contact, measure=measure)
+        response = client.get(path, headers=user_auth_header(platform, "kari-veileder"))
+        page = response.get_data(as_text=True)
+        if response.status_code != 200 or f'<html lang="{language}"' not in page:
+            problems.append(f"{path}: {response.status_code}, not a page in {language}")
+            continue
+        left = [text for text in bokmal if text in _text(page)]
+        if left:
+            problems.append(f"{path}: bokmål left: {left[:5]}")
+    assert problems == []
