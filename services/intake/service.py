@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from shared import overdue
 from shared.cases import case_reference as shared_case_reference
+from shared.text import N_, Text
 from shared.web.preconditions import require_version
 
 from . import access, store
@@ -217,10 +218,10 @@ def _thresholds(conn, platform) -> dict:
 
 
 def worklist(conn, platform, office, counsellor_id, needs_closure=False) -> list[dict]:
-    """The counsellor's active cases, each with what is next in words, the most urgent first: a sluttskjema past
-    its date (shared.overdue, the overview's and notify's rule), one coming due once the measures have ended, a
-    draft to finish, no mentor contact for a while, then the rest. `needs_closure`: only cases that are overdue or
-    whose measures have all ended."""
+    """The counsellor's active cases, each with what is next in words (a message id or Text: the page translates it),
+    the most urgent first: a sluttskjema past its date (shared.overdue, the overview's and notify's rule), one coming
+    due once the measures have ended, a draft to finish, no mentor contact for a while, then the rest.
+    `needs_closure`: only cases that are overdue or whose measures have all ended."""
     limits = _thresholds(conn, platform)
     today = platform.clock.today()
     anchors = store.closure_anchors(conn, office, counsellor_id)
@@ -234,17 +235,18 @@ def worklist(conn, platform, office, counsellor_id, needs_closure=False) -> list
             continue
         quiet = (today - (case["last_mentor_contact"] or case["opened_on"])).days
         if late:
-            rank, next_step = (0, due), f"Sluttskjema forfalt {due.strftime('%d.%m.%Y')}"
+            rank, next_step = (0, due), Text(N_("Sluttskjema forfalt {date}"), date=due.strftime("%d.%m.%Y"))
         elif all_ended:
-            rank, next_step = (1, due), f"Sluttskjema forfaller {due.strftime('%d.%m.%Y')}"
+            rank, next_step = (1, due), Text(N_("Sluttskjema forfaller {date}"), date=due.strftime("%d.%m.%Y"))
         elif case["draft_saved_at"]:
-            rank, next_step = (2, today), "Fortsett på sluttskjemaet"
+            rank, next_step = (2, today), N_("Fortsett på sluttskjemaet")
         elif case["mentor_relation"] != "none" and quiet > limits["mentor_contact_missing"]:
-            rank, next_step = (3, today - timedelta(days=quiet)), f"Ingen kontakt med mentor på {quiet} dager"
+            rank = (3, today - timedelta(days=quiet))
+            next_step = Text(N_("Ingen kontakt med mentor på {days} dager"), days=quiet)
         elif not ends:
-            rank, next_step = (4, case["opened_on"]), "Registrer tiltak"
+            rank, next_step = (4, case["opened_on"]), N_("Registrer tiltak")
         else:
-            rank, next_step = (5, case["opened_on"]), "Logg kontakter underveis"
+            rank, next_step = (5, case["opened_on"]), N_("Logg kontakter underveis")
         items.append({**case, "next_step": next_step, "rank": rank, "needs_closure": late or all_ended})
     return sorted(items, key=lambda item: (item["rank"], str(item["id"])))
 

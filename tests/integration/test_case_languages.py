@@ -19,6 +19,9 @@ CASE = {"opened_on": "2026-08-03", "entry_point": "course_start", "industry": "r
         "mentor_relation": "colleague",
         "measures": [{"measure": "mentor_subsidy", "from_date": "2026-08-10", "to_date": "2026-10-30"}],
         "contacts": [{"contact_date": "2026-08-10", "party": "mentor", "form": "phone", "minutes": 25}]}
+# What is next, in the worklist's words (services.intake.service.worklist), as each begins in bokmål.
+NEXT_STEP_BOKMAL = ("Sluttskjema forfal", "Fortsett på sluttskjemaet", "Ingen kontakt med mentor", "Registrer tiltak",
+                    "Logg kontakter underveis")
 PARTS = ("", "/parter", "/plan", "/kontakter", "/kontakter/{contact}", "/kontakter/{contact}/slett", "/tiltak",
          "/tiltak/{measure}/slett", "/overfor", "/historikk")
 
@@ -49,4 +52,12 @@ def test_the_case_pages_are_in_the_chosen_language(platform_factory, tmp_path, l
         left = [text for text in bokmal if text in _text(page)]
         if left:
             problems.append(f"{path}: bokmål left: {left[:5]}")
+    # What is next, on the case's home page and in the start page's worklist, is in the language too.
+    home = client.get(f"/saker/{case_id}", headers=user_auth_header(platform, "kari-veileder")).get_data(as_text=True)
+    start = client.get("/", headers=user_auth_header(platform, "kari-veileder")).get_data(as_text=True)
+    next_steps = [_text(home.split('id="neste-steg"')[1].split("</p>")[0].split(">", 1)[1]),
+                  _text(start.split('class="next-step"')[1].split("</td>")[0].split(">", 1)[1])]
+    for next_step in next_steps:
+        if not next_step or next_step.replace("Forfalt ", "").startswith(NEXT_STEP_BOKMAL):
+            problems.append(f"what is next, not in {language}: {next_step!r}")
     assert problems == []
