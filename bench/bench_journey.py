@@ -5,7 +5,7 @@ with four logged contacts.
 
 A command, not a test. It starts the platform's OpenID provider (deploy/oidc/provider.mjs, as the tests start it:
 tests/fixtures/oidc.py) and intake alone against it (SQLite in a temporary folder, the demo cases of the office plus
-the journey's case), signs in as the counsellor at the provider's login form (e-mail and password typed), and walks
+the journey's case), signs in as the counsellor at the provider's login form (NAV ident and password typed), and walks
 the task as a person would. Per step and in all it prints:
 
 - pages: documents loaded in the tab (a redirect's target counts once);
@@ -13,10 +13,10 @@ the task as a person would. Per step and in all it prints:
 - keys: key presses, every typed character included (a date is typed as its eight digits);
 - scroll: the most the page had to be scrolled in the step to reach what was used (px below the first screen).
 
-The sign-in is its own step, also left out of a third total ("after sign-in"): the provider's form asks for the
-e-mail address where the old local password page had a list of people, so only the rest compares with figures taken
-before the provider. The journey's answers are the same on every run; only the pages it walks change with the user
-interface.
+The sign-in is its own step, also left out of a third total ("after sign-in"): the provider's form asks for a login
+(the counsellor types her NAV ident, as NAV's staff sign in; the form also takes the e-mail address) where the old
+local password page had a list of people, so only the rest compares with figures taken before the provider. The
+journey's answers are the same on every run; only the pages it walks change with the user interface.
 """
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def sign_in(journey: Journey, base_url: str, provider_issuer: str) -> None:
     if not page.locator("#login").count():  # a page with a sign-in link first
         journey.click("a[href*='logg-inn']", navigates=True)
     assert page.url.startswith(provider_issuer) and page.locator("#login").count(), page.url
-    journey.type("#login", directory_user(COUNSELLOR)["email"])
+    journey.type("#login", directory_user(COUNSELLOR)["nav_ident"])
     journey.type("#password", "demo")
     journey.click("button[type=submit]", navigates=True)
     page.wait_for_url(base_url + "/**")  # the provider's redirects back through the callback to the start page
