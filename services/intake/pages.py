@@ -8,6 +8,7 @@ from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.auth import require_role
 from shared.cases import case_reference
+from shared.text import N_
 from shared.vocab import choices
 from shared.web import current_platform, current_principal, home_url
 from shared.web.idempotency import FORM_FIELD, not_replayed
@@ -22,22 +23,23 @@ from .domain.rules import FIELD_LABELS
 pages = Blueprint("intake_pages", __name__, template_folder="templates", static_folder="static",
                   static_url_path="/intake-static")
 
-MESSAGES = {
-    "opprettet": "Saken er opprettet.", "kontakt": "Kontakten er logget.", "kontakt-endret": "Kontakten er endret.",
-    "kontakt-slettet": "Kontakten er slettet (endringen står i historikken).", "tiltak": "Tiltaket er lagret.",
-    "tiltak-slettet": "Tiltaket er slettet.", "parter": "Mentor og arbeidsgiver er lagret.",
-    "plan": "Stegene og planen er lagret.", "overfort": "Saken er overført.",
-    "utkast": "Utkastet er lagret. Du kan fortsette senere.",
-    "avsluttet": "Sluttskjemaet er sendt. Takk!", "rettet": "Rettelsen er sendt som ny versjon.",
+MESSAGES = {  # the pages translate them (status_message, |translated)
+    "opprettet": N_("Saken er opprettet."), "kontakt": N_("Kontakten er logget."),
+    "kontakt-endret": N_("Kontakten er endret."),
+    "kontakt-slettet": N_("Kontakten er slettet (endringen står i historikken)."), "tiltak": N_("Tiltaket er lagret."),
+    "tiltak-slettet": N_("Tiltaket er slettet."), "parter": N_("Mentor og arbeidsgiver er lagret."),
+    "plan": N_("Stegene og planen er lagret."), "overfort": N_("Saken er overført."),
+    "utkast": N_("Utkastet er lagret. Du kan fortsette senere."),
+    "avsluttet": N_("Sluttskjemaet er sendt. Takk!"), "rettet": N_("Rettelsen er sendt som ny versjon."),
 }
 STEP_TEXT = {
-    "1": "Kartlegge brukerens ønsker og interesser; drøfte om mentorordning er aktuelt",
-    "2": "Finne bedrift (med markedsrådgivere, IA-rådgivere, jobbspesialister)",
-    "3": "Kontakte arbeidsgiver og informere om mentorordningen",
-    "4": "Finne egnet mentor sammen med arbeidsgiver",
-    "5": "Samarbeide tett med mentor",
-    "6": "Følge opp arbeidsgiver og bruker som vanlig",
-    "7": "Dele erfaringer internt på kontoret (organisasjonslæring)",
+    "1": N_("Kartlegge brukerens ønsker og interesser; drøfte om mentorordning er aktuelt"),
+    "2": N_("Finne bedrift (med markedsrådgivere, IA-rådgivere, jobbspesialister)"),
+    "3": N_("Kontakte arbeidsgiver og informere om mentorordningen"),
+    "4": N_("Finne egnet mentor sammen med arbeidsgiver"),
+    "5": N_("Samarbeide tett med mentor"),
+    "6": N_("Følge opp arbeidsgiver og bruker som vanlig"),
+    "7": N_("Dele erfaringer internt på kontoret (organisasjonslæring)"),
 }
 
 

@@ -1,6 +1,6 @@
-"""The case's home page and its parts in nynorsk and English (issue #16 point 5), through the Flask test client: each
-page says <html lang> in the chosen language and has no text of the catalogue left in bokmål, the check the browser
-suite makes in scripts/languages.sh, here in seconds for the pages that had the most texts without a translation."""
+"""The start page, the case's home page and its parts in nynorsk and English (issue #16 point 5), through the Flask
+test client: each page says <html lang> in the chosen language and has no text of the catalogue left in bokmål (the
+check the browser suite makes in scripts/languages.sh, here in seconds), and what is next is in the language too."""
 import html as html_lib
 import re
 
@@ -22,8 +22,10 @@ CASE = {"opened_on": "2026-08-03", "entry_point": "course_start", "industry": "r
 # What is next, in the worklist's words (services.intake.service.worklist), as each begins in bokmål.
 NEXT_STEP_BOKMAL = ("Sluttskjema forfal", "Fortsett på sluttskjemaet", "Ingen kontakt med mentor", "Registrer tiltak",
                     "Logg kontakter underveis")
-PARTS = ("", "/parter", "/plan", "/kontakter", "/kontakter/{contact}", "/kontakter/{contact}/slett", "/tiltak",
-         "/tiltak/{measure}/slett", "/overfor", "/historikk")
+PAGES = ("/", "/?melding=opprettet", "/?trenger=sluttskjema", "/?status=open", "/saker/{case}", "/saker/{case}/parter",
+         "/saker/{case}/plan", "/saker/{case}/kontakter?melding=kontakt", "/saker/{case}/kontakter/{contact}",
+         "/saker/{case}/kontakter/{contact}/slett", "/saker/{case}/tiltak", "/saker/{case}/tiltak/{measure}/slett",
+         "/saker/{case}/overfor", "/saker/{case}/historikk")
 
 
 def _text(page: str) -> str:
@@ -42,8 +44,8 @@ def test_the_case_pages_are_in_the_chosen_language(platform_factory, tmp_path, l
         measure = conn.execute(select(tables.measures.c.id).where(tables.measures.c.case_id == case_id)).scalar()
     bokmal = _bokmal_only_texts()
     problems = []
-    for part in PARTS:
-        path = f"/saker/{case_id}" + part.format(contact=contact, measure=measure)
+    for page_path in PAGES:
+        path = page_path.format(case=case_id, contact=contact, measure=measure)
         response = client.get(path, headers=user_auth_header(platform, "kari-veileder"))
         page = response.get_data(as_text=True)
         if response.status_code != 200 or f'<html lang="{language}"' not in page:

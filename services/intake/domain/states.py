@@ -11,11 +11,14 @@ never receives a second closure. The log, measures and parties are editable whil
 """
 from __future__ import annotations
 
+from shared.text import N_
+
 from .errors import Conflict
 
 OPEN, PROJECT_END, CLOSED = "open", "project_end", "closed"
 ACTIVE = (OPEN, PROJECT_END)
-STATE_LABELS = {OPEN: "Åpen", PROJECT_END: "Pågående ved prosjektslutt", CLOSED: "Avsluttet"}
+# Message ids: the pages translate them (state_label(...)|translated).
+STATE_LABELS = {OPEN: N_("Åpen"), PROJECT_END: N_("Pågående ved prosjektslutt"), CLOSED: N_("Avsluttet")}
 
 
 def require_active(state: str) -> None:
