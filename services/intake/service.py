@@ -33,7 +33,7 @@ PARTY_FORM_FIELDS = ("mentor_name", "mentor_relation") + EMPLOYER_FIELDS
 PLAN_FIELDS = tuple(f"step_{n}" for n in range(1, 8)) + ("start_meeting_on", "plan_tasks", "plan_mentor_expectations")
 PAGE_SIZE = 50  # cases per page of the list (page and API default)
 MAX_PAGE_SIZE = 500  # the API's largest page
-ALREADY_OPEN = "Brukeren har allerede en åpen sak ved kontoret. Fortsett i den saken."
+ALREADY_OPEN = N_("Brukeren har allerede en åpen sak ved kontoret. Fortsett i den saken.")
 HISTORY_ACTION = {"case.closed": "closed", "case.corrected": "corrected",
                   "case.project_end_status": "project_end_status"}
 EMPLOYER_SURVEY = "employer_survey"  # the one purpose a contact detail leaves the office for
@@ -115,9 +115,9 @@ def _mentor_fields(errors, raw):
     relation = rules.code(errors, "mentor_relation", "mentor_relation", raw.get("mentor_relation") or "none")
     name = rules.text(errors, "mentor_name", raw.get("mentor_name"))
     if relation and relation != "none" and not name:
-        add(errors, "mentor_name", "Skriv mentorens navn, eller velg «Ingen mentor» som rolle.")
+        add(errors, "mentor_name", N_("Skriv mentorens navn, eller velg «Ingen mentor» som rolle."))
     if relation == "none" and name:
-        add(errors, "mentor_relation", "Velg mentorens rolle (kollega, leder eller ekstern).")
+        add(errors, "mentor_relation", N_("Velg mentorens rolle (kollega, leder eller ekstern)."))
     return {"relation": relation or "none", "name": name if relation != "none" else None}
 
 
@@ -286,8 +286,9 @@ def save_contact(conn, platform, actor, case_id, raw: dict, contact_id=None) -> 
     values = {
         "contact_date": rules.a_date(errors, "contact_date", raw.get("contact_date"), not_after=platform.clock.today(),
                                      not_before=case["opened_on"],
-                                     not_before_text="Kontakten kan ikke være før saken ble opprettet "
-                                                     f"({case['opened_on'].strftime('%d.%m.%Y')})."),
+                                     not_before_text=Text(N_("Kontakten kan ikke være før saken ble opprettet "
+                                                             "({date})."),
+                                                          date=case["opened_on"].strftime("%d.%m.%Y"))),
         "party": rules.code(errors, "party", "party", raw.get("party")),
         "form": rules.code(errors, "form", "contact_form", raw.get("form")),
         "minutes": rules.integer(errors, "minutes", raw.get("minutes")),
@@ -337,7 +338,7 @@ def save_measure(conn, platform, actor, case_id, raw: dict, measure_id=None) -> 
               "from_date": rules.a_date(errors, "from_date", raw.get("from_date"))}
     values["to_date"] = rules.a_date(errors, "to_date", raw.get("to_date"), required=False,
                                      not_before=values["from_date"],
-                                     not_before_text="Til-datoen kan ikke være før fra-datoen.")
+                                     not_before_text=N_("Til-datoen kan ikke være før fra-datoen."))
     if errors:
         raise Invalid(errors)
     now = platform.clock.now()
@@ -404,9 +405,9 @@ def handover(conn, platform, actor, case_id, counsellor_id) -> dict:
     colleague = (platform.directory.user(conn, counsellor_id) if isinstance(counsellor_id, str) and counsellor_id
                  else None)
     if colleague is None or colleague["office_code"] != case["office"] or not access.takes_handover(colleague):
-        raise Invalid({"counsellor_id": ["Velg en veileder ved eget kontor."]})
+        raise Invalid({"counsellor_id": [N_("Velg en veileder ved eget kontor.")]})
     if colleague["id"] == case["counsellor_id"]:
-        raise Invalid({"counsellor_id": ["Saken er allerede hos denne veilederen."]})
+        raise Invalid({"counsellor_id": [N_("Saken er allerede hos denne veilederen.")]})
     previous = case["counsellor_id"]
     _change(conn, platform, case, actor, "handed_over", {"from": previous, "to": colleague["id"]},
             counsellor_id=colleague["id"])
@@ -480,7 +481,7 @@ def save_draft(conn, platform, actor, case_id, raw: dict) -> dict:
     case = store.case(conn, actor.office, case_id, for_update=True)
     draft, errors = closure_rules.validate_draft(raw, store.load_success_criteria())
     if errors:
-        raise Invalid(errors, "Utkastet ble ikke lagret: rett feltene som er merket.")
+        raise Invalid(errors, N_("Utkastet ble ikke lagret: rett feltene som er merket."))
     store.save_closure_draft(conn, platform.keyring, case, draft, actor.subject, platform.clock.now())
     return draft
 
@@ -499,7 +500,7 @@ def submit_closure(conn, platform, actor, case_id, raw: dict, expected_version: 
     values, errors = closure_rules.validate(raw, case, contacts, measures, derived,
                                             store.load_success_criteria(), today)
     if errors:
-        raise Invalid(errors, "Avslutningen ble ikke sendt: rett feltene som er merket.")
+        raise Invalid(errors, N_("Avslutningen ble ikke sendt: rett feltene som er merket."))
     derived = derive.contact_summary(contacts, measures, case["opened_on"], values["closed_on"], today,
                                      case["mentor_relation"])
     return _store_version(conn, platform, actor, case, values, measures, derived, event_type, next_state,
@@ -566,7 +567,7 @@ def employer_contact(conn, platform, actor_subject: str, case_id) -> dict:
     same transaction: who asked, when, which case. The consent check is notify's, which holds the consent state."""
     case, employer = store.employer_of_any_office(conn, platform.keyring, case_id)
     if not employer or not employer.get("contact_email") or not employer.get("contact_name"):
-        raise Conflict("Saken har ingen registrert kontaktperson hos arbeidsgiveren.")
+        raise Conflict(N_("Saken har ingen registrert kontaktperson hos arbeidsgiveren."))
     store.record_disclosure(conn, case, platform.clock.now(), actor_subject, "employer_contact", EMPLOYER_SURVEY)
     return {"organisation": employer.get("name") or employer.get("orgnr"), "contact_name": employer["contact_name"],
             "email": employer["contact_email"], "phone": employer.get("contact_phone") or None}

@@ -62,4 +62,10 @@ def test_the_case_pages_are_in_the_chosen_language(platform_factory, tmp_path, l
     for next_step in next_steps:
         if not next_step or next_step.replace("Forfalt ", "").startswith(NEXT_STEP_BOKMAL):
             problems.append(f"what is next, not in {language}: {next_step!r}")
+    # A mistake is named in the language too (the service's messages are message ids, translated on the page).
+    wrong = client.post(f"/saker/{case_id}/tiltak", headers=user_auth_header(platform, "kari-veileder"), data={
+        "measure": "mentor_subsidy", "from_date": "10.09.2026", "to_date": "01.09.2026"})
+    expected = {"nn": "Til-datoen kan ikkje vere før frå-datoen.", "en": "The to date cannot be before the from date."}
+    if wrong.status_code != 422 or expected[language] not in _text(wrong.get_data(as_text=True)):
+        problems.append(f"the measure's date error, not in {language}: {wrong.status_code}")
     assert problems == []

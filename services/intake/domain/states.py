@@ -23,7 +23,7 @@ STATE_LABELS = {OPEN: N_("Åpen"), PROJECT_END: N_("Pågående ved prosjektslutt
 
 def require_active(state: str) -> None:
     if state not in ACTIVE:
-        raise Conflict("Saken er avsluttet og kan ikke endres. Bruk «Rett sluttskjemaet» for å rette det.")
+        raise Conflict(N_("Saken er avsluttet og kan ikke endres. Bruk «Rett sluttskjemaet» for å rette det."))
 
 
 def submission(state: str, current_version: int, project_end: bool = False) -> tuple[str, str, int, int | None]:
@@ -31,7 +31,7 @@ def submission(state: str, current_version: int, project_end: bool = False) -> t
     new_version = current_version + 1
     if project_end:
         if state != OPEN:
-            raise Conflict("Prosjektslutt-status sendes bare for åpne saker.")
+            raise Conflict(N_("Prosjektslutt-status sendes bare for åpne saker."))
         return "case.project_end_status", PROJECT_END, new_version, None
     if state == OPEN and current_version == 0:
         return "case.closed", CLOSED, 1, None
