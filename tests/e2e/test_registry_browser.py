@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 
-from services.registry import demo, tables
+from services.registry import demo, service, tables
 from services.registry.app import create_app
 from tests.fixtures.system import sign_in
 
@@ -72,6 +72,15 @@ def test_researcher_sees_charts_tables_and_downloads(platform_factory, live_serv
     sign_in(page, server.url, "rune-forsker")
     page.goto(server.url + "/utgivelser")
     assert "21 saker" in page.locator("#release-r1v1").inner_text()
+    # The release notes' k-anonymity report beside the errata: k, and per quasi-identifier what was blanked.
+    report = service.list_releases(platform)[0]["notes"]["k_anonymity"]
+    anonymity = page.locator("#release-r1v1 table.k-anonymity")
+    assert anonymity.locator("caption").inner_text() == f"Endret for å nå k = {report['k']}"
+    blanked = {row.locator("th").inner_text(): int(row.locator("td").nth(1).inner_text())
+               for row in anonymity.locator("tbody tr").all()}
+    assert len(blanked) == 8 and blanked["NAV-kontor"] == report["suppressed"]["office"]
+    assert sum(blanked.values()) == sum(report["suppressed"].values()) > 0  # 21 cases over six offices: some blanks
+    assert f"minst {report['k']} ganger" in page.locator("#release-r1v1 .k-anonymity-summary").inner_text()
     row = page.locator("#release-r1v1 table.manifest tr", has_text="cases.sav")
     with page.expect_download() as download_info:
         row.locator("a").click()
