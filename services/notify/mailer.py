@@ -80,7 +80,8 @@ def _unsubscribe_url(settings, user) -> str:
 
 def _reminder_item(public_url, reminder, kind, translations):
     return {"title": render(notification_title(reminder["rule"], kind), translations.gettext),
-            "ref": case_ref(reminder["case_id"]), "text": render(rule_text(reminder["rule"]), translations.gettext),
+            "ref": render(case_ref(reminder["case_id"]), translations.gettext),
+            "text": render(rule_text(reminder["rule"]), translations.gettext),
             "link": f"{public_url}/intake/saker/{reminder['case_id']}",
             "period": reminder["period"].strftime("%d.%m.%Y")}
 
@@ -94,8 +95,8 @@ def survey_mail(settings, case_id: str, closed_on, project: dict, contact) -> Re
     """The invitation to the project's survey address, with the employer's contact details, in the language the
     project settings record for that address (`survey_language`; bokmål without one)."""
     env, translations = _language(mail_language(project.get("survey_language")))
-    context = dict(_base(settings), ref=case_ref(case_id), contact=contact, project=project,
-                   closed_on=closed_on.strftime("%d.%m.%Y"))
+    context = dict(_base(settings), ref=render(case_ref(case_id), translations.gettext), contact=contact,
+                   project=project, closed_on=closed_on.strftime("%d.%m.%Y"))
     subject = render(Text(N_("Arbeidsgiverundersøkelse: {ref}"), ref=case_ref(case_id)), translations.gettext)
     return _render(env, "survey", project["survey_address"], subject, context)
 

@@ -222,6 +222,8 @@ def test_every_post_form_of_consents_pages_carries_a_form_token():
 def test_the_pages_and_their_messages_are_in_the_chosen_language(consent, language, heading, refusal, added):
     """With the header's language choice (the cookie), the page, a refusal made in the domain and a message with a
     number in it (shared.text.Text) are in that language; nothing of the bokmål text is left."""
+    texts = {"nn": "Eg samtykkjer til at opplysningar frå registreringsskjemaet",
+             "en": "I consent to data from the registration form"}
     case_id = open_case(consent)
     client = signed_in(consent, "kari-veileder")
     client.set_cookie("hybrid_sprak", language)
@@ -240,3 +242,8 @@ def test_the_pages_and_their_messages_are_in_the_chosen_language(consent, langua
         "csrf_token": csrf(admin, "/maler"),
         "templates": (io.BytesIO(json.dumps({"templates": [item]}).encode()), "maler.json")})
     assert uploaded.status_code == 200 and added in uploaded.get_data(as_text=True)
+    # the consent form's own text in the page's language (deploy/data/consent_templates.json has nn and en); a
+    # version without a translation shows its bokmål, marked as bokmål for screen readers
+    templates = admin.get("/maler").get_data(as_text=True)
+    assert texts[language] in templates and "Jeg samtykker til at opplysninger fra" not in templates
+    assert '<span lang="nb">Ny tekst.</span>' in templates

@@ -187,3 +187,13 @@ def test_a_double_submit_of_retry_requeues_the_dead_letters_once(app):
     assert second.headers["Idempotent-Replayed"] == "true" and len(dead_mails(platform)) >= 2
     [(_action, fresh)] = post_forms(client.get("/feilede").get_data(as_text=True))
     assert client.post(action, data=fresh).status_code == 302 and dead_mails(platform) == []
+
+
+def test_the_notification_list_names_the_case_in_the_pages_language(app):
+    """«Sak» is translated on the list as in the mails: an English page says «Case …» (link and button label)."""
+    client = page_client(app, "kari-veileder")
+    client.set_cookie("hybrid_sprak", "en")
+    page = client.get("/").get_data(as_text=True)
+    refs = re.findall(r'/intake/saker/[^"]+">([^<]+)</a>', page)
+    assert len(refs) == 2 and all(re.fullmatch(r"Case [0-9a-f]{8}", ref) for ref in refs), refs
+    assert f'aria-label="Mark the notification about {refs[0]} as read"' in page and "Sak " not in page

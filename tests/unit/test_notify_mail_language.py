@@ -9,7 +9,7 @@ import pytest
 from marshmallow import ValidationError
 
 from services.notify.intake_client import EmployerContact
-from services.notify.mailer import survey_mail
+from services.notify.mailer import notice_mail, survey_mail
 from shared.directory import ProjectSettingsSchema
 
 SETTINGS = SimpleNamespace(public_url="https://hybrid.example", auth_signing_key="k", auth_verify_key="k")
@@ -22,7 +22,7 @@ def _project(**language):
 
 
 @pytest.mark.parametrize(("language", "subject", "sentence"), [
-    ("en", "Employer survey: Sak 0123abcd",
+    ("en", "Employer survey: Case 0123abcd",
      "The employer has consented to take part in the employer survey."),
     ("nn", "Arbeidsgivarundersøking: Sak 0123abcd",
      "Arbeidsgivaren har samtykt til å delta i arbeidsgivarundersøkinga."),
@@ -36,6 +36,18 @@ def test_the_survey_invitation_is_in_the_language_recorded_for_the_survey_addres
     assert sentence in mail.text and sentence in mail.html
     assert f'<html lang="{language or "nb"}">' in mail.html
     assert "Eva Arbeidsgiver" in mail.text and "20.11.2026" in mail.text
+    assert subject.split(": ")[1] in mail.text  # the case's name in the body too, in the same language
+    assert language != "en" or "Sak" not in mail.text + mail.html
+
+
+@pytest.mark.parametrize(("language", "ref"), [("en", "Case 0123abcd"), ("nn", "Sak 0123abcd"), ("nb", "Sak 0123abcd")])
+def test_a_reminder_names_the_case_in_the_recipients_language(language, ref):
+    """«Sak» is a word of the mail's language: an English reminder says «Case 0123abcd», in subject, text and HTML."""
+    item = {"kind": "reminder", "rule": "closure_overdue", "case_id": CASE, "period": date(2026, 11, 1)}
+    mail = notice_mail(SETTINGS, {"id": "kari-veileder", "email": "kari@nav.example"}, item, language)
+    assert mail.subject.endswith(f": {ref}") and f"– {ref}" in mail.text and f"– {ref}" in mail.html
+    if language == "en":
+        assert "Sak " not in mail.subject + mail.text + mail.html
 
 
 def test_the_project_settings_record_the_survey_language_bokmal_by_default():

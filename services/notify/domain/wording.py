@@ -3,7 +3,7 @@ put in the reader's language where they leave (shared.web.i18n.translate on page
 mailer.py)."""
 from __future__ import annotations
 
-from shared.cases import case_reference
+from shared.cases import case_code
 from shared.text import N_, Text
 
 RULE_TEXT = {
@@ -36,6 +36,7 @@ def notification_title(rule, kind):
     return Text(rule_title(rule))
 
 
-def case_ref(case_id: str) -> str:
-    """The case's name on notify's pages and in its mails: the one intake's case page shows (shared.cases)."""
-    return case_reference(case_id)
+def case_ref(case_id: str) -> Text:
+    """The case's name on notify's pages and in its mails, as intake's case page shows it (shared.cases): reads as
+    bokmål ("Sak ef2e8883"); the word is translated where it leaves (a Text)."""
+    return Text(N_("Sak {code}"), code=case_code(case_id))
