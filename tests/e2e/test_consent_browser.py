@@ -26,6 +26,17 @@ def test_counsellor_records_and_withdraws_and_local_contact_opens_the_document(p
     page.click("#record-form button[type=submit]")
     assert "ikke et skannet dokument" in page.locator("#error-summary").inner_text()
     assert count(platform, "records") == 0
+    # The upload is a field like the others (Aksel's classes): its label names it, its description and its error are
+    # read with it, the area is marked in error; the selects are Aksel's (no browser arrow, 48 px tall).
+    document = page.get_by_label("Skannet samtykkeerklæring", exact=True)
+    assert document.get_attribute("id") == "document" and document.get_attribute("aria-invalid") == "true"
+    assert document.get_attribute("aria-describedby") == "document-hint document-error"
+    assert "ikke et skannet dokument" in page.locator("#document-error").inner_text()
+    assert "PDF, JPEG eller PNG" in page.locator("#document-hint").inner_text()
+    assert page.locator(".aksel-dropzone--error #document").count() == 1
+    for select in ("#signer_role", "#withdraw_signer_role"):
+        style = page.locator(select).evaluate("s => [getComputedStyle(s).appearance, s.getBoundingClientRect().height]")
+        assert style[0] == "none" and style[1] >= 48, (select, style)
 
     page.fill("#signer_name", "Ada Kandidat")
     page.set_input_files("#document", files=[{"name": "skann.png", "mimeType": "image/png", "buffer": PNG}])
