@@ -62,7 +62,9 @@ def _labelled_frame(variables, source: Path, stata=False) -> pd.DataFrame:
     # Without pre-buffering (it caches whole row groups for every column read) and threads: a column at a time is
     # what is wanted here, and the buffers held up the peak by about a third of the frame's size.
     parquet = pq.ParquetFile(str(source), pre_buffer=False)
-    columns = {}
+    # Each column its own block: a frame made from a dict copies same-typed columns into one block (the frame once
+    # more, at the peak), and pyreadstat reads the frame column by column anyway.
+    columns = pd.DataFrame(index=pd.RangeIndex(parquet.metadata.num_rows))
     for variable in variables:
         column = parquet.read(columns=[variable.name], use_threads=False).column(0)
         name = variable.stata_name if stata else variable.name
@@ -71,8 +73,8 @@ def _labelled_frame(variables, source: Path, stata=False) -> pd.DataFrame:
         else:
             columns[name] = _strings(column)
         del column
-    # Each column is already its own array: no copy into consolidated blocks (the frame once more, at the peak).
-    return pd.DataFrame(columns, copy=False)
+        pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
+    return columns
 
 
 def _strings(column) -> np.ndarray:
