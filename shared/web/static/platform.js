@@ -25,9 +25,27 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 
+  focusScrollingTables();
+  window.addEventListener("resize", focusScrollingTables);
+
   setTimeout(fillKeptForm, 0);  // after the page's own scripts have set up, so they see the answers come in
   warnBeforeTimeout();
 });
+
+// A table wider than its box scrolls inside it (.table-wrap); a keyboard user must be able to reach it to scroll it
+// (WCAG 2.1.1, axe's scrollable-region-focusable): such a box becomes a tab stop named by the table's caption.
+function focusScrollingTables() {
+  document.querySelectorAll(".table-wrap").forEach(function (wrap, index) {
+    if (wrap.scrollWidth <= wrap.clientWidth + 1 || wrap.hasAttribute("tabindex")) { return; }
+    wrap.setAttribute("tabindex", "0");
+    wrap.setAttribute("role", "region");
+    var caption = wrap.querySelector("caption");
+    if (caption) {
+      caption.id = caption.id || "tabell-" + index;
+      wrap.setAttribute("aria-labelledby", caption.id);
+    }
+  });
+}
 
 // A form sent after the session ended was kept on the server (shared.web.keeping) and is in this page again, for
 // the person who sent it: fill its answers into the same form for them to check and send once more. The hidden
