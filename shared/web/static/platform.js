@@ -26,7 +26,7 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 
   focusScrollingTables();
-  window.addEventListener("resize", focusScrollingTables);
+  document.addEventListener("toggle", focusScrollingTables, true);  // a <details> opened: its tables are seen now
 
   setTimeout(fillKeptForm, 0);  // after the page's own scripts have set up, so they see the answers come in
   warnBeforeTimeout();
@@ -36,7 +36,9 @@ document.addEventListener("DOMContentLoaded", function () {
 // (WCAG 2.1.1, axe's scrollable-region-focusable): such a box becomes a tab stop named by the table's caption.
 function focusScrollingTables() {
   document.querySelectorAll(".table-wrap").forEach(function (wrap, index) {
-    if (wrap.scrollWidth <= wrap.clientWidth + 1 || wrap.hasAttribute("tabindex")) { return; }
+    // Inside a closed <details> nothing is shown, yet Chromium still measures it: such a box waits for its opening.
+    if (wrap.closest("details:not([open])") || wrap.hasAttribute("tabindex")) { return; }
+    if (wrap.scrollWidth <= wrap.clientWidth + 1) { return; }
     wrap.setAttribute("tabindex", "0");
     wrap.setAttribute("role", "region");
     var caption = wrap.querySelector("caption");
