@@ -45,6 +45,15 @@ os.environ.setdefault("DEMO_MODE", "true")
 BASELINE_DIR = Path(os.environ.get("BASELINE_DIR", REPO.parent / "shared" / "bench"))
 GUNICORN = str(REPO / ".venv" / "bin" / "gunicorn")
 FLOOR_TARGET = 0.6  # closure submit against its floor (issue #19)
+# A closure's answers, every one given (bench_load.py sends the same): only the closing date is the run's own.
+CLOSURE_ANSWERS = {
+    "closure_reason": "measure_completed", "attachment_after": "permanent_without_wage_subsidy",
+    "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied",
+    "industry": "retail", "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
+    "attachment_before": "none", "frequency_candidate": "monthly", "frequency_mentor": "2_3_per_month",
+    "frequency_employer": "never", "intensity": "even", "forms": ["phone"], "duration": "3_6_months",
+    "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
+                                                  "employer_satisfied", "plan_followed", "experience_shared")}}
 
 CLOSE_LUA = r"""
 local ids = {}
@@ -148,14 +157,7 @@ def prepare_intake(env, cases):
     with platform.engine.connect() as conn:
         revisions = dict(conn.execute(select(tables.cases.c.id, tables.cases.c.revision)).all())
     platform.engine.dispose()
-    body = {"closed_on": (today - timedelta(days=1)).isoformat(), "closure_reason": "measure_completed",
-            "attachment_after": "permanent_without_wage_subsidy", "attached_same_company": "yes",
-            "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied", "industry": "retail",
-            "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
-            "attachment_before": "none", "frequency_candidate": "monthly", "frequency_mentor": "2_3_per_month",
-            "frequency_employer": "never", "intensity": "even", "forms": ["phone"], "duration": "3_6_months",
-            "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
-                                                          "employer_satisfied", "plan_followed", "experience_shared")}}
+    body = {**CLOSURE_ANSWERS, "closed_on": (today - timedelta(days=1)).isoformat()}
     return [(case_id, revisions[case_id]) for case_id in ids], token, body
 
 

@@ -46,20 +46,13 @@ sys.path.insert(0, str(REPO))
 
 import requests  # noqa: E402
 
+from bench.bench_intake import CLOSURE_ANSWERS  # noqa: E402  (one closure body for both benchmarks)
+
 BASELINES = REPO.parent / "shared" / "bench"
 PAGE_P95_MS, PAGE_P99_MS, SUBMIT_P95_MS, REGISTRY_P95_MS = 300, 1000, 500, 2000
-RESEARCH_OFFICES = 6  # the first six offices of the demo directory are covered by research
 CLOSED: set[str] = set()  # cases closed so far: a later phase's people do not close them again
 SESSIONS: dict[str, requests.Session] = {}  # one sign-in per identity for the whole run
 SCAN = b"%PDF-1.7\n" + os.urandom(200 * 1024) + b"\n%%EOF\n"
-CLOSURE_ANSWERS = {
-    "closure_reason": "measure_completed", "attachment_after": "permanent_without_wage_subsidy",
-    "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied",
-    "industry": "retail", "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
-    "attachment_before": "none", "frequency_candidate": "monthly", "frequency_mentor": "2_3_per_month",
-    "frequency_employer": "never", "intensity": "even", "forms": ["phone"], "duration": "3_6_months",
-    "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
-                                                  "employer_satisfied", "plan_followed", "experience_shared")}}
 
 
 def percentile(values: list[float], share: float) -> float:
