@@ -210,7 +210,8 @@ def rebuild(platform, envelopes, previous_secret_ref=None, chunk: int = 500) -> 
 
     The events go through the same handlers as on the bus, in the order they occurred, on a clock at each event's
     time (so a closure that waited longer than consent_wait_days is dropped again); what waits longer than that
-    today is dropped at the end. Releases and the download log are not touched; the log and the privacy log keep
+    today is dropped at the end. Releases and the download log are not touched (under a new secret the cases of
+    releases are linked to their new pseudonyms, so that a later erasure finds them); the log and the privacy log keep
     what they recorded when it happened (the replay's own entries are taken out) plus one `registry.rebuild` row.
     Refused (RebuildRefused, nothing changed): past the retention date; a case the registry had erased would come
     back (its pseudonym under `previous_secret_ref`, default the current secret); a release would change."""
@@ -250,12 +251,18 @@ def rebuild(platform, envelopes, previous_secret_ref=None, chunk: int = 500) -> 
             raise RebuildRefused(f"{len(back)} case(s) the registry erased would come back; nothing was changed")
         if _digest(store.release_state(conn)) != releases_before:
             raise RebuildRefused("a release would change; nothing was changed")
+        rekeyed = {}
+        if previous_secret_ref:
+            # Releases keep the pseudonyms they were cut with; an erasure must still find the case in them.
+            new = context.pseudonymiser
+            rekeyed = store.rekey_release_cases(conn, {before.pseudonym("case", case_id): new.pseudonym("case", case_id)
+                                                       for case_id in _case_ids(envelopes)})
         store.drop_logs_after(conn, logs)
         inbox_added = store.mark_processed(conn, QUEUE, [(str(e["message_id"]), e["type"]) for e in envelopes], now)
         counts = {name: store.count_rows(conn, name) for name in ("closures", "versions", "waiting", "consents",
                                                                    "changes")}
         summary = {"events": len(envelopes), "outcomes": dict(sorted(outcomes.items())), "tables": counts,
-                   "inbox_added": inbox_added}
+                   "inbox_added": inbox_added, **rekeyed}
         store.write_log(conn, at=now, message_id=None, event_type="registry.rebuild", office=None,
                         outcome="accepted", reason="rebuilt", detail=json.dumps(summary, sort_keys=True))
     return summary

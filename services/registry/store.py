@@ -39,6 +39,7 @@ from .tables import (
     log,
     platform,
     privacy_log,
+    release_aliases,
     release_files,
     release_rows,
     releases,
@@ -316,6 +317,7 @@ def retention_steps() -> list:
     return [(name, table, true()) for name, table in (("closures", closures), ("versions", versions),
                                                       ("waiting", waiting), ("consents", consents),
                                                       ("changes", changes), ("release_rows", release_rows),
+                                                      ("release_aliases", release_aliases),
                                                       ("release_files", release_files), ("releases", releases))]
 
 
@@ -533,18 +535,22 @@ def changes_between(conn, after: int, upto: int) -> list[dict]:
 
 
 def erase_from_releases(conn, case_pseudonym, at) -> list[str]:
-    """An erased case leaves every release: its rows go, and the files of the newest version of each release
-    number that had it are deleted (the record and manifest stay); that version becomes `withdrawn` until it is
-    re-cut. Returns the ids of those versions."""
+    """An erased case leaves every release: its rows go (under today's pseudonym, and under the pseudonyms of
+    releases cut before a rebuild with a new secret: release_aliases), and the files of the newest version of each
+    release number that had it are deleted (the record and manifest stay); that version becomes `withdrawn` until
+    it is re-cut. Returns the ids of those versions."""
+    names = [case_pseudonym, *conn.execute(select(release_aliases.c.release_pseudonym).where(
+        release_aliases.c.case_pseudonym == case_pseudonym)).scalars()]
+    conn.execute(delete(release_aliases).where(release_aliases.c.case_pseudonym == case_pseudonym))
     numbers = list(conn.execute(select(release_rows.c.number).where(
-        release_rows.c.case_pseudonym == case_pseudonym, release_rows.c.erased_from.is_(None))).scalars())
+        release_rows.c.case_pseudonym.in_(names), release_rows.c.erased_from.is_(None))).scalars())
     if not numbers:
         return []
     affected = {r.number: r.id for r in conn.execute(select(releases.c.number, releases.c.id).where(
         releases.c.number.in_(numbers), releases.c.status.in_(("published", "withdrawn"))))}
     for number, release_id in affected.items():
         conn.execute(update(release_rows).where(release_rows.c.number == number,
-                                                release_rows.c.case_pseudonym == case_pseudonym)
+                                                release_rows.c.case_pseudonym.in_(names))
                      .values(row=None, erased_from=release_id))
     affected = list(affected.values())
     conn.execute(update(release_files).where(release_files.c.release_id.in_(affected),
@@ -552,6 +558,28 @@ def erase_from_releases(conn, case_pseudonym, at) -> list[str]:
                  .values(content=None, deleted_at=at))
     conn.execute(update(releases).where(releases.c.id.in_(affected)).values(status="withdrawn"))
     return affected
+
+
+def rekey_release_cases(conn, renamed: dict) -> dict:
+    """After a rebuild under a new secret (`renamed`: each replayed case's pseudonym under the previous secret ->
+    under the new one): every release row not erased is linked to its case's new pseudonym (release_aliases; an
+    alias of an earlier rebuild is carried on), the rows themselves untouched. Returns the counts: cases linked,
+    and release cases no replayed event named (an erasure could not find them)."""
+    aliases = dict(conn.execute(select(release_aliases.c.release_pseudonym, release_aliases.c.case_pseudonym)))
+    kept = set(conn.execute(select(release_rows.c.case_pseudonym).where(release_rows.c.erased_from.is_(None))
+                            .distinct()).scalars())
+    linked, lost = {}, 0
+    for name in kept:
+        today = aliases.get(name, name)  # its pseudonym under the previous secret
+        if today in renamed:
+            linked[name] = renamed[today]
+        else:
+            lost += 1
+    conn.execute(delete(release_aliases))
+    rows = [{"release_pseudonym": name, "case_pseudonym": now} for name, now in sorted(linked.items())]
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(release_aliases), rows[start:start + 5000])
+    return {"release_cases_linked": len(linked), "release_cases_not_replayed": lost}
 
 
 def withdrawn_releases(conn) -> list[dict]:

@@ -173,6 +173,15 @@ release_rows = Table(
     Column("erased_from", String(20), nullable=True),
 )
 
+# A release row's pseudonym -> the case's pseudonym today, written by a rebuild under a new secret: releases keep
+# the pseudonyms they were cut with (researchers hold them), so an erasure finds the case's rows in them through
+# this, without the old secret being kept. Pseudonym to pseudonym: no case id, nothing a person is found by.
+release_aliases = Table(
+    "registry_release_aliases", metadata,
+    Column("release_pseudonym", String(PSEUDONYM), primary_key=True),
+    Column("case_pseudonym", String(PSEUDONYM), nullable=False, index=True),
+)
+
 # Who downloaded which file of which release: a hash chain (shared.hashchain) with its head.
 downloads = Table(
     "registry_downloads", metadata,
@@ -194,7 +203,8 @@ download_head = Table(
 
 OWN = {"closures": closures, "versions": versions, "changes": changes, "consents": consents, "waiting": waiting,
        "log": log, "privacy_log": privacy_log, "releases": releases, "release_files": release_files,
-       "release_rows": release_rows, "downloads": downloads, "download_head": download_head}
+       "release_rows": release_rows, "release_aliases": release_aliases, "downloads": downloads,
+       "download_head": download_head}
 
 
 def all_tables() -> dict:

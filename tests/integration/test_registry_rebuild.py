@@ -248,3 +248,42 @@ def test_past_the_retention_date_there_is_nothing_to_rebuild(world):
     with pytest.raises(handlers.RebuildRefused, match="retention"):
         handlers.rebuild(registry, handlers.read_events(upstream.export()))
     assert _snapshot(registry, keep_times=True) == before
+
+
+def test_an_erasure_after_a_rebuild_under_a_new_secret_reaches_the_releases_cut_before_it(world, monkeypatch):
+    """A release cut under the old secret holds the old pseudonyms (researchers have them); a person erased after
+    the rebuild under a new secret is still found there: the release's files are withdrawn, the re-cut leaves the
+    row out, its erratum names the pseudonym the researchers know, and the download log names who to tell."""
+    registry, upstream, _release, _before_erasure = world
+    [first] = service.recut_withdrawn(registry, "admin")  # case 11's erasure withdrew r1v1: r1v2 is published
+    current = first["release"]["id"]
+    old = _pseudonym(registry, 4)
+    assert old.encode() in service.download(registry, current, "cases.csv", "rune-forsker")
+    with registry.engine.connect() as conn:
+        kept = {r.case_pseudonym for r in conn.execute(select(tables.release_rows).where(
+            tables.release_rows.c.erased_from.is_(None)))}
+
+    monkeypatch.setenv("REGISTRY_PSEUDONYM_SECRET", NEW_SECRET)
+    monkeypatch.setenv("REGISTRY_PREVIOUS_SECRET", SECRET)
+    summary = handlers.rebuild(registry, handlers.read_events(upstream.export()),
+                               previous_secret_ref="env:REGISTRY_PREVIOUS_SECRET")
+    assert summary["release_cases_linked"] == len(kept) and summary["release_cases_not_replayed"] == 0
+    registry.__dict__.pop("_registry_ingest", None)  # the consumer restarted with the new secret
+    assert _pseudonym(registry, 4) != old
+
+    case4 = next(c for c in demo.load_cases()["cases"] if c["case"] == 4)
+    withdrawal = demo.consent_envelope("consent.withdrawn", case4["office"], demo.case_id(4), data_policy="erase")
+    assert handlers.process(registry, upstream.emit(withdrawal)) == "erased"
+    with pytest.raises(service.ReleaseError) as gone:
+        service.download(registry, current, "cases.csv", "rune-forsker")
+    assert gone.value.status == 410
+    [done] = service.recut_withdrawn(registry, "admin")
+    record = done["release"]
+    assert record["notes"]["recut_of"] == current and done["tell"] == ["rune-forsker"]
+    assert {"case_pseudonym": old, "change": "withdrawn_erased", "seq": None} in record["notes"]["errata"]
+    assert record["notes"]["cases"] == len(kept) - 1
+    for name in ("cases.csv", "measures.csv", "assessments.csv", "cases.json", "measures.json"):
+        assert old.encode() not in service.download(registry, record["id"], name, "rune-forsker"), name
+    with registry.engine.connect() as conn:  # the link went with the erasure
+        assert not conn.execute(select(tables.release_aliases).where(
+            tables.release_aliases.c.release_pseudonym == old)).first()
