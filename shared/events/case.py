@@ -75,11 +75,20 @@ class MeasurePeriod(_Strict):
 
 
 class ContactSummary(_Strict):
-    """The report's tables 5 and 6, derived from the log and confirmed or corrected by the counsellor."""
+    """The report's tables 5 and 6, derived from the log and confirmed or corrected by the counsellor.
+
+    Table 5 per party: `intensity_candidate`/`intensity_mentor` (null: no contact with that party logged and none
+    given) and `forms_candidate`/`forms_mentor` (empty: none). Closures sent before these existed lack them: a
+    field ABSENT means unknown for that party (the registry keeps it as such), never "no contact". `intensity` and
+    `forms` are the whole log's, every party (the employer too), derived."""
 
     frequency_candidate = _code("contact_frequency", required=True)
     frequency_mentor = _code("contact_frequency", required=True)
     frequency_employer = _code("contact_frequency", required=True)
+    intensity_candidate = _code("contact_intensity", allow_none=True)
+    intensity_mentor = _code("contact_intensity", allow_none=True)
+    forms_candidate = fields.List(_code("contact_form"))
+    forms_mentor = fields.List(_code("contact_form"))
     intensity = _code("contact_intensity", required=True, allow_none=True)
     forms = fields.List(_code("contact_form"), required=True)
     duration = _code("duration", required=True)
