@@ -32,10 +32,33 @@ def _rebuild(message_id, values):
     return Text(message_id, **values)
 
 
-def render(text: str, gettext) -> str:
-    """`text` in the language of `gettext`: a Text by its id, with its values (a value that is a Text too, rendered
-    the same way); any other string is a message id."""
+class Term(str):
+    """A label given in each language ({"nb": …, "nn": …, "en": …}: a vocabulary's code, a codebook text), for a
+    layer that may not reach the web: it reads as the bokmål label, and `render` picks the reader's language."""
+
+    labels: dict
+
+    def __new__(cls, labels: dict):
+        term = super().__new__(cls, labels["nb"])
+        term.labels = dict(labels)
+        return term
+
+    def __reduce__(self):
+        return Term, (self.labels,)
+
+
+def in_language(labels: dict, language: str) -> str:
+    """The label of `language` in a {language: label} mapping; the bokmål one where that language has none."""
+    return labels.get(language) or labels["nb"]
+
+
+def render(text: str, gettext, language: str = "nb") -> str:
+    """`text` in the language of `gettext` (`language` its code): a Text by its id, with its values (a value that is
+    a Text or a Term too, rendered the same way); a Term by its label; any other string is a message id."""
+    if isinstance(text, Term):
+        return in_language(text.labels, language)
     if isinstance(text, Text):
-        return gettext(text.message_id).format(**{name: render(value, gettext) if isinstance(value, Text) else value
-                                                  for name, value in text.values.items()})
+        return gettext(text.message_id).format(**{
+            name: render(value, gettext, language) if isinstance(value, Text | Term) else value
+            for name, value in text.values.items()})
     return gettext(text)

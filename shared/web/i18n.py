@@ -19,7 +19,8 @@ from flask_babel import Babel, get_locale, get_translations
 from marshmallow import Schema, fields, validate
 
 from shared import dates
-from shared.text import N_, render
+from shared.text import N_, in_language, render
+from shared.vocab import VOCABULARIES
 
 LANGUAGES = {"nb": "Bokmål", "nn": "Nynorsk", "en": "English"}
 DEFAULT_LANGUAGE = "nb"
@@ -44,8 +45,21 @@ def current_language() -> str:
 
 def translate(text: str) -> str:
     """The current language's text for a message id (the text itself outside a request or without a translation);
-    a Text (a domain's message with values) is translated by its id, then filled in."""
-    return render(text, get_translations().gettext) if has_request_context() else text
+    a Text (a domain's message with values) is translated by its id, then filled in; a Term (a label given in each
+    language) is its label in the current language."""
+    return render(text, get_translations().gettext, current_language()) if has_request_context() else text
+
+
+def localized(labels: dict) -> str:
+    """The reader's label from a {"nb", "nn", "en"} mapping (a vocabulary's code, a codebook text, a consent
+    template's title): every page shows such labels through this, bokmål where a language's is missing."""
+    return in_language(labels, current_language() if has_request_context() else DEFAULT_LANGUAGE)
+
+
+def vocabulary_label(vocabulary: str, code) -> str:
+    """A code of shared.vocab in the reader's language; a code the vocabulary does not have is shown as it is."""
+    labels = VOCABULARIES[vocabulary].get(code)
+    return localized(labels) if labels else code
 
 
 def translate_messages(messages):
@@ -175,7 +189,8 @@ def register(app) -> None:
     Babel(app, locale_selector=select_language)
     app.register_blueprint(language_blueprint)
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its id
-    app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
+    app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language, localized=localized,
+                                 vocabulary_label=vocabulary_label)
     app.jinja_env.filters["translated"] = translate
     app.jinja_env.filters["date_field"] = dates.shown  # a date field's value as dd.mm.åååå, or as it was typed
 
