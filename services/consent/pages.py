@@ -12,9 +12,8 @@ from shared.auth import require_role
 from shared.cases import case_code
 from shared.dates import DATE_FORMAT_MESSAGE, parse_date
 from shared.text import Text
-from shared.vocab import codes, label
 from shared.web import N_, current_platform, current_principal, translate
-from shared.web.i18n import current_language
+from shared.web.i18n import vocabulary_label
 from shared.web.idempotency import FORM_FIELD, not_replayed
 from shared.web.preconditions import expected_version
 
@@ -44,17 +43,12 @@ CHOOSE_FILE_AGAIN = N_("Filen er ikke lagret fordi skjemaet hadde feil. Velg fil
 _NOT_CONSENT_FIELDS = ("csrf_token", FORM_FIELD)
 
 
-def _vocabulary_label(vocabulary, code):
-    # The vocabularies have bokmål and English labels (no nynorsk yet): nynorsk pages show the bokmål label.
-    return label(vocabulary, code, "en" if current_language() == "en" else "nb")
-
-
 @pages.app_context_processor
 def _helpers():
     return {"state_label": lambda s: translate(STATE_LABELS.get(s, s)),
-            "purpose_label": lambda p: _vocabulary_label("consent_purpose", p),
-            "role_label": lambda r: _vocabulary_label("signer_role", r) if r in codes("signer_role") else r,
-            "slot_label": lambda slot: translate(slot_label(slot, current_language())), "field_labels": FIELD_LABELS,
+            "purpose_label": lambda p: vocabulary_label("consent_purpose", p),
+            "role_label": lambda r: vocabulary_label("signer_role", r),
+            "slot_label": lambda slot: translate(slot_label(slot)), "field_labels": FIELD_LABELS,
             "case_code": case_code}  # the case named as intake's case page names it (shared.cases)
 
 
@@ -89,7 +83,7 @@ def _render_subject(kind, ref, errors=None, form=None, withdraw_errors=None, wit
         "consent/subject.html", kind=kind, ref=ref, case=subject.case, person=subject.person,
         evaluations=evaluations, records=view["records"], errors=errors or {}, form=form or {},
         withdraw_errors=withdraw_errors or {}, withdraw_form=withdraw_form or MultiDict(), version=view["version"],
-        signer_roles=[(r, _vocabulary_label("signer_role", r)) for r in offered_signer_roles(subject.case)],
+        signer_roles=[(r, vocabulary_label("signer_role", r)) for r in offered_signer_roles(subject.case)],
         purposes=[e.purpose for e in evaluations], today=d.clock.today(),
         can_view_documents=access.sees_documents(principal), message=MESSAGES.get(request.args.get("melding")),
         policy_text=DATA_POLICY_TEXT.get(request.args.get("policy", "")),

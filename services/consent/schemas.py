@@ -45,6 +45,8 @@ class TemplateSchema(StrictSchema):
     signer_roles = fields.List(fields.String(validate=_one_of(codes("signer_role"))), required=True,
                                validate=validate.Length(min=1, error=N_("Minst én rolle må signere.")))
     title_nb = fields.String(required=True, validate=[NOT_EMPTY, _at_most(200, "Tittelen")], error_messages=REQUIRED)
+    title_nn = fields.String(load_default=None, allow_none=True, validate=_at_most(200, "Tittelen"))
+    title_en = fields.String(load_default=None, allow_none=True, validate=_at_most(200, "Tittelen"))
     text_nb = fields.String(required=True, validate=NOT_EMPTY, error_messages=REQUIRED)
     text_nn = fields.String(load_default=None, allow_none=True)
     text_en = fields.String(load_default=None, allow_none=True)
@@ -72,6 +74,8 @@ class TemplateOut(StrictSchema):
     subject_kind = fields.String()
     signer_roles = fields.List(fields.String())
     title_nb = fields.String()
+    title_nn = fields.String(allow_none=True)
+    title_en = fields.String(allow_none=True)
     text_nb = fields.String()
     text_nn = fields.String(allow_none=True)
     text_en = fields.String(allow_none=True)

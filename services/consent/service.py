@@ -61,7 +61,9 @@ def load_templates(conn, items: list[dict], actor: str, now) -> dict:
     for item in items:
         existing = store.find_template(conn, item["purpose"], item["version"])
         if existing is not None:
-            templates.check_unchanged(existing, item)
+            titles = templates.check_unchanged(existing, item)
+            if titles:
+                store.add_template_titles(conn, existing["id"], titles)
             unchanged.append((item["purpose"], item["version"]))
             continue
         store.add_template(conn, item, templates.TEMPLATE_FIELDS, actor, now)

@@ -60,6 +60,11 @@ def add_template(conn, item: dict, fields, actor: str, now) -> None:
                                                 created_by=actor, **{k: item.get(k) for k in fields}))
 
 
+def add_template_titles(conn, template_id: int, titles: dict) -> None:
+    """A stored version's missing title translations (domain.templates.check_unchanged)."""
+    conn.execute(T["templates"].update().where(T["templates"].c.id == template_id).values(**titles))
+
+
 def list_templates(conn) -> list[dict]:
     t = T["templates"]
     return [dict(r) for r in conn.execute(select(t).order_by(t.c.purpose, t.c.version)).mappings()]

@@ -34,6 +34,8 @@ templates = Table(
     Column("subject_kind", String(10), nullable=False),  # "case" or "person"
     Column("signer_roles", JSON, nullable=False),  # list of signer_role codes
     Column("title_nb", String(200), nullable=False),
+    Column("title_nn", String(200), nullable=True),  # NULL: the pages show the bokmål title (marked lang="nb")
+    Column("title_en", String(200), nullable=True),
     Column("text_nb", Text, nullable=False),
     Column("text_nn", Text, nullable=True),
     Column("text_en", Text, nullable=True),

@@ -6,7 +6,7 @@ from datetime import date
 
 from shared import national_ids
 from shared.text import N_, Text
-from shared.vocab import codes, label
+from shared.vocab import codes, term
 
 from .errors import ConsentInvalid
 from .signers import PERSON_SIGNER, required_slots
@@ -98,7 +98,7 @@ def check_consent(cmd: dict, case: dict | None, templates: dict, today: date, ma
         if not known_decision(purpose, decision):
             err("decisions", Text(N_("Ukjent formål eller svar: {purpose}."), purpose=purpose))
             continue
-        purpose_label = label("consent_purpose", purpose)
+        purpose_label = term("consent_purpose", purpose)
         template = templates.get(purpose)
         if template is None:
             err("decisions", Text(N_("Det finnes ingen samtykkemal for «{purpose}» på signeringsdatoen."),
@@ -116,7 +116,7 @@ def check_consent(cmd: dict, case: dict | None, templates: dict, today: date, ma
             if not fills:
                 err("signer_role", Text(N_("{role} skal ikke signere for «{purpose}» i denne saken.") if case
                                         else N_("{role} skal ikke signere for «{purpose}»."),
-                                        role=label("signer_role", signer_role), purpose=purpose_label))
+                                        role=term("signer_role", signer_role), purpose=purpose_label))
         used[purpose] = template
     if case is not None and signer_role == "mentor" and case["mentor_relation"] == "none":
         err("signer_role", N_("Saken har ingen mentor."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.text import N_
-from shared.vocab import codes, label
+from shared.vocab import codes, term
 
 # The signer_role code (shared.vocab) of a consent that concerns a person: the employee signs for themself.
 PERSON_SIGNER = "counsellor"
@@ -51,11 +51,12 @@ def required_slots(template: dict, case: dict | None) -> list[Slot]:
     return [Slot(role, frozenset({role})) for role in roles]
 
 
-def slot_label(slot: Slot, lang: str = "nb") -> str:
-    """The signature's name: a message id for the employer-mentor, else the vocabulary's label (nb or en)."""
+def slot_label(slot: Slot) -> str:
+    """The signature's name: a message id for the employer-mentor, else the vocabulary's label in every language
+    (a Term); shared.web.i18n.translate shows either in the reader's language."""
     if len(slot.roles) > 1:
         return N_("Arbeidsgiver som også er mentor")
-    return label("signer_role", next(iter(slot.roles)), "en" if lang == "en" else "nb")
+    return term("signer_role", next(iter(slot.roles)))
 
 
 def offered_signer_roles(case: dict | None) -> list[str]:

@@ -1,4 +1,6 @@
-"""Versioned templates: a stored version never changes (a changed text is a new version)."""
+"""Versioned templates: a stored version never changes (a changed text is a new version); only a title's
+translation the version was stored without may be added later (the title names the form, the text is what was
+signed)."""
 from __future__ import annotations
 
 from shared.text import N_, Text
@@ -6,15 +8,20 @@ from shared.text import N_, Text
 from .errors import ConsentInvalid
 
 SUBJECT_KINDS = ("case", "person")
-TEMPLATE_FIELDS = ("subject_kind", "signer_roles", "title_nb", "text_nb", "text_nn", "text_en", "valid_from",
-                   "expires_on")
+TEMPLATE_FIELDS = ("subject_kind", "signer_roles", "title_nb", "title_nn", "title_en", "text_nb", "text_nn",
+                   "text_en", "valid_from", "expires_on")
+TITLE_TRANSLATIONS = ("title_nn", "title_en")  # optional: a page shows the bokmål title where one is missing
 
 
-def check_unchanged(existing: dict, item: dict) -> None:
-    """Loading a stored version again is fine only with the same content (signer roles in any order)."""
-    same = all((existing[k] or None) == (item.get(k) or None) for k in TEMPLATE_FIELDS if k != "signer_roles") \
+def check_unchanged(existing: dict, item: dict) -> dict:
+    """Loading a stored version again is fine only with the same content (signer roles in any order); a title
+    translation the stored version lacks is returned, to be added ({column: title})."""
+    added = {k: item[k] for k in TITLE_TRANSLATIONS if not existing.get(k) and item.get(k)}
+    same = all((existing[k] or None) == (item.get(k) or None) for k in TEMPLATE_FIELDS
+               if k != "signer_roles" and k not in added) \
         and sorted(existing["signer_roles"]) == sorted(item["signer_roles"])
     if not same:
         raise ConsentInvalid({"version": [Text(
             N_("Versjon {version} av formålet {purpose} finnes allerede med annet innhold. En endret tekst må bli "
                "en ny versjon."), version=item["version"], purpose=item["purpose"])]})
+    return added
