@@ -13,9 +13,8 @@ from datetime import date
 
 from flask import abort, current_app, redirect, render_template, request, url_for
 
-from shared.vocab import VOCABULARIES
 from shared.web import current_platform
-from shared.web.i18n import N_
+from shared.web.i18n import N_, vocabulary_label
 
 from . import service
 from .domain import Conflict, Invalid, states
@@ -32,10 +31,6 @@ NEEDS_SIGNATURE = ("missing", "expired")
 STEP_COUNT = 7
 
 
-def _vocabulary_label(vocabulary: str, code: str) -> str:
-    return VOCABULARIES[vocabulary][code]["nb"] if code in VOCABULARIES[vocabulary] else code
-
-
 def _consents(case_id) -> dict:
     """Consent's answer for the page: {"purposes": [...] | None (case not there yet), "unavailable": bool}."""
     try:
@@ -43,9 +38,9 @@ def _consents(case_id) -> dict:
     except PeerUnavailable:
         return {"purposes": None, "unavailable": True, "needs_signature": False}
     for purpose in purposes or []:
-        purpose["label"] = _vocabulary_label("consent_purpose", purpose["purpose"])
+        purpose["label"] = vocabulary_label("consent_purpose", purpose["purpose"])
         purpose["state_label"] = CONSENT_STATES.get(purpose["state"], purpose["state"])
-        purpose["missing_labels"] = [_vocabulary_label("signer_role", r) for r in purpose["missing_roles"]] \
+        purpose["missing_labels"] = [vocabulary_label("signer_role", r) for r in purpose["missing_roles"]] \
             if purpose["state"] in NEEDS_SIGNATURE else []
     return {"purposes": purposes, "unavailable": False,
             "needs_signature": any(p["state"] in NEEDS_SIGNATURE for p in purposes or [])}

@@ -13,12 +13,13 @@ from flask_babel import gettext, ngettext
 from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.web import N_, current_platform, translate
+from shared.web.i18n import localized
 
 from . import service
 from .api import version_seen
 from .domain import Conflict, Invalid, derive, rules, states
 from .domain import closure as closure_rules
-from .pages import _member, pages
+from .pages import _member, counsellor_label, pages
 
 QUESTIONS = {
     "closed_on": N_("Avslutningsdato"),
@@ -65,7 +66,7 @@ def _field_order(step_fields, criteria) -> list[str]:
 
 
 def _labels(criteria) -> dict:
-    return {**QUESTIONS, **{closure_rules.criterion_field(c["code"]): c["nb"] for c in criteria["criteria"]},
+    return {**QUESTIONS, **{closure_rules.criterion_field(c["code"]): localized(c) for c in criteria["criteria"]},
             "success_criteria": N_("Suksesskriterier")}
 
 
@@ -240,7 +241,7 @@ def _summary_rows(ctx, values):
         for name in fields:
             if name == "success_criteria":
                 assessed = values.get("success_criteria") or {}
-                rows.extend((closure_rules.criterion_field(c["code"]), c["nb"],
+                rows.extend((closure_rules.criterion_field(c["code"]), localized(c),
                              _label("success_assessment", assessed[c["code"]]) if assessed.get(c["code"])
                              else "") for c in ctx["criteria"]["criteria"])
             else:
@@ -251,7 +252,7 @@ def _summary_rows(ctx, values):
 
 def _label(vocabulary, code) -> str:
     """A code's label as the counsellor reads it: "Annet", not "Annet (beskriv)" (nothing is described here)."""
-    return closure_rules.describe(vocabulary, code).replace(" (beskriv)", "")
+    return counsellor_label(vocabulary, code)
 
 
 def closure_summary(case_id, errors=None, status=200):

@@ -9,8 +9,9 @@ from werkzeug.exceptions import Conflict as VersionConflict
 from shared.auth import require_role
 from shared.cases import case_reference
 from shared.text import N_
-from shared.vocab import choices
+from shared.vocab import codes
 from shared.web import current_platform, current_principal, home_url
+from shared.web.i18n import vocabulary_label
 from shared.web.idempotency import FORM_FIELD, not_replayed
 from shared.web.preconditions import FIELD as VERSION_FIELD
 
@@ -43,13 +44,27 @@ STEP_TEXT = {
 }
 
 
+# The report's "describe" of a code "other", in each language: the counsellor's pages leave it out.
+DESCRIBE = (" (beskriv)", " (describe)")
+
+
+def counsellor_label(vocabulary: str, code) -> str:
+    """A code's label as the counsellor reads it, in the reader's language: "Annet", not "Annet (beskriv)"."""
+    if code in (None, ""):
+        return "–"
+    text = vocabulary_label(vocabulary, code)
+    for suffix in DESCRIBE:
+        text = text.removesuffix(suffix)
+    return text
+
+
 @pages.app_context_processor
 def _helpers():
     # "Annet", not "Annet (beskriv)": the counsellor's pages keep no description (the report's label is the
-    # researchers').
-    return {"vlabel": lambda vocabulary, code: closure_rules.describe(vocabulary, code).replace(" (beskriv)", ""),
-            "choices": lambda vocabulary: [(code, text.replace(" (beskriv)", ""))
-                                           for code, text in choices(vocabulary)],
+    # researchers'); labels in the reader's language (shared.web.i18n.vocabulary_label).
+    return {"vlabel": counsellor_label,
+            "choices": lambda vocabulary: [(code, counsellor_label(vocabulary, code))
+                                           for code in codes(vocabulary)],
             "field_labels": FIELD_LABELS, "state_label": lambda s: states.STATE_LABELS.get(s, s),
             "step_text": STEP_TEXT, "case_reference": case_reference,
             "fmt": lambda d: d.strftime("%d.%m.%Y") if d else "–"}

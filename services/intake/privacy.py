@@ -24,21 +24,28 @@ from shared.auth import NotFound
 from shared.kept_forms import erase_kept_forms, kept_forms_about
 from shared.privacy import jsonable
 from shared.replays import erase_replays
+from shared.text import N_
 from shared.web.preconditions import require_version
 
 from . import service, store
 from .domain import Invalid, rules
 
 KINDS = ("cases", "contacts", "measures", "closures", "history", "disclosures")
-NOBODY = "Fant ingen saker for dette fødselsnummeret ved kontoret."
-REGISTRY_TEXT = (
+# Message ids (bokmål): the pages and API errors show them in the reader's language (shared.web.i18n.translate);
+# the access document keeps the id, as every stored text.
+NOBODY = N_("Fant ingen saker for dette fødselsnummeret ved kontoret.")
+INVALID_NATIONAL_ID = N_("Fødselsnummeret er ikke gyldig.")
+CONFIRM_ERASURE = N_("Bekreft at alt om personen skal slettes. Slettingen kan ikke angres.")
+ERASURE_NOT_DONE = N_("Slettingen ble ikke utført: rett feltene som er merket.")
+REGISTRY_TEXT = N_(
     "Forskningsregisteret er ikke med i innsynet. Det har bare pseudonymer: saken og personen er omkodet med "
     "prosjektets hemmelige nøkkel, som bare registerets mottak har. Verken kontoret eller registeret kan derfor "
     "finne personen der (personvernforordningen art. 11).")
 REGISTRY_ON_ERASURE = {
-    "erase": "Ved sletting slettes også det forskerne har fått om sakene (prosjektets regel: slett).",
-    "research_exemption": "Ved sletting beholdes det forskerne allerede har fått om sakene, etter forskningsunntaket "
-                          "(personvernforordningen art. 17 nr. 3 bokstav d); nye data sendes ikke.",
+    "erase": N_("Ved sletting slettes også det forskerne har fått om sakene (prosjektets regel: slett)."),
+    "research_exemption": N_("Ved sletting beholdes det forskerne allerede har fått om sakene, etter "
+                             "forskningsunntaket (personvernforordningen art. 17 nr. 3 bokstav d); nye data sendes "
+                             "ikke."),
 }
 
 
@@ -53,7 +60,7 @@ def person_case_ids(conn, platform, office: str, national_id, for_update: bool =
     errors = {}
     fnr = rules.national_id(errors, "national_id", national_id)
     if errors:
-        raise Invalid(errors, "Fødselsnummeret er ikke gyldig.")
+        raise Invalid(errors, INVALID_NATIONAL_ID)
     ids = store.case_ids_of_candidate(conn, office, store.candidate_hash(platform.keyring, office, fnr), for_update)
     if not ids:
         raise NobodyFound(NOBODY)
@@ -150,13 +157,13 @@ def erase(conn, platform, principal, national_id, confirmed: bool, expected_vers
     event and the audit row commit together."""
     errors = {}
     if confirmed is not True:
-        errors["confirm"] = ["Bekreft at alt om personen skal slettes. Slettingen kan ikke angres."]
+        errors["confirm"] = [CONFIRM_ERASURE]
     try:
         case_ids = person_case_ids(conn, platform, principal.office, national_id, for_update=True)
     except Invalid as error:
-        raise Invalid({**error.errors, **errors}, "Slettingen ble ikke utført: rett feltene som er merket.") from None
+        raise Invalid({**error.errors, **errors}, ERASURE_NOT_DONE) from None
     if errors:
-        raise Invalid(errors, "Slettingen ble ikke utført: rett feltene som er merket.")
+        raise Invalid(errors, ERASURE_NOT_DONE)
     if expected_version is not None:
         require_version(expected_version, person_version(conn, principal.office, case_ids), "Personens saker")
     request_id = str(uuid.uuid4())

@@ -84,7 +84,7 @@ _CRITERIA_CACHE: dict = {}
 
 
 def load_success_criteria(path=SUCCESS_CRITERIA_FILE) -> dict:
-    """The current version of the research team's list: {"version", "criteria": [{"code", "nb", "en"}]}.
+    """The current version of the research team's list: {"version", "criteria": [{"code", "nb", "nn", "en"}]}.
 
     Read again whenever the file changes (the research team edits data, not code); cached otherwise.
     """

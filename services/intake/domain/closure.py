@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shared.text import N_, Text
+from shared.text import N_, Term, Text
 from shared.vocab import codes, label
 
 from . import rules
@@ -164,10 +164,10 @@ def _criteria(errors, raw, criteria):
         field = criterion_field(criterion["code"])
         value = given.get(criterion["code"])
         if rules.blank(value):
-            add(errors, field, Text(N_("Vurder kriteriet «{criterion}»."), criterion=criterion["nb"]))
+            add(errors, field, Text(N_("Vurder kriteriet «{criterion}»."), criterion=Term(criterion)))
         elif value not in codes("success_assessment"):
             add(errors, field, Text(N_("Ukjent kode {value} for kriteriet «{criterion}»."), value=rules.quoted(value),
-                                    criterion=criterion["nb"]))
+                                    criterion=Term(criterion)))
         else:
             result[criterion["code"]] = value
     return result

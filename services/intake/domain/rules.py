@@ -13,7 +13,7 @@ from stdnum.no import fodselsnummer, orgnr
 
 from shared import dates, national_ids
 from shared.text import N_, Text
-from shared.vocab import VOCABULARIES, codes
+from shared.vocab import VOCABULARIES, codes, term
 
 from .errors import RULE_TEXT  # noqa: F401  (re-exported for callers)
 
@@ -141,7 +141,7 @@ def code(errors, field, vocabulary, value, required=True, allowed=None):
                                 field=field_label(field)))
         return None
     if allowed is not None and value not in allowed:
-        add(errors, field, Text(N_("«{label}» kan ikke velges her."), label=VOCABULARIES[vocabulary][value]["nb"]))
+        add(errors, field, Text(N_("«{label}» kan ikke velges her."), label=term(vocabulary, value)))
         return None
     return value
 
