@@ -565,7 +565,7 @@ def rekey_release_cases(conn, renamed: dict) -> dict:
     under the new one): every release row not erased is linked to its case's new pseudonym (release_aliases; an
     alias of an earlier rebuild is carried on), the rows themselves untouched. Returns the counts: cases linked,
     and release cases no replayed event named (an erasure could not find them)."""
-    aliases = dict(conn.execute(select(release_aliases.c.release_pseudonym, release_aliases.c.case_pseudonym)))
+    aliases = dict(conn.execute(select(release_aliases.c.release_pseudonym, release_aliases.c.case_pseudonym)).all())
     kept = set(conn.execute(select(release_rows.c.case_pseudonym).where(release_rows.c.erased_from.is_(None))
                             .distinct()).scalars())
     linked, lost = {}, 0
