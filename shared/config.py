@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "consent", "registry", "notify")
@@ -123,6 +124,8 @@ class Settings:
     public_url: str
     secure_cookies: bool
     extra: dict = field(default_factory=dict)
+    # The project's day (shared.clock): every date rule of every service counts days in this zone.
+    timezone: str = "Europe/Oslo"
     # An explicit local demo (DEMO_MODE=true and a loopback PUBLIC_URL): the development key and the local token
     # issuer (`auth mint`, an operator's command) work only here.
     demo_mode: bool = False
@@ -161,6 +164,7 @@ def load_settings(service: str, env=None) -> Settings:
     clock = env_str(env, "CLOCK", "system")
     if clock != "system" and not clock.startswith("file:"):
         raise ConfigError(f"CLOCK={clock!r} must be 'system' or 'file:<path>'")
+    timezone = _timezone(env)
     from .national_ids import synthetic_allowed  # here: national_ids parses with this module's helpers
     synthetic_allowed(env)  # a malformed NATIONAL_ID_SYNTHETIC stops start-up, not the first check of a number
     return Settings(
@@ -178,6 +182,7 @@ def load_settings(service: str, env=None) -> Settings:
         token_lifetime_minutes=env_int(env, "TOKEN_LIFETIME_MINUTES", 480, minimum=1, maximum=24 * 60),
         session_idle_minutes=env_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60),
         clock=clock,
+        timezone=timezone,
         log_level=env_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         public_url=public_url,
         secure_cookies=env_bool(env, "SECURE_COOKIES", False),
@@ -186,6 +191,15 @@ def load_settings(service: str, env=None) -> Settings:
         demo_mode=demo_mode,
         oidc=_oidc_settings(env, data_dir),
     )
+
+
+def _timezone(env) -> str:
+    zone = env_str(env, "TIMEZONE", "Europe/Oslo")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE={zone!r} is not a known time zone (e.g. Europe/Oslo)") from None
+    return zone
 
 
 def _is_loopback(url: str) -> bool:

@@ -45,7 +45,7 @@ class Platform:
         self.settings = settings
         self.tables = tables
         self.engine = engine or make_engine(settings.database_url)
-        self.clock = clock or clock_from_setting(settings.clock)
+        self.clock = clock or clock_from_setting(settings.clock, settings.timezone)
         self.directory = directory_module.Directory(tables)
         self._keyring = keyring
 

@@ -167,7 +167,7 @@ def refresh_status(conn, deps: Deps, office: str, case: dict | None, case_id: st
     now = deps.clock.now()
     key = signers.subject_key(case_id, subject_ref)
     old = store.lock_status(conn, key, purpose, office, case_id, subject_ref, now)
-    evaluation = evaluate(conn, case, key, purpose, now.date())
+    evaluation = evaluate(conn, case, key, purpose, deps.clock.today())  # the project's day, not UTC's
     if status.unchanged(old["state"], old["expires_on"], evaluation):
         return evaluation
     store.save_status(conn, key, purpose, evaluation.state, evaluation.template_version, evaluation.expires_on, now)

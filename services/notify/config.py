@@ -5,7 +5,6 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.config import ConfigError, env_bool, env_choice, env_int, env_str
 
@@ -76,11 +75,9 @@ def load_notify_config(settings) -> NotifyConfig:
         message_id_domain=env_str(env, "NOTIFY_MESSAGE_ID_DOMAIN", "notify.hybrid.local"),
         ca_file=_existing_file(env, "NOTIFY_SMTP_CA_FILE"),
     )
-    zone = env_str(env, "NOTIFY_TIMEZONE", "Europe/Oslo")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"NOTIFY_TIMEZONE={zone!r} is not a known time zone") from None
+    if env.get("NOTIFY_TIMEZONE") is not None:  # notify's own zone once: two zones made two different todays
+        raise ConfigError("NOTIFY_TIMEZONE is replaced by TIMEZONE, the project's day for every service")
+    zone = settings.timezone  # office hours in the project's zone, whose day the platform clock gives
     start = _clock_time(env, "NOTIFY_OFFICE_HOURS_START", "08:00")
     end = _clock_time(env, "NOTIFY_OFFICE_HOURS_END", "16:00")
     if end <= start:

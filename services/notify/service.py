@@ -47,9 +47,9 @@ def _project(conn, directory) -> dict:
     return project
 
 
-def local_today(platform, config) -> date:
-    """Today in the offices' time zone (NOTIFY_TIMEZONE)."""
-    return config.window.local(platform.clock.now()).date()
+def local_today(platform, config=None) -> date:
+    """Today: the project's day (TIMEZONE), the platform clock's, as intake counts it (shared.clock)."""
+    return platform.clock.today()
 
 
 # ---------------------------------------------------------------------------------------------- the schedule
@@ -328,15 +328,15 @@ def sweep_once(platform, config=None, budget=SWEEP_BUDGET) -> SweepResult:
     """Sweeps, each its own transaction, until no backlog is left (`notify sweep`, the loop, tests)."""
     config = config or load_notify_config(platform.settings)
     now = platform.clock.now()
-    local = config.window.local(now)
+    local, today = config.window.local(now), local_today(platform)
     result = None
     while result is None or result.backlog:
         started = time.perf_counter()
         with platform.engine.begin() as conn:
-            swept = run_sweep(conn, platform.directory, now, local.date(),
+            swept = run_sweep(conn, platform.directory, now, today,
                               interview_notice_days=config.interview_notice_days, local_hour=local.hour,
                               digest_hour=config.digest_hour, county_weekday=config.county_digest_weekday,
-                              working_day=is_working_day(local.date()), budget=budget)
+                              working_day=is_working_day(today), budget=budget)
         swept.longest_seconds = time.perf_counter() - started  # how long the handlers were held off
         result = swept if result is None else result.add(swept)
     store.vacuum_after_burst(platform.engine, result.new_reminders)

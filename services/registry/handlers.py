@@ -19,6 +19,7 @@ from datetime import timedelta
 from shared import privacy as shared_privacy
 from shared.bus.consumer import ConsumerSpec, Reject, apply_envelope
 from shared.bus.envelope import InvalidEvent, validate_envelope
+from shared.clock import PROJECT_TIMEZONE, day_of
 from shared.db import is_transient
 
 from . import privacy, service, store
@@ -100,14 +101,14 @@ class RebuildRefused(RuntimeError):
 class _ReplayClock:
     """The platform clock of a replay: the time the event being replayed occurred."""
 
-    def __init__(self, at):
-        self.at = at
+    def __init__(self, at, zone=PROJECT_TIMEZONE):
+        self.at, self.zone = at, zone
 
     def now(self):
         return self.at
 
     def today(self):
-        return self.at.date()
+        return day_of(self.at, self.zone)  # the project's day, as the platform clock counts it
 
 
 def read_events(sources) -> list[dict]:
@@ -219,7 +220,7 @@ def rebuild(platform, envelopes, previous_secret_ref=None, chunk: int = 500) -> 
         raise RebuildRefused("the project's retention date has passed: its data is removed, not rebuilt")
     replay = copy.copy(platform)
     replay.__dict__.pop("_registry_ingest", None)  # a fresh context: the secret as the settings name it now
-    replay.clock = _ReplayClock(platform.clock.now())
+    replay.clock = _ReplayClock(platform.clock.now(), platform.settings.timezone)
     outcomes = Counter()
     with platform.engine.begin() as conn:
         store.lock_ingest(conn)
