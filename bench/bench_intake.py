@@ -51,7 +51,8 @@ CLOSURE_ANSWERS = {
     "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied",
     "industry": "retail", "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
     "attachment_before": "none", "frequency_candidate": "monthly", "frequency_mentor": "2_3_per_month",
-    "frequency_employer": "never", "intensity": "even", "forms": ["phone"], "duration": "3_6_months",
+    "frequency_employer": "never", "intensity_candidate": "even", "intensity_mentor": "even",
+    "forms_candidate": ["phone"], "forms_mentor": ["phone"], "duration": "3_6_months",
     "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
                                                   "employer_satisfied", "plan_followed", "experience_shared")}}
 

@@ -162,7 +162,7 @@ def closure_in_steps(journey: Journey) -> None:
     journey.check("input[name=attached_same_company][value=yes]")
     journey.click("#fortsett", navigates=True)
     journey.step("step 2: contact, derived, confirmed", closure_part=True)
-    for name in ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity", "duration"):
+    for name in ("frequency_candidate", "frequency_mentor", "frequency_employer", "duration"):
         if not page.locator(f"#{name}").input_value():  # a derivation without basis is the counsellor's to answer
             journey.choose(f"#{name}", page.locator(f"#{name} option").nth(1).get_attribute("value"))
     journey.click("#fortsett", navigates=True)

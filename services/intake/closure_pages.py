@@ -27,10 +27,12 @@ QUESTIONS = {
     "attachment_after": N_("Hvilken tilknytning til arbeidslivet har brukeren nå?"),
     "attached_same_company": N_("Er brukeren fortsatt i samme bedrift som under tiltaket?"),
     "frequency_candidate": N_("Hvor ofte hadde du kontakt med brukeren?"),
+    "intensity_candidate": N_("Når i perioden hadde du mest kontakt med brukeren?"),
+    "forms_candidate": N_("Hvordan hadde du kontakt med brukeren?"),
     "frequency_mentor": N_("Hvor ofte hadde du kontakt med mentoren?"),
+    "intensity_mentor": N_("Når i perioden hadde du mest kontakt med mentoren?"),
+    "forms_mentor": N_("Hvordan hadde du kontakt med mentoren?"),
     "frequency_employer": N_("Hvor ofte hadde du kontakt med arbeidsgiveren?"),
-    "intensity": N_("Når i perioden var det mest kontakt?"),
-    "forms": N_("Hvordan hadde dere kontakt?"),
     "duration": N_("Hvor lenge varte tiltaket?"),
     "feedback_mentor": N_("Hva syntes brukeren om mentoren?"),
     "feedback_counsellor": N_("Hva syntes brukeren om deg som veileder?"),
@@ -43,13 +45,14 @@ QUESTIONS = {
 # (slug, heading, questions); the criteria of the current list join the assessment step's questions at run time.
 STEPS = (
     ("avslutning", N_("Avslutning"), ("closed_on", "closure_reason", "attachment_after", "attached_same_company")),
-    ("kontakt", N_("Kontakt underveis"), ("frequency_candidate", "frequency_mentor", "frequency_employer",
-                                          "intensity", "forms", "duration")),
+    ("kontakt", N_("Kontakt underveis"), ("frequency_candidate", "intensity_candidate", "forms_candidate",
+                                          "frequency_mentor", "intensity_mentor", "forms_mentor",
+                                          "frequency_employer", "duration")),
     ("vurdering", N_("Vurdering"), ("success_criteria", "feedback_mentor", "feedback_counsellor")),
 )
 OPENING = ("oppstart", N_("Opplysninger fra oppstart"), closure_rules.TABLE1_FIELDS)
 STEP_BY_SLUG = {slug: (slug, heading, fields) for slug, heading, fields in (*STEPS, OPENING)}
-LIST_FIELDS = ("reasons", "forms")
+LIST_FIELDS = tuple(closure_rules.LIST_FIELDS)
 PARTY_OF = {"frequency_candidate": "candidate", "frequency_mentor": "mentor", "frequency_employer": "employer"}
 SUMMARY_STEP = "oppsummering"
 
@@ -113,13 +116,19 @@ def _basis(ctx, values) -> dict:
     def contacts(n, who):
         logged = ngettext("%(num)d kontakt med %(who)s logget", "%(num)d kontakter med %(who)s logget", n, who=who)
         return logged + (f" {period}" if period else "")
+
+    def spread(n, who):
+        return ngettext("%(num)d kontakt med %(who)s i loggen fordelt over perioden",
+                        "%(num)d kontakter med %(who)s i loggen fordelt over perioden", n, who=who)
     return {
         "frequency_candidate": contacts(counts["candidate"], gettext("brukeren")),
         "frequency_mentor": contacts(counts["mentor"], gettext("mentoren")),
         "frequency_employer": (gettext("Arbeidsgiveren er mentor.") if ctx["case"]["mentor_relation"] == "manager"
                                else contacts(counts["employer"], gettext("arbeidsgiveren"))),
-        "intensity": gettext("%(count)s kontakter i loggen fordelt over perioden", count=sum(counts.values())),
-        "forms": gettext("Kontaktformene som står i loggen"),
+        "intensity_candidate": spread(counts["candidate"], gettext("brukeren")),
+        "intensity_mentor": spread(counts["mentor"], gettext("mentoren")),
+        "forms_candidate": gettext("Kontaktformene med %(who)s som står i loggen", who=gettext("brukeren")),
+        "forms_mentor": gettext("Kontaktformene med %(who)s som står i loggen", who=gettext("mentoren")),
         "duration": (gettext("Perioden %(period)s", period=period) if period
                      else gettext("Fyll inn avslutningsdatoen først, så regnes varigheten ut.")),
     }
@@ -231,7 +240,7 @@ def _summary_rows(ctx, values):
         if name == "closed_on":
             return rules.parse_date(value).strftime("%d.%m.%Y") if value else ""
         if name in LIST_FIELDS:
-            vocabulary = "reason" if name == "reasons" else "contact_form"
+            vocabulary = closure_rules.LIST_FIELDS[name]
             return ", ".join(_label(vocabulary, v) for v in value or [])
         return _label(closure_rules.VOCAB_OF[name], value) if value else ""
 

@@ -153,8 +153,8 @@ def new_case():
 
 
 def _closure_raw() -> dict:
-    raw = _form_dict(list_fields=("reasons", "forms"))
-    for list_field in ("reasons", "forms"):
+    raw = _form_dict(list_fields=tuple(closure_rules.LIST_FIELDS))
+    for list_field in closure_rules.LIST_FIELDS:
         raw.setdefault(list_field, [])
     criteria = {key.split(".", 1)[1]: value for key, value in request.form.items()
                 if key.startswith("success_criteria.") and value}

@@ -93,8 +93,12 @@ class ClosureIn(StrictSchema):
     frequency_candidate = _s()
     frequency_mentor = _s()
     frequency_employer = _s()
-    intensity = _s()
-    forms = fields.List(fields.String(), load_default=None, allow_none=True)
+    intensity_candidate = _s(metadata={"description": "contact intensity with the candidate (table 5)"})
+    intensity_mentor = _s(metadata={"description": "contact intensity with the mentor (table 5)"})
+    forms_candidate = fields.List(fields.String(), load_default=None, allow_none=True,
+                                  metadata={"description": "contact forms used with the candidate (table 5)"})
+    forms_mentor = fields.List(fields.String(), load_default=None, allow_none=True,
+                               metadata={"description": "contact forms used with the mentor (table 5)"})
     duration = _s()
     success_criteria = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_default=None,
                                    allow_none=True, metadata={"description": "criterion code -> assessment"})

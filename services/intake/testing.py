@@ -18,7 +18,8 @@
                     "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied",
                     # optional: "success_criteria": {code: assessment} (default all "achieved"),
                     # and overrides of the derived tables 5/6: "frequency_candidate", "frequency_mentor",
-                    # "frequency_employer", "intensity", "forms", "duration"; table-1 overrides likewise
+                    # "frequency_employer", "intensity_candidate", "intensity_mentor", "forms_candidate",
+                    # "forms_mentor", "duration"; table-1 overrides likewise
                     },
     }, seed=1)
     result -> {"case_id": ..., "candidate_hash": ..., "national_id": ..., "record": <closure payload or None>}
@@ -121,8 +122,10 @@ def enter_case(platform, office: str, counsellor_id: str, values: dict, seed: in
             "industry": case["industry"], "initiator": case["initiator"], "reasons": case["reasons"],
             "counsellor_knew_company": case["counsellor_knew_company"], "attachment_before": case["attachment_before"],
             "frequency_candidate": derived["frequency_candidate"], "frequency_mentor": derived["frequency_mentor"],
-            "frequency_employer": derived["frequency_employer"], "intensity": derived["intensity"],
-            "forms": derived["forms"], "duration": derived["duration"],
+            "frequency_employer": derived["frequency_employer"],
+            "intensity_candidate": derived["intensity_candidate"], "intensity_mentor": derived["intensity_mentor"],
+            "forms_candidate": derived["forms_candidate"], "forms_mentor": derived["forms_mentor"],
+            "duration": derived["duration"],
             "success_criteria": {c["code"]: "achieved" for c in criteria["criteria"]},
             **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in closure.items()},
         }

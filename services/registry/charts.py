@@ -7,6 +7,8 @@ Every colour has at least 3:1 contrast against the card's white (WCAG 1.4.11), a
 by a white gap, so no segment depends on the contrast between two colours."""
 from __future__ import annotations
 
+from shared.text import in_language
+
 # Contrast against white: 5.6, 3.6, 7.6, 4.5, 6.9, 7.5, 6.3, 6.9, 4.7, 15.1 (tests/e2e/test_registry_charts.py
 # computes it in the browser).
 PALETTE = ("#0067c5", "#c77300", "#634689", "#06893a", "#b3005a", "#005b82", "#c30000", "#7a5200", "#3e832d",
@@ -16,8 +18,8 @@ WITHHELD_WIDTH = 8.0  # per cent of the track a withheld segment takes (its size
 
 
 def _label(labels: dict, language: str) -> str:
-    """A codebook label in the page's language; the codebook has bokmål and English (nynorsk pages use bokmål)."""
-    return labels.get(language) or labels["nb"]
+    """A codebook label in the page's language (bokmål where the label has no other)."""
+    return in_language(labels, language)
 
 
 def _width(value, top) -> float:

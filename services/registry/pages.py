@@ -8,10 +8,11 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from shared.web import current_platform, current_principal, roles_required
-from shared.web.i18n import N_, current_language
+from shared.web.i18n import N_, current_language, localized
 
 from . import access, charts, service
-from .domain.codebook import label
+from .domain import reports
+from .domain.codebook import labels
 from .domain.errors import TableRequestError
 from .domain.reports import DISTRIBUTIONS
 from .schemas import CutIn, TablePageForm
@@ -22,14 +23,19 @@ BY_LABELS = {"office": N_("Kontor"), "county": N_("Fylke"), "period": N_("År")}
 
 
 def data_language() -> str:
-    """The language of the codebook's labels on a page: the codebook has bokmål and English, so a nynorsk page
-    shows its codes' bokmål labels."""
-    return "en" if current_language() == "en" else "nb"
+    """The language of the codebook's labels on a page: the page's (the codebook has bokmål, nynorsk and
+    English)."""
+    return current_language()
+
+
+def codebook_label(vocab: str, code: str) -> str:
+    """A code of the codebook in the page's language."""
+    return localized(labels(vocab, code))
 
 
 @pages.context_processor
 def _language():
-    return {"language": data_language()}
+    return {"language": data_language(), "table_title": reports.title}
 
 
 @pages.get("/")
@@ -64,7 +70,7 @@ def table_page(table_id):
     try:
         if table_id == "1":
             rows = service.table1(platform, **filters)["rows"]
-            return render_template("registry/table1.html", rows=rows, label=label, form=form, errors=errors)
+            return render_template("registry/table1.html", rows=rows, label=codebook_label, form=form, errors=errors)
         table = service.distribution(platform, table_id, by=form["by"], **filters)
     except TableRequestError as error:
         if error.field == "table":

@@ -51,6 +51,7 @@ class CutIn(StrictSchema):
 # ---------------------------------------------------------------- answers
 class Labels(StrictSchema):
     nb = fields.String(required=True)
+    nn = fields.String(metadata={"description": "nynorsk"})
     en = fields.String(required=True)
 
 

@@ -7,8 +7,10 @@ Rules beyond "each field is a known code":
   that reason is refused for a case that has a mentor; the candidate's feedback on the mentor is then "ikke gitt"
 - `project_end` is not a reason a counsellor picks: only the project-end status form uses it
 - "AG er mentor" as a contact frequency only in the employer column, and only when the manager is the mentor
-- with contacts logged the intensity and at least one contact form are required; the duration is never
-  "ikke avsluttet" on a closure
+- per party (candidate, mentor: the report's table 5): with contacts with that party logged, its intensity and at
+  least one contact form are required; the duration is never "ikke avsluttet" on a closure
+- the record's case-level `intensity` and `forms` are the whole log's (every party, the employer too), derived and
+  not asked: the counsellor confirms the per-party answers
 - every success criterion of the current list version is assessed
 """
 from __future__ import annotations
@@ -21,7 +23,10 @@ from shared.vocab import codes, label
 from . import rules
 from .rules import add
 
-SUMMARY_FIELDS = ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity", "forms", "duration")
+SUMMARY_FIELDS = ("frequency_candidate", "frequency_mentor", "frequency_employer", "intensity_candidate",
+                  "intensity_mentor", "forms_candidate", "forms_mentor", "duration")
+PARTIES = ("candidate", "mentor")  # the parties of table 5: intensity and forms asked per party
+LIST_FIELDS = {"reasons": "reason", "forms_candidate": "contact_form", "forms_mentor": "contact_form"}
 TABLE1_FIELDS = ("industry", "initiator", "reasons", "counsellor_knew_company", "attachment_before")
 FORM_FIELDS = ("closed_on", "closure_reason", "attachment_after", "attached_same_company", "feedback_mentor",
                "feedback_counsellor") + TABLE1_FIELDS + SUMMARY_FIELDS + ("success_criteria",)
@@ -30,7 +35,8 @@ VOCAB_OF = {"industry": "industry", "initiator": "initiator", "counsellor_knew_c
             "attachment_after": "attachment_after", "attached_same_company": "yes_no_unknown",
             "feedback_mentor": "feedback", "feedback_counsellor": "feedback",
             "frequency_candidate": "contact_frequency", "frequency_mentor": "contact_frequency",
-            "frequency_employer": "contact_frequency", "intensity": "contact_intensity", "duration": "duration"}
+            "frequency_employer": "contact_frequency", "intensity_candidate": "contact_intensity",
+            "intensity_mentor": "contact_intensity", "duration": "duration"}
 
 
 def criterion_field(code: str) -> str:
@@ -50,7 +56,7 @@ def validate_draft(raw: dict, criteria: dict) -> tuple[dict | None, dict]:
         value = rules.code(errors, field, vocabulary, raw.get(field), required=False)
         if value:
             draft[field] = value
-    for field, vocabulary in (("reasons", "reason"), ("forms", "contact_form")):
+    for field, vocabulary in LIST_FIELDS.items():
         values = rules.codes_list(errors, field, vocabulary, raw.get(field), required=False)
         if values:
             draft[field] = values
@@ -111,9 +117,12 @@ def validate(raw: dict, case: dict, contacts: list[dict], measures: list[dict], 
     employer_allowed = codes("contact_frequency") if case["mentor_relation"] == "manager" else no_manager
     v["frequency_employer"] = rules.code(errors, "frequency_employer", "contact_frequency",
                                          raw.get("frequency_employer"), allowed=employer_allowed)
-    has_contacts = derived["contacts_logged"] > 0
-    v["intensity"] = rules.code(errors, "intensity", "contact_intensity", raw.get("intensity"), required=has_contacts)
-    v["forms"] = rules.codes_list(errors, "forms", "contact_form", raw.get("forms"), required=has_contacts)
+    logged = {c["party"] for c in contacts if not c.get("deleted")}
+    for party in PARTIES:
+        v[f"intensity_{party}"] = rules.code(errors, f"intensity_{party}", "contact_intensity",
+                                             raw.get(f"intensity_{party}"), required=party in logged)
+        v[f"forms_{party}"] = rules.codes_list(errors, f"forms_{party}", "contact_form", raw.get(f"forms_{party}"),
+                                               required=party in logged)
 
     # The mentor-measure rule: a case without a mentor is closed as "mentor measure not started".
     mentor_used = case["mentor_relation"] != "none"
@@ -184,8 +193,10 @@ def prefill(case: dict, derived: dict, draft: dict | None, today: date) -> dict:
         "industry": case["industry"], "initiator": case["initiator"], "reasons": list(case["reasons"]),
         "counsellor_knew_company": case["counsellor_knew_company"], "attachment_before": case["attachment_before"],
         "frequency_candidate": derived["frequency_candidate"], "frequency_mentor": derived["frequency_mentor"],
-        "frequency_employer": derived["frequency_employer"], "intensity": derived["intensity"] or "",
-        "forms": list(derived["forms"]),
+        "frequency_employer": derived["frequency_employer"],
+        "intensity_candidate": derived["intensity_candidate"] or "",
+        "intensity_mentor": derived["intensity_mentor"] or "",
+        "forms_candidate": list(derived["forms_candidate"]), "forms_mentor": list(derived["forms_mentor"]),
         "duration": derived["duration"] if derived["duration"] != "not_closed" else "",
         "success_criteria": {},
     }
@@ -239,6 +250,7 @@ def record(case: dict, values: dict, measures: list[dict], derived: dict, versio
         "measures": [{"measure": m["measure"], "from_date": m["from_date"], "to_date": m["to_date"]}
                      for m in measures if not m.get("deleted")],
         "contact": {**{k: values[k] for k in SUMMARY_FIELDS},
+                    "intensity": derived["intensity"], "forms": list(derived["forms"]),
                     "contacts_logged": derived["contacts_logged"], "minutes_total": derived["minutes_total"]},
         "attachment_after": values["attachment_after"], "attached_same_company": values["attached_same_company"],
         "success_criteria": {"list_version": values["list_version"], "assessments": values["success_criteria"]},
@@ -254,7 +266,8 @@ def values_from_record(record: dict) -> dict:
     if values["closure_reason"] == "project_end":
         values["closure_reason"] = ""
         values["closed_on"] = None
-    values.update({k: record["contact"][k] for k in SUMMARY_FIELDS})
+    # a record from before the per-party answers has none: those questions are asked again, prefilled from the log
+    values.update({k: record["contact"].get(k) for k in SUMMARY_FIELDS})
     if values["duration"] == "not_closed":
         values["duration"] = ""
     values["success_criteria"] = dict(record["success_criteria"]["assessments"])

@@ -41,8 +41,10 @@ FIELD_LABELS = {
     "feedback_mentor": N_("Brukerens tilbakemelding om mentor"),
     "feedback_counsellor": N_("Brukerens tilbakemelding om veileder"),
     "frequency_candidate": N_("Kontakt veileder–bruker"), "frequency_mentor": N_("Kontakt veileder–mentor"),
-    "frequency_employer": N_("Kontakt veileder–arbeidsgiver"), "intensity": N_("Kontaktintensitet"),
-    "forms": N_("Kontaktformer"), "duration": N_("Varighet"), "success_criteria": N_("Suksesskriterier"),
+    "frequency_employer": N_("Kontakt veileder–arbeidsgiver"),
+    "intensity_candidate": N_("Kontaktintensitet med bruker"), "intensity_mentor": N_("Kontaktintensitet med mentor"),
+    "forms_candidate": N_("Kontaktformer med bruker"), "forms_mentor": N_("Kontaktformer med mentor"),
+    "duration": N_("Varighet"), "success_criteria": N_("Suksesskriterier"),
 }
 for _step in range(1, 8):
     FIELD_LABELS[f"step_{_step}"] = Text(N_("Steg {number}"), number=_step)

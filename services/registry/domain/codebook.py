@@ -1,4 +1,4 @@
-"""The codebook: every exported column, its type, its vocabulary (codes with nb and en labels) and meaning.
+"""The codebook: every exported column, its type, its vocabulary (codes with nb, nn and en labels) and meaning.
 
 The export's column list is taken from here, so the codebook and the files cannot drift apart. The office and county
 vocabularies come from the directory: the caller reads them (services.registry.service) and passes them in as
@@ -6,13 +6,16 @@ vocabularies come from the directory: the caller reads them (services.registry.s
 """
 from __future__ import annotations
 
+from shared.text import in_language
 from shared.vocab import VOCABULARIES
 
 from .records import OUTCOME_SUMMARY
 
-LIST_NOTE = {"nb": "Flere koder skilt med semikolon", "en": "Several codes separated by semicolons"}
+LIST_NOTE = {"nb": "Flere koder skilt med semikolon", "nn": "Fleire kodar skilde med semikolon",
+             "en": "Several codes separated by semicolons"}
+LANGUAGES = ("nb", "nn", "en")
 
-# (column, type, vocabulary or None, nb, en)
+# (column, type, vocabulary or None, nb, en); nynorsk in DESCRIPTIONS_NN below (the release files keep nb and en)
 COLUMNS = (
     ("case_pseudonym", "string", None, "Pseudonym for saken (HMAC, fast innen prosjektet)",
      "Case pseudonym (HMAC, stable within the project)"),
@@ -70,19 +73,74 @@ COLUMNS = (
 
 EXPORT_COLUMNS = tuple(c[0] for c in COLUMNS)
 
+# Each column's description in nynorsk, for the codebook page and API (tests/unit/test_vocabulary_languages.py: every
+# column has one).
+DESCRIPTIONS_NN = {
+    "case_pseudonym": "Pseudonym for saka (HMAC, fast innanfor prosjektet)",
+    "version": "Versjon av avslutninga (høgaste gjeld)",
+    "record_kind": "Type skjema",
+    "status": "Status for rada",
+    "change_seq": "Endringsnummer (markør for inkrementelle uttrekk)",
+    "office": "NAV-kontor",
+    "county": "Fylke",
+    "candidate_pseudonym": "Pseudonym for brukar",
+    "counsellor_pseudonym": "Pseudonym for rettleiar",
+    "mentor_pseudonym": "Pseudonym for mentor (tom viss ingen)",
+    "employer_pseudonym": "Pseudonym for arbeidsgivar (tom viss ingen)",
+    "opened_period": "Sak opna (grovkorna dato)",
+    "closed_period": "Sak avslutta (grovkorna dato)",
+    "closure_reason": "Årsak til avslutning",
+    "entry_point": "Inngang til tiltaket",
+    "industry": "Bransje",
+    "initiator": "Initiativtakar (tabell 3)",
+    "reasons": "Grunngiving for tiltak",
+    "counsellor_knew_company": "Rettleiar kjende til bedrifta før tiltak",
+    "attachment_before": "Tilknytinga brukaren hadde til bedrifta før tiltak (tabell 4)",
+    "mentor_relation": "Forholdet mentoren har til bedrifta",
+    "mentor_measure_used": "Mentortiltaket vart brukt",
+    "measures": "Tiltak og tilskot (kode:frå:til)",
+    "frequency_candidate": "Kontakt rettleiar–brukar (tabell 5)",
+    "frequency_mentor": "Kontakt rettleiar–mentor (tabell 5)",
+    "frequency_employer": "Kontakt rettleiar–arbeidsgivar",
+    "intensity_candidate": "Kontaktintensitet rettleiar–brukar (tabell 5)",
+    "intensity_mentor": "Kontaktintensitet rettleiar–mentor (tabell 5)",
+    "forms_candidate": "Kontaktformer rettleiar–brukar (tabell 5; tom: ingen, manglar: ukjend for avslutningar frå "
+                       "før per part)",
+    "forms_mentor": "Kontaktformer rettleiar–mentor (tabell 5; tom: ingen, manglar: ukjend for avslutningar frå før "
+                    "per part)",
+    "contact_intensity": "Kontaktintensitet i heile kontaktloggen (alle partar)",
+    "contact_forms": "Kontaktformer i heile kontaktloggen (alle partar)",
+    "duration": "Varigheit (tabell 6)",
+    "contacts_logged": "Talet på loggførte kontaktar i saka",
+    "minutes_total": "Minutt brukte på kontaktar",
+    "attachment_after": "Tilknyting ved tiltaksslutt (tabell 7)",
+    "attached_same_company": "Knytt til same bedrift ved tiltaksslutt",
+    "outcome_summary": "Utfall som i oppsummeringa av tabell 1 i rapporten",
+    "success_list_version": "Versjon av lista over suksesskriterium",
+    "success_assessments": "Vurdering per suksesskriterium (kriterium=kode)",
+    "feedback_mentor": "Tilbakemeldinga frå brukaren om mentor",
+    "feedback_counsellor": "Tilbakemeldinga frå brukaren om rettleiar",
+}
+
+
 REGISTRY_VOCABULARIES = {
     "outcome_summary": OUTCOME_SUMMARY,
-    "record_kind": {"closed": {"nb": "Avslutning", "en": "Closure"},
-                    "corrected": {"nb": "Rettet avslutning", "en": "Corrected closure"},
-                    "project_end": {"nb": "Status ved prosjektslutt", "en": "Status at project end"}},
-    "status": {"active": {"nb": "Gjeldende", "en": "Current"},
+    "record_kind": {"closed": {"nb": "Avslutning", "nn": "Avslutning", "en": "Closure"},
+                    "corrected": {"nb": "Rettet avslutning", "nn": "Retta avslutning", "en": "Corrected closure"},
+                    "project_end": {"nb": "Status ved prosjektslutt", "nn": "Status ved prosjektslutt",
+                                    "en": "Status at project end"}},
+    "status": {"active": {"nb": "Gjeldende", "nn": "Gjeldande", "en": "Current"},
                "withdrawn_marked": {"nb": "Samtykke trukket, beholdt etter forskningsunntaket",
+                                    "nn": "Samtykke trekt, halde på etter forskingsunntaket",
                                     "en": "Consent withdrawn, kept under the research exemption"}},
-    "change": {"closed": {"nb": "Ny avslutning", "en": "New closure"},
-               "corrected": {"nb": "Rettelse", "en": "Correction"},
-               "project_end": {"nb": "Status ved prosjektslutt", "en": "Status at project end"},
-               "withdrawn_erased": {"nb": "Samtykke trukket: slettet", "en": "Consent withdrawn: erased"},
-               "withdrawn_marked": {"nb": "Samtykke trukket: merket", "en": "Consent withdrawn: marked"}},
+    "change": {"closed": {"nb": "Ny avslutning", "nn": "Ny avslutning", "en": "New closure"},
+               "corrected": {"nb": "Rettelse", "nn": "Retting", "en": "Correction"},
+               "project_end": {"nb": "Status ved prosjektslutt", "nn": "Status ved prosjektslutt",
+                               "en": "Status at project end"},
+               "withdrawn_erased": {"nb": "Samtykke trukket: slettet", "nn": "Samtykke trekt: sletta",
+                                    "en": "Consent withdrawn: erased"},
+               "withdrawn_marked": {"nb": "Samtykke trukket: merket", "nn": "Samtykke trekt: merkt",
+                                    "en": "Consent withdrawn: marked"}},
 }
 
 
@@ -102,28 +160,34 @@ def place_vocabularies(offices: list[dict], counties: list[dict]) -> dict:
     """The office and county vocabularies: only the offices the research covers, and their counties."""
     covered = [o for o in offices if o["covered_by_research"]]
     in_research = {o["county_code"] for o in covered}
-    return {"office": {o["code"]: {"nb": o["name"], "en": o["name"]} for o in covered},
-            "county": {c["code"]: {"nb": c["name"], "en": c["name"]} for c in counties if c["code"] in in_research}}
+    return {"office": {o["code"]: dict.fromkeys(LANGUAGES, o["name"]) for o in covered},
+            "county": {c["code"]: dict.fromkeys(LANGUAGES, c["name"]) for c in counties if c["code"] in in_research}}
 
 
 def label(vocab: str, code: str, lang: str = "nb") -> str:
     entry = (REGISTRY_VOCABULARIES.get(vocab) or VOCABULARIES.get(vocab) or {}).get(code)
-    return entry[lang] if entry else code
+    return in_language(entry, lang) if entry else code
+
+
+def labels(vocab: str, code: str) -> dict:
+    """A code's label in each language (the code itself where the vocabulary does not have it)."""
+    return {lang: label(vocab, code, lang) for lang in LANGUAGES}
 
 
 def codebook(places: dict | None = None, project: dict | None = None) -> dict:
     columns = []
     for name, kind, vocab, nb, en in COLUMNS:
-        item = {"name": name, "type": kind, "description": {"nb": nb, "en": en}}
+        item = {"name": name, "type": kind, "description": {"nb": nb, "nn": DESCRIPTIONS_NN.get(name, nb), "en": en}}
         if kind in ("code_list", "measure_list", "assessment_list"):
             item["list_format"] = LIST_NOTE
         if vocab:
             item["vocabulary"] = vocab
-            item["codes"] = [{"code": code, "nb": labels["nb"], "en": labels["en"]}
+            item["codes"] = [{"code": code, **{lang: in_language(labels, lang) for lang in LANGUAGES}}
                              for code, labels in (vocabulary(vocab, places) or {}).items()]
         columns.append(item)
     result = {"columns": columns,
               "change_feed": {"description": {"nb": "Endringer siden en markør: nye, rettede og trukne saker",
+                                              "nn": "Endringar sidan ein markør: nye, retta og trekte saker",
                                               "en": "Changes since a cursor: new, corrected and withdrawn cases"},
                               "codes": [{"code": code, **labels}
                                         for code, labels in REGISTRY_VOCABULARIES["change"].items()]}}

@@ -11,12 +11,15 @@ KIND_BY_EVENT = {"case.closed": "closed", "case.corrected": "corrected", "case.p
 # The report's summary of table 1 (ch. 2.1): still attached to the company, apprenticeship in another company,
 # no attachment, information missing. A registry vocabulary (the shared ones describe the form, this the analysis).
 OUTCOME_SUMMARY = {
-    "same_company": {"nb": "Fortsatt tilknyttet bedriften", "en": "Still attached to the company"},
+    "same_company": {"nb": "Fortsatt tilknyttet bedriften", "nn": "Framleis knytt til bedrifta",
+                     "en": "Still attached to the company"},
     "apprenticeship_other_company": {"nb": "Læreplass/utdanning i annen bedrift",
+                                     "nn": "Læreplass/utdanning i anna bedrift",
                                      "en": "Apprenticeship/education in another company"},
-    "other_company": {"nb": "Tilknyttet annen bedrift", "en": "Attached to another company"},
-    "no_attachment": {"nb": "Ingen tilknytning", "en": "No attachment"},
-    "missing": {"nb": "Mangler informasjon", "en": "Information missing"},
+    "other_company": {"nb": "Tilknyttet annen bedrift", "nn": "Knytt til anna bedrift",
+                      "en": "Attached to another company"},
+    "no_attachment": {"nb": "Ingen tilknytning", "nn": "Inga tilknyting", "en": "No attachment"},
+    "missing": {"nb": "Mangler informasjon", "nn": "Manglar informasjon", "en": "Information missing"},
 }
 
 

@@ -27,6 +27,20 @@ TABLE1_COLUMNS = ("case_pseudonym", "office", "industry", "reasons", "counsellor
                   "attachment_after", "outcome_summary")
 
 
+# The tables' titles in nynorsk (DISTRIBUTIONS has bokmål and English; the CSV files keep bokmål).
+TITLES_NN = {"3": "Tabell 3: Kven tok initiativ til tiltaket",
+             "4": "Tabell 4: Tilknytinga brukaren hadde til bedrifta før tiltak",
+             "5": "Tabell 5: Samarbeidskvalitet fordelt på kontakt med brukar og mentor",
+             "6": "Tabell 6: Varigheit", "7": "Tabell 7: Tilknyting ved tiltaksslutt",
+             "outcome": "Utfall ved tiltaksslutt (oppsummering av tabell 1)"}
+
+
+def title(table_id: str) -> dict:
+    """A table's title in each language."""
+    _column, _vocab, title_nb, title_en = DISTRIBUTIONS[table_id]
+    return {"nb": title_nb, "nn": TITLES_NN[table_id], "en": title_en}
+
+
 def check_request(table_id: str, by: str):
     """Refuse a table or a breakdown the registry does not have."""
     if table_id not in DISTRIBUTIONS:
@@ -72,11 +86,11 @@ def distribution(table_id: str, by: str, grid: Grid, values: dict, hidden: froze
     """One table of a filter set from its one suppression pattern (disclosure.protect): counts, each count's
     percentage of its column's n (the column total), hidden numbers as None and the percentages they would give
     away with them; `places`: the office and county vocabularies (codebook.place_vocabularies)."""
-    column_name, vocab, title_nb, title_en = DISTRIBUTIONS[table_id]
+    column_name, vocab, _nb, _en = DISTRIBUTIONS[table_id]
     unit_labels = codebook.vocabulary(by, places) if by != "period" else None
     units = list(grid.units[by]) if grid.pairs else []
     result = {"table": table_id, "variable": column_name, "vocabulary": vocab, "by": by, "threshold": threshold,
-              "title": {"nb": title_nb, "en": title_en}, "suppressed_mark": None,
+              "title": title(table_id), "suppressed_mark": None,
               "columns": [{"code": u, "label": (unit_labels or {}).get(u, {}).get("nb", u)} for u in units],
               "rows": [], "totals": None}
     if not units:
@@ -90,8 +104,7 @@ def distribution(table_id: str, by: str, grid: Grid, values: dict, hidden: froze
     n = [shown(TOTAL, pairs) for pairs in column_sets]
     for code in grid.variables[column_name]:
         cells = [shown(code, pairs) for pairs in column_sets]
-        result["rows"].append({"code": code, "label": {"nb": codebook.label(vocab, code, "nb"),
-                                                       "en": codebook.label(vocab, code, "en")},
+        result["rows"].append({"code": code, "label": codebook.labels(vocab, code),
                                "cells": cells[:-1], "total": cells[-1],
                                "percents": [_percent(c, w) for c, w in zip(cells[:-1], n[:-1], strict=True)],
                                "total_percent": _percent(cells[-1], n[-1])})

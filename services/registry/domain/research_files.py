@@ -46,7 +46,9 @@ class Variable:
 
 
 def _codes(vocab, places):
-    return dict(vocabulary(vocab, places) or {})
+    # The release files label in bokmål or English (the codebook's nynorsk is for the pages).
+    return {code: {lang: labels[lang] for lang in ("nb", "en")}
+            for code, labels in (vocabulary(vocab, places) or {}).items()}
 
 
 def layout(places: dict) -> dict:
