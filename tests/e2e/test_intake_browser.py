@@ -70,7 +70,11 @@ def test_counsellor_opens_logs_and_closes_a_case(platform_factory, live_server, 
     page.click("#fortsett")
 
     assert page.locator("#frequency_mentor").input_value() != ""  # derived from the log, for confirmation
-    assert page.locator("input[name=forms][value=phone]").is_checked()
+    # Table 5 per party, each from its own contacts: the candidate's phone call, the mentor's phone and visit
+    assert page.locator("input[name=forms_candidate][value=phone]").is_checked()
+    assert not page.locator("input[name=forms_candidate][value=at_company]").is_checked()
+    assert page.locator("input[name=forms_mentor][value=at_company]").is_checked()
+    assert page.locator("#intensity_candidate").input_value() != "" and page.locator("#intensity_mentor").input_value()
     assert page.locator("#frequency_employer").input_value() == ""  # no contact logged: the counsellor's answer
     page.select_option("#frequency_employer", "monthly")
     page.click("#fortsett")

@@ -80,6 +80,13 @@ def test_closure_in_steps(platform_factory, live_server, page, tmp_path, width, 
     assert "3 kontakter med mentoren logget fra 03.08.2026 til 20.11.2026" in page.locator(
         "#frequency_mentor-hint").inner_text()
     assert page.locator("#duration").input_value() == "3_6_months"  # both dates known: derived, with its basis
+    # Table 5 per party: the mentor's intensity and forms from the mentor's contacts, the candidate's left open
+    # (no contact with the candidate logged, so not required); the employer's e-mail is neither's
+    assert page.locator("#intensity_mentor").input_value() != ""
+    assert page.locator("#intensity_candidate").input_value() == ""
+    assert page.locator("input[name=forms_mentor]:checked").evaluate_all("els => els.map(e => e.value)") == [
+        "phone", "at_company"]
+    assert page.locator("input[name=forms_candidate]:checked").count() == 0
     shot("2-kontakt")
     page.click("#fortsett")
     assert page.locator("#frequency_candidate-error").is_visible()

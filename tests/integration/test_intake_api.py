@@ -56,7 +56,8 @@ def closure_body(**overrides):
             "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied", "industry": "retail",
             "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
             "attachment_before": "none", "frequency_candidate": "monthly", "frequency_mentor": "weekly",
-            "frequency_employer": "never", "intensity": "even", "forms": ["phone", "at_company"],
+            "frequency_employer": "never", "intensity_candidate": "even", "intensity_mentor": "even",
+            "forms_candidate": ["phone"], "forms_mentor": ["phone", "at_company"],
             "duration": "3_6_months",
             "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
                                                           "employer_satisfied", "plan_followed", "experience_shared")}}
@@ -241,7 +242,8 @@ def test_log_measures_parties_handover_close_correct_and_history(svc):
         "step_1": "2026-06-01", "start_meeting_on": "2026-06-04", "plan_tasks": "Varemottak"}).status_code == 200
 
     form = svc.call("GET", f"/cases/{case_id}/closure").get_json()
-    assert form["derived"]["contacts_logged"] == 1 and form["values"]["forms"] == ["phone"]
+    assert form["derived"]["contacts_logged"] == 1 and form["values"]["forms_mentor"] == ["phone"]
+    assert form["values"]["forms_candidate"] == [] and form["values"]["intensity_candidate"] == ""
     closed = submit(svc, case_id, user="ola-veileder", body=closure_body())
     assert closed.status_code == 201, closed.get_json()
     record = closed.get_json()
@@ -279,7 +281,7 @@ def test_outbox_carries_no_national_id_name_free_text_or_orgnr(svc):
     svc.call("POST", f"/cases/{case_id}/contacts", json_body={
         "contact_date": "2026-06-05", "party": "mentor", "form": "phone", "minutes": 30, "note": NOTE})
     svc.call("PUT", f"/cases/{case_id}/plan", json_body={"plan_tasks": "Planen-er-hemmelig"})
-    submit(svc, case_id, closure_body(forms=["phone"]))
+    submit(svc, case_id, closure_body(forms_mentor=["phone"]))
     with svc.platform.engine.connect() as conn:
         blob = b"\n".join(r[0] for r in conn.execute(select(tables.platform["outbox"].c.body)))
     assert blob.count(b'"type":"case.') == 3
@@ -462,13 +464,13 @@ def test_a_closure_draft_takes_checked_dates_and_codes_only_and_is_stored_encryp
     assert FNR not in svc.call("GET", f"/cases/{case_id}/closure").get_data(as_text=True)
 
     saved = svc.call("PUT", f"/cases/{case_id}/closure/draft", json_body={
-        "closure_reason": "candidate_moved", "closed_on": "01.09.2026", "forms": ["phone"],
+        "closure_reason": "candidate_moved", "closed_on": "01.09.2026", "forms_mentor": ["phone"],
         "success_criteria": {"natural_support": "partly", "masters_tasks": ""}})
     assert saved.status_code == 200
     blob = stored_draft(svc.platform, case_id)
     assert isinstance(blob, bytes) and b"candidate_moved" not in blob and b"partly" not in blob
     form = svc.call("GET", f"/cases/{case_id}/closure").get_json()
-    assert form["draft"] == {"closure_reason": "candidate_moved", "closed_on": "2026-09-01", "forms": ["phone"],
+    assert form["draft"] == {"closure_reason": "candidate_moved", "closed_on": "2026-09-01", "forms_mentor": ["phone"],
                              "success_criteria": {"natural_support": "partly"}}
     # The draft is the case's: an access request hands it out (privacy.export_cases), an erasure deletes its row.
     with svc.platform.engine.connect() as conn:

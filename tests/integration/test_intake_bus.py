@@ -41,7 +41,7 @@ def test_case_events_reach_the_consumers_queues(bus_vhost, platform_factory, tmp
     with platform.engine.begin() as conn:
         revision = case(conn, "kristiansand", result["case_id"])["revision"]
         submit_closure(conn, platform, Actor("kristiansand", "kari-veileder"), result["case_id"],
-                       closure_body(forms=["phone"], attachment_after="temp_agency"), revision)
+                       closure_body(forms_mentor=["phone"], attachment_after="temp_agency"), revision)
     assert relay_pending(platform) == 4  # opened, contact, closed, corrected
 
     registry = [json.loads(b) for b in _bodies(bus_vhost, "registry.ingest")]

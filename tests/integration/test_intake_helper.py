@@ -19,6 +19,10 @@ VALUES = {
                 "feedback_mentor": "satisfied", "feedback_counsellor": "very_satisfied"},
 }
 
+# Table 5 per party: the mentor's four contacts in the first third of the period, the candidate's one in the middle
+PER_PARTY = {"intensity_candidate": "even", "intensity_mentor": "mostly_beginning", "forms_candidate": ["phone"],
+             "forms_mentor": ["at_company"]}
+
 
 def test_enter_case_opens_logs_and_closes_with_derived_summary(db_url, platform_factory):
     platform = platform_factory("intake", tables.all_tables(), db_url)
@@ -26,7 +30,9 @@ def test_enter_case_opens_logs_and_closes_with_derived_summary(db_url, platform_
     record = result["record"]
     assert record["version"] == 1 and record["closure_reason"] == "measure_completed"
     assert record["contact"]["contacts_logged"] == 5 and record["contact"]["minutes_total"] == 135
-    assert record["contact"]["intensity"] == "mostly_beginning"
+    assert record["contact"]["intensity"] == "mostly_beginning"  # the whole log's
+    assert {k: record["contact"][k] for k in ("intensity_candidate", "intensity_mentor", "forms_candidate",
+                                              "forms_mentor")} == PER_PARTY
     assert record["contact"]["duration"] == "3_6_months"
     assert record["contact"]["frequency_mentor"] == "monthly"  # over the case's own period, not until today
     assert record["measures"][0]["measure"] == "mentor_subsidy"

@@ -108,6 +108,27 @@ def test_summary_forms_duration_and_employer_as_mentor():
     assert derive.contact_summary(log, [], opened, None, TODAY, "colleague")["duration"] == "not_closed"
 
 
+def test_intensity_and_forms_per_party_for_table_5():
+    """The report's table 5 per party: the candidate's contacts early by e-mail and at the NAV office, the mentor's
+    late at the company and by phone, the employer's never count for either; a party without contacts has none."""
+    opened, closed = date(2026, 1, 1), date(2026, 4, 1)  # 90 days: thirds end on day 30 and day 60
+    log = (contacts("candidate", opened, 5, 4, "email") + contacts("candidate", opened + timedelta(days=2), 5, 1,
+                                                                  "at_nav_office")
+           + contacts("mentor", opened + timedelta(days=62), 7, 3, "at_company")
+           + contacts("mentor", opened + timedelta(days=40), 1, 1, "phone")
+           + contacts("employer", opened + timedelta(days=45), 1, 1, "digital"))
+    log.append({**log[0], "party": "mentor", "form": "email", "deleted": True})  # a deleted contact counts nowhere
+    summary = derive.contact_summary(log, [], opened, closed, TODAY, "colleague")
+    assert summary["intensity_candidate"] == "mostly_beginning" and summary["intensity_mentor"] == "mostly_end"
+    assert summary["forms_candidate"] == ["email", "at_nav_office"]  # vocabulary order
+    assert summary["forms_mentor"] == ["phone", "at_company"]
+    assert summary["forms"] == ["phone", "email", "at_company", "at_nav_office", "digital"]  # the whole log's
+    alone = derive.contact_summary(contacts("candidate", opened, 30, 3, "phone"), [], opened, closed, TODAY,
+                                   "colleague")
+    assert alone["intensity_mentor"] is None and alone["forms_mentor"] == []
+    assert alone["intensity_candidate"] == "even" and alone["forms_candidate"] == ["phone"]
+
+
 @pytest.mark.parametrize("days, expected", [(91, "up_to_3_months"), (92, "3_6_months"), (183, "3_6_months"),
                                             (365, "6_12_months"), (366, "over_12_months")])
 def test_duration_boundaries(days, expected):
@@ -133,8 +154,9 @@ CASE = {"id": "c", "opened_on": date(2026, 6, 1), "mentor_relation": "colleague"
         "initiator": "counsellor", "reasons": ["extra_follow_up"], "counsellor_knew_company": "no",
         "attachment_before": "none"}
 DERIVED = {"frequency_candidate": "monthly", "frequency_mentor": "weekly", "frequency_employer": "never",
-           "intensity": "even", "forms": ["phone"], "duration": "3_6_months", "contacts_logged": 3,
-           "minutes_total": 60}
+           "intensity_candidate": "even", "intensity_mentor": "mostly_beginning", "forms_candidate": ["phone"],
+           "forms_mentor": ["phone", "at_company"], "intensity": "even", "forms": ["phone", "at_company"],
+           "duration": "3_6_months", "contacts_logged": 3, "minutes_total": 60}
 
 
 def good_form(**overrides):
@@ -152,13 +174,14 @@ def test_a_complete_form_passes():
 
 
 def test_every_problem_is_reported_at_once():
-    form = good_form(closed_on="2026-05-01", closure_reason="", industry="fishing", forms=["fax"],
+    form = good_form(closed_on="2026-05-01", closure_reason="", industry="fishing", forms_mentor=["fax"],
                      frequency_candidate="employer_is_mentor", duration="not_closed", shoe_size="44",
                      success_criteria={"made_up": "achieved"})
     values, errors = closure.validate(form, CASE, [], [], DERIVED, CRITERIA, TODAY)
     assert values is None
-    expected = {"closed_on", "closure_reason", "industry", "forms", "frequency_candidate", "duration", "shoe_size",
-                "success_criteria.made_up"} | {closure.criterion_field(c["code"]) for c in CRITERIA["criteria"]}
+    expected = {"closed_on", "closure_reason", "industry", "forms_mentor", "frequency_candidate", "duration",
+                "shoe_size", "success_criteria.made_up"}
+    expected |= {closure.criterion_field(c["code"]) for c in CRITERIA["criteria"]}
     assert set(errors) == expected
 
 
@@ -174,6 +197,37 @@ def test_mentor_rule_and_consistency_rules():
     assert "etter avslutningsdatoen" in errors["closed_on"][0] and errors["attached_same_company"]
     _, errors = closure.validate(good_form(closed_on="2026-12-01"), CASE, [], [], DERIVED, CRITERIA, TODAY)
     assert "i dag" in errors["closed_on"][0]
+
+
+def test_intensity_and_forms_are_required_per_party_with_contacts_logged():
+    """Table 5's answers per party: required for the party with logged contacts, left open for the other; the
+    record carries both parties' answers and the whole log's derived intensity and forms."""
+    mentor_only = [{"contact_date": date(2026, 7, 1), "party": "mentor", "form": "phone", "minutes": 5}]
+    form = good_form(intensity_mentor="", forms_mentor=[], intensity_candidate="", forms_candidate=[])
+    _, errors = closure.validate(form, CASE, mentor_only, [], DERIVED, CRITERIA, TODAY)
+    assert set(errors) == {"intensity_mentor", "forms_mentor"}
+    assert errors["forms_mentor"] == ["Velg minst ett svar for «Kontaktformer med mentor»."]
+    values, errors = closure.validate(good_form(intensity_candidate="", forms_candidate=[]), CASE, mentor_only, [],
+                                      DERIVED, CRITERIA, TODAY)
+    assert errors == {} and values["intensity_candidate"] is None and values["forms_candidate"] == []
+    record = closure.record({**CASE, "candidate_hash": "a" * 64, "counsellor_id": "k", "mentor_id": None,
+                             "employer_hash": None, "entry_point": "course_start"}, values, [], DERIVED, 1)
+    assert record["contact"]["intensity_mentor"] == "mostly_beginning"
+    assert record["contact"]["forms_mentor"] == ["phone", "at_company"]
+    assert record["contact"]["intensity_candidate"] is None and record["contact"]["forms_candidate"] == []
+    assert record["contact"]["intensity"] == "even" and record["contact"]["forms"] == ["phone", "at_company"]
+
+
+def test_a_closure_from_before_the_per_party_answers_is_corrected_from_the_log():
+    old = {"closed_on": date(2026, 10, 1), "closure_reason": "measure_completed", "attachment_after": "work_training",
+           "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied",
+           "industry": "retail", "initiator": "counsellor", "reasons": ["extra_follow_up"],
+           "counsellor_knew_company": "no", "attachment_before": "none", "success_criteria": {"assessments": {}},
+           "contact": {"frequency_candidate": "monthly", "frequency_mentor": "weekly", "frequency_employer": "never",
+                       "intensity": "even", "forms": ["phone"], "duration": "3_6_months"}}
+    values = closure.prefill(CASE, DERIVED, closure.values_from_record(old), TODAY)
+    assert values["intensity_mentor"] == "mostly_beginning" and values["forms_mentor"] == ["phone", "at_company"]
+    assert "intensity" not in values and "forms" not in values
 
 
 def test_project_end_values_fill_the_unknown_and_keep_the_draft():

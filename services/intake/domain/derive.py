@@ -8,8 +8,11 @@
   every contact within the first 14 days of a period longer than 28 days: "kun ved oppstart"; none: "aldri".
   With the manager as mentor ("AG er mentor") the employer column says so.
 - intensity: the period cut in thirds; ≥ half of the contacts in the first third "mest i begynnelsen", ≥ half in
-  the last third "mest på slutten", otherwise "like mye gjennom hele perioden"; no contacts: none
-- forms: every contact form used; duration: period length (≤ 91 days, ≤ 183, ≤ 365, more); ongoing "ikke avsluttet"
+  the last third "mest på slutten", otherwise "like mye gjennom hele perioden"; no contacts: none. Per party for
+  the candidate and the mentor (the report's table 5: `intensity_candidate`, `intensity_mentor`), and over the
+  whole log (`intensity`, every party, the employer too)
+- forms: every contact form used, per party (`forms_candidate`, `forms_mentor`) and over the whole log (`forms`);
+  duration: period length (≤ 91 days, ≤ 183, ≤ 365, more); ongoing "ikke avsluttet"
 """
 from __future__ import annotations
 
@@ -83,14 +86,21 @@ def contact_summary(contacts: list[dict], measures: list[dict], opened_on: date,
     def dates_of(party):
         return [c["contact_date"] for c in in_period if c["party"] == party]
 
+    def forms_of(party=None):
+        used = {c["form"] for c in live if party in (None, c["party"])}
+        return [f for f in codes("contact_form") if f in used]
+
     employer = "employer_is_mentor" if mentor_relation == "manager" else frequency(dates_of("employer"), start, end)
-    used = {c["form"] for c in live}
     return {
         "frequency_candidate": frequency(dates_of("candidate"), start, end),
         "frequency_mentor": frequency(dates_of("mentor"), start, end),
         "frequency_employer": employer,
+        "intensity_candidate": intensity(dates_of("candidate"), start, end),
+        "intensity_mentor": intensity(dates_of("mentor"), start, end),
+        "forms_candidate": forms_of("candidate"),
+        "forms_mentor": forms_of("mentor"),
         "intensity": intensity([c["contact_date"] for c in in_period], start, end),
-        "forms": [f for f in codes("contact_form") if f in used],
+        "forms": forms_of(),
         "duration": duration_category(start, closed_on),
         "contacts_logged": len(live),
         "minutes_total": sum(c["minutes"] for c in live),
