@@ -8,11 +8,13 @@ without anyone listing it. Forms with errors and pages after a success are added
 how many page states it checked.
 
 In bokmål by default; `UI_LANGUAGES=nn,en` (scripts/languages.sh) walks the same pages with the language cookie set
-to each, and a page state also fails where `<html lang>` is not that language or a bokmål text of the catalogue
-(a message id whose nynorsk and English differ from it) is still on the page.
+to each, and a page state also fails where `<html lang>` is not that language or a bokmål text is still on the page:
+a message id of the catalogue, or a label kept as data in each language (the vocabularies, the registry's codebook
+and table titles, the consent templates' titles, the success criteria), whose nynorsk and English differ from it.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,7 +22,9 @@ from dataclasses import dataclass, field
 import pytest
 from babel.messages.pofile import read_po
 
+from services.intake.store import load_success_criteria
 from services.registry.domain.codebook import codebook
+from services.registry.domain.reports import DISTRIBUTIONS, title
 from shared.config import REPO_ROOT
 from shared.vocab import VOCABULARIES
 from shared.web.i18n import LANGUAGE_COOKIE, TRANSLATIONS
@@ -43,35 +47,45 @@ UI_LANGUAGES = os.environ.get("UI_LANGUAGES", "nb").split(",")
 MIN_WORDS_OF_A_TELLING_TEXT = 3  # shorter ids ("Sak", "Mentor") are also names, codes or the same in nynorsk
 
 
-def _bokmal_only_texts() -> list[str]:
-    """The catalogue's bokmål texts of three words or more that nynorsk and English both say differently: on a
-    page in nynorsk or English, one of them is a text left in bokmål. The vocabularies' labels and the texts within
-    the registry codebook's bokmål ("Varighet (tabell 6)") are left out: they are bokmål on a nynorsk page by design
-    (shared/vocab.py and the codebook have nb and en; docs/universal-design.md)."""
-    vocabulary = {labels["nb"] for codes in VOCABULARIES.values() for labels in codes.values()}
-    in_codebook = " | ".join(_codebook_bokmal())
+def _bokmal_only_texts() -> list[re.Pattern]:
+    """The bokmål texts that nynorsk and English both say differently, each as a whole-word pattern: on a page in
+    nynorsk or English, one of them is a text left in bokmål. From the catalogue the texts of three words or more
+    (shorter ids like "Sak" are also names and codes); every label kept as data in each language, whatever its
+    length ("Ukentlig", "Rettelse")."""
     catalogs = {}
     for language in ("nn", "en"):
         with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as file:
             catalogs[language] = {m.id: m.string for m in read_po(file) if isinstance(m.id, str) and m.id}
-    return sorted(text for text, nn in catalogs["nn"].items()
-                  if "{" not in text and "%(" not in text and len(text.split()) >= MIN_WORDS_OF_A_TELLING_TEXT
-                  and nn and nn != text and catalogs["en"].get(text) and catalogs["en"][text] != text
-                  and text not in vocabulary and text not in in_codebook)
+    texts = {text for text in catalogs["nn"]
+             if "{" not in text and "%(" not in text and len(text.split()) >= MIN_WORDS_OF_A_TELLING_TEXT
+             and _differs({"nb": text, "nn": catalogs["nn"][text], "en": catalogs["en"].get(text)})}
+    texts |= {labels["nb"] for labels in _labels_as_data() if _differs(labels)}
+    return [re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)") for text in sorted(texts)]
 
 
-def _codebook_bokmal() -> list[str]:
-    """The codebook page's bokmål on a nynorsk page: its columns' descriptions and its codes' labels."""
+def _differs(labels: dict) -> bool:
+    return bool(labels.get("nn") and labels.get("en") and labels["nn"] != labels["nb"] != labels["en"])
+
+
+def _labels_as_data() -> list[dict]:
+    """Every label the pages show from data kept in each language: the vocabularies' codes, the codebook's
+    descriptions and codes, the registry tables' titles, the consent templates' titles, the success criteria."""
     book = codebook()
-    columns = [column["description"]["nb"] for column in book["columns"]]
-    codes = [code["nb"] for column in book["columns"] for code in column.get("codes", [])]
-    return columns + codes + [code["nb"] for code in book["change_feed"]["codes"]]
+    labels = [labels for codes in VOCABULARIES.values() for labels in codes.values()]
+    labels += [column["description"] for column in book["columns"]]
+    labels += [code for column in book["columns"] for code in column.get("codes", [])]
+    labels += book["change_feed"]["codes"] + [title(table_id) for table_id in DISTRIBUTIONS]
+    with (REPO_ROOT / "deploy" / "data" / "consent_templates.json").open(encoding="utf-8") as file:
+        labels += [{"nb": t["title_nb"], "nn": t.get("title_nn"), "en": t.get("title_en")}
+                   for t in json.load(file)["templates"]]
+    criteria = load_success_criteria()["criteria"]
+    return labels + criteria
 
 
 @dataclass
 class Checked:
     language: str = "nb"
-    bokmal_only: list[str] = field(default_factory=list)
+    bokmal_only: list[re.Pattern] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -125,7 +139,7 @@ def _check_language(page, checked: Checked) -> list[str]:
     if lang != checked.language:
         problems.append(f"<html lang={lang!r}>, not {checked.language!r}")
     text = " ".join(page.evaluate("() => document.body.innerText").split())
-    left = [bokmal for bokmal in checked.bokmal_only if bokmal in text]
+    left = [bokmal.pattern for bokmal in checked.bokmal_only if bokmal.search(text)]
     if left:
         problems.append(f"bokmål left: {left[:5]}")
     return problems
