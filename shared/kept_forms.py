@@ -9,7 +9,8 @@ for them to check and send once more (shared.web.keeping). Every service carries
 - Encrypted like the other free text (shared.crypto): the fields are a blob under the office's keys (`_platform` for
   a person without an office), bound to the row, its owner and its page.
 - Kept at most the session's absolute lifetime (TOKEN_LIFETIME_MINUTES) from when it was sent: past `expires_at` it
-  is never handed out and `purge_expired` removes it.
+  is never handed out and `purge_expired` removes it: when a new form is kept, and on every run of the service's
+  retention command (`privacy retention`, shared.privacy), whether or not the retention date has passed.
 - The case the form was about (`case_id` of the URL) is kept beside it, so erasure (`erase_kept_forms`), retention
   and access requests (`kept_forms_about`) reach it.
 
@@ -21,7 +22,7 @@ import json
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, column, delete, select, table
+from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, column, delete, func, select, table
 
 from shared.crypto import decrypt, encrypt
 from shared.db import UTCDateTime
@@ -128,3 +129,8 @@ def erase_kept_forms(conn, case_ids) -> int:
 def purge_expired(conn, now: datetime) -> int:
     """Delete every kept form past its time; returns how many went."""
     return conn.execute(delete(_kept).where(_kept.c.expires_at <= now)).rowcount
+
+
+def count_expired(conn, now: datetime) -> int:
+    """How many `purge_expired` would delete (a dry run)."""
+    return conn.execute(select(func.count()).select_from(_kept).where(_kept.c.expires_at <= now)).scalar()

@@ -5,6 +5,8 @@
   intake's `case.erased` event reaches them (the registry applies the project's withdrawal policy).
 - Retention (art. 5(1)(e)): past the project's `retention_date` on the platform clock, each service's
   `flask --app services.<svc>.wsgi privacy retention` removes its case data; idempotent, `--dry-run` counts only.
+  Every run, before that date too, removes the forms kept for after a sign-in that are past their time
+  (shared.kept_forms), so it is also the cleanup to schedule.
 - Every one of them leaves a row in the service's own `<service>_privacy_log`: who, when, which office, which
   request, how many rows of each kind. Never a national ID, a name or a keyed hash.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import click
 from flask import current_app
@@ -23,6 +25,7 @@ from flask.cli import AppGroup
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import JSON, Column, Integer, String, Table, and_, delete, func, or_, select
 
+from shared import kept_forms
 from shared.db import UTCDateTime
 
 ACTIONS = ("access_export", "erasure", "retention")
@@ -152,6 +155,12 @@ def run_retention(platform, steps_of, log_table, actor: str = "admin", dry_run: 
     check = retention_check(platform)
     result = {"service": platform.settings.service, "retention_date": check["retention_date"].isoformat(),
               "today": check["today"].isoformat(), "due": check["due"], "dry_run": dry_run, "removed": {}}
+    # Forms kept for after a sign-in are past their time long before the project ends: each run removes those,
+    # retention date or not. Their time is the session's, on the wall clock as the sessions' (shared.web.keeping).
+    now = datetime.now(UTC)
+    with platform.engine.begin() as conn:
+        result["expired_kept_forms"] = (kept_forms.count_expired(conn, now) if dry_run
+                                        else kept_forms.purge_expired(conn, now))
     if not check["due"]:
         return result
     with platform.engine.begin() as conn:
@@ -180,8 +189,11 @@ def retention_cli(steps_of, log_table) -> AppGroup:
         except LookupError as error:
             raise click.ClickException(str(error)) from None
         if not result["due"]:
+            expired = result["expired_kept_forms"]
             click.echo(f"{result['service']}: retention date {result['retention_date']} not passed "
-                       f"(today {result['today']}): nothing removed")
+                       f"(today {result['today']}): " + (f"no case data removed; {expired} expired kept form(s) "
+                                                         f"{'found' if dry_run else 'removed'}" if expired
+                                                         else "nothing removed"))
         click.echo(json.dumps(result, sort_keys=True))
 
     return group

@@ -5,6 +5,8 @@ which only the ingest holds, so nobody can find a person here (GDPR art. 11; see
 """
 from __future__ import annotations
 
+from sqlalchemy import true
+
 from . import service, store
 
 
@@ -32,7 +34,8 @@ def erase_cases(conn, platform, envelope) -> str:
     return "erased" if policy == "erase" else "marked"
 
 
-def retention_steps(_platform):
+def retention_steps(platform):
     """Past the project's retention date the research data goes too: every pseudonymised closure, its history,
-    what waits, the consent states (bars) and the change feed. The log (codes only) stays."""
-    return store.retention_steps()
+    what waits, the consent states (bars) and the change feed, and every form kept for after a sign-in
+    (shared.kept_forms; a researcher's or admin's page form). The log (codes only) stays."""
+    return store.retention_steps() + [("kept_forms", platform.tables["kept_forms"], true())]
