@@ -15,6 +15,7 @@ from shared.text import Text
 from shared.web import N_, current_platform, current_principal, translate
 from shared.web.i18n import vocabulary_label
 from shared.web.idempotency import FORM_FIELD, not_replayed
+from shared.web.paging import page_of
 from shared.web.preconditions import expected_version
 
 from . import access, service, withdrawal_pages
@@ -59,8 +60,9 @@ def index():
         return redirect(url_for("consent_pages.template_list"))
     require_role(principal, *access.READ_STATUS)
     with current_platform().engine.connect() as conn:
-        view = service.office_view(conn, deps(), principal.office)
-    return render_template("consent/index.html", **view)
+        page = page_of(service.count_office_cases(conn, principal.office))
+        view = service.office_view(conn, deps(), principal.office, page.offset, page.size)
+    return render_template("consent/index.html", page=page, **view)
 
 
 def _ids(kind, ref):

@@ -154,9 +154,16 @@ def subject_view(conn, deps: Deps, office: str, case_id=None, subject_ref=None) 
             "version": store.subject_version(conn, subject.key, office)}
 
 
-def office_view(conn, deps: Deps, office: str) -> dict:
-    """The office's cases with their granted purposes, and its staff who may give a person consent."""
-    return {"cases": store.cases_of_office(conn, office), "granted": store.granted_counts(conn, office),
+def count_office_cases(conn, office: str) -> int:
+    return store.count_cases_of_office(conn, office)
+
+
+def office_view(conn, deps: Deps, office: str, offset: int = 0, limit: int | None = None) -> dict:
+    """The office's cases (a page of them) with their granted purposes, and its staff who may give a person
+    consent."""
+    cases = store.cases_of_office(conn, office, offset, limit)
+    keys = [signers.subject_key(c["case_id"], None) for c in cases]
+    return {"cases": cases, "granted": store.granted_counts(conn, office, keys),
             "staff": deps.directory.users(conn, office_code=office, role=access.LISTED_STAFF),
             "office": deps.directory.office(conn, office)}
 

@@ -122,10 +122,17 @@ def update_case(conn, case_id: str, values: dict) -> None:
     conn.execute(c.update().where(c.c.case_id == case_id).values(**values))
 
 
-def cases_of_office(conn, office: str) -> list[dict]:
+def cases_of_office(conn, office: str, offset: int = 0, limit: int | None = None) -> list[dict]:
+    """The office's cases, open ones first and newest first; a page of them with offset and limit."""
     c = T["cases"]
-    return [dict(r) for r in conn.execute(select(c).where(c.c.office == office)
-                                          .order_by(c.c.closed_on.is_not(None), c.c.opened_on.desc())).mappings()]
+    query = (select(c).where(c.c.office == office)
+             .order_by(c.c.closed_on.is_not(None), c.c.opened_on.desc(), c.c.case_id).offset(offset).limit(limit))
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def count_cases_of_office(conn, office: str) -> int:
+    c = T["cases"]
+    return conn.execute(select(func.count()).select_from(c).where(c.c.office == office)).scalar()
 
 
 def all_cases(conn) -> list[dict]:
@@ -283,10 +290,13 @@ def mark_expiring_notified(conn, key: str, purpose: str, expires_on) -> None:
                  .values(expiring_notified_for=expires_on))
 
 
-def granted_counts(conn, office: str) -> dict:
+def granted_counts(conn, office: str, keys=None) -> dict:
+    """Granted purposes per subject key of the office; only those of `keys` (one page of cases) when given."""
     s = T["status"]
-    rows = conn.execute(select(s.c.subject_key, func.count()).where(s.c.office == office, s.c.state == "granted")
-                        .group_by(s.c.subject_key)).all()
+    query = select(s.c.subject_key, func.count()).where(s.c.office == office, s.c.state == "granted")
+    if keys is not None:
+        query = query.where(s.c.subject_key.in_(list(keys)))
+    rows = conn.execute(query.group_by(s.c.subject_key)).all()
     return {key: n for key, n in rows}
 
 

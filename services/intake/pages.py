@@ -13,6 +13,7 @@ from shared.vocab import codes
 from shared.web import current_platform, current_principal, home_url
 from shared.web.i18n import vocabulary_label
 from shared.web.idempotency import FORM_FIELD, not_replayed
+from shared.web.paging import page_of
 from shared.web.preconditions import FIELD as VERSION_FIELD
 
 from . import access, service
@@ -95,14 +96,12 @@ def index():
     state = request.args.get("status") or None
     if state not in (None, *states.STATE_LABELS):
         state = None
-    page = request.args.get("side", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1  # a filter, like status: an odd value shows page 1
     platform = current_platform()
     with platform.engine.connect() as conn:
-        total = service.count_cases(conn, principal.office, counsellor, state)
-        page = min(page, max(1, -(-total // service.PAGE_SIZE)))
-        rows = service.list_cases(conn, platform, principal.office, counsellor, state, page=page,
-                                  page_size=service.PAGE_SIZE)
+        # an odd ?side shows the first page, like an odd status; past the end the last (shared.web.paging)
+        page = page_of(service.count_cases(conn, principal.office, counsellor, state), size=service.PAGE_SIZE)
+        rows = service.list_cases(conn, platform, principal.office, counsellor, state, page=page.number,
+                                  page_size=page.size)
         staff = service.handover_candidates(conn, platform, principal.office)
         names = service.staff_names(conn, platform, principal.office)
         office = platform.directory.office(conn, principal.office)
@@ -112,11 +111,9 @@ def index():
         browsing_office = any(request.args.get(key) for key in ("veileder", "status", "side"))
         mine = None if browsing_office else service.worklist(conn, platform, principal.office, principal.subject,
                                                               needs_closure=needs_closure)
-    shown = (page - 1) * service.PAGE_SIZE
     return render_template("intake/index.html", mine=mine, needs_closure=needs_closure,
                            cases=rows, staff=staff, names=names, counsellor=counsellor,
-                           state=state, office=office, message=MESSAGES.get(request.args.get("melding")), page=page,
-                           total=total, first=shown + 1, last=shown + len(rows), more=shown + len(rows) < total)
+                           state=state, office=office, message=MESSAGES.get(request.args.get("melding")), page=page)
 
 
 @pages.post("/sok")
@@ -207,11 +204,12 @@ def overview():
     platform = current_platform()
     with platform.engine.connect() as conn:
         data = service.office_overview(conn, platform, principal.office)
+        page = page_of(len(data["overdue_case_ids"]), size=service.PAGE_SIZE)
         overdue = service.list_cases(conn, platform, principal.office, ids=data["overdue_case_ids"],
-                                     page_size=service.MAX_PAGE_SIZE)
+                                     page=page.number, page_size=page.size)
         names = service.staff_names(conn, platform, principal.office)
         office = platform.directory.office(conn, principal.office)
-    return render_template("intake/overview.html", data=data, overdue=overdue, names=names, office=office)
+    return render_template("intake/overview.html", data=data, overdue=overdue, names=names, office=office, page=page)
 
 
 @pages.route("/admin", methods=["GET", "POST"])

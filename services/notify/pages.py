@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from marshmallow import ValidationError
 
 from shared.web import N_, current_platform, current_principal, roles_required
+from shared.web.paging import page_of
 
 from . import access, service
 from .domain.wording import rule_title
@@ -29,11 +30,19 @@ def _today():
 def _index(message=None, errors=None, status=200):
     principal = current_principal()
     with current_platform().engine.connect() as conn:
-        items = service.list_for(conn, principal.subject)
+        total, unread = service.count_for(conn, principal.subject)
+        page = page_of(total)
+        items = service.list_for(conn, principal.subject, limit=page.size, offset=page.offset)
         prefs = service.preferences_of(conn, principal.subject)
-    unread = sum(1 for i in items if i["read_at"] is None)
     return render_template("notify/index.html", items=items, prefs=prefs, unread=unread, resolutions=RESOLUTIONS,
-                           message=message, errors=errors or {}), status
+                           message=message, errors=errors or {}, page=page), status
+
+
+def _back_to_list(message):
+    """Back to the page of the list the action was on (the form sends its number), with the message."""
+    side = request.form.get("side", "")
+    return redirect(url_for("notify_pages.index", melding=message,
+                            side=side if side.isdigit() and side != "1" else None))
 
 
 @pages.get("/")
@@ -46,7 +55,7 @@ def mark_read(notification_id):
     platform = current_platform()
     with platform.engine.begin() as conn:
         service.mark_read(conn, current_principal().subject, notification_id, platform.clock.now())
-    return redirect(url_for("notify_pages.index", melding="lest"))
+    return _back_to_list("lest")
 
 
 @pages.post("/varsler/lest")
@@ -62,7 +71,7 @@ def resolve(reminder_id):
     platform = current_platform()
     with platform.engine.begin() as conn:
         service.resolve_by_action(conn, current_principal(), reminder_id, platform.clock.now())
-    return redirect(url_for("notify_pages.index", melding="lost"))
+    return _back_to_list("lost")
 
 
 @pages.post("/innstillinger")

@@ -348,16 +348,21 @@ def sweep_once(platform, config=None, budget=SWEEP_BUDGET) -> SweepResult:
 
 
 # ---------------------------------------------------------------------------------------------- notifications
-def list_for(conn, user_id, unread_only=False, limit=200) -> list[dict]:
+def list_for(conn, user_id, unread_only=False, limit=200, offset=0) -> list[dict]:
     """The user's own notifications, newest first, with their titles and whether they can be resolved by hand."""
     items = []
-    for row in store.notifications_of(conn, user_id, unread_only, limit):
+    for row in store.notifications_of(conn, user_id, unread_only, limit, offset):
         item = dict(row)
         item["title"] = notification_title(row["rule"], row["kind"])
         item["case_ref"] = case_ref(row["case_id"])
         item["resolvable"] = row["rule"] in rules.RESOLVABLE_BY_HAND and row["resolved_at"] is None
         items.append(item)
     return items
+
+
+def count_for(conn, user_id) -> tuple[int, int]:
+    """(all, unread) of the user's notifications."""
+    return store.count_notifications(conn, user_id)
 
 
 def mark_read(conn, user_id, notification_id, now) -> bool:

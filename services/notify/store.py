@@ -453,15 +453,24 @@ def add_county_mail(conn, mail_key: str, recipient_id: str, payload: dict, now: 
 
 
 # ---------------------------------------------------------------------------------------------- notifications
-def notifications_of(conn, user_id: str, unread_only: bool = False, limit: int = 200) -> list:
+def notifications_of(conn, user_id: str, unread_only: bool = False, limit: int = 200, offset: int = 0) -> list:
     n, r = t.notifications, t.reminders
     query = (select(n.c.id, n.c.kind, n.c.created_at, n.c.read_at, r.c.id.label("reminder_id"), r.c.rule,
                     r.c.case_id, r.c.period, r.c.resolved_at, r.c.resolution)
              .select_from(n.join(r, r.c.id == n.c.reminder_id))
-             .where(n.c.recipient_id == user_id).order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit))
+             .where(n.c.recipient_id == user_id).order_by(n.c.created_at.desc(), n.c.id.desc())
+             .offset(offset).limit(limit))
     if unread_only:
         query = query.where(n.c.read_at.is_(None))
     return list(conn.execute(query).mappings())
+
+
+def count_notifications(conn, user_id: str) -> tuple[int, int]:
+    """(all, unread) of the user's notifications: the page's counts, whichever page of them it shows."""
+    n, r = t.notifications, t.reminders
+    unread = func.count().filter(n.c.read_at.is_(None))
+    return tuple(conn.execute(select(func.count(), unread).select_from(n.join(r, r.c.id == n.c.reminder_id))
+                              .where(n.c.recipient_id == user_id)).one())
 
 
 def own_notification(conn, user_id: str, notification_id: int):

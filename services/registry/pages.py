@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from shared.web import current_platform, current_principal, roles_required
 from shared.web.i18n import N_, current_language, localized
+from shared.web.paging import page_of
 
 from . import access, charts, service
 from .domain import reports
@@ -20,6 +21,7 @@ from .schemas import CutIn, TablePageForm
 pages = Blueprint("registry_pages", __name__, template_folder="templates")
 
 BY_LABELS = {"office": N_("Kontor"), "county": N_("Fylke"), "period": N_("År")}
+RELEASES_PER_PAGE = 10  # a release is a card with its k-anonymity report and manifest: fewer per page than rows
 
 
 def data_language() -> str:
@@ -85,8 +87,14 @@ def table_page(table_id):
 def _releases_page(errors=None, status=200):
     principal = current_principal()
     platform = current_platform()
-    log = service.download_log(platform) if principal.role in access.RELEASE_ADMIN else None
-    return render_template("registry/releases.html", releases=service.list_releases(platform), log=log,
+    log, log_page = None, None
+    if principal.role in access.RELEASE_ADMIN:
+        # The whole chain is read to check it; the page shows one page of it (its own ?loggside).
+        log = service.download_log(platform)
+        log_page = page_of(len(log["entries"]), param="loggside")
+        log["entries"] = log["entries"][log_page.offset:log_page.offset + log_page.size]
+    page, releases = service.releases_page(platform, lambda total: page_of(total, size=RELEASES_PER_PAGE))
+    return render_template("registry/releases.html", releases=releases, page=page, log=log, log_page=log_page,
                            may_cut=principal.role in access.RELEASE_ADMIN,
                            may_download=principal.role in access.RESEARCH, errors=errors or {},
                            done=request.args.get("utgitt")), status

@@ -634,6 +634,13 @@ def list_releases(platform) -> list[dict]:
         return store.all_releases(conn)
 
 
+def releases_page(platform, page_of) -> tuple[object, list[dict]]:
+    """(page, its releases): page_of(total) picks the page (shared.web.paging)."""
+    with platform.engine.connect() as conn:
+        page = page_of(store.count_releases(conn))
+        return page, store.all_releases(conn, page.offset, page.size)
+
+
 def get_release(platform, release_id) -> dict:
     with platform.engine.connect() as conn:
         found = store.release(conn, release_id)

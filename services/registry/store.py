@@ -418,9 +418,15 @@ def release(conn, release_id) -> dict | None:
     return dict(row) if row else None
 
 
-def all_releases(conn) -> list[dict]:
-    query = select(releases).order_by(releases.c.number.desc(), releases.c.version.desc())
+def all_releases(conn, offset: int = 0, limit: int | None = None) -> list[dict]:
+    """Newest first; a page of them with offset and limit."""
+    query = (select(releases).order_by(releases.c.number.desc(), releases.c.version.desc())
+             .offset(offset).limit(limit))
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def count_releases(conn) -> int:
+    return conn.execute(select(func.count()).select_from(releases)).scalar()
 
 
 PART_BYTES = 1 << 20  # a release file is stored (and served) in parts of this size: psycopg2 sends a part as
