@@ -27,9 +27,12 @@ from services.registry.domain.codebook import codebook
 from services.registry.domain.reports import DISTRIBUTIONS, title
 from shared.config import REPO_ROOT
 from shared.vocab import VOCABULARIES
+from shared.web import CSRF_COOKIE
 from shared.web.i18n import LANGUAGE_COOKIE, TRANSLATIONS
 from tests.e2e import beyond_axe
+from tests.e2e.test_never_lose_work import _idle_timeout_passes, _through_sign_in
 from tests.fixtures.system import sign_in
+from tests.integration.test_consent_helpers import PNG
 from tests.security.policy import POLICY
 
 AXE_SOURCE = (REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
@@ -227,6 +230,7 @@ def test_every_page_of_every_role_passes_axe_and_the_checks_axe_cannot_make(demo
             unreached[user_id] = missing
         if user_id == "kari-veileder":
             _forms_with_errors_and_successes(page, base_url, user_id, checked)
+            _forms_refused_and_kept(page, demo_stack, user_id, checked)
 
     with capsys.disabled():
         print(f"\nuniversal design ({language}): {len(checked.states)} page states checked with axe and by hand; "
@@ -248,3 +252,46 @@ def _forms_with_errors_and_successes(page, base_url: str, user_id: str, checked:
     page.locator("main form[action$='/innstillinger'] button[type=submit]").click()
     page.wait_for_load_state()
     _check_state(page, f"{user_id} notification preferences saved", user_name, checked)
+
+
+def _forms_refused_and_kept(page, stack, user_id: str, checked: Checked) -> None:
+    """The pages of a form sent when the session could not carry it out (shared.web.keeping), as
+    tests/e2e/test_never_lose_work.py reaches them: the refusal of a form that came without its CSRF cookie (a
+    browser restart), the page after sign-in that fills the kept answers in again with its notice, and the same notice
+    with a file to choose again on consent's case page, reached through an idle timeout. Each kept form is discarded
+    by its own button afterwards, so the walk leaves nothing kept."""
+    base_url = stack.base_url
+    user_name = page.locator("header .who").inner_text()
+    form_page = base_url + "/intake/saker/ny"
+    page.goto(form_page)
+    page.fill("#candidate_name", "Tatt Vare-Universell")
+    page.check("input[name=reasons][value=extra_follow_up]")
+    page.context.clear_cookies(name=CSRF_COOKIE)
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    assert page.locator("#logg-inn-igjen").count() == 1, page.url
+    _check_state(page, f"{user_id} form refused without its CSRF cookie", user_name, checked)
+    page.click("#logg-inn-igjen")
+    _through_sign_in(page, form_page, user_id)
+    assert page.locator("#candidate_name").input_value() == "Tatt Vare-Universell"
+    _check_state(page, f"{user_id} kept form filled in again after sign-in", user_name, checked)
+    _discard_kept_form(page)
+
+    page.goto(base_url + "/consent/")
+    cases = page.evaluate("""() => Array.from(document.querySelectorAll('main a[href*="/saker/"]'))
+        .map(a => a.href)""")
+    case_page = next(url for url in cases if page.goto(url) and page.locator("#record-form #document").count())
+    page.fill("#signer_name", "Ada Universell")
+    page.set_input_files("#document", files=[{"name": "skann.png", "mimeType": "image/png", "buffer": PNG}])
+    _idle_timeout_passes(page, (stack.data_dir / "session-key").read_text().strip())
+    page.click("#record-form button[type=submit]")
+    _through_sign_in(page, case_page.split("?")[0], user_id)
+    assert page.locator("#tatt-vare-filer").count() == 1 and page.locator(".kept-file-hint").count() == 1
+    _check_state(page, f"{user_id} kept consent form with a file to choose again", user_name, checked)
+    _discard_kept_form(page)
+
+
+def _discard_kept_form(page) -> None:
+    with page.expect_navigation():
+        page.locator("#tatt-vare form button[type=submit]").click()
+    assert page.locator("#tatt-vare").count() == 0
