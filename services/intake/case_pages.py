@@ -46,15 +46,6 @@ def _consents(case_id) -> dict:
             "needs_signature": any(p["state"] in NEEDS_SIGNATURE for p in purposes or [])}
 
 
-def _next_step(conn, platform, office, case: dict) -> dict | None:
-    """What is next for an active case: the counsellor's worklist entry for it (the same rule and words as the
-    start page); None for a closed case."""
-    if case["state"] not in states.ACTIVE:
-        return None
-    return next((item for item in service.worklist(conn, platform, office, case["counsellor_id"])
-                 if str(item["id"]) == str(case["id"])), None)
-
-
 def _steps(case: dict) -> list[dict]:
     """The seven steps with their dates: done (a date), the first not done is the current one while the case is
     active, the rest are still to do."""
@@ -71,10 +62,9 @@ def _render(template: str, case_id, errors=None, form=None, status=200, conflict
     platform = current_platform()
     with platform.engine.connect() as conn:
         view = service.case_view(conn, platform, principal.office, case_id)
-        names = service.staff_names(conn, platform, principal.office)
-        staff = service.handover_candidates(conn, platform, principal.office)
+        names, staff = service.office_staff(conn, platform, principal.office)
         if template == "case.html":
-            extra["next"] = _next_step(conn, platform, principal.office, view)
+            extra["next"] = service.next_step(conn, platform, principal.office, view)
     if "contact_id" in extra:
         extra["contact"] = _contact(view, extra.pop("contact_id"))
     if "measure_id" in extra:

@@ -102,8 +102,7 @@ def index():
         page = page_of(service.count_cases(conn, principal.office, counsellor, state), size=service.PAGE_SIZE)
         rows = service.list_cases(conn, platform, principal.office, counsellor, state, page=page.number,
                                   page_size=page.size)
-        staff = service.handover_candidates(conn, platform, principal.office)
-        names = service.staff_names(conn, platform, principal.office)
+        names, staff = service.office_staff(conn, platform, principal.office)
         office = platform.directory.office(conn, principal.office)
         needs_closure = request.args.get("trenger") == "sluttskjema"
         # The start page leads with the counsellor's own worklist; a filtered or later page of the office's list

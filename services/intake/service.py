@@ -217,38 +217,51 @@ def _thresholds(conn, platform) -> dict:
             "mentor_contact_missing": given.get("mentor_contact_missing", 21)}
 
 
-def worklist(conn, platform, office, counsellor_id, needs_closure=False) -> list[dict]:
+def worklist(conn, platform, office, counsellor_id, needs_closure=False, case_id=None) -> list[dict]:
     """The counsellor's active cases, each with what is next in words (a message id or Text: the page translates it),
     the most urgent first: a sluttskjema past its date (shared.overdue, the overview's and notify's rule), one coming
     due once the measures have ended, a draft to finish, no mentor contact for a while, then the rest.
-    `needs_closure`: only cases that are overdue or whose measures have all ended."""
+    `needs_closure`: only cases that are overdue or whose measures have all ended. `case_id`: that case's entry
+    alone (the case page's next step), read from its own rows only."""
     limits = _thresholds(conn, platform)
     today = platform.clock.today()
-    anchors = store.closure_anchors(conn, office, counsellor_id)
     items = []
-    for case in store.worklist_cases(conn, platform.keyring, office, counsellor_id):
-        ends = case["measure_ends"]
-        due = overdue.due_on(anchors.get(case["id"]), limits["closure_overdue"])
-        late = overdue.is_overdue(anchors.get(case["id"]), today, limits["closure_overdue"])
-        all_ended = due is not None and bool(ends) and max(ends) < today
-        if needs_closure and not (late or all_ended):
-            continue
-        quiet = (today - (case["last_mentor_contact"] or case["opened_on"])).days
-        if late:
-            rank, next_step = (0, due), Text(N_("Sluttskjema forfalt {date}"), date=due.strftime("%d.%m.%Y"))
-        elif all_ended:
-            rank, next_step = (1, due), Text(N_("Sluttskjema forfaller {date}"), date=due.strftime("%d.%m.%Y"))
-        elif case["draft_saved_at"]:
-            rank, next_step = (2, today), N_("Fortsett på sluttskjemaet")
-        elif case["mentor_relation"] != "none" and quiet > limits["mentor_contact_missing"]:
-            rank = (3, today - timedelta(days=quiet))
-            next_step = Text(N_("Ingen kontakt med mentor på {days} dager"), days=quiet)
-        elif not ends:
-            rank, next_step = (4, case["opened_on"]), N_("Registrer tiltak")
-        else:
-            rank, next_step = (5, case["opened_on"]), N_("Logg kontakter underveis")
-        items.append({**case, "next_step": next_step, "rank": rank, "needs_closure": late or all_ended})
+    for case in store.worklist_cases(conn, platform.keyring, office, counsellor_id, case_id):
+        item = _worklist_entry(case, limits, today)
+        if not needs_closure or item["needs_closure"]:
+            items.append(item)
     return sorted(items, key=lambda item: (item["rank"], str(item["id"])))
+
+
+def next_step(conn, platform, office, case: dict) -> dict | None:
+    """What is next for an active case: its worklist entry (the same rule and words as the start page, from this
+    case's rows only); None for a closed case."""
+    if case["state"] not in states.ACTIVE:
+        return None
+    return next(iter(worklist(conn, platform, office, case["counsellor_id"], case_id=case["id"])), None)
+
+
+def _worklist_entry(case: dict, limits: dict, today) -> dict:
+    """One case's place in the worklist: its rank and what is next."""
+    due = overdue.due_on(case["closure_anchor"], limits["closure_overdue"])
+    late = overdue.is_overdue(case["closure_anchor"], today, limits["closure_overdue"])
+    # Every measure has an end date once the closure has an anchor: all ended when the last one has.
+    all_ended = due is not None and case["measure_count"] > 0 and case["last_measure_end"] < today
+    quiet = (today - (case["last_mentor_contact"] or case["opened_on"])).days
+    if late:
+        rank, next_step = (0, due), Text(N_("Sluttskjema forfalt {date}"), date=due.strftime("%d.%m.%Y"))
+    elif all_ended:
+        rank, next_step = (1, due), Text(N_("Sluttskjema forfaller {date}"), date=due.strftime("%d.%m.%Y"))
+    elif case["draft_saved_at"]:
+        rank, next_step = (2, today), N_("Fortsett på sluttskjemaet")
+    elif case["mentor_relation"] != "none" and quiet > limits["mentor_contact_missing"]:
+        rank = (3, today - timedelta(days=quiet))
+        next_step = Text(N_("Ingen kontakt med mentor på {days} dager"), days=quiet)
+    elif not case["measure_count"]:
+        rank, next_step = (4, case["opened_on"]), N_("Registrer tiltak")
+    else:
+        rank, next_step = (5, case["opened_on"]), N_("Logg kontakter underveis")
+    return {**case, "next_step": next_step, "rank": rank, "needs_closure": late or all_ended}
 
 
 def office_overview(conn, platform, office) -> dict:
@@ -275,6 +288,12 @@ def staff_names(conn, platform, office) -> dict:
 def handover_candidates(conn, platform, office) -> list[dict]:
     """The office's people a case may be handed over to."""
     return [u for u in platform.directory.users(conn, office_code=office) if access.takes_handover(u)]
+
+
+def office_staff(conn, platform, office) -> tuple[dict, list[dict]]:
+    """(`staff_names`, `handover_candidates`) from one read of the office's people (a page shows both)."""
+    users = platform.directory.users(conn, office_code=office)
+    return {u["id"]: u["name"] for u in users}, [u for u in users if access.takes_handover(u)]
 
 
 # ------------------------------------------------------------------ contact log

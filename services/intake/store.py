@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import Date, Integer, String, and_, bindparam, cast, func, literal_column, null, select, true, union_all
+from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 
 from shared import overdue, privacy
@@ -200,46 +201,72 @@ def cases_per_counsellor_and_state(conn, office: str) -> list[tuple[str, str, in
                                                 .where(c.c.office == office).group_by(c.c.counsellor_id, c.c.state))]
 
 
+def _activity(which):
+    """Per case matching `which`: what the worklist and the closure's anchor (shared.overdue) weigh, from the live
+    contacts and measures, in one statement: the last contact (any party and the mentor's), how many measures, the
+    last start and end and how many run without an end date. The aggregates are limited to the same cases."""
+    c, m, k = T["cases"], T["measures"], T["contacts"]
+    contacts = (select(k.c.case_id, func.max(k.c.contact_date).label("last_contact"),
+                       func.max(sql_case((k.c.party == "mentor", k.c.contact_date))).label("last_mentor_contact"))
+                .select_from(k.join(c, c.c.id == k.c.case_id)).where(which, k.c.deleted.is_(False))
+                .group_by(k.c.case_id).subquery("contact_dates"))
+    measures = (select(m.c.case_id, func.count(m.c.id).label("measure_count"),
+                       func.max(m.c.from_date).label("last_start"), func.max(m.c.to_date).label("last_end"),
+                       (func.count(m.c.id) - func.count(m.c.to_date)).label("open_ended"))  # without an end date
+                .select_from(m.join(c, c.c.id == m.c.case_id)).where(which, m.c.deleted.is_(False))
+                .group_by(m.c.case_id).subquery("measure_dates"))
+    return (select(c.c.id, c.c.state, c.c.opened_on, contacts.c.last_contact, contacts.c.last_mentor_contact,
+                   func.coalesce(measures.c.measure_count, 0).label("measure_count"), measures.c.last_start,
+                   measures.c.last_end, func.coalesce(measures.c.open_ended, 0).label("open_ended"))
+            .select_from(c.outerjoin(contacts, contacts.c.case_id == c.c.id)
+                         .outerjoin(measures, measures.c.case_id == c.c.id))
+            .where(which))
+
+
+def _closure_anchor(row) -> object:
+    """The day an open case's closure counts from (shared.overdue), None while a measure runs open-ended or once the
+    case is not open (a case with its project-end status sent is no longer reminded for)."""
+    if row["state"] != states.OPEN:
+        return None
+    return overdue.closure_anchor(overdue.last_activity(row["opened_on"], row["last_contact"], row["last_start"]),
+                                  row["last_end"], bool(row["open_ended"]))
+
+
 def closure_anchors(conn, office: str, counsellor_id: str | None = None) -> dict[str, object]:
     """{case id: the day its closure counts from (shared.overdue), None while a measure runs open-ended} for the
-    office's open cases (a case with its project-end status sent is no longer reminded for), from the same live
-    contacts and measures notify derives its reminders from."""
-    c, m, k = T["cases"], T["measures"], T["contacts"]
+    office's open cases, from the same live contacts and measures notify derives its reminders from."""
+    c = T["cases"]
     which = and_(c.c.office == office, c.c.state == states.OPEN)
     if counsellor_id is not None:
         which = and_(which, c.c.counsellor_id == counsellor_id)
-    opened = dict(conn.execute(select(c.c.id, c.c.opened_on).where(which)).all())
-    contacts = dict(conn.execute(select(k.c.case_id, func.max(k.c.contact_date))
-                                 .select_from(k.join(c, c.c.id == k.c.case_id))
-                                 .where(which, k.c.deleted.is_(False)).group_by(k.c.case_id)).all())
-    measures = {row[0]: row[1:] for row in conn.execute(
-        select(m.c.case_id, func.max(m.c.from_date), func.max(m.c.to_date),
-               func.count(m.c.id) - func.count(m.c.to_date))  # measures without an end date
-        .select_from(m.join(c, c.c.id == m.c.case_id)).where(which, m.c.deleted.is_(False)).group_by(m.c.case_id))}
-    anchors = {}
-    for case_id, opened_on in opened.items():
-        last_start, last_end, open_ended = measures.get(case_id, (None, None, 0))
-        anchors[case_id] = overdue.closure_anchor(overdue.last_activity(opened_on, contacts.get(case_id), last_start),
-                                                  last_end, bool(open_ended))
-    return anchors
+    return {row["id"]: _closure_anchor(row) for row in conn.execute(_activity(which)).mappings()}
 
 
-def worklist_cases(conn, keyring, office: str, counsellor_id: str) -> list[dict]:
-    """The counsellor's active cases with what the worklist weighs: measure ends, last mentor contact, a draft."""
-    c, m, k = T["cases"], T["measures"], T["contacts"]
-    rows = conn.execute(select(c.c.id, c.c.state, c.c.opened_on, c.c.mentor_relation, c.c.candidate_name,
-                               c.c.draft_saved_at).where(c.c.office == office, c.c.counsellor_id == counsellor_id,
-                                                         c.c.state.in_(states.ACTIVE))).mappings().all()
-    ids = [row["id"] for row in rows]
-    ends: dict[str, list] = {}
-    for case_id, to_date in conn.execute(select(m.c.case_id, m.c.to_date).where(m.c.case_id.in_(ids),
-                                                                                 m.c.deleted.is_(False))):
-        ends.setdefault(case_id, []).append(to_date)
-    mentor_last = dict(conn.execute(select(k.c.case_id, func.max(k.c.contact_date)).where(
-        k.c.case_id.in_(ids), k.c.deleted.is_(False), k.c.party == "mentor").group_by(k.c.case_id)).all())
+# The worklist's one statement, planned once per connection (shared.db.prepared): the counsellor's active cases, or
+# one of them (the case page's next step).
+_COUNSELLORS_ACTIVE = and_(T["cases"].c.office == bindparam("office"),
+                           T["cases"].c.counsellor_id == bindparam("counsellor_id"),
+                           T["cases"].c.state.in_(states.ACTIVE))
+_WORKLIST_COLUMNS = (T["cases"].c.mentor_relation, T["cases"].c.candidate_name, T["cases"].c.draft_saved_at)
+_WORKLIST = prepared(_activity(_COUNSELLORS_ACTIVE).add_columns(*_WORKLIST_COLUMNS))
+_WORKLIST_ONE = prepared(_activity(and_(_COUNSELLORS_ACTIVE, T["cases"].c.id == bindparam("case_id")))
+                         .add_columns(*_WORKLIST_COLUMNS))
+
+
+def worklist_cases(conn, keyring, office: str, counsellor_id: str, case_id=None) -> list[dict]:
+    """The counsellor's active cases (only `case_id` when given: the case page's next step) with what the worklist
+    weighs: the closure's anchor, the measures' count and last end, the last mentor contact, a draft. One
+    statement, however many cases the counsellor has."""
+    parameters = {"office": office, "counsellor_id": counsellor_id}
+    if case_id is not None:
+        parameters["case_id"] = str(case_id)
+    rows = conn.execute(_WORKLIST if case_id is None else _WORKLIST_ONE, parameters).mappings()
     name = CASE_FIELDS["candidate_name"]
-    return [{**row, "candidate_name": name.open(keyring, office, row["id"], row["candidate_name"]),
-             "measure_ends": ends.get(row["id"], []), "last_mentor_contact": mentor_last.get(row["id"])}
+    return [{"id": row["id"], "state": row["state"], "opened_on": row["opened_on"],
+             "mentor_relation": row["mentor_relation"], "draft_saved_at": row["draft_saved_at"],
+             "candidate_name": name.open(keyring, office, row["id"], row["candidate_name"]),
+             "closure_anchor": _closure_anchor(row), "measure_count": row["measure_count"],
+             "last_measure_end": row["last_end"], "last_mentor_contact": row["last_mentor_contact"]}
             for row in rows]
 
 
