@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, has_request_context, redirect, request
+from flask import Blueprint, current_app, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, get_translations
 from marshmallow import Schema, fields, validate
 
@@ -39,15 +39,33 @@ def select_language() -> str:
 
 
 def current_language() -> str:
-    locale = get_locale()
-    return str(locale) if locale is not None else DEFAULT_LANGUAGE
+    return _request_language()[1] if has_request_context() else DEFAULT_LANGUAGE
+
+
+def catalogue():
+    """The request's catalogue (flask_babel's, loaded once per language and process): looked up once per request and
+    kept in `g`, as a page asks for a hundred-odd texts and flask_babel resolves its context, domain and locale again
+    at each (about 14 us each). The language is the request's (cookie or Accept-Language), fixed for its length."""
+    return _request_language()[0] if has_request_context() else get_translations()
+
+
+def _request_language() -> tuple:
+    """(catalogue, language code) of the current request, found at its first text."""
+    found = g.get("_hybrid_language")
+    if found is None:
+        locale = get_locale()
+        found = g._hybrid_language = (get_translations(), str(locale) if locale is not None else DEFAULT_LANGUAGE)
+    return found
 
 
 def translate(text: str) -> str:
     """The current language's text for a message id (the text itself outside a request or without a translation);
     a Text (a domain's message with values) is translated by its id, then filled in; a Term (a label given in each
     language) is its label in the current language."""
-    return render(text, get_translations().gettext, current_language()) if has_request_context() else text
+    if not has_request_context():
+        return text
+    translations, language = _request_language()
+    return render(text, translations.gettext, language)
 
 
 def localized(labels: dict) -> str:
@@ -187,6 +205,12 @@ def register(app) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_language)
+    # Templates' _() and {% trans %} through the request's catalogue, looked up once (flask_babel's own callables
+    # look it up at every text).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: catalogue().ugettext(s), ngettext=lambda s, p, n: catalogue().ungettext(s, p, n),
+        newstyle=True, pgettext=lambda c, s: catalogue().upgettext(c, s),
+        npgettext=lambda c, s, p, n: catalogue().unpgettext(c, s, p, n))
     app.register_blueprint(language_blueprint)
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its id
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language, localized=localized,

@@ -115,3 +115,22 @@ def test_the_case_page_says_what_is_next_in_the_worklists_words_for_every_kind(d
     for case_id in ids:
         page = client.get(f"/saker/{case_id}", headers=headers).get_data(as_text=True)
         assert _text(page.split('id="neste-steg">')[1].split("</p>")[0]) == rows[case_id]
+
+
+def test_each_request_reads_its_own_language_though_the_catalogue_is_looked_up_once(db_url, platform_factory):
+    """The catalogue is kept per request (shared.web.i18n.catalogue): one app answering requests in turn in
+    English, nynorsk, bokmål and English again gives each its own language, in the template's texts and in the
+    worklist's words translated in Python."""
+    platform = platform_factory("intake", tables.all_tables(), db_url)
+    client = create_app(platform=platform).test_client()
+    headers = user_auth_header(platform, "kari-veileder")
+    enter_case(platform, "kristiansand", "kari-veileder", {**BASE, "opened_on": platform.clock.today().isoformat()},
+               seed=900)
+    expected = {"en": ("My cases: what is next", "Register measures"),
+                "nn": ("Sakene mine: kva er det neste", "Registrer tiltak"),
+                "nb": ("Mine saker: hva er neste", "Registrer tiltak")}
+    for language in ("en", "nn", "nb", "en"):
+        client.set_cookie("hybrid_sprak", language)
+        html = client.get("/", headers=headers).get_data(as_text=True)
+        heading, next_step = expected[language]
+        assert heading in html and next_step in html.split('class="next-step">')[1].split("</td>")[0], language
