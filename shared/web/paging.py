@@ -16,7 +16,7 @@ _NOT_CARRIED = ("melding",)
 
 def requested_page(param: str = PAGE_PARAM) -> int:
     raw = request.args.get(param, "1").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10**9 else 1
+    return min(int(raw), 10**9) if raw.isdigit() and int(raw) > 0 else 1  # a huge number is past the end too
 
 
 @dataclass(frozen=True)
