@@ -67,3 +67,28 @@ def stacked_chart(title: str, table: dict, chart_id: str, language: str = "nb") 
     return {"id": chart_id, "title": title, "kind": "stacked", "series": series, "units": units,
             "withheld_ink": WITHHELD_INK, "withheld_width": WITHHELD_WIDTH,
             "has_withheld": any(unit["withheld_x"] is not None for unit in units)}
+
+
+def party_chart(title: str, table: dict, chart_id: str, language: str = "nb") -> dict:
+    """Table 5's chart: per category of each group (frequency, intensity, contact forms) a bar for each party over
+    the whole filter set, its length the share of n (the parties' n are the same cases); categories with nothing
+    for either party are left out."""
+    parties = table["parties"]
+    series = [{"label": _label(p["label"], language), "colour": PALETTE[k]} for k, p in enumerate(parties)]
+    groups, withheld = [], False
+    for row in table["rows"]:
+        if all(value == 0 for value in row["party_totals"]):
+            continue
+        if not groups or groups[-1]["code"] != row["group"]:
+            groups.append({"code": row["group"], "label": _label(row["group_label"], language), "rows": []})
+        bars = []
+        for k, (value, percent) in enumerate(zip(row["party_totals"], row["party_percents"], strict=True)):
+            withheld = withheld or value is None
+            bars.append({"party": series[k]["label"], "colour": series[k]["colour"], "value": value,
+                         "percent": percent,
+                         "width": WITHHELD_WIDTH if value is None else (
+                             round(max(percent or 0.0, 0.5), 2) if value else 0.0)})
+        groups[-1]["rows"].append({"label": _label(row["label"], language), "bars": bars})
+    return {"id": chart_id, "title": title, "kind": "parties", "series": series, "groups": groups,
+            "withheld_ink": WITHHELD_INK, "has_withheld": withheld,
+            "n": table["totals"]["total"] if table["totals"] else None}

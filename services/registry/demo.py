@@ -56,6 +56,7 @@ def closure_payload(case: dict, defaults: dict, version: int = 1) -> dict:
         "measures": [{"measure": m, "from_date": opened, "to_date": closed} for m in codes["measures"]],
         "contact": {"frequency_candidate": codes["frequency_candidate"], "frequency_mentor": codes["frequency_mentor"],
                     "frequency_employer": codes["frequency_employer"], "intensity": None, "forms": [],
+                    "intensity_candidate": None, "intensity_mentor": None, "forms_candidate": [], "forms_mentor": [],
                     "duration": codes["duration"], "contacts_logged": 0, "minutes_total": 0},
         "attachment_after": codes["attachment_after"], "attached_same_company": codes["attached_same_company"],
         "success_criteria": {"list_version": defaults["success_list_version"], "assessments": {}},
@@ -100,8 +101,8 @@ COHORT_OFFICES_BY_YEAR = {
 COHORT_VARIED = ("initiator", "attachment_before", "duration", "attachment_after", "industry")
 
 
-def _weighted(rng, vocabulary):
-    codes = list(VOCABULARIES[vocabulary])
+def _weighted(rng, vocabulary, leave_out=None):
+    codes = [c for c in VOCABULARIES[vocabulary] if c != leave_out]
     return rng.choices(codes, weights=[1 / (1 + k) ** 1.5 for k in range(len(codes))])[0]
 
 
@@ -123,8 +124,19 @@ def synthetic_payloads(count: int, seed: int = 18):
                           "attached_same_company": rng.choice(("yes", "no", "no", "unknown")),
                           **{name: _weighted(rng, name) for name in COHORT_VARIED}}}
         payload = closure_payload(case, {**data["defaults"], "initiator": case["codes"]["initiator"]})
-        payload["contact"].update(intensity=_weighted(rng, "contact_intensity"),
-                                  forms=sorted(set(rng.sample(list(VOCABULARIES["contact_form"]), 2))))
+        # Table 5 per party from a generator of its own, so the cohort's other answers stay as they were; a party
+        # never contacted has no intensity or form.
+        per_party = random.Random(f"{seed}-{number}")
+        party = {"frequency_candidate": _weighted(per_party, "contact_frequency", leave_out="employer_is_mentor")}
+        for name in ("candidate", "mentor"):
+            never = (party.get("frequency_candidate") if name == "candidate"
+                     else case["codes"]["frequency_mentor"]) == "never"
+            party[f"intensity_{name}"] = None if never else _weighted(per_party, "contact_intensity")
+            party[f"forms_{name}"] = [] if never else sorted(per_party.sample(list(VOCABULARIES["contact_form"]),
+                                                                              per_party.randint(1, 3)))
+        payload["contact"].update(intensity=_weighted(rng, "contact_intensity"), **party)
+        payload["contact"]["forms"] = sorted(set(rng.sample(list(VOCABULARIES["contact_form"]), 2))
+                                             | set(party["forms_candidate"]) | set(party["forms_mentor"]))
         payload["measures"].append({"measure": "work_training", "from_date": date(year - 1, closed.month, 1),
                                     "to_date": None})
         payload["success_criteria"]["assessments"] = {criterion: _weighted(rng, "success_assessment")

@@ -47,11 +47,11 @@ def index():
     outcome, language = view["outcome"], data_language()
     return render_template(
         "registry/index.html", threshold=view["threshold"], cursor=view["cursor"],
-        outcome=outcome, mentor=view["mentor"], duration=view["duration"],
+        outcome=outcome, contact=view["contact"], duration=view["duration"],
         outcome_chart=charts.stacked_chart(_("Utfall ved tiltaksslutt per kontor"), outcome, "chart-outcome",
                                            language),
-        mentor_chart=charts.bar_chart(_("Kontakt mellom veileder og mentor (tabell 5)"), view["mentor"],
-                                      "chart-mentor", language),
+        contact_chart=charts.party_chart(_("Kontakt med bruker og mentor (tabell 5)"), view["contact"],
+                                         "chart-contact", language),
         duration_chart=charts.bar_chart(_("Varighet (tabell 6)"), view["duration"], "chart-duration", language),
         total=outcome["totals"]["total"] if outcome["totals"] else 0, tables=DISTRIBUTIONS)
 

@@ -108,11 +108,25 @@ class Table1Out(StrictSchema):
 class UnitColumn(StrictSchema):
     code = fields.String(required=True)
     label = fields.String(required=True)
+    party = fields.String(metadata={"description": "table 5: the party of the column (candidate | mentor)"})
+
+
+class Party(StrictSchema):
+    code = fields.String(required=True)
+    label = fields.Nested(Labels, required=True)
 
 
 class DistributionRow(StrictSchema):
     code = fields.String(required=True)
     label = fields.Nested(Labels, required=True)
+    group = fields.String(metadata={"description": "table 5: frequency | intensity | forms"})
+    group_label = fields.Nested(Labels)
+    vocabulary = fields.String(metadata={"description": "table 5: the row's vocabulary"})
+    party_totals = fields.List(fields.Integer(allow_none=True), metadata={
+        "description": "table 5: per party (as `parties`) the count over the whole filter set (the report's table)"})
+    party_percents = fields.List(fields.Float(allow_none=True), metadata={
+        "description": "table 5: per party the percentage of n; contact forms are multi-select (a block adds up to "
+                       "more than 100)"})
     cells = fields.List(fields.Integer(allow_none=True), required=True, metadata={"description": "null: suppressed"})
     total = fields.Integer(required=True, allow_none=True)
     percents = fields.List(fields.Float(allow_none=True), required=True, metadata={
@@ -123,6 +137,7 @@ class DistributionRow(StrictSchema):
 class DistributionTotals(StrictSchema):
     cells = fields.List(fields.Integer(allow_none=True), required=True, metadata={"description": "n of each column"})
     total = fields.Integer(required=True, allow_none=True)
+    party_totals = fields.List(fields.Integer(allow_none=True), metadata={"description": "table 5: n per party"})
 
 
 class DistributionOut(StrictSchema):
@@ -133,9 +148,12 @@ class DistributionOut(StrictSchema):
     threshold = fields.Integer(required=True)
     title = fields.Nested(Labels, required=True)
     suppressed_mark = fields.String(required=True, allow_none=True)
-    columns = fields.List(fields.Nested(UnitColumn), required=True)
+    columns = fields.List(fields.Nested(UnitColumn), required=True, metadata={
+        "description": "the units of `by`; table 5: a column per unit and party (candidate, mentor), and per row "
+                       "`party_totals` for the whole filter set, `total` null"})
     rows = fields.List(fields.Nested(DistributionRow), required=True)
     totals = fields.Nested(DistributionTotals, required=True, allow_none=True)
+    parties = fields.List(fields.Nested(Party), metadata={"description": "table 5: the parties of its columns"})
 
 
 CSV_TOO = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # format=csv answers the same as CSV

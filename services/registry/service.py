@@ -129,6 +129,7 @@ def accept(conn, platform, envelope, row: dict, supersedes_version=None) -> str:
     id) a no-op; an older version arriving late is kept in the history only. Acceptances are recorded in the
     change feed, not in the log (the log explains what was not stored)."""
     now = platform.clock.now()
+    row = records.complete(row)  # a closure that waited since before the per-party fields has them as unknown
     case, version = row["case_pseudonym"], row["version"]
     current = store.current_version(conn, case)
     if current is not None and current >= version:
@@ -475,8 +476,7 @@ def published(conn, platform, filters: dict) -> dict:
     kept = platform.__dict__.setdefault("_registry_patterns", {})
     if key not in kept:
         offices, places = _places(conn, platform)
-        counts, cases, counties_of = store.inner_counts(conn, [reports.column(t) for t in reports.DISTRIBUTIONS],
-                                                        bounds)
+        counts, cases, counties_of = store.inner_counts(conn, reports.counted_variables(), bounds)
         grid = reports.filter_set_grid(offices, counts, counties_of, filters)
         values, hidden = disclosure.protect(grid, counts, cases, threshold)
         while len(kept) >= _PATTERNS_KEPT:
@@ -504,7 +504,7 @@ def overview(platform) -> dict:
         view = published(conn, platform, {})
         return {"threshold": view["threshold"], "cursor": store.newest_change(conn),
                 **{name: _distribution(view, table_id, "office")
-                   for name, table_id in (("outcome", "outcome"), ("mentor", "5"), ("duration", "6"))}}
+                   for name, table_id in (("outcome", "outcome"), ("contact", "5"), ("duration", "6"))}}
 
 
 # ---------------------------------------------------------------- releases
@@ -693,7 +693,7 @@ def download_log(platform) -> dict:
 def _release_counts(rows, bounds):
     """The inner counts of a release's rows within a filter set, as store.inner_counts gives the live ones."""
     counts, cases, counties_of = {}, {}, {}
-    columns = [reports.column(t) for t in reports.DISTRIBUTIONS]
+    variables = reports.counted_variables()
     for row in rows:
         period = row["closed_period"]
         if (bounds["office"] not in (None, row["office"]) or bounds["county"] not in (None, row["county"])
@@ -703,8 +703,8 @@ def _release_counts(rows, bounds):
         pair = (row["office"], period[:4])
         counties_of[row["office"]] = row["county"]
         cases[pair] = cases.get(pair, 0) + 1
-        for column in columns:
-            key = (column, row[column], pair)
+        for variable, source in variables.items():  # a release cut before table 5 per party: unknown
+            key = (variable, reports.counted_value(row, variable, source), pair)
             counts[key] = counts.get(key, 0) + 1
     return counts, cases, counties_of
 

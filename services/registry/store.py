@@ -375,13 +375,26 @@ def _year():
     return func.substr(closures.c.closed_period, 1, 4)  # the calendar year of closure, whatever the coarsening
 
 
-def inner_counts(conn, column_names, filters: dict) -> tuple[dict, dict, dict]:
-    """The inner cells of a filter set: {(column, code, (office, year)): n} for each column, and
-    {(office, year): number of cases}; plus {office: county} of the offices counted."""
+def _counted(name, source):
+    """A counted variable as SQL (domain.reports.counted_variables): a column, or yes/no for a code in a packed
+    list (NULL, unknown, counts as no)."""
+    if source is None:
+        return closures.c[name]
+    column_name, code = source
+    # Literals, not parameters, so that the same expression in SELECT and GROUP BY is one to PostgreSQL; the code is
+    # a vocabulary's (shared.vocab), never input.
+    packed = literal_column("';'") + closures.c[column_name] + literal_column("';'")
+    return case((packed.like(literal_column(f"'%;{code};%'")), literal_column("'yes'")), else_=literal_column("'no'"))
+
+
+def inner_counts(conn, variables: dict, filters: dict) -> tuple[dict, dict, dict]:
+    """The inner cells of a filter set: {(variable, code, (office, year)): n} for each variable ({name: source},
+    domain.reports.counted_variables), and {(office, year): number of cases}; plus {office: county} of the
+    offices counted."""
     counts, counties_of = {}, {}
     year = _year().label("year")
-    for name in column_names:
-        variable = closures.c[name]
+    for name, source in variables.items():
+        variable = _counted(name, source)
         query = _filtered(select(variable.label("code"), closures.c.office, closures.c.county, year,
                                  func.count().label("n")), **filters)
         for r in conn.execute(query.group_by(variable, closures.c.office, closures.c.county, year)):

@@ -59,6 +59,12 @@ closures = Table(
     Column("frequency_employer", String(CODE), nullable=False),
     Column("contact_intensity", String(CODE), nullable=True),
     Column("contact_forms", String(200), nullable=False),
+    # table 5 per party: a code of the registry's party_intensity ("unknown" for rows from before), and the forms
+    # joined by ';' (NULL: unknown, '': none)
+    Column("intensity_candidate", String(CODE), nullable=False, server_default="unknown"),
+    Column("intensity_mentor", String(CODE), nullable=False, server_default="unknown"),
+    Column("forms_candidate", String(200), nullable=True),
+    Column("forms_mentor", String(200), nullable=True),
     Column("duration", String(CODE), nullable=False),
     Column("contacts_logged", Integer, nullable=False),
     Column("minutes_total", Integer, nullable=False),

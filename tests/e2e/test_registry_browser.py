@@ -27,13 +27,16 @@ def test_researcher_sees_charts_tables_and_downloads(platform_factory, live_serv
     page.goto(server.url + "/")
     assert page.locator("h1").inner_text() == "Forskningsdata – pseudonymiserte avslutninger"
     assert page.locator("#case-total").inner_text() == "21"
-    for chart in ("#chart-outcome", "#chart-mentor", "#chart-duration"):
+    for chart in ("#chart-outcome", "#chart-contact", "#chart-duration"):
         box = page.locator(chart).bounding_box()
         assert box and box["width"] > 300 and box["height"] > 100, chart
     # 21 cases over six offices: most office x outcome cells are small, so most of the chart is withheld.
     assert page.locator("#chart-outcome .chart-bar rect.chart-mark:not(.chart-withheld)").count() >= 1
     assert page.locator("#chart-outcome .chart-bar rect.chart-withheld").count() >= 3
-    assert "skjult" in page.locator("#chart-mentor .chart-rows").text_content()  # withheld in the chart too
+    # Table 5's chart: the candidate's and the mentor's bars side by side, withheld numbers drawn as withheld
+    contact = page.locator("#chart-contact")
+    assert contact.locator(".chart-legend").inner_text().split()[:2] == ["Bruker", "Mentor"]
+    assert "skjult" in contact.locator(".chart-rows").first.text_content()  # withheld in the chart too
 
     with page.expect_download() as download_info:
         page.click("#download-csv")
@@ -56,6 +59,15 @@ def test_researcher_sees_charts_tables_and_downloads(platform_factory, live_serv
     page.fill("#period_to", "2020-06-30")  # finer than the stored months: refused on the field
     page.click("form.form button[type=submit]")
     assert "kan ikke sammenlignes" in page.locator(".aksel-error-message").first.inner_text()
+    # Table 5 as the report has it: frequency, intensity and forms, a column each for candidate and mentor
+    page.goto(server.url + "/tabeller/5?by=county")
+    table5 = page.locator("#distribution")
+    heads = table5.locator("thead tr").nth(1).locator("th").all_text_contents()
+    assert heads[-2:] == ["Bruker", "Mentor"] and heads.count("Bruker") == heads.count("Mentor") > 1
+    groups = table5.locator("tbody tr.group th").all_text_contents()
+    assert groups == ["Kontakthyppighet", "Kontaktintensitet", "Kontaktform"]
+    assert table5.locator("#distribution-n-candidate").inner_text() == "21"
+    assert table5.locator("#distribution-n-mentor").inner_text() == "21"
     page.goto(server.url + "/tabeller/1")
     assert page.locator("#table1 tbody tr").count() == 21
 

@@ -17,7 +17,7 @@ from tests.fixtures.system import sign_in
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHARTS = ("#chart-outcome", "#chart-mentor", "#chart-duration")
+CHARTS = ("#chart-outcome", "#chart-contact", "#chart-duration")
 
 # Per chart: the smallest computed font size of any text in it, the marks' contrast against the card (a pattern
 # fill is taken at its hatching's colour, a withheld mark also at its outline), and where the first label and bar
@@ -93,13 +93,24 @@ def test_charts_are_readable_on_a_phone_with_values_legend_and_contrast(platform
     # The bars' numbers are printed, and they are the data table's ("12", or "skjult" where withheld).
     def first_word(text):
         return text.strip().split(":")[0].split(" ")[0]
-    for chart, table in (("#chart-mentor", "#data-mentor"), ("#chart-duration", "#data-duration")):
+    for chart, table in (("#chart-duration", "#data-duration"),):
         labels = [text.strip() for text in page.locator(f"{chart} .chart-row .chart-label").all_text_contents()]
         printed = [first_word(text) for text in page.locator(f"{chart} .chart-row .chart-value").all_text_contents()]
         listed = {row.locator("th").text_content().strip(): first_word(row.locator("td").first.text_content())
                   for row in page.locator(f"{table} tbody tr:not(.totals)").all()}
         assert printed and all(value.isdigit() or value == "skjult" for value in printed), printed
         assert printed == [listed[label] for label in labels], (chart, printed, listed)
+    # Table 5's chart: two bars a category, "Bruker: n" and "Mentor: n", the data table's sum columns per party
+    rows = page.locator("#chart-contact .chart-row").all()
+    assert rows
+    for row in rows:
+        label = row.locator(".chart-label").inner_text().strip()
+        values = [text.strip() for text in row.locator(".chart-value").all_text_contents()]
+        assert [v.split(":")[0] for v in values] == ["Bruker", "Mentor"], values
+        cells = page.locator("#data-contact tbody tr:not(.totals):not(.group)").filter(
+            has=page.locator("th", has_text=label)).first.locator("td").all_text_contents()
+        # the last four cells: the sum's count and % for the candidate, then for the mentor
+        assert [first_word(v.split(":", 1)[1]) for v in values] == [first_word(cells[-4]), first_word(cells[-2])]
 
     # 21 cases over six offices: most office x outcome cells are withheld, drawn hatched and named in the legend.
     outcome = page.locator("#chart-outcome")

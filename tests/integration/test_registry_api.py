@@ -138,9 +138,18 @@ def test_table1_one_row_per_case_and_distributions_suppressed(seeded):
     for table_id in ("3", "4", "5", "6", "7", "outcome"):
         for by in ("office", "county", "period"):
             table = client.get(f"/api/v1/tables/{table_id}?by={by}", headers=_auth(platform)).get_json()
-            values = [v for row in table["rows"] for v in row["cells"] + [row["total"]]]
-            values += table["totals"]["cells"] + [table["totals"]["total"]]
+            values = [v for row in table["rows"] for v in row["cells"] + [row["total"]] + row.get("party_totals", [])]
+            values += table["totals"]["cells"] + [table["totals"]["total"]] + table["totals"].get("party_totals", [])
             assert all(v is None or v == 0 or v >= 5 for v in values), (table_id, by, values)
+    # Table 5 as the report has it: frequency, intensity and contact forms, a column each for candidate and mentor
+    table5 = client.get("/api/v1/tables/5?by=county", headers=_auth(platform)).get_json()
+    assert [p["label"]["nb"] for p in table5["parties"]] == ["Bruker", "Mentor"]
+    assert [c["party"] for c in table5["columns"]] == ["candidate", "mentor"] * (len(table5["columns"]) // 2)
+    assert [r["group"] for r in table5["rows"]] == ["frequency"] * 8 + ["intensity"] * 5 + ["forms"] * 5
+    assert table5["totals"]["party_totals"] == [21, 21]
+    # the report's cases have no contact log: frequency as in table 1, intensity "no contact", no forms
+    assert next(r for r in table5["rows"] if r["code"] == "no_contact")["party_totals"] == [21, 21]
+    assert all(r["party_totals"] == [0, 0] for r in table5["rows"] if r["group"] == "forms")
     outcome = client.get("/api/v1/tables/outcome?by=county", headers=_auth(platform)).get_json()
     assert outcome["totals"]["total"] == 21
     same = next(r for r in outcome["rows"] if r["code"] == "same_company")

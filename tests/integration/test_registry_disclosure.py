@@ -1,9 +1,10 @@
 """Disclosure control that holds (issue #18), on both databases, with 200 synthetic closures entered through the
 ingest: an attacker who has every table a filter set publishes (each of the six tables by office, by county and
-by period) solves, for every hidden count below the threshold, the smallest and largest value it can have: whole
-numbers >= 0, every shown number an equation, and every table counting the same cases per office and year. Not
-one is determined. Attacking all the tables of a filter set at once is stronger than attacking every pair of them
-(more equations can only narrow what is possible), so it covers every pair.
+by period; table 5 with its frequency, intensity and forms for the candidate and the mentor, a form's "not used"
+an unknown of its own) solves, for every hidden count below the threshold, the smallest and largest value it can
+have: whole numbers >= 0, every shown number an equation, and every table counting the same cases per office and
+year. Not one is determined. Attacking all the tables of a filter set at once is stronger than attacking every
+pair of them (more equations can only narrow what is possible), so it covers every pair.
 
 The attacker is written here, apart from the service's own search (services.registry.domain.disclosure): its
 unknowns are every inner cell, zeros included, and it reads the published tables through the API."""
@@ -18,9 +19,10 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from services.registry import demo, service, tables
 from services.registry.app import create_app
-from services.registry.domain.reports import BY, DISTRIBUTIONS
+from services.registry.domain.reports import BY, DISTRIBUTIONS, PARTIES
 from shared import directory
 from shared.auth import mint_token
+from shared.vocab import VOCABULARIES
 
 SECRET = "disclosure-test-secret-" + "d" * 40
 THRESHOLD = 5
@@ -54,12 +56,47 @@ def _in_filter(row, filters, county_of):
             and filters.get("office") in (None, row["office"]))
 
 
+def _variable(group, code, party):
+    """Table 5's row and column as a variable and code: a form is a yes/no variable of its own."""
+    return (f"forms_{party}__{code}", "yes") if group == "forms" else (f"{group}_{party}", code)
+
+
+def _variables(published) -> dict:
+    variables = {DISTRIBUTIONS[t][0]: [r["code"] for r in published[(t, "office")]["rows"]]
+                 for t in DISTRIBUTIONS if t != "5"}
+    for party in PARTIES:
+        for row in published[("5", "office")]["rows"]:
+            name, code = _variable(row["group"], row["code"], party)
+            variables.setdefault(name, []).extend([code] if row["group"] != "forms" else ["yes", "no"])
+    return variables
+
+
+def _numbers(table_id, table):
+    """(variable or None for n, code, unit or None for the sum, number) of every number a table shows."""
+    if table_id != "5":
+        variable = DISTRIBUTIONS[table_id][0]
+        units = [c["code"] for c in table["columns"]] + [None]
+        for row in table["rows"]:
+            for unit, number in zip(units, row["cells"] + [row["total"]], strict=True):
+                yield variable, row["code"], unit, number
+        for unit, number in zip(units, table["totals"]["cells"] + [table["totals"]["total"]], strict=True):
+            yield None, None, unit, number
+        return
+    columns = [(c["code"], c["party"]) for c in table["columns"]] + [(None, p["code"]) for p in table["parties"]]
+    for row in table["rows"]:
+        for (unit, party), number in zip(columns, row["cells"] + row["party_totals"], strict=True):
+            yield (*_variable(row["group"], row["code"], party), unit, number)
+    for (unit, _party), number in zip(columns, table["totals"]["cells"] + table["totals"]["party_totals"],
+                                      strict=True):
+        yield None, None, unit, number
+
+
 def _attack(published: dict, truth: Counter, offices_of_county: dict) -> list:
     """Hidden counts below the threshold that the published tables determine: [(table, by, code, unit, value)]."""
     offices = [c["code"] for c in published[("3", "office")]["columns"]]
     years = [c["code"] for c in published[("3", "period")]["columns"]]
     pairs = [(o, y) for o in offices for y in years]
-    variables = {DISTRIBUTIONS[t][0]: [r["code"] for r in published[(t, "office")]["rows"]] for t in DISTRIBUTIONS}
+    variables = _variables(published)
     unknowns = [(v, c, p) for v, codes in variables.items() for c in codes for p in pairs]
     index = {u: k for k, u in enumerate(unknowns)}
 
@@ -81,19 +118,15 @@ def _attack(published: dict, truth: Counter, offices_of_county: dict) -> list:
         return row
 
     equations, rhs, hidden = [], [], []
-    for (table_id, by), table in published.items():
-        variable = DISTRIBUTIONS[table_id][0]
-        units = [c["code"] for c in table["columns"]] + [None]
-        lines = [(r["code"], r["cells"] + [r["total"]]) for r in table["rows"]]
-        lines.append((None, table["totals"]["cells"] + [table["totals"]["total"]]))
-        for code, numbers in lines:
-            for unit, number in zip(units, numbers, strict=True):
-                if number is None:
-                    hidden.append((table_id, by, code, unit, vector(variable, code, by, unit)))
-                else:
-                    equations.append(vector(variable, code, by, unit))
-                    rhs.append(number)
     anchor = next(iter(variables))
+    for (table_id, by), table in published.items():
+        for variable, code, unit, number in _numbers(table_id, table):
+            variable = variable or anchor  # n: every variable counts the same cases
+            if number is None:
+                hidden.append((table_id, by, variable, code, unit, vector(variable, code, by, unit)))
+            else:
+                equations.append(vector(variable, code, by, unit))
+                rhs.append(number)
     for variable in variables:  # every table counts the same cases per office and year
         for p in pairs:
             if variable != anchor:
@@ -101,8 +134,7 @@ def _attack(published: dict, truth: Counter, offices_of_county: dict) -> list:
                 rhs.append(0)
     constraint = LinearConstraint(np.array(equations), rhs, rhs)
     determined = []
-    for table_id, by, code, unit, target in hidden:
-        variable = DISTRIBUTIONS[table_id][0]
+    for table_id, by, variable, code, unit, target in hidden:
         value = sum(truth[(variable, c, p)] for c in ([code] if code else variables[variable])
                     for p in members(by, unit))
         if value >= THRESHOLD:
@@ -114,7 +146,7 @@ def _attack(published: dict, truth: Counter, offices_of_county: dict) -> list:
             continue
         assert round(low.fun) <= value <= round(-high.fun)
         if round(low.fun) == round(-high.fun):
-            determined.append((table_id, by, code, unit, value))
+            determined.append((table_id, by, variable, code, unit, value))
     return determined
 
 
@@ -138,16 +170,23 @@ def test_no_hidden_count_below_the_threshold_is_determined_by_the_filter_sets_ta
     truth = Counter()
     for row in rows:
         if _in_filter(row, filters, county_of):
+            pair = (row["office"], row["closed_period"][:4])
             for column, _vocab, _nb, _en in DISTRIBUTIONS.values():
-                truth[(column, row[column], (row["office"], row["closed_period"][:4]))] += 1
+                if column:
+                    truth[(column, row[column], pair)] += 1
+            for party in PARTIES:
+                for name in (f"frequency_{party}", f"intensity_{party}"):
+                    truth[(name, row[name], pair)] += 1
+                used = (row[f"forms_{party}"] or "").split(";")
+                for form in VOCABULARIES["contact_form"]:
+                    truth[(f"forms_{party}__{form}", "yes" if form in used else "no", pair)] += 1
     published = {}
     for table_id in DISTRIBUTIONS:
         for by in BY:
             response = client.get(f"/api/v1/tables/{table_id}", query_string={"by": by, **filters}, headers=headers)
             assert response.status_code == 200, response.get_json()
             published[(table_id, by)] = table = response.get_json()
-            numbers = [v for r in table["rows"] for v in r["cells"] + [r["total"]]]
-            numbers += table["totals"]["cells"] + [table["totals"]["total"]]
+            numbers = [number for _v, _c, _u, number in _numbers(table_id, table)]
             assert all(v is None or v == 0 or v >= THRESHOLD for v in numbers), (table_id, by)
             for j, n in enumerate(table["totals"]["cells"]):
                 if n == 0:  # a zero column: every cell in it is shown as 0, nothing hidden to give away

@@ -32,6 +32,9 @@ class Grid:
     pairs: tuple
     units: dict
     counted: frozenset | None = None  # the pairs with cases (None: all); the others are zero and shown so
+    # (variable, code) whose numbers are never published but still count the cases: a multi-select's "not used"
+    # (its "used" is published; the two add up to the cases, which the attacker knows)
+    unpublished: frozenset = frozenset()
 
     def unit_sets(self, grouping) -> list:
         return list(self.units[grouping].values()) + [frozenset(self.pairs)]
@@ -58,6 +61,8 @@ def published_values(grid: Grid, counts: dict, cases: dict) -> dict:
                 values[key] = sum(cases.get(p, 0) for p in pairs)
             for variable, codes in grid.variables.items():
                 for code in codes:
+                    if (variable, code) in grid.unpublished:
+                        continue
                     key = grid.key(variable, code, pairs)
                     if key not in values:
                         values[key] = sum(counts.get((variable, code, p), 0) for p in pairs)

@@ -35,6 +35,24 @@ def outcome_summary(attached_same_company: str, attachment_after: str) -> str:
     return "no_attachment"
 
 
+def _party_intensity(contact: dict, name: str) -> str:
+    """Table 5's intensity for a party: absent in a closure of the old shape is unknown; null is no contact."""
+    if name not in contact:
+        return "unknown"
+    return contact[name] or "no_contact"
+
+
+def _party_forms(contact: dict, name: str) -> str | None:
+    """Table 5's forms for a party, joined by ';': None (unknown) for a closure of the old shape, '' for none."""
+    return ";".join(sorted(set(contact[name]))) if name in contact else None
+
+
+def complete(row: dict) -> dict:
+    """A row kept before the per-party fields (a waiting closure, a version's history) with them as unknown."""
+    return {"intensity_candidate": "unknown", "intensity_mentor": "unknown", "forms_candidate": None,
+            "forms_mentor": None, **row}
+
+
 def to_row(payload: dict, event_type: str, office: dict, pseudonymiser, granularity: str) -> dict:
     """The registry row for one closure. Only listed fields are copied: anything else never reaches a table."""
     p = pseudonymiser.pseudonym
@@ -70,6 +88,10 @@ def to_row(payload: dict, event_type: str, office: dict, pseudonymiser, granular
         "frequency_employer": contact["frequency_employer"],
         "contact_intensity": contact["intensity"],
         "contact_forms": ";".join(sorted(set(contact["forms"]))),
+        "intensity_candidate": _party_intensity(contact, "intensity_candidate"),
+        "intensity_mentor": _party_intensity(contact, "intensity_mentor"),
+        "forms_candidate": _party_forms(contact, "forms_candidate"),
+        "forms_mentor": _party_forms(contact, "forms_mentor"),
         "duration": contact["duration"],
         "contacts_logged": contact["contacts_logged"],
         "minutes_total": contact["minutes_total"],

@@ -15,8 +15,10 @@ from .codebook import COLUMNS, vocabulary
 # pyreadstat names a .dta value label set after its variable with a running number, and that name must stay
 # within Stata's limit: 28 characters leave room for up to 100 labelled variables (the cases table has about 50).
 STATA_NAME_MAX = 28
-PACKED = {"reasons": "code_list", "contact_forms": "code_list", "measures": "measure_list",
-          "success_assessments": "assessment_list"}
+PACKED = {"reasons": "code_list", "contact_forms": "code_list", "forms_candidate": "code_list",
+          "forms_mentor": "code_list", "measures": "measure_list", "success_assessments": "assessment_list"}
+# A packed list that is missing (None: table 5's forms of a closure from before they were kept per party) is
+# unknown: its 0/1 variables are missing too, never 0.
 YES_NO = {"0": {"nb": "Nei", "en": "No"}, "1": {"nb": "Ja", "en": "Yes"}}
 
 
@@ -105,7 +107,7 @@ def columns(export_rows, tables: dict) -> dict:
             if variable.member is not None:
                 if variable.source not in members:
                     members[variable.source] = set(_split(value))
-                value = "1" if variable.member in members[variable.source] else "0"
+                value = None if value is None else "1" if variable.member in members[variable.source] else "0"
             elif variable.kind == "flag":
                 value = "1" if value in (True, "true", 1) else "0"
             elif variable.kind == "integer":
