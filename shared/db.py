@@ -37,8 +37,71 @@ def make_engine(url: str, **kwargs) -> Engine:
 def prepared(statement):
     """`statement` marked to be planned once per connection on PostgreSQL (PREPARE, then EXECUTE), for the hottest
     statements of a request, whose parsing and planning cost the server more than running them. Elsewhere, or with a
-    server-side pooler that drops session state, it runs as is."""
-    return statement.execution_options(prepared=True)
+    server-side pooler that drops session state, it runs as is. Executed with `conn.execute` as any statement; on
+    PostgreSQL it is also compiled once and sent as its SQL text (`_DriverStatement`)."""
+    return PreparedStatement(statement.execution_options(prepared=True))
+
+
+class PreparedStatement:
+    """A `prepared` statement: `conn.execute(it, parameters)` as for the statement itself, which `statement` holds.
+
+    On psycopg2 a hot statement is compiled once and sent as its SQL text with its parameters (through
+    `exec_driver_sql`, so events and the PREPARE above apply as before): SQLAlchemy would otherwise build its cache
+    key by walking the statement and run every parameter through its compiled form on every execution, together
+    about as much CPU as a closure's own validation. Anything that needs more of SQLAlchemy's execution runs as is."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._direct: dict = {}  # dialect -> _DriverStatement, or None where it cannot be used
+
+    def _execute_on_connection(self, connection, distilled_params, execution_options):
+        if len(distilled_params) == 1 and not execution_options:
+            direct = self._direct.get(connection.dialect, False)
+            if direct is False:
+                direct = self._direct[connection.dialect] = _DriverStatement.of(self.statement, connection.dialect)
+            if direct is not None and direct.takes(distilled_params[0]):
+                return direct.execute(connection, distilled_params[0])
+        return self.statement._execute_on_connection(connection, distilled_params, execution_options)
+
+
+_PREPARED_OPTIONS = {"prepared": True}
+
+
+class _DriverStatement:
+    """A statement compiled once for psycopg2: its SQL text, its parameters' names and their type conversions."""
+
+    def __init__(self, sql: str, names: frozenset, processors: dict):
+        self.sql, self.names, self.processors = sql, names, processors
+
+    @classmethod
+    def of(cls, statement, dialect):
+        """None unless the compiled statement needs nothing of an execution but its parameters converted: named
+        parameters each given by the caller (no defaults computed at execution, no expanding IN, no escaped
+        names), and rows that come back as the driver reads them (no result type conversion)."""
+        if dialect.name != "postgresql" or dialect.paramstyle != "pyformat":
+            return None
+        compiled = statement.compile(dialect=dialect)
+        if compiled.positional or any(getattr(compiled, name, None) for name in (
+                "insert_prefetch", "update_prefetch", "literal_execute_params", "post_compile_params",
+                "escaped_bind_names", "schema_translate_map", "implicit_returning", "returning")):
+            return None
+        if any(entry.type._cached_result_processor(dialect, None) is not None
+               for entry in compiled._result_columns or ()):
+            return None
+        names = frozenset(compiled.bind_names.values())
+        if any(bind.value is not None or bind.callable is not None for bind in compiled.binds.values()):
+            return None  # a value fixed in the statement: SQLAlchemy supplies it
+        processors = {name: processor for name, processor in compiled._bind_processors.items() if name in names}
+        return cls(compiled.string, names, processors)
+
+    def takes(self, parameters) -> bool:
+        return isinstance(parameters, dict) and parameters.keys() == self.names
+
+    def execute(self, connection, parameters: dict):
+        processors = self.processors
+        return connection.exec_driver_sql(self.sql, {
+            name: processors[name](value) if name in processors else value
+            for name, value in parameters.items()}, _PREPARED_OPTIONS)
 
 
 _PYFORMAT_PARAMETER = re.compile(r"%\(([^)]+)\)s")
