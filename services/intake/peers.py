@@ -16,7 +16,9 @@ Settings: INTAKE_CONSENT_URL, INTAKE_NOTIFY_URL (default: PUBLIC_URL/consent, PU
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 
@@ -45,12 +47,24 @@ CONSENT_STATUS_TIMEOUT = 2.0
 class Peers:
     urls: dict = field(default_factory=dict)  # service -> base URL without trailing slash
     timeout: float = 15.0
+    # One session per thread, made in the worker at its first call: its connections are kept alive, so the case
+    # page does not open a new one (and build a new session) for each consent answer. Nothing of a caller is kept
+    # in it: each call sends its own caller's token, and the session takes no cookie (one answer's cookie would
+    # otherwise go along with the next caller's calls).
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        return session
 
     def _call(self, method, service, path, token, timeout=None, **kwargs):
         headers = {"Authorization": f"Bearer {token}", "X-Correlation-Id": correlation_id.get() or ""}
         try:
-            return requests.request(method, self.urls[service] + path, headers=headers,
-                                    timeout=timeout or self.timeout, **kwargs)
+            return self._session().request(method, self.urls[service] + path, headers=headers,
+                                           timeout=timeout or self.timeout, **kwargs)
         except requests.RequestException:
             raise PeerUnavailable(service, f"{NAMES[service]} svarer ikke. Prøv igjen om litt.") from None
 
