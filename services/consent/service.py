@@ -122,15 +122,25 @@ def owned_subject(conn, office: str, case_id=None, subject_ref=None) -> Subject:
 def evaluate(conn, case: dict | None, key: str, purpose: str, today) -> status.Evaluation:
     """May this purpose be used for this case (or person) today?"""
     template = store.current_template(conn, purpose, today)
+    signed_by_someone = bool(template and signers.required_slots(template, case))
+    return _evaluation(case, purpose, template, store.decisions_for(conn, key, purpose) if signed_by_someone else [],
+                       today)
+
+
+def _evaluation(case: dict | None, purpose: str, template: dict | None, decisions: list[dict], today):
+    """`evaluate` of a purpose whose template in force and decisions are read already."""
     slots = signers.required_slots(template, case) if template else []
-    decisions = store.decisions_for(conn, key, purpose) if slots else []
-    return status.evaluate(purpose, template, slots, decisions, today)
+    return status.evaluate(purpose, template, slots, decisions if slots else [], today)
 
 
 def overview(conn, case: dict | None, key: str, today, kind: str) -> list[status.Evaluation]:
-    """Every purpose of this subject kind with its state: who has signed what, and what is missing."""
+    """Every purpose of this subject kind with its state: who has signed what, and what is missing. The templates
+    in force and the subject's decisions are read for all its purposes at once (two statements, not two a
+    purpose: intake's case page asks for this on every view)."""
     purposes = status.in_vocabulary_order(store.purposes_of_kind(conn, kind))
-    return [evaluate(conn, case, key, p, today) for p in purposes]
+    templates = store.current_templates(conn, purposes, today)
+    decisions = store.decisions_by_purpose(conn, key, purposes)
+    return [_evaluation(case, p, templates.get(p), decisions.get(p, []), today) for p in purposes]
 
 
 def status_of(conn, deps: Deps, office: str, case_id: str | None, subject_ref: str | None, purpose: str) -> dict:
