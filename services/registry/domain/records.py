@@ -49,8 +49,9 @@ def _party_forms(contact: dict, name: str) -> str | None:
 
 def complete(row: dict) -> dict:
     """A row kept before the per-party fields (a waiting closure, a version's history) with them as unknown."""
-    return {"intensity_candidate": "unknown", "intensity_mentor": "unknown", "forms_candidate": None,
-            "forms_mentor": None, **row}
+    unknown = {"intensity_candidate": "unknown", "intensity_mentor": "unknown", "forms_candidate": None,
+               "forms_mentor": None}
+    return {**row, **{k: v for k, v in unknown.items() if k not in row}}  # a whole row's keys keep their order
 
 
 def to_row(payload: dict, event_type: str, office: dict, pseudonymiser, granularity: str) -> dict:
