@@ -129,7 +129,7 @@ DESCRIPTIONS_NN = {
     "attachment_after": "Tilknyting ved tiltaksslutt (tabell 7)",
     "attached_same_company": "Knytt til same bedrift ved tiltaksslutt",
     "outcome_summary": "Utfall som i oppsummeringa av tabell 1 i rapporten",
-    "success_list_version": "Versjon av lista over suksesskriterium",
+    "success_list_version": "Versjon av lista over suksesskriteria",
     "success_assessments": "Vurdering per suksesskriterium (kriterium=kode)",
     "feedback_mentor": "Tilbakemeldinga frå brukaren om mentor",
     "feedback_counsellor": "Tilbakemeldinga frå brukaren om rettleiar",
