@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import bindparam, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, IteratorResult
+from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
@@ -45,21 +46,29 @@ def prepared(statement):
 class PreparedStatement:
     """A `prepared` statement: `conn.execute(it, parameters)` as for the statement itself, which `statement` holds.
 
-    On psycopg2 a hot statement is compiled once and sent as its SQL text with its parameters (through
-    `exec_driver_sql`, so events and the PREPARE above apply as before): SQLAlchemy would otherwise build its cache
-    key by walking the statement and run every parameter through its compiled form on every execution, together
-    about as much CPU as a closure's own validation. Anything that needs more of SQLAlchemy's execution runs as is."""
+    On psycopg2 a hot statement is compiled once and sent as its SQL text with its parameters, inside a transaction
+    on a cursor of its own (`_DriverStatement.read`; outside one through `exec_driver_sql`), with the PREPARE, the
+    cursor events and SQLAlchemy's errors as before: SQLAlchemy would otherwise build its cache key by walking the
+    statement, run every parameter through its compiled form and build an execution context on every execution,
+    together more CPU than a closure's own validation. Anything that needs more of an execution runs as is."""
 
     def __init__(self, statement):
         self.statement = statement
         self._direct: dict = {}  # dialect -> _DriverStatement, or None where it cannot be used
 
+    def driver_statement(self, dialect):
+        """The `_DriverStatement` for `dialect`, or None."""
+        direct = self._direct.get(dialect, False)
+        if direct is False:
+            direct = self._direct[dialect] = _DriverStatement.of(self.statement, dialect)
+        return direct
+
     def _execute_on_connection(self, connection, distilled_params, execution_options):
         if len(distilled_params) == 1 and not execution_options:
-            direct = self._direct.get(connection.dialect, False)
-            if direct is False:
-                direct = self._direct[connection.dialect] = _DriverStatement.of(self.statement, connection.dialect)
+            direct = self.driver_statement(connection.dialect)
             if direct is not None and direct.takes(distilled_params[0]):
+                if direct.returns_rows and connection.in_transaction():
+                    return direct.read(connection, distilled_params[0])
                 return direct.execute(connection, distilled_params[0])
         return self.statement._execute_on_connection(connection, distilled_params, execution_options)
 
@@ -67,11 +76,19 @@ class PreparedStatement:
 _PREPARED_OPTIONS = {"prepared": True}
 
 
+class _Columns:
+    """The column names of a query's rows and the result metadata built from them (once per statement)."""
+
+    def __init__(self, keys: tuple):
+        self.keys, self.result_metadata = keys, SimpleResultMetaData(keys)
+
+
 class _DriverStatement:
     """A statement compiled once for psycopg2: its SQL text, its parameters' names and their type conversions."""
 
-    def __init__(self, sql: str, names: frozenset, processors: dict):
-        self.sql, self.names, self.processors = sql, names, processors
+    def __init__(self, sql: str, names: frozenset, processors: dict, returns_rows: bool):
+        self.sql, self.names, self.processors, self.returns_rows = sql, names, processors, returns_rows
+        self._metadata = None
 
     @classmethod
     def of(cls, statement, dialect):
@@ -92,16 +109,63 @@ class _DriverStatement:
         if any(bind.value is not None or bind.callable is not None for bind in compiled.binds.values()):
             return None  # a value fixed in the statement: SQLAlchemy supplies it
         processors = {name: processor for name, processor in compiled._bind_processors.items() if name in names}
-        return cls(compiled.string, names, processors)
+        return cls(compiled.string, names, processors, bool(compiled._result_columns))
 
     def takes(self, parameters) -> bool:
         return isinstance(parameters, dict) and parameters.keys() == self.names
 
-    def execute(self, connection, parameters: dict):
+    def _converted(self, parameters: dict) -> dict:
         processors = self.processors
-        return connection.exec_driver_sql(self.sql, {
-            name: processors[name](value) if name in processors else value
-            for name, value in parameters.items()}, _PREPARED_OPTIONS)
+        return {name: processors[name](value) if name in processors else value for name, value in parameters.items()}
+
+    def execute(self, connection, parameters: dict):
+        return connection.exec_driver_sql(self.sql, self._converted(parameters), _PREPARED_OPTIONS)
+
+    def write(self, connection, parameters: dict) -> None:
+        """Run a write that returns no rows inside the connection's transaction, on a cursor of its own: what
+        `execute` does (PREPARE once, cursor events, a driver error raised as SQLAlchemy's, a lost connection
+        invalidated) without building an execution context and a result for nothing (a tenth of a closure's CPU
+        went to SQLAlchemy's execution of its two statements)."""
+        self._run(connection, self._converted(parameters), fetch=False)
+
+    def read(self, connection, parameters: dict):
+        """A query's rows, as `write` runs a write: a Result of rows by the names the server gave the columns (as
+        `exec_driver_sql` gives them)."""
+        rows, names = self._run(connection, self._converted(parameters), fetch=True)
+        metadata = self._metadata
+        if metadata is None or metadata.keys != names:
+            metadata = self._metadata = _Columns(names)
+        return IteratorResult(metadata.result_metadata, iter(rows))
+
+    def _run(self, connection, values: dict, fetch: bool):
+        known = connection.info.setdefault("prepared_statements", {})  # as _execute_prepared keeps them
+        statement = known.get(self.sql)
+        fresh = statement is None
+        if fresh:
+            prepare, statement = prepare_and_execute(self.sql)
+        dbapi_connection = connection.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        try:
+            if fresh:
+                cursor.execute(prepare)
+                known[self.sql] = statement
+            for listener in connection.dispatch.before_cursor_execute:  # _execute_prepared: no context, no change
+                statement, values = listener(connection, cursor, statement, values, None, False)
+            cursor.execute(statement, values)
+            for listener in connection.dispatch.after_cursor_execute:
+                listener(connection, cursor, statement, values, None, False)
+            if fetch:
+                return cursor.fetchall(), tuple(column[0] for column in cursor.description)
+            return None
+        except connection.dialect.loaded_dbapi.Error as error:
+            lost = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
+            if lost:
+                connection.invalidate(error)
+            raise DBAPIError.instance(statement, values, error, connection.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost, dialect=connection.dialect) from error
+        finally:
+            if not cursor.closed:
+                cursor.close()
 
 
 _PYFORMAT_PARAMETER = re.compile(r"%\(([^)]+)\)s")
@@ -194,9 +258,13 @@ def execute_together(conn, *writes) -> None:
     if combined is None:
         combined = _COMBINED_WRITES[shape] = _combine_writes(shape)
     statement, renames = combined
-    conn.execute(statement, {renames[i].get(name, name): value
-                             for i, (_statement, parameters) in enumerate(writes)
-                             for name, value in parameters.items()})
+    parameters = {renames[i].get(name, name): value for i, (_statement, parameters) in enumerate(writes)
+                  for name, value in parameters.items()}
+    direct = statement.driver_statement(conn.dialect)
+    if direct is not None and direct.takes(parameters) and conn.in_transaction():
+        direct.write(conn, parameters)
+    else:
+        conn.execute(statement, parameters)
 
 
 _COMBINED_WRITES: dict = {}
