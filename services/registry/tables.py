@@ -166,6 +166,7 @@ release_files = Table(
     Column("part", Integer, primary_key=True),
     Column("content", LargeBinary, nullable=True),  # None once an erasure deleted it
     Column("deleted_at", UTCDateTime, nullable=True),
+    Column("compression", String(10), nullable=True),  # "zlib": the part compressed (store.insert_release); None: as is
 )
 
 # The rows a release number was cut from (the export row per case), so that a re-cut after an erasure and every

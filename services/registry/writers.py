@@ -9,6 +9,7 @@ instead of the Python objects of every row)."""
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc  # noqa: F401 (pa.ipc)
 import pyarrow.parquet as pq
 import pyreadstat
 
@@ -50,10 +52,24 @@ def _numbers(variable, column) -> pd.Series:
             unknown = pc.filter(column, pc.and_(pc.is_null(places), pc.is_valid(column)))[0].as_py()
             raise ValueError(f"{variable.name}: {unknown!r} is no code of its vocabulary")
         column = pc.add(places, 1)
+    if variable.kind == "flag" and not column.null_count:
+        # A flag is never missing: 0/1 in a byte (most of the cases table's columns; a quarter of a float32's
+        # memory at the cut's peak, and a Stata byte instead of a float in the .dta).
+        return pd.Series(column.cast(pa.int8()).to_numpy(zero_copy_only=False), dtype="int8")
     # Codes and flags are small whole numbers, exact in 32 bits (half the memory of the frame pyreadstat needs);
     # integers (counts, cursors) stay 64-bit.
     dtype = "float64" if variable.kind == "integer" else "float32"
     return pd.Series(column.cast(pa.float64()).to_numpy(), dtype=dtype)
+
+
+def give_back_memory():
+    """What Python and Arrow freed handed back to the system (glibc keeps freed small blocks in its arenas): the
+    k-anonymity plan's and the chunks' objects are gone before the .sav/.dta frames, the cut's peak, are built."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _labelled_frame(variables, source: Path, stata=False) -> pd.DataFrame:
@@ -77,13 +93,16 @@ def _labelled_frame(variables, source: Path, stata=False) -> pd.DataFrame:
     return columns
 
 
-def _strings(column) -> np.ndarray:
-    """A Parquet string column as Python strings ('' for missing), one object per distinct value: a pseudonym of
-    the counsellor or a period repeats over thousands of rows (the same values, a tenth of the memory)."""
+def _strings(column) -> pd.Categorical:
+    """A Parquet string column ('' for missing) as a categorical: a number per row and each distinct value once (a
+    pseudonym of the counsellor or a period repeats over thousands of rows). pyreadstat reads a categorical as a
+    list of Python strings at once, where pandas 3's Arrow-backed strings are read a value at a time (a third of
+    the .sav's and .dta's time), and Python strings per row would hold more memory."""
     encoded = pc.fill_null(column, "").combine_chunks().dictionary_encode()
     words = np.empty(len(encoded.dictionary), dtype=object)
     words[:] = encoded.dictionary.to_pylist()
-    return words[encoded.indices.to_numpy(zero_copy_only=False)]
+    return pd.Categorical.from_codes(encoded.indices.to_numpy(zero_copy_only=False),
+                                     categories=pd.Index(words, dtype=object))
 
 
 def _rows(variables, data):
@@ -105,6 +124,8 @@ class TableWriter:
             # "0"/"1"): {"columns": [...], "rows": [{...}, ...]}.
             self._json = open(self.paths["json"], "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
             self._json.write(json.dumps({"columns": self._names}, ensure_ascii=False)[:-1] + ', "rows": [')
+            self._json_template = "{" + ", ".join(json.dumps(name, ensure_ascii=False).replace("%", "%%") + ": %s"
+                                                  for name in self._names) + "}"
         if "csv" in self.formats:
             self._csv_file = open(self.paths["csv"], "w", encoding="utf-8", newline="")  # noqa: SIM115
             self._csv = csv.writer(self._csv_file, lineterminator="\n")
@@ -125,17 +146,28 @@ class TableWriter:
         if not count:
             return
         if self._json is not None:
-            rows = [dict(zip(self._names, row, strict=True)) for row in _rows(self.variables, data)]
-            self._json.write(("," if self.rows else "") + json.dumps(rows, ensure_ascii=False)[1:-1])
+            # The text json.dumps gives the list of row objects, made a column at a time: each distinct value of
+            # a column encoded once, each row filled into the object's template (a dict per row and json.dumps of
+            # them took longer than every other format).
+            encoded = []
+            for variable in self.variables:
+                known = {}
+                encoded.append([known[value] if value in known else
+                                known.setdefault(value, json.dumps(value, ensure_ascii=False))
+                                for value in data[variable.name]])
+            template = self._json_template
+            text = ", ".join(template % row for row in zip(*encoded, strict=True))
+            self._json.write((", " if self.rows else "") + text)
         if self._csv is not None:
             self._csv.writerows(_rows(self.variables, data))  # None is written as an empty field
         if self._parquet is not None:
             arrays = []
             for variable in self.variables:
                 values = data[variable.name]
-                if variable.kind == "flag":
-                    values = [int(v) for v in values]
-                arrays.append(pa.array(values, type=_arrow_type(variable)))
+                if variable.kind == "flag":  # "0"/"1" as 0/1, converted by Arrow rather than a value at a time
+                    arrays.append(pa.array(values, type=pa.string()).cast(pa.int8()))
+                else:
+                    arrays.append(pa.array(values, type=_arrow_type(variable)))
             self._parquet.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
         self.rows += count
 
@@ -157,6 +189,7 @@ class TableWriter:
     def _write_labelled(self, fmt):
         stata = fmt == "dta"
         column_labels, value_labels = _labels(self.variables, self.lang, stata=stata)
+        give_back_memory()
         frame = _labelled_frame(self.variables, self._parquet_path, stata=stata)
         pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
         if stata:
@@ -165,6 +198,33 @@ class TableWriter:
         else:
             pyreadstat.write_sav(frame, str(self.paths[fmt]), file_label=self.file_label,
                                  column_labels=column_labels, variable_value_labels=value_labels)
+
+
+class RowSpill:
+    """The release's rows read once from the database and kept for a second pass in a local Arrow IPC file (lz4),
+    a chunk ({column: [text or None]}) at a time: the k-anonymity plan needs every row before the first file is
+    written, and reading the rows' JSON twice in the database took longer than writing and reading them here."""
+
+    def __init__(self, path: Path, names):
+        self.path, self.names = path, list(names)
+        self._schema = pa.schema([pa.field(name, pa.string()) for name in self.names])
+        self._writer = pa.ipc.new_file(str(path), self._schema,
+                                       options=pa.ipc.IpcWriteOptions(compression="lz4"))
+
+    def append(self, data: dict):
+        self._writer.write_batch(pa.record_batch([pa.array(data[name], pa.string()) for name in self.names],
+                                                 schema=self._schema))
+
+    def chunks(self):
+        """Every chunk again, in the order appended; the file is deleted after the last."""
+        self._writer.close()
+        with pa.OSFile(str(self.path)) as source:  # not mapped: pages of a mapped file count in the RSS
+            reader = pa.ipc.open_file(source)
+            for index in range(reader.num_record_batches):
+                batch = reader.get_batch(index)
+                yield {name: batch.column(position).to_pylist() for position, name in enumerate(self.names)}
+                del batch
+        self.path.unlink()
 
 
 def write_table(folder: Path, table: str, variables, data, codebook: dict, lang: str, file_label: str) -> list[Path]:

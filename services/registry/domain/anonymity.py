@@ -198,20 +198,48 @@ def apply(found: Plan, position: int, row: dict, cache: dict) -> dict:
         if blanks & (1 << bit):
             row[name] = None
     if row.get("measures"):
-        parts = []
-        for part in row["measures"].split(";"):
-            if not part:
-                continue
-            code, from_period, to_period = part.split(":")
-            if blanks & _BLANK_PERIODS:
-                from_period = to_period = ""
-                found.report["measure_periods_suppressed"] += 1
-            elif found.granularity != found.stored:
-                from_period = recode(from_period or None, found.granularity, cache) or ""
-                to_period = recode(to_period or None, found.granularity, cache) or ""
-            parts.append(f"{code}:{from_period}:{to_period}")
-        row["measures"] = ";".join(parts)
+        row["measures"] = _measures(found, row["measures"], blanks, cache)
     return row
+
+
+def apply_columns(found: Plan, start: int, data: dict, cache: dict) -> dict:
+    """`apply` over a chunk of rows held column by column ({name: [value per row]}, the `start`th case first):
+    the same values, a column at a time (a release of 100,000 cases made a dict per row here)."""
+    blanks = found.blanks[start:start + len(next(iter(data.values()), ()))]
+    recoding = found.granularity != found.stored
+    if not recoding and not any(blanks):
+        return data
+    data = dict(data)
+    if recoding:
+        for name in PERIODS:
+            data[name] = [recode(value, found.granularity, cache) for value in data[name]]
+    for bit, name in enumerate(SUPPRESSION_ORDER):
+        mask = 1 << bit
+        if any(b & mask for b in blanks):
+            data[name] = [None if b & mask else value for value, b in zip(data[name], blanks, strict=True)]
+    if "measures" in data:
+        data["measures"] = [_measures(found, text, b, cache) if text else text
+                            for text, b in zip(data["measures"], blanks, strict=True)]
+    return data
+
+
+def _measures(found: Plan, text: str, blanks: int, cache: dict) -> str:
+    """A case's packed measures with its periods' recoding, blank where the case's periods were blanked."""
+    if not blanks & _BLANK_PERIODS and found.granularity == found.stored:
+        return text
+    parts = []
+    for part in text.split(";"):
+        if not part:
+            continue
+        code, from_period, to_period = part.split(":")
+        if blanks & _BLANK_PERIODS:
+            from_period = to_period = ""
+            found.report["measure_periods_suppressed"] += 1
+        else:
+            from_period = recode(from_period or None, found.granularity, cache) or ""
+            to_period = recode(to_period or None, found.granularity, cache) or ""
+        parts.append(f"{code}:{from_period}:{to_period}")
+    return ";".join(parts)
 
 
 def check(rows: list[tuple], k: int) -> dict:

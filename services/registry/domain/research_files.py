@@ -129,6 +129,43 @@ def columns(export_rows, tables: dict) -> dict:
     return result
 
 
+def chunk_columns(data: dict, tables: dict) -> dict:
+    """`columns` of a chunk of export rows held column by column ({export column: [value per row]}): the same
+    tables, a variable at a time instead of a row at a time (a release of 100,000 cases spent seconds here)."""
+    result = {table: {} for table in tables}
+    members = {}
+    for variable in tables["cases"]:
+        values = data[variable.source]
+        if variable.member is not None:
+            if variable.source not in members:
+                members[variable.source] = [None if value is None else set(_split(value)) for value in values]
+            column = [None if found is None else "1" if variable.member in found else "0"
+                      for found in members[variable.source]]
+        elif variable.kind == "flag":
+            column = ["1" if value in (True, "true", 1) else "0" for value in values]
+        elif variable.kind == "integer":
+            column = [None if value is None else int(value) for value in values]
+        else:
+            column = list(values)
+        result["cases"][variable.name] = column
+    measures = result["measures"] = {v.name: [] for v in tables["measures"]}
+    for pseudonym, text in zip(data["case_pseudonym"], data["measures"], strict=True):
+        for part in _split(text):
+            code, from_period, to_period = part.split(":")
+            measures["case_pseudonym"].append(pseudonym)
+            measures["measure"].append(code)
+            measures["from_period"].append(from_period or None)
+            measures["to_period"].append(to_period or None)
+    assessments = result["assessments"] = {v.name: [] for v in tables["assessments"]}
+    for pseudonym, text in zip(data["case_pseudonym"], data["success_assessments"], strict=True):
+        for part in _split(text):
+            criterion, assessment = part.split("=")
+            assessments["case_pseudonym"].append(pseudonym)
+            assessments["criterion"].append(criterion)
+            assessments["assessment"].append(assessment)
+    return result
+
+
 def row_count(table_columns: dict) -> int:
     return len(next(iter(table_columns.values())))
 
