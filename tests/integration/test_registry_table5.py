@@ -13,11 +13,12 @@ from sqlalchemy import select
 from services.intake import tables as intake_tables
 from services.intake.app import create_app as intake_app
 from services.intake.testing import fake_national_id
-from services.registry import demo, handlers, tables
+from services.registry import demo, handlers, service, tables
 from services.registry.app import create_app as registry_app
 from shared.auth import mint_token
 from shared.bus.consumer import drain
 from shared.bus.relay import relay_pending
+from shared.vocab import VOCABULARIES
 from tests.fixtures.tokens import user_auth_header
 from tests.integration.test_intake_api import closure_body, opening
 
@@ -164,3 +165,41 @@ def test_an_old_shape_closure_is_accepted_and_counted_unknown_also_when_replayed
     summary = handlers.rebuild(registry, handlers.read_events([[json.dumps(e, default=str) for e in envelopes]]))
     assert summary["tables"]["closures"] == 21
     check()
+
+
+def test_release_files_carry_table5_per_party_with_unknown_as_missing(registry, tmp_path):
+    """The release's cases table: forms_<party>__<code> 0/1 and intensity_<party> coded, in every format; a closure
+    of the old shape has its per-party forms missing (never 0) and its intensity 'unknown'."""
+    import math
+
+    import pyreadstat
+    for envelope in _old_shape_envelopes():
+        handlers.process(registry, envelope)
+    demo.seed_cohort(registry, 10)
+    record = service.cut_release(registry, "admin")
+
+    def read(name):
+        path = tmp_path / name
+        path.write_bytes(service.download(registry, record["id"], name, "rune-forsker"))
+        return path
+    cases = json.loads(read("cases.json").read_text(encoding="utf-8"))
+    flags = [f"forms_{party}__{form}" for party in ("candidate", "mentor") for form in VOCABULARIES["contact_form"]]
+    assert set(flags) | {"intensity_candidate", "intensity_mentor"} <= set(cases["columns"])
+    old = [r for r in cases["rows"] if r["intensity_mentor"] == "unknown"]
+    new = [r for r in cases["rows"] if r["intensity_mentor"] != "unknown"]
+    assert len(old) == 21 and len(new) == 10
+    assert all(r[flag] is None for r in old for flag in flags)
+    assert all(r[flag] in ("0", "1") for r in new for flag in flags)
+    assert any(r[flag] == "1" for r in new for flag in flags)
+    book = json.loads(read("codebook.json").read_text(encoding="utf-8"))
+    intensity = next(v for v in book["tables"]["cases"] if v["name"] == "intensity_candidate")
+    assert {c["code"] for c in intensity["codes"]} == {"mostly_beginning", "even", "mostly_end", "no_contact",
+                                                       "unknown"}
+    frame, _meta = pyreadstat.read_sav(str(read("cases.sav")))
+    by_row = dict(zip(frame["case_pseudonym"], frame["forms_mentor__phone"], strict=True))
+    for row in cases["rows"]:
+        value = by_row[row["case_pseudonym"]]
+        expected = row["forms_mentor__phone"]
+        assert math.isnan(value) if expected is None else int(value) == int(expected)
+    ddi = read("ddi.xml").read_text(encoding="utf-8")
+    assert 'name="forms_candidate__phone"' in ddi and 'name="intensity_mentor"' in ddi
