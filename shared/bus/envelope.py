@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, missing, validate
 
 from shared.events import schema_for
 
@@ -91,6 +91,9 @@ def _dump_payload(schema, payload: dict) -> dict:
     unknown = sorted(set(payload) - set(schema.fields))
     if unknown:
         raise InvalidEvent({key: ["Unknown field."] for key in unknown})
+    dumped = _dump_plain(schema, payload)
+    if dumped is not _NOT_PLAIN:
+        return dumped
     try:
         return schema.dump(payload)
     except (ValueError, TypeError, AttributeError):
@@ -101,6 +104,104 @@ def _dump_payload(schema, payload: dict) -> dict:
             except (ValueError, TypeError, AttributeError) as error:
                 errors[name] = [f"Not a valid value ({type(error).__name__})."]  # never echo the value
         raise InvalidEvent(errors or {"payload": ["cannot be serialised"]}) from None
+
+
+# ---------------------------------------------------------------- a payload of plain values, dumped without marshmallow
+_NOT_PLAIN = object()
+_PLANS: dict = {}
+
+
+def _dump_plain(schema, payload):
+    """What `schema.dump(payload)` gives, or _NOT_PLAIN (marshmallow then dumps it, and names any error).
+
+    A payload as the services build it (texts, integers, booleans, dates, lists and mappings of them, nested records)
+    is copied field by field without marshmallow's per-field calls, which were a tenth of a closure submit's CPU.
+    Taken only for a schema without hooks whose fields are all of those kinds, and only where each value is of
+    exactly the type the field would give back unchanged (a date becomes its ISO text); a test holds the two to the
+    same answers."""
+    plan = _PLANS.get(schema, False)
+    if plan is False:
+        plan = _PLANS[schema] = _schema_plan(schema)
+    if plan is None or type(payload) is not dict:
+        return _NOT_PLAIN
+    dumped = {}
+    for name, dump in plan:
+        if name in payload:
+            value = payload[name]
+            if value is not None and (value := dump(value)) is _NOT_PLAIN:
+                return _NOT_PLAIN
+            dumped[name] = value
+    return dumped
+
+
+def _schema_plan(schema):
+    if any(schema._hooks.values()) or schema.many:
+        return None
+    plan = []
+    for name, field in schema.dump_fields.items():
+        dump = _field_dump(field)
+        if dump is None or field.data_key not in (None, name) or field.attribute not in (None, name) \
+                or field.dump_default is not missing or "." in name:
+            return None
+        plan.append((name, dump))
+    return plan
+
+
+def _same_text(value):
+    return value if type(value) is str else _NOT_PLAIN
+
+
+def _same_integer(value):
+    return value if type(value) is int else _NOT_PLAIN
+
+
+def _same_boolean(value):
+    return value if type(value) is bool else _NOT_PLAIN
+
+
+def _iso_date(value):
+    return value.isoformat() if type(value) is date else _NOT_PLAIN
+
+
+def _field_dump(field):
+    """A function giving a non-None value as `field` dumps it, or _NOT_PLAIN; None for a field that is not plain."""
+    kind = type(field)
+    if kind in (fields.String, fields.UUID):
+        return _same_text
+    if kind is fields.Integer and not field.as_string:
+        return _same_integer
+    if kind is fields.Boolean:
+        return _same_boolean
+    if kind is fields.Date and field.format in (None, "iso", "iso8601"):
+        return _iso_date
+    if kind is fields.List:
+        inner = _field_dump(field.inner)
+        if inner is None:
+            return None
+
+        def dump_list(value):
+            if type(value) is not list:
+                return _NOT_PLAIN
+            items = [None if item is None else inner(item) for item in value]
+            return _NOT_PLAIN if _NOT_PLAIN in items else items
+        return dump_list
+    if kind is fields.Dict and type(field.key_field) is fields.String and field.value_field is not None:
+        values = _field_dump(field.value_field)
+        if values is None:
+            return None
+
+        def dump_dict(value):
+            if type(value) is not dict or not all(type(key) is str for key in value):
+                return _NOT_PLAIN
+            items = {key: None if item is None else values(item) for key, item in value.items()}
+            return _NOT_PLAIN if _NOT_PLAIN in items.values() else items
+        return dump_dict
+    if kind is fields.Nested and not field.many and not field.schema.many:
+        nested = field.schema
+        if _schema_plan(nested) is None:
+            return None
+        return lambda value: _dump_plain(nested, value)
+    return None
 
 
 _ENVELOPE_KEYS = frozenset(EnvelopeSchema._declared_fields)
