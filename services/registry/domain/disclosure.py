@@ -138,10 +138,7 @@ class _Attack:
         from scipy.optimize import linprog
         keys, equations = self._equations(hidden)
         target = self.row(key)
-        matrix = np.zeros((len(equations), len(self.index)))
-        for number, (row, _value) in enumerate(equations):
-            for k, a in row.items():
-                matrix[number, k] = a
+        matrix = self._sparse(equations)  # sparse, as _optimise's: a dense one cost most of the LP's time
         rhs = [value for _row, value in equations]
         found = set()
         for sign in (-1.0, 1.0):
@@ -153,6 +150,16 @@ class _Attack:
             if result.status == 0 and equations:
                 found.update(k for k, price in zip(keys, result.eqlin.marginals, strict=False) if abs(price) > 1e-9)
         return found
+
+    def _sparse(self, equations):
+        from scipy.sparse import coo_matrix  # see _optimise
+        rows, cols, data = [], [], []
+        for number, (row, _value) in enumerate(equations):
+            for k, a in row.items():
+                rows.append(number)
+                cols.append(k)
+                data.append(a)
+        return coo_matrix((data, (rows, cols)), shape=(len(equations), len(self.index))).tocsr()
 
     def _optimise(self, target, equations, sign):
         # numpy and scipy (~45 MB) load with the first table asked for, not in every process that imports the app
