@@ -9,6 +9,7 @@ work; the reads every message makes are also planned once per connection on Post
 from __future__ import annotations
 
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import (
     Integer,
@@ -455,23 +456,37 @@ def _packed(content: bytes) -> tuple[bytes, str | None]:
     return (packed, "zlib") if len(packed) < len(content) else (content, None)
 
 
+def _parts(path):
+    """A file's parts (at least one, empty for an empty file)."""
+    with open(path, "rb") as handle:
+        content = handle.read(PART_BYTES)
+        yield content
+        while len(content) == PART_BYTES:
+            content = handle.read(PART_BYTES)
+            if not content:
+                return
+            yield content
+
+
 def insert_release(conn, values: dict, files: dict):
-    """The release's record and its files ({name: path}, read and stored part by part)."""
+    """The release's record and its files ({name: path}, read and stored part by part). The next part is
+    compressed in a thread while the database stores the one before (zlib lets go of the GIL)."""
     conn.execute(insert(releases), values)
-    for name, path in files.items():
-        with open(path, "rb") as handle:
-            part = 0
-            while True:
-                content = handle.read(PART_BYTES)
-                if not content and part:
-                    break
-                stored, compression = _packed(content)
-                conn.execute(insert(release_files), {"release_id": values["id"], "name": name, "part": part,
-                                                     "content": stored, "deleted_at": None,
-                                                     "compression": compression})
-                part += 1
-                if len(content) < PART_BYTES:
-                    break
+    parts = ((name, number, content) for name, path in files.items() for number, content in enumerate(_parts(path)))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for name, number, content in parts:
+            packing = pool.submit(_packed, content)
+            if pending:
+                _store_part(conn, values["id"], *pending[:2], *pending[2].result())
+            pending = (name, number, packing)
+        if pending:
+            _store_part(conn, values["id"], *pending[:2], *pending[2].result())
+
+
+def _store_part(conn, release_id, name, part, stored, compression):
+    conn.execute(insert(release_files), {"release_id": release_id, "name": name, "part": part, "content": stored,
+                                         "deleted_at": None, "compression": compression})
 
 
 def _export_object(dialect_name: str):
