@@ -625,7 +625,19 @@ def _register_request_hooks(app):
             correlation_id.reset(token)
 
 
+_POLICIES: dict = {}  # settings -> its Content-Security-Policy (built once, not per answer)
+
+
 def _content_security_policy(settings) -> str:
+    policy = _POLICIES.get(id(settings))
+    if policy is None or policy[0] is not settings:
+        if len(_POLICIES) >= 64:  # tests build many apps; a service has one
+            _POLICIES.clear()
+        policy = _POLICIES[id(settings)] = (settings, _build_content_security_policy(settings))
+    return policy[1]
+
+
+def _build_content_security_policy(settings) -> str:
     # Signing out posts to /logg-ut, which redirects to the provider: form-action must allow its origin.
     form_action = "'self'"
     if settings.oidc is not None:

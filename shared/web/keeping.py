@@ -185,9 +185,11 @@ def kept_form_here() -> dict | None:
 
 def after_request(response):
     """A kept form sent again successfully is forgotten; the hint goes when nothing is kept any more."""
+    # The path first: an API call never has a kept form (and is the hot path: a closure submit).
+    if request.path.startswith(("/api/", "/platform-static", "/healthz", "/readyz", "/metrics")):
+        return response
     principal = g.get("principal")
-    if principal is None or not request.cookies.get(hint_cookie()) or g.get("form_kept") \
-            or request.path.startswith(("/platform-static", "/api/", "/healthz", "/readyz", "/metrics")):
+    if principal is None or not request.cookies.get(hint_cookie()) or g.get("form_kept"):
         return response
     platform = _platform()
     now = datetime.now(UTC)
