@@ -38,3 +38,32 @@ def test_the_overview_says_what_each_purposes_own_status_says_in_a_fixed_number_
             states[name] = [e.state for e in service.overview(conn, subject.case, subject.key, today, "case")]
     assert states["several"][:2] == ["granted", "missing"] and states["several"][3] == "refused"
     assert states["no mentor"][:2] == ["refused", "missing"]
+
+
+def test_the_case_answer_reads_its_forms_decisions_and_documents_at_once(consent):
+    """GET /api/v1/cases/<id> (service.subject_view): the same statements for one signed form as for three, each
+    form with its own decisions (by purpose) and its scan."""
+    one, three = open_case(consent), open_case(consent)
+    record(consent, one, "candidate", {"research_registration": "granted"})
+    record(consent, three, "candidate", {"research_registration": "granted", "interviews": "refused"})
+    record(consent, three, "mentor", {"interviews": "granted"}, name="Mona Mentor")
+    record(consent, three, "employer", {"employer_survey": "granted", "interviews": "granted"}, name="Erik Leder")
+    sent = []
+    event.listen(consent.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    counts, views = [], []
+    with consent.engine.connect() as conn:
+        service.subject_view(conn, service.deps_from_platform(consent), "kristiansand", case_id=one)  # warm
+        for case_id in (one, three):
+            sent.clear()
+            views.append(service.subject_view(conn, service.deps_from_platform(consent), "kristiansand",
+                                              case_id=case_id))
+            counts.append(len(sent))
+    assert counts[0] == counts[1]
+    forms = {f["signer_role"]: f for f in views[1]["records"]}
+    assert [(d["purpose"], d["decision"]) for d in forms["candidate"]["decisions"]] == [
+        ("interviews", "refused"), ("research_registration", "granted")]
+    assert [(d["purpose"], d["decision"]) for d in forms["employer"]["decisions"]] == [
+        ("employer_survey", "granted"), ("interviews", "granted")]
+    assert forms["mentor"]["signer_name"] == "Mona Mentor"
+    assert all(len(f["documents"]) == 1 and f["documents"][0]["content_type"] == "application/pdf"
+               for f in forms.values())
