@@ -52,9 +52,9 @@ def _numbers(variable, column) -> pd.Series:
             unknown = pc.filter(column, pc.and_(pc.is_null(places), pc.is_valid(column)))[0].as_py()
             raise ValueError(f"{variable.name}: {unknown!r} is no code of its vocabulary")
         column = pc.add(places, 1)
-    if variable.kind == "flag" and not column.null_count:
-        # A flag is never missing: 0/1 in a byte (most of the cases table's columns; a quarter of a float32's
-        # memory at the cut's peak, and a Stata byte instead of a float in the .dta).
+    if variable.kind in ("flag", "code") and not column.null_count and len(variable.codes) < 100:
+        # A flag or code none of whose values is missing in this release: its number in a byte (most of the cases
+        # table's columns; a quarter of a float32's memory at the cut's peak, a Stata byte instead of a float).
         return pd.Series(column.cast(pa.int8()).to_numpy(zero_copy_only=False), dtype="int8")
     # Codes and flags are small whole numbers, exact in 32 bits (half the memory of the frame pyreadstat needs);
     # integers (counts, cursors) stay 64-bit.
