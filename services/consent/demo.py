@@ -15,7 +15,7 @@ from .domain.signers import PERSON_SIGNER
 # A minimal one-page PDF standing in for a scanned form (no real person).
 DEMO_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
             b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
-DEMO_SIGNERS = {"candidate": "Demo Kandidat", "mentor": "Demo Mentor", "employer": "Demo Arbeidsgiver AS",
+DEMO_SIGNERS = {"candidate": "Demo Kandidat", "mentor": "Demo Mentor", "employer": "Demo Bedrift AS",
                 PERSON_SIGNER: "Demo Veileder"}
 
 
