@@ -67,9 +67,12 @@ def give_back_memory():
     k-anonymity plan's and the chunks' objects are gone before the .sav/.dta frames, the cut's peak, are built."""
     pa.default_memory_pool().release_unused()
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to trim
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _labelled_frame(variables, source: Path, stata=False) -> pd.DataFrame:
