@@ -19,13 +19,14 @@ import json
 import os
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shared import hashchain
 from shared.bus.consumer import Reject
+from shared.db import read_only
 
 from . import store, streaming
 from .domain import anonymity, codebook, disclosure, gate, periods, records, releases, reports, research_files
@@ -465,20 +466,57 @@ def _threshold(conn, platform) -> int:
 
 
 _PATTERNS_KEPT = 32
+_CLAIM_EXPIRES = timedelta(seconds=120)  # longer than any search: an older claim was left by a worker that died
+_CLAIM_POLL = 0.1  # seconds between a waiting worker's looks at the searching worker's row
+
+
+def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dict, threshold: int):
+    """disclosure.protect's (values, hidden), kept in the database (store.disclosure_pattern) under a digest of all
+    it reads, so every worker and process reuses one search; while one worker searches, the others wait for its row.
+    The caller's connection must not hold SQLite's write lock (read_only)."""
+    key = disclosure.digest(grid, counts, cases, threshold)
+    while True:
+        with platform.engine.connect() as conn:
+            row = store.disclosure_pattern(read_only(conn), scope, key)
+        if row is not None and row.hidden is not None:
+            if row.cursor < cursor:
+                with platform.engine.begin() as conn:
+                    store.touch_disclosure_pattern(conn, scope, key, cursor)
+            return disclosure.published_values(grid, counts, cases), disclosure.decode_hidden(row.hidden)
+        now = datetime.now(UTC)  # wall time: a claim's age says whether its worker still lives
+        if row is None or row.started_at < now - _CLAIM_EXPIRES:
+            try:
+                with platform.engine.begin() as conn:
+                    store.claim_disclosure_pattern(conn, scope, key, cursor, now, now - _CLAIM_EXPIRES)
+                break
+            except IntegrityError:
+                pass  # another worker claimed it a moment before: wait for its row
+        time.sleep(_CLAIM_POLL)
+    try:
+        values, hidden = disclosure.protect(grid, counts, cases, threshold)
+    except BaseException:
+        with platform.engine.begin() as conn:
+            store.drop_disclosure_claim(conn, scope, key)
+        raise
+    with platform.engine.begin() as conn:
+        store.keep_disclosure_pattern(conn, scope, key, cursor, disclosure.encode_hidden(hidden))
+    return values, hidden
 
 
 def published(conn, platform, filters: dict) -> dict:
     """Every table of a filter set under its one suppression pattern: {grid, values, hidden, threshold, places}.
-    Kept per process for the newest change and the filters, since the pattern is a search (domain.disclosure)."""
+    The pattern is a search (domain.disclosure): kept in the database for every worker (_protected) and per
+    process for the newest change and the filters."""
     bounds = _bounds(conn, platform, filters)
     threshold = _threshold(conn, platform)
-    key = (store.newest_change(conn), threshold, tuple(sorted(bounds.items(), key=lambda item: item[0])))
+    cursor = store.newest_change(conn)
+    key = (cursor, threshold, tuple(sorted(bounds.items(), key=lambda item: item[0])))
     kept = platform.__dict__.setdefault("_registry_patterns", {})
     if key not in kept:
         offices, places = _places(conn, platform)
         counts, cases, counties_of = store.inner_counts(conn, reports.counted_variables(), bounds)
         grid = reports.filter_set_grid(offices, counts, counties_of, filters)
-        values, hidden = disclosure.protect(grid, counts, cases, threshold)
+        values, hidden = _protected(platform, "live", cursor, grid, counts, cases, threshold)
         while len(kept) >= _PATTERNS_KEPT:
             kept.pop(next(iter(kept)))
         kept[key] = {"grid": grid, "values": values, "hidden": hidden, "threshold": threshold, "places": places}
@@ -495,13 +533,13 @@ def distribution(platform, table_id, by="office", **filters) -> dict:
     pattern; raises TableRequestError for a table, a breakdown or a period filter the registry cannot serve."""
     reports.check_request(table_id, by)
     with platform.engine.connect() as conn:
-        return _distribution(published(conn, platform, filters), table_id, by)
+        return _distribution(published(read_only(conn), platform, filters), table_id, by)
 
 
 def overview(platform) -> dict:
     """The researchers' front page: the threshold, the cursor and the tables its charts are drawn from (by office)."""
     with platform.engine.connect() as conn:
-        view = published(conn, platform, {})
+        view = published(read_only(conn), platform, {})
         return {"threshold": view["threshold"], "cursor": store.newest_change(conn),
                 **{name: _distribution(view, table_id, "office")
                    for name, table_id in (("outcome", "outcome"), ("contact", "5"), ("duration", "6"))}}
@@ -723,7 +761,7 @@ def release_distribution(platform, release_id, table_id, by="office", **filters)
     every time it is asked for (until an erasure withdraws the version)."""
     reports.check_request(table_id, by)
     with platform.engine.connect() as conn:
-        found = store.release(conn, release_id)
+        found = store.release(read_only(conn), release_id)
         if found is None:
             raise ReleaseError("fant ikke utgivelsen", 404)
         if found["status"] != "published":
@@ -736,7 +774,7 @@ def release_distribution(platform, release_id, table_id, by="office", **filters)
             counts, cases, counties_of = _release_counts(store.release_rows_of(conn, found["number"]), bounds)
             grid = reports.filter_set_grid(offices, counts, counties_of, filters)
             threshold = _threshold(conn, platform)
-            values, hidden = disclosure.protect(grid, counts, cases, threshold)
+            values, hidden = _protected(platform, release_id, found["cursor"], grid, counts, cases, threshold)
             while len(kept) >= _PATTERNS_KEPT:
                 kept.pop(next(iter(kept)))
             kept[key] = {"grid": grid, "values": values, "hidden": hidden, "threshold": threshold, "places": places}

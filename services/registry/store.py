@@ -37,6 +37,7 @@ from .tables import (
     changes,
     closures,
     consents,
+    disclosure_patterns,
     download_head,
     downloads,
     log,
@@ -668,3 +669,50 @@ def downloaders(conn, release_ids) -> list[str]:
     query = (select(downloads.c.researcher).where(downloads.c.release_id.in_(release_ids)).distinct()
              .order_by(downloads.c.researcher))
     return list(conn.execute(query).scalars())
+
+
+# ---------------------------------------------------------------- kept suppression patterns
+def disclosure_pattern(conn, scope: str, digest: str):
+    """The kept pattern's row (cursor, started_at, hidden: None while being searched), or None."""
+    return conn.execute(select(disclosure_patterns.c.cursor, disclosure_patterns.c.started_at,
+                               disclosure_patterns.c.hidden)
+                        .where(disclosure_patterns.c.scope == scope, disclosure_patterns.c.digest == digest)).first()
+
+
+def claim_disclosure_pattern(conn, scope: str, digest: str, cursor: int, now, stale_before) -> bool:
+    """Take the search of a pattern: insert its claim row, or take over a claim started before `stale_before` (its
+    worker died). False if another worker holds it; the caller's transaction then has failed (IntegrityError)."""
+    taken = conn.execute(update(disclosure_patterns)
+                         .where(disclosure_patterns.c.scope == scope, disclosure_patterns.c.digest == digest,
+                                disclosure_patterns.c.hidden.is_(None),
+                                disclosure_patterns.c.started_at < stale_before)
+                         .values(started_at=now, cursor=cursor)).rowcount
+    if taken:
+        return True
+    conn.execute(insert(disclosure_patterns).values(scope=scope, digest=digest, cursor=cursor, started_at=now,
+                                                     hidden=null()))
+    return True
+
+
+def keep_disclosure_pattern(conn, scope: str, digest: str, cursor: int, hidden: list) -> None:
+    """Store a searched pattern; a live one drops the live patterns of older data versions."""
+    conn.execute(update(disclosure_patterns)
+                 .where(disclosure_patterns.c.scope == scope, disclosure_patterns.c.digest == digest)
+                 .values(hidden=hidden, cursor=cursor))
+    if scope == "live":
+        conn.execute(delete(disclosure_patterns).where(disclosure_patterns.c.scope == "live",
+                                                       disclosure_patterns.c.cursor < cursor))
+
+
+def touch_disclosure_pattern(conn, scope: str, digest: str, cursor: int) -> None:
+    """A kept pattern still right for a newer data version (its filter set's counts unchanged) moves up to it."""
+    conn.execute(update(disclosure_patterns)
+                 .where(disclosure_patterns.c.scope == scope, disclosure_patterns.c.digest == digest,
+                        disclosure_patterns.c.cursor < cursor)
+                 .values(cursor=cursor))
+
+
+def drop_disclosure_claim(conn, scope: str, digest: str) -> None:
+    conn.execute(delete(disclosure_patterns).where(disclosure_patterns.c.scope == scope,
+                                                   disclosure_patterns.c.digest == digest,
+                                                   disclosure_patterns.c.hidden.is_(None)))

@@ -208,10 +208,22 @@ download_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# A filter set's suppression pattern (domain.disclosure.protect: a search of up to 20 s), kept here so that every web
+# worker and a restarted one reuse it. `digest` covers all the search reads (grid, counts, threshold, the algorithm's
+# VERSION); `scope` is "live" or the release id; `hidden` is NULL while one worker runs the search (the others wait).
+disclosure_patterns = Table(
+    "registry_disclosure_patterns", metadata,
+    Column("scope", String(20), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("cursor", _ID, nullable=False),  # the data version it serves (live: the newest change; older ones go)
+    Column("started_at", UTCDateTime, nullable=False),  # wall time of the claim: a claim left by a dead worker expires
+    Column("hidden", JSON, nullable=True),
+)
+
 OWN = {"closures": closures, "versions": versions, "changes": changes, "consents": consents, "waiting": waiting,
        "log": log, "privacy_log": privacy_log, "releases": releases, "release_files": release_files,
        "release_rows": release_rows, "release_aliases": release_aliases, "downloads": downloads,
-       "download_head": download_head}
+       "download_head": download_head, "disclosure_patterns": disclosure_patterns}
 
 
 def all_tables() -> dict:

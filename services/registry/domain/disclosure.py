@@ -18,7 +18,13 @@ is a sum of inner cells, the counts of (variable, code, office, year), so they a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+# The search's version: part of a kept pattern's digest, so a change of what `protect` hides must raise it (a
+# pattern kept by the older search is then never served).
+VERSION = 2
 
 TOTAL = None  # the code of a total row; a total's cell has no variable either (every variable counts the same cases)
 
@@ -218,3 +224,30 @@ def protect(grid: Grid, counts: dict, cases: dict, threshold: int) -> tuple[dict
                 break
             hidden.add(candidates[0])
     return values, frozenset(hidden)
+
+
+def _canonical(value):
+    """A value as JSON the same in every process (sets sorted; string hashing differs between processes)."""
+    if isinstance(value, dict):
+        return sorted(([_canonical(k), _canonical(v)] for k, v in value.items()), key=json.dumps)
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) for v in value), key=json.dumps)
+    if isinstance(value, (tuple, list)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def digest(grid: Grid, counts: dict, cases: dict, threshold: int) -> str:
+    """What a pattern depends on, as one key: everything `protect` reads and the search's VERSION."""
+    document = [VERSION, threshold, _canonical(asdict(grid)), _canonical(counts), _canonical(cases)]
+    return hashlib.sha256(json.dumps(document, separators=(",", ":")).encode()).hexdigest()
+
+
+def encode_hidden(hidden: frozenset) -> list:
+    """The hidden keys as JSON: [variable, code, [[office, year], ...]]."""
+    return sorted(([variable, code, sorted([list(pair) for pair in pairs], key=json.dumps)]
+                   for variable, code, pairs in hidden), key=json.dumps)
+
+
+def decode_hidden(stored: list) -> frozenset:
+    return frozenset((variable, code, frozenset(tuple(pair) for pair in pairs)) for variable, code, pairs in stored)
