@@ -1,12 +1,13 @@
 """Registry operations in the Flask CLI: `flask --app services.registry.wsgi <command>`.
 
 registry purge-waiting | registry replay --file envelopes.jsonl | registry rebuild --events … |
-registry release cut / recut | registry downloads verify | demo seed | privacy retention
+registry release cut / recut | registry patterns | registry downloads verify | demo seed | privacy retention
 """
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 from flask import current_app
@@ -31,6 +32,15 @@ def purge_waiting():
     """Drop closures that waited longer than the project's consent_wait_days for consent (platform clock)."""
     dropped = service.purge_waiting(_platform())
     click.echo(f"dropped {dropped} closure(s) that waited too long for consent")
+
+
+@registry_cli.command("patterns")
+def patterns():
+    """Search the suppression pattern of the tables without a filter now, if not kept yet (the front page's), so
+    that the first reader after a batch of changes does not wait for it; every worker then reads it."""
+    started = time.monotonic()
+    view = service.overview(_platform())
+    click.echo(f"pattern for cursor {view['cursor']} ready in {time.monotonic() - started:.1f} s")
 
 
 @registry_cli.command("replay")

@@ -117,3 +117,16 @@ def test_first_requests_at_once_search_once(registry, monkeypatch):
     assert not failures
     assert len(searches) == 1
     assert answers[0] == answers[1] == answers[2]
+
+
+def test_the_patterns_command_searches_ahead_of_the_first_reader(registry, monkeypatch):
+    new, (platform, _client), _rest = registry
+    result = create_app(platform=platform).test_cli_runner().invoke(args=["registry", "patterns"])
+    assert result.exit_code == 0 and f"cursor {service.newest_change(platform)} ready" in result.output
+
+    def no_search(*_args):
+        raise AssertionError("the reader ran the search")
+    monkeypatch.setattr(disclosure, "protect", no_search)
+    second, other = new()
+    assert service.overview(second)["cursor"] == service.newest_change(platform)  # the front page's tables
+    assert other.get("/api/v1/tables/6?by=county").status_code == 200
