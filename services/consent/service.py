@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from shared import national_ids
 from shared.config import REPO_ROOT, env_int
-from shared.text import N_
+from shared.text import N_, Text
 from shared.web.preconditions import require_version
 
 from . import access, store
@@ -297,7 +297,7 @@ def withdraw(conn, deps: Deps, office: str, actor: str, subject: Subject, cmd: d
     checked = withdrawal.check_withdrawal(cmd, deps.clock.today())
     key = subject.key
     store.lock_subject(conn, key, office)
-    require_version(expected_version, store.subject_version(conn, key, office), "Samtykkeoversikten")
+    require_version(expected_version, store.subject_version(conn, key, office), Text(N_("Samtykkeoversikten")))
     targets = _withdrawal_targets(conn, office, subject, checked)
     now = deps.clock.now()
     policy = data_policy(conn, deps)
@@ -326,7 +326,7 @@ def withdrawal_preview(conn, deps: Deps, office: str, subject: Subject, cmd: dic
     the purposes whose consent stops holding, from when, and what happens to data the researchers have.
     ConsentInvalid, Conflict and a stale version (409) as `withdraw`, so a page gone stale says so at once."""
     checked = withdrawal.check_withdrawal(cmd, deps.clock.today())
-    require_version(expected_version, store.subject_version(conn, subject.key, office), "Samtykkeoversikten")
+    require_version(expected_version, store.subject_version(conn, subject.key, office), Text(N_("Samtykkeoversikten")))
     targets = _withdrawal_targets(conn, office, subject, checked)
     policy = data_policy(conn, deps)
     return {"purposes": sorted({row.purpose for row in targets}), "signer_role": checked.signer_role,

@@ -24,7 +24,7 @@ from shared.auth import NotFound
 from shared.kept_forms import erase_kept_forms, kept_forms_about
 from shared.privacy import jsonable
 from shared.replays import erase_replays
-from shared.text import N_
+from shared.text import N_, Text
 from shared.web.preconditions import require_version
 
 from . import service, store
@@ -165,7 +165,7 @@ def erase(conn, platform, principal, national_id, confirmed: bool, expected_vers
     if errors:
         raise Invalid(errors, ERASURE_NOT_DONE)
     if expected_version is not None:
-        require_version(expected_version, person_version(conn, principal.office, case_ids), "Personens saker")
+        require_version(expected_version, person_version(conn, principal.office, case_ids), Text(N_("Personens saker")))
     request_id = str(uuid.uuid4())
     counts = privacy.remove(conn, store.erasure_steps(conn, platform, principal.office, case_ids))
     policy = withdrawal_policy(conn, platform)

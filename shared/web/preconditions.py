@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from flask import request
 from werkzeug.exceptions import BadRequest, Conflict, PreconditionRequired, UnprocessableEntity
 
+from shared.text import N_, Text
+
 FIELD = "expected_version"
 _VERSION_ETAG = re.compile(r'\s*(?:W/)?"v(\d{1,18})"\s*')
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+THE_CASE = Text(N_("Saken"))  # what changed, in a 409, unless the view names another resource
 
 
 def version_etag(version: int) -> str:
@@ -38,20 +41,21 @@ def expected_version(data: Mapping | None = None, field: str = FIELD) -> int:
     from_header = _from_if_match(request.headers.get("If-Match"))
     from_field = _from_field(data, field)
     if from_header is not None and from_field is not None and from_header != from_field:
-        raise _header_error(f"If-Match og feltet {field} oppgir ulike versjoner: send bare én.")
+        raise _header_error(Text(N_("If-Match og feltet {field} oppgir ulike versjoner: send bare én."), field=field))
     version = from_header if from_header is not None else from_field
     if version is None:
-        raise PreconditionRequired(
-            f'Oppgi versjonen du så: send If-Match med sakens ETag (for eksempel "v3") eller feltet {field}. Slik '
-            "blir en gjentatt eller samtidig innsending ikke registrert to ganger.")
+        raise PreconditionRequired(Text(N_(
+            'Oppgi versjonen du så: send If-Match med sakens ETag (for eksempel "v3") eller feltet {field}. Slik '
+            "blir en gjentatt eller samtidig innsending ikke registrert to ganger."), field=field))
     return version
 
 
-def require_version(expected: int, current: int, what: str = "Saken") -> None:
+def require_version(expected: int, current: int, what: Text = THE_CASE) -> None:
     """409 when the caller saw another version than the current one (call it inside the change's transaction)."""
     if expected != current:
-        raise Conflict(f"{what} er endret siden du hentet den (du så versjon {expected}, nå er den versjon "
-                       f"{current}). Hent den på nytt og prøv igjen.")
+        raise Conflict(Text(N_("{what} er endret siden du hentet den (du så versjon {expected}, nå er den versjon "
+                               "{current}). Hent den på nytt og prøv igjen."), what=what, expected=expected,
+                            current=current))
 
 
 def _from_if_match(value: str | None) -> int | None:

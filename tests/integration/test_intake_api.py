@@ -398,6 +398,16 @@ def test_closure_and_correction_act_on_the_version_the_counsellor_saw(svc):
     assert again.status_code == 409
     current = svc.call("GET", f"/cases/{case_id}").get_json()["revision"]
     assert f"nå er den versjon {current}" in again.get_json()["message"]
+    # In the caller's language, the version numbers kept (the texts were f-strings once, so never translated).
+    english = {"If-Match": etag, "Accept-Language": "en"}
+    again_en = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(), headers=english)
+    assert again_en.status_code == 409
+    assert f"now it is version {current}" in again_en.get_json()["message"]
+    assert "The case" in again_en.get_json()["message"]
+    missing_en = svc.call("POST", f"/cases/{case_id}/closure", json_body=closure_body(),
+                          headers={"Accept-Language": "en"})
+    assert missing_en.status_code == 428 and "expected_version" in missing_en.get_json()["message"]
+    assert "Oppgi" not in missing_en.get_json()["message"]
     stale_field = svc.call("POST", f"/cases/{case_id}/closure",
                            json_body={**closure_body(), "expected_version": int(etag.strip('"v'))})
     assert stale_field.status_code == 409
