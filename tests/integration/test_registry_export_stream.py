@@ -10,11 +10,26 @@ from services.registry import service, streaming, tables
 
 
 def _fill(platform, rows):
-    insert = """INSERT INTO registry_closures SELECT
-      'p' || g, 1, 'closed', 'active', g, 'kristiansand', 'agder', 'k' || g, 'v', NULL, NULL, '2020-01', '2020-06',
-      'measure_completed', 'course_start', 'service', 'counsellor', 'extra_follow_up', 'yes', 'none', 'colleague',
-      true, '', 'monthly', 'monthly', 'monthly', NULL, '', '6_12_months', 0, 0, 'no_attachment', 'no',
-      'no_attachment', '2022-1', '', 'not_given', 'not_given', CURRENT_TIMESTAMP FROM {source}"""
+    # Every column named: the table's order differs between a migrated database and one created from tables.py.
+    columns = [column.name for column in tables.closures.columns]
+    values = {
+        "case_pseudonym": "'p' || g", "version": "1", "record_kind": "'closed'", "status": "'active'",
+        "change_seq": "g", "office": "'kristiansand'", "county": "'agder'", "candidate_pseudonym": "'k' || g",
+        "counsellor_pseudonym": "'v'", "mentor_pseudonym": "NULL", "employer_pseudonym": "NULL",
+        "opened_period": "'2020-01'", "closed_period": "'2020-06'", "closure_reason": "'measure_completed'",
+        "entry_point": "'course_start'", "industry": "'service'", "initiator": "'counsellor'",
+        "reasons": "'extra_follow_up'", "counsellor_knew_company": "'yes'", "attachment_before": "'none'",
+        "mentor_relation": "'colleague'", "mentor_measure_used": "true", "measures": "''",
+        "frequency_candidate": "'monthly'", "frequency_mentor": "'monthly'", "frequency_employer": "'monthly'",
+        "contact_intensity": "NULL", "contact_forms": "''", "intensity_candidate": "'even'",
+        "intensity_mentor": "'even'", "forms_candidate": "'phone'", "forms_mentor": "'phone'",
+        "duration": "'6_12_months'", "contacts_logged": "0", "minutes_total": "0",
+        "attachment_after": "'no_attachment'", "attached_same_company": "'no'", "outcome_summary": "'no_attachment'",
+        "success_list_version": "'2022-1'", "success_assessments": "''", "feedback_mentor": "'not_given'",
+        "feedback_counsellor": "'not_given'", "accepted_at": "CURRENT_TIMESTAMP"}
+    assert set(values) == set(columns), set(columns) ^ set(values)
+    insert = (f"INSERT INTO registry_closures ({', '.join(columns)}) "
+              f"SELECT {', '.join(values[c] for c in columns)} FROM {{source}}")
     source = "generate_series(1, :n) g" if platform.engine.dialect.name == "postgresql" else \
         "(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n) SELECT g FROM s)"
     with platform.engine.begin() as conn:
