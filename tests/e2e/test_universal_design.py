@@ -4,7 +4,10 @@ title, and tests/e2e/beyond_axe.py: tables, reflow at 320 px, 200 % zoom, text s
 
 The pages come from the access-matrix policy (tests/security/policy.py): every GET page rule a role is allowed is
 visited, a rule with ids in its path at the first link to it found on the role's pages, so a new page is checked
-without anyone listing it. Forms with errors and pages after a success are added by hand below. The suite prints
+without anyone listing it (a link answered by a redirect counts the page it lands on). Forms with errors and pages
+after a success are added by hand below, as a person reaches them by the pages' buttons: among them the closure form
+(a step sent with errors, the check-answers page, the receipt after sending) and a person's erasure with its receipt.
+A page of the policy the walk does not reach fails the test unless REACHED_ONLY_AFTER names why. The suite prints
 how many page states it checked.
 
 In bokmål by default; `UI_LANGUAGES=nn,en` (scripts/languages.sh) walks the same pages with the language cookie set
