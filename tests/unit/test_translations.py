@@ -30,3 +30,19 @@ def test_every_message_is_translated(extracted_ids, language):
     untranslated = sorted(extracted_ids - translated)
     assert not untranslated, f"{len(untranslated)} texts without a {language} translation " \
                              f"(bash scripts/translations.sh extract, then translate): {untranslated[:10]}"
+
+
+@pytest.mark.parametrize("language", ["nn", "en"])
+def test_a_choice_named_in_a_message_is_named_in_its_language(language):
+    """A message that tells the reader which choice to pick («Mentortiltaket ble ikke tatt i bruk») names it as the
+    choice reads in that language: the nynorsk or English translation holds no vocabulary label left in bokmål where
+    that language's label differs (it would name a choice the form does not show)."""
+    from shared.vocab import VOCABULARIES
+
+    with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as file:
+        catalog = read_po(file, locale=language)
+    labels = {labels["nb"] for codes in VOCABULARIES.values() for labels in codes.values()
+              if labels.get(language) and labels[language] != labels["nb"] and len(labels["nb"].split()) > 1}
+    left = sorted({(label, message.id) for message in catalog if isinstance(message.string, str)
+                   for label in labels if label in message.string})
+    assert not left, f"bokmål choices named in {language} messages: {left[:5]}"
