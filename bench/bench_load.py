@@ -301,9 +301,9 @@ def platform_people(stack, directory: dict, count: int, think, recorder, cases: 
 def capacity(make_people, steps: list[int], seconds: float, label: str,
              beyond: bool = False) -> tuple[float, int, bool]:
     """Raise the people until a page's p95 passes PAGE_P95_MS; the throughput (requests/s, every kind) of the last
-    step within it, its people and whether the step after it broke the target. With `beyond`, keep doubling past
-    the last step while the generator stays under GENERATOR_LIMIT of a core (past that, the generator measures
-    itself, not the server)."""
+    step within it, its people and whether the step after it broke the target with the generator under its limit
+    (a clean saturation). With `beyond`, keep doubling past the last step while the generator stays under
+    GENERATOR_LIMIT of a core (past that, the generator measures itself, not the server)."""
     best, best_people = 0.0, 0
     steps = list(steps)
     while steps:
@@ -318,7 +318,8 @@ def capacity(make_people, steps: list[int], seconds: float, label: str,
         print(f"{label}: {count:5d} people  {rate:7.1f} req/s  worst page p95 {worst:6.0f} ms  errors {errors}  "
               f"generator CPU {100 * cpu / wall:3.0f} %", flush=True)
         if worst > PAGE_P95_MS or errors:
-            return best, best_people, True
+            # A step lost with the generator over its limit says nothing of the server's saturation.
+            return best, best_people, cpu / wall < GENERATOR_LIMIT
         best, best_people = rate, count
         if beyond and not steps and cpu / wall < GENERATOR_LIMIT:
             steps.append(2 * count)
