@@ -28,7 +28,7 @@ class _Consent(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, *args):
-        pass
+        """Silent: http.server writes every request to stderr otherwise."""
 
 
 @pytest.fixture
