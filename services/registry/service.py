@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -466,8 +467,24 @@ def _threshold(conn, platform) -> int:
 
 
 _PATTERNS_KEPT = 32
-_CLAIM_EXPIRES = timedelta(seconds=120)  # longer than any search: an older claim was left by a worker that died
+_CLAIM_EXPIRES = timedelta(seconds=120)  # not renewed this long: the claim was left by a worker that died
+_CLAIM_RENEW = 20.0  # seconds between the searching process's renewals of its claim (a niced search may be slow)
 _CLAIM_POLL = 0.1  # seconds between a waiting worker's looks at the searching worker's row
+
+
+def _renewing(platform, scope: str, key: str) -> threading.Event:
+    """Renew the claim every _CLAIM_RENEW seconds until the returned event is set (the search is over)."""
+    over = threading.Event()
+
+    def renew():
+        while not over.wait(_CLAIM_RENEW):
+            try:
+                with platform.engine.begin() as conn:
+                    store.renew_disclosure_claim(conn, scope, key, datetime.now(UTC))
+            except OperationalError:
+                pass  # the database busy a moment (SQLite's write lock): the next renewal comes well in time
+    threading.Thread(target=renew, name="disclosure-claim", daemon=True).start()
+    return over
 
 
 def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dict, threshold: int):
@@ -492,12 +509,15 @@ def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dic
             except IntegrityError:
                 pass  # another worker claimed it a moment before: wait for its row
         time.sleep(_CLAIM_POLL)
+    over = _renewing(platform, scope, key)
     try:
         values, hidden = disclosure.protect(grid, counts, cases, threshold)
     except BaseException:
         with platform.engine.begin() as conn:
             store.drop_disclosure_claim(conn, scope, key)
         raise
+    finally:
+        over.set()
     with platform.engine.begin() as conn:
         store.keep_disclosure_pattern(conn, scope, key, cursor, disclosure.encode_hidden(hidden))
     return values, hidden
@@ -521,6 +541,13 @@ def published(conn, platform, filters: dict) -> dict:
             kept.pop(next(iter(kept)))
         kept[key] = {"grid": grid, "values": values, "hidden": hidden, "threshold": threshold, "places": places}
     return kept[key]
+
+
+def pattern_version(platform) -> tuple:
+    """What a live pattern depends on that can change while the offices stay: (the newest change, the threshold);
+    the pattern follower (pattern_follower.py) searches again when it moves."""
+    with platform.engine.connect() as conn:
+        return store.newest_change(conn), _threshold(conn, platform)
 
 
 def _distribution(view: dict, table_id: str, by: str) -> dict:

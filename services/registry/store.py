@@ -712,6 +712,14 @@ def touch_disclosure_pattern(conn, scope: str, digest: str, cursor: int) -> None
                  .values(cursor=cursor))
 
 
+def renew_disclosure_claim(conn, scope: str, digest: str, now) -> None:
+    """The searching process is still at it: its claim's age starts again (a slow search is not taken over)."""
+    conn.execute(update(disclosure_patterns)
+                 .where(disclosure_patterns.c.scope == scope, disclosure_patterns.c.digest == digest,
+                        disclosure_patterns.c.hidden.is_(None))
+                 .values(started_at=now))
+
+
 def drop_disclosure_claim(conn, scope: str, digest: str) -> None:
     conn.execute(delete(disclosure_patterns).where(disclosure_patterns.c.scope == scope,
                                                    disclosure_patterns.c.digest == digest,
