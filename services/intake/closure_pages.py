@@ -1,7 +1,8 @@
 """The closure form (sluttskjema) in steps: a few questions per page, each step saved as the encrypted draft as the
 counsellor goes, the opening's answers as a summary with "Endre", the answers derived from the log shown with
 their basis for the counsellor to confirm, then a check-answers page that says what sending does and carries the
-case version seen, and a receipt saying what happens next.
+case version seen, and a receipt saying what happens next. The one-page form's old address is kept only so that
+nothing typed there is lost (`closure_one_page`).
 
 Every answer's rules are the closure's own (`domain.closure.validate`): a step shows the errors of its own
 questions, in the order they are asked, with the questions' own wording.
@@ -10,16 +11,19 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Conflict as VersionConflict
 
+from shared.dates import shown as shown_date
 from shared.web import N_, current_platform, translate
 from shared.web.i18n import localized
+from shared.web.keeping import kept_form_here
 
 from . import service
 from .api import version_seen
 from .domain import Conflict, Invalid, derive, rules, states
 from .domain import closure as closure_rules
-from .pages import _member, counsellor_label, pages
+from .pages import MESSAGES, _member, counsellor_label, pages
 
 QUESTIONS = {
     "closed_on": N_("Avslutningsdato"),
@@ -175,7 +179,7 @@ def _done(ctx, values) -> dict:
         slug != "kontakt" or "frequency_candidate" in draft or bool(ctx["latest"])) for slug, _, fields in STEPS}
 
 
-def _render_step(ctx, step, values, errors, status=200):
+def _render_step(ctx, step, values, errors, status=200, message=None):
     slug, heading, fields = step
     return render_template(
         "intake/closure_step.html", case=ctx["case"], reference=ctx["reference"], ctx=ctx, step=slug,
@@ -185,16 +189,20 @@ def _render_step(ctx, step, values, errors, status=200):
         questions={name: translate(text) for name, text in QUESTIONS.items()}, basis=_basis(ctx, values),
         criteria=ctx["criteria"],
         criterion_field=closure_rules.criterion_field, back_to=request.args.get("fra"),
-        correcting=ctx["case"]["state"] == states.CLOSED), status
+        correcting=ctx["case"]["state"] == states.CLOSED,
+        message=message or MESSAGES.get(request.args.get("melding"))), status
+
+
+def _first_open(ctx) -> str:
+    done = _done(ctx, _values(ctx))
+    return next((slug for slug, _, _ in STEPS if not done[slug]), SUMMARY_STEP)
 
 
 @pages.get("/saker/<uid:case_id>/sluttskjema")
 def closure_start(case_id):
     """The first step not answered yet, else the check-answers page (resuming a draft lands where it left off)."""
     _, _, ctx = _context(case_id)
-    done = _done(ctx, _values(ctx))
-    first_open = next((slug for slug, _, _ in STEPS if not done[slug]), SUMMARY_STEP)
-    return redirect(url_for("intake_pages.closure_step", case_id=case_id, step=first_open))
+    return redirect(url_for("intake_pages.closure_step", case_id=case_id, step=_first_open(ctx)))
 
 
 @pages.route("/saker/<uid:case_id>/sluttskjema/<step>", methods=["GET", "POST"])
@@ -238,7 +246,7 @@ def _summary_rows(ctx, values):
     def answer(name):
         value = values.get(name)
         if name == "closed_on":
-            return rules.parse_date(value).strftime("%d.%m.%Y") if value else ""
+            return shown_date(value)  # as typed where it is no date (answers kept from the one-page form)
         if name in LIST_FIELDS:
             vocabulary = closure_rules.LIST_FIELDS[name]
             return ", ".join(_label(vocabulary, v) for v in value or [])
@@ -276,7 +284,8 @@ def closure_summary(case_id, errors=None, status=200):
     return render_template("intake/closure_summary.html", case=ctx["case"], reference=ctx["reference"], ctx=ctx,
                            parts=_summary_rows(ctx, values), errors=errors or {}, step_of=step_of,
                            labels=_labels(ctx["criteria"]), steps=STEPS, done=_done(ctx, values),
-                           correcting=ctx["case"]["state"] == states.CLOSED), status
+                           correcting=ctx["case"]["state"] == states.CLOSED,
+                           message=MESSAGES.get(request.args.get("melding"))), status
 
 
 @pages.post("/saker/<uid:case_id>/sluttskjema/send")
@@ -303,3 +312,81 @@ def closure_receipt(case_id):
     _, _, ctx = _context(case_id)
     return render_template("intake/closure_receipt.html", case=ctx["case"], reference=ctx["reference"],
                            candidate_name=ctx["candidate_name"])
+
+
+# ------------------------------------------------ the one-page form's old address (retired: services/intake/README.md)
+def _step_of(criteria) -> dict:
+    return {name: slug for slug, _, fields in (*STEPS, OPENING) for name in _field_order(fields, criteria)}
+
+
+def _one_page_answers(form: MultiDict) -> dict:
+    """The answers the one-page form sent, as a draft holds them; a blank answer is no answer (not one removed)."""
+    answers = {}
+    for name in closure_rules.FORM_FIELDS:
+        if name == "success_criteria":
+            value = {key.split(".", 1)[1]: value for key, value in form.items()
+                     if key.startswith("success_criteria.") and value}
+        elif name in LIST_FIELDS:
+            value = [v for v in form.getlist(name) if v]
+        else:
+            value = (form.get(name) or "").strip()
+        if value:
+            answers[name] = value
+    return answers
+
+
+def _without_refused(answers: dict, errors: dict) -> dict:
+    kept = {name: value for name, value in answers.items() if name not in errors}
+    refused_criteria = {name.split(".", 1)[1] for name in errors if name.startswith("success_criteria.")}
+    if "success_criteria" in kept:
+        kept["success_criteria"] = {c: v for c, v in kept["success_criteria"].items() if c not in refused_criteria}
+    return kept
+
+
+@pages.route("/saker/<uid:case_id>/avslutning", methods=["GET", "POST"])
+def closure_one_page(case_id):
+    """The one-page closure form's old address. The form is gone (the steps are the one way to fill it in), but a
+    link, a bookmark or a tab left open may still come here: a visit lands on the first open step; answers sent
+    from the old page are saved as the draft the steps then show, never sent from here (the check-answers page
+    sends); an answer the draft refuses (a date typed wrong) is shown as typed at its step's question. Answers kept
+    when the session ended on the old page wait on a page of their own until the person saves them."""
+    principal, platform, ctx = _context(case_id)
+    if request.method == "GET":
+        kept = kept_form_here()
+        if kept is None:
+            return redirect(url_for("intake_pages.closure_step", case_id=case_id, step=_first_open(ctx)))
+        answers = _one_page_answers(MultiDict(kept["fields"]))
+        return render_template("intake/closure_one_page.html", case=ctx["case"], reference=ctx["reference"],
+                               parts=_summary_rows(ctx, {**_values(ctx), **answers}), fields=kept["fields"],
+                               correcting=ctx["case"]["state"] == states.CLOSED)
+    answers = _one_page_answers(request.form)
+    # Answers to another list of success criteria than the current one are refused as the draft refuses them.
+    _, errors = closure_rules.validate_draft({**answers, "list_version": request.form.get("list_version")},
+                                             ctx["criteria"])
+    saved = _without_refused(answers, errors)
+    # Over the answers the steps would show: the saved draft's, else the sent version's (a correction).
+    earlier = ctx["draft"] or (ctx["latest"] and closure_rules.values_from_record(ctx["latest"])) or {}
+    draft = {k: v for k, v in earlier.items() if k in closure_rules.FORM_FIELDS and v not in ("", [], {}, None)}
+    draft.update({name: value for name, value in saved.items() if name != "success_criteria"})
+    if saved.get("success_criteria"):
+        draft["success_criteria"] = {**draft.get("success_criteria", {}), **saved["success_criteria"]}
+    draft["list_version"] = ctx["criteria"]["version"]
+    # What the current rules no longer take of the earlier answers (a replaced criteria list) is left out.
+    draft = _without_refused(draft, closure_rules.validate_draft(draft, ctx["criteria"])[1])
+    with platform.engine.begin() as conn:
+        service.save_draft(conn, platform, principal, case_id, draft)
+    if not errors:
+        return redirect(url_for("intake_pages.closure_step", case_id=case_id, step=_first_open(_context(case_id)[2]),
+                                melding="fra-en-side"))
+    with platform.engine.connect() as conn:
+        ctx = {**service.closure_context(conn, platform, principal.office, case_id),
+               "reference": ctx["reference"], "candidate_name": ctx["candidate_name"]}
+    step_of = _step_of(ctx["criteria"])
+    first = next((step_of[name] for name in step_of if name in errors), STEPS[0][0])
+    # Shown as typed at its question; criteria assessed against another list are asked again, not shown.
+    refused = {name: value for name, value in answers.items()
+               if name in errors and name != "success_criteria" and step_of.get(name) == first}
+    order = _field_order(STEP_BY_SLUG[first][2], ctx["criteria"])
+    return _render_step(ctx, STEP_BY_SLUG[first], {**_values(ctx), **refused},
+                        {name: errors[name] for name in order if name in errors}, 422,
+                        message=MESSAGES["fra-en-side-rettes"])

@@ -1,10 +1,9 @@
-"""Norwegian pages for counsellors and local contacts: case list, opening, the one-page closure form (draft, submit,
-correct), the office overview, and the admin's project end. The case's home page and its parts are in
-case_pages.py, the sluttskjema in steps in closure_pages.py (both on this blueprint)."""
+"""Norwegian pages for counsellors and local contacts: case list, opening, the office overview, and the admin's
+project end. The case's home page and its parts are in case_pages.py, the sluttskjema in steps in closure_pages.py
+(both on this blueprint)."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from werkzeug.exceptions import Conflict as VersionConflict
 
 from shared.auth import require_role
 from shared.cases import case_reference
@@ -17,9 +16,7 @@ from shared.web.paging import page_of
 from shared.web.preconditions import FIELD as VERSION_FIELD
 
 from . import access, service
-from .api import version_seen
-from .domain import Conflict, Invalid, NotEligible, states
-from .domain import closure as closure_rules
+from .domain import Invalid, NotEligible, states
 from .domain.rules import FIELD_LABELS
 
 pages = Blueprint("intake_pages", __name__, template_folder="templates", static_folder="static",
@@ -31,7 +28,10 @@ MESSAGES = {  # the pages translate them (status_message, |translated)
     "kontakt-slettet": N_("Kontakten er slettet (endringen står i historikken)."), "tiltak": N_("Tiltaket er lagret."),
     "tiltak-slettet": N_("Tiltaket er slettet."), "parter": N_("Mentor og arbeidsgiver er lagret."),
     "plan": N_("Stegene og planen er lagret."), "overfort": N_("Saken er overført."),
-    "utkast": N_("Utkastet er lagret. Du kan fortsette senere."),
+    "fra-en-side": N_("Sluttskjemaet fylles nå ut i steg. Svarene du sendte fra sluttskjemaet på én side er lagret "
+                      "som utkast, men skjemaet er ikke sendt: se over svarene og send det herfra."),
+    "fra-en-side-rettes": N_("Sluttskjemaet fylles nå ut i steg. Svarene du sendte fra sluttskjemaet på én side er "
+                             "lagret som utkast, unntatt de som er merket her: rett dem. Skjemaet er ikke sendt."),
     "avsluttet": N_("Sluttskjemaet er sendt. Takk!"), "rettet": N_("Rettelsen er sendt som ny versjon."),
 }
 STEP_TEXT = {
@@ -146,55 +146,6 @@ def new_case():
             errors = error.errors
     return render_template("intake/new.html", errors=errors, form=form, rules_failed=rules_failed,
                            today=current_platform().clock.today()), (422 if errors else 200)
-
-
-def _closure_raw() -> dict:
-    raw = _form_dict(list_fields=tuple(closure_rules.LIST_FIELDS))
-    for list_field in closure_rules.LIST_FIELDS:
-        raw.setdefault(list_field, [])
-    criteria = {key.split(".", 1)[1]: value for key, value in request.form.items()
-                if key.startswith("success_criteria.") and value}
-    raw["success_criteria"] = criteria
-    return raw
-
-
-@pages.route("/saker/<uid:case_id>/avslutning", methods=["GET", "POST"])
-def closure(case_id):
-    principal = _member()
-    platform = current_platform()
-    errors, status, values = {}, 200, None
-    if request.method == "POST":
-        raw = _closure_raw()
-        values = raw
-        drafting = request.form.get("action") == "draft"
-        seen = None if drafting else version_seen(principal.office, case_id)
-        try:
-            with platform.engine.begin() as conn:
-                if drafting:
-                    service.save_draft(conn, platform, principal, case_id, raw)
-                    message = "utkast"
-                else:
-                    record = service.submit_closure(conn, platform, principal, case_id, raw, seen)
-                    message = "rettet" if record["version"] > 1 else "avsluttet"  # a later version corrects
-            target = "intake_pages.closure" if message == "utkast" else "intake_pages.case_page"
-            return redirect(url_for(target, case_id=case_id, melding=message))
-        except Invalid as error:
-            errors, status = error.errors, 422
-        except Conflict as error:
-            errors, status = {"closure_reason": [error.message]}, 409
-        except VersionConflict as error:  # filled against an older revision: shown again, with the current one
-            errors, status = {"closure_reason": [error.description]}, 409
-    with platform.engine.connect() as conn:
-        ctx = service.closure_context(conn, platform, principal.office, case_id)
-        view_name = service.case_view(conn, platform, principal.office, case_id)["candidate_name"]
-    case = ctx["case"]
-    if values is None:
-        values = service.prefilled_values(ctx)
-    return render_template("intake/closure.html", case=case, candidate_name=view_name, values=values, errors=errors,
-                           derived=ctx["derived"], criteria=ctx["criteria"], today=ctx["today"],
-                           correcting=case["closure_version"] > 0 and case["state"] == states.CLOSED,
-                           has_draft=bool(ctx["draft"]), message=MESSAGES.get(request.args.get("melding")),
-                           criterion_field=closure_rules.criterion_field), status
 
 
 @pages.get("/oversikt")

@@ -98,31 +98,91 @@ def test_contact_log_and_closure_page_with_error_at_the_field(web):
     page = web("GET", f"/saker/{case_id}/kontakter").get_data(as_text=True)  # the log's own page
     assert "Internt" in page and page.count(">25</td>") == 1
 
-    form = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
-    assert 'name="success_criteria.natural_support"' in form
-    assert re.search(r'<option value="phone" selected|value="phone" checked', form)  # derived forms prefilled
-    data = {"closed_on": "2026-07-01", "closure_reason": "measure_completed", "attachment_after": "work_training",
-            "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied",
-            "industry": "retail", "initiator": "counsellor", "reasons": "extra_follow_up",
-            "counsellor_knew_company": "no", "attachment_before": "none", "frequency_candidate": "never",
-            "frequency_mentor": "less_than_monthly", "frequency_employer": "never", "intensity_mentor": "even",
-            "forms_mentor": "phone", "duration": "up_to_3_months", "action": "submit", "list_version": "2026-1",
-            "expected_version": form_fields(form, "closure-form")["expected_version"],
-            **{f"success_criteria.{c}": "achieved" for c in ("in_work_or_education", "natural_support",
-                                                              "masters_tasks", "employer_satisfied", "plan_followed",
-                                                              "experience_shared")}}
-    wrong = web("POST", f"/saker/{case_id}/avslutning", data=data)
-    html = wrong.get_data(as_text=True)
-    assert wrong.status_code == 422 and 'href="#closed_on"' in html and 'id="closed_on-error"' in html
-    assert "før saken ble opprettet" in html
-    draft = web("POST", f"/saker/{case_id}/avslutning", data={**data, "action": "draft"})
-    assert draft.status_code == 302
-    resumed = web("GET", f"/saker/{case_id}/avslutning").get_data(as_text=True)
-    assert 'value="01.07.2026"' in resumed and "lagret utkast" in resumed  # the date field shows dd.mm.åååå
-    ok = web("POST", f"/saker/{case_id}/avslutning", data={**data, "closed_on": "2026-11-20"})
-    assert ok.status_code == 302 and "melding=avsluttet" in ok.headers["Location"]
-    closed = web("GET", f"/saker/{case_id}?melding=avsluttet").get_data(as_text=True)
-    assert "Sluttskjemaet er sendt" in closed and "Rett sluttskjemaet" in closed
+    assert 'id="til-avslutning"' in web("GET", f"/saker/{case_id}").get_data(as_text=True)
+
+
+ONE_PAGE_FORM = {  # what the retired one-page closure form sent, hidden fields included
+    "closed_on": "20.11.2026", "closure_reason": "measure_completed", "attachment_after": "work_training",
+    "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied",
+    "industry": "retail", "initiator": "counsellor", "reasons": "extra_follow_up", "counsellor_knew_company": "no",
+    "attachment_before": "none", "frequency_candidate": "less_than_monthly", "frequency_mentor": "less_than_monthly",
+    "frequency_employer": "never", "intensity_candidate": "even", "forms_candidate": "phone",
+    "intensity_mentor": "even", "forms_mentor": "phone", "duration": "3_6_months", "action": "submit",
+    "list_version": "2026-1", "expected_version": "3",
+    **{f"success_criteria.{c}": "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
+                                                      "employer_satisfied", "plan_followed", "experience_shared")}}
+
+
+def _one_page_case(web, seed):
+    case_id = enter_case(web.platform, "kristiansand", "kari-veileder", {
+        "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
+        "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
+        "mentor_relation": "colleague",
+        "contacts": [{"contact_date": "2026-08-10", "party": "candidate", "form": "phone", "minutes": 20},
+                     {"contact_date": "2026-08-12", "party": "mentor", "form": "phone", "minutes": 25}]},
+        seed=seed)["case_id"]
+    return case_id
+
+
+def _draft(web, case_id):
+    with web.platform.engine.connect() as conn:
+        return service.closure_context(conn, web.platform, "kristiansand", case_id)["draft"]
+
+
+def test_the_one_page_closure_address_lands_on_the_form_in_steps(web):
+    case_id = _one_page_case(web, 9)
+    landed = web("GET", f"/saker/{case_id}/avslutning")
+    assert landed.status_code == 302 and landed.headers["Location"].endswith(f"/saker/{case_id}/sluttskjema/avslutning")
+    assert web("GET", f"/saker/{case_id}/avslutning", user="per-veileder").status_code == 404  # another office
+    assert web("POST", f"/saker/{case_id}/avslutning", user="per-veileder", data=ONE_PAGE_FORM).status_code == 404
+    assert _draft(web, case_id) is None
+
+
+def test_answers_sent_from_a_one_page_form_left_open_become_the_draft_and_are_sent_only_from_the_steps(web):
+    case_id = _one_page_case(web, 10)
+    with web.platform.engine.begin() as conn:  # the steps saved an answer the old page left blank
+        service.save_draft(conn, web.platform, _actor(web), case_id,
+                           {"closed_on": "2026-11-01", "industry": "construction"})
+    sent = web("POST", f"/saker/{case_id}/avslutning", data={**ONE_PAGE_FORM, "industry": ""})
+    assert sent.status_code == 302 and "melding=fra-en-side" in sent.headers["Location"]
+    assert sent.headers["Location"].split("?")[0].endswith("/sluttskjema/oppsummering")  # every step answered
+    assert closure_versions(web.platform, case_id) == []  # not sent: the check-answers page sends
+    draft = _draft(web, case_id)
+    assert draft["closed_on"] == "2026-11-20" and draft["feedback_mentor"] == "satisfied"  # typed on the old page
+    assert draft["industry"] == "construction"  # a blank on the old page removes nothing
+    assert draft["success_criteria"]["masters_tasks"] == "achieved"
+    summary = web("GET", sent.headers["Location"]).get_data(as_text=True)
+    assert "20.11.2026" in summary and "er lagret som utkast, men skjemaet er ikke sendt" in summary
+    send = web("POST", f"/saker/{case_id}/sluttskjema/send", data=form_fields(summary, "send-form"))
+    assert send.status_code == 302 and closure_versions(web.platform, case_id) == [1]
+    # A correction left open on the old page, one answer changed: over the sent version's answers, not instead.
+    corrected = web("POST", f"/saker/{case_id}/avslutning", data={"feedback_counsellor": "dissatisfied"})
+    assert corrected.headers["Location"].split("?")[0].endswith("/sluttskjema/oppsummering")
+    draft = _draft(web, case_id)
+    assert draft["feedback_counsellor"] == "dissatisfied" and draft["closure_reason"] == "measure_completed"
+    summary = web("GET", corrected.headers["Location"]).get_data(as_text=True)
+    send = web("POST", f"/saker/{case_id}/sluttskjema/send", data=form_fields(summary, "send-form"))
+    assert send.status_code == 302 and closure_versions(web.platform, case_id) == [1, 2]
+
+
+def test_an_answer_the_draft_refuses_from_the_one_page_form_is_shown_as_typed_at_its_step(web):
+    case_id = _one_page_case(web, 11)
+    sent = web("POST", f"/saker/{case_id}/avslutning", data={**ONE_PAGE_FORM, "closed_on": "31.02.2026"})
+    html = sent.get_data(as_text=True)
+    assert sent.status_code == 422 and 'id="closed_on-error"' in html and 'href="#closed_on"' in html
+    field = re.search(r'<input id="closed_on"[^>]*>', html, re.S).group(0)
+    assert 'value="31.02.2026"' in field  # as typed
+    assert "unntatt de som er merket her" in html
+    draft = _draft(web, case_id)
+    assert "closed_on" not in draft and draft["closure_reason"] == "measure_completed"  # the rest is saved
+    # Criteria assessed against a list replaced since the page was shown are asked again on their step.
+    stale = web("POST", f"/saker/{case_id}/avslutning", data={**ONE_PAGE_FORM, "list_version": "2025-1",
+                                                              "feedback_counsellor": "dissatisfied"})
+    assert stale.status_code == 422 and "Kriterielisten er byttet" in stale.get_data(as_text=True)
+    assert 'id="closure-step"' in stale.get_data(as_text=True)
+    draft = _draft(web, case_id)
+    assert draft["feedback_counsellor"] == "dissatisfied" and draft["closed_on"] == "2026-11-20"
+    assert closure_versions(web.platform, case_id) == []
 
 
 def test_a_date_field_reads_dd_mm_yyyy_and_names_the_format_at_the_field(web):
@@ -193,42 +253,48 @@ def closure_versions(platform, case_id):
             tables.closures.c.case_id == case_id).order_by(tables.closures.c.version))]
 
 
-CLOSURE_FORM = {
+CLOSURE_DRAFT = {
     "closed_on": "2026-11-20", "closure_reason": "measure_completed", "attachment_after": "work_training",
     "attached_same_company": "yes", "feedback_mentor": "satisfied", "feedback_counsellor": "satisfied",
-    "industry": "retail", "initiator": "counsellor", "reasons": "extra_follow_up", "counsellor_knew_company": "no",
-    "attachment_before": "none", "frequency_candidate": "never", "frequency_mentor": "never",
-    "frequency_employer": "never", "duration": "3_6_months", "action": "submit",
-    **{f"success_criteria.{c}": "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
-                                                      "employer_satisfied", "plan_followed", "experience_shared")}}
+    "frequency_candidate": "never", "frequency_mentor": "never", "frequency_employer": "never",
+    "duration": "3_6_months", "list_version": "2026-1",
+    "success_criteria": {c: "achieved" for c in ("in_work_or_education", "natural_support", "masters_tasks",
+                                                 "employer_satisfied", "plan_followed", "experience_shared")}}
 
 
-def test_a_double_click_on_the_closure_page_makes_one_closure_version(web):
+def _actor(web, user="kari-veileder"):
+    return service.Actor("kristiansand", user)
+
+
+def test_a_double_click_on_the_check_answers_page_makes_one_closure_version(web):
     case_id = enter_case(web.platform, "kristiansand", "kari-veileder", {
         "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
         "reasons": ["extra_follow_up"], "counsellor_knew_company": "no", "attachment_before": "none",
         "mentor_relation": "colleague"}, seed=7)["case_id"]
     client = page_client(web)
-    rendered = form_fields(client.get(f"/saker/{case_id}/avslutning").get_data(as_text=True), "closure-form")
+    summary = f"/saker/{case_id}/sluttskjema/oppsummering"
+    with web.platform.engine.begin() as conn:  # the steps' answers, as they save them
+        service.save_draft(conn, web.platform, _actor(web), case_id, CLOSURE_DRAFT)
+    rendered = form_fields(client.get(summary).get_data(as_text=True), "send-form")
     assert rendered["expected_version"] == "1" and rendered["_form_token"]
-    first = client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **rendered})
-    second = client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **rendered})
+    first = client.post(f"/saker/{case_id}/sluttskjema/send", data=rendered)
+    second = client.post(f"/saker/{case_id}/sluttskjema/send", data=rendered)
     assert first.status_code == second.status_code == 302
-    assert first.headers["Location"] == second.headers["Location"] and "melding=avsluttet" in first.headers["Location"]
+    assert first.headers["Location"] == second.headers["Location"] and "kvittering" in first.headers["Location"]
     assert closure_versions(web.platform, case_id) == [1]
 
     # The same page sent again from another rendering (a tab left open): the case has moved on, nothing is made.
     stale = {**rendered, "_form_token": "another-rendering"}
-    refused = client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **stale})
+    refused = client.post(f"/saker/{case_id}/sluttskjema/send", data=stale)
     assert refused.status_code == 409 and "nå er den versjon 2" in refused.get_data(as_text=True)
     forged = {name: value for name, value in stale.items() if name != "expected_version"}
-    assert client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **forged,
-                                                              "_form_token": "a-third"}).status_code == 428
+    assert client.post(f"/saker/{case_id}/sluttskjema/send", data={**forged,
+                                                                   "_form_token": "a-third"}).status_code == 428
     assert closure_versions(web.platform, case_id) == [1]
     # A correction from the page shown now (its version is the current one) is made once.
-    current = form_fields(client.get(f"/saker/{case_id}/avslutning").get_data(as_text=True), "closure-form")
+    current = form_fields(client.get(summary).get_data(as_text=True), "send-form")
     assert current["expected_version"] == "2"
-    assert client.post(f"/saker/{case_id}/avslutning", data={**CLOSURE_FORM, **current}).status_code == 302
+    assert client.post(f"/saker/{case_id}/sluttskjema/send", data=current).status_code == 302
     assert closure_versions(web.platform, case_id) == [1, 2]
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from services.intake import privacy, tables
 from services.intake.app import create_app
@@ -119,6 +120,31 @@ def test_a_step_sent_after_the_idle_timeout_is_kept_encrypted_and_given_back_onl
     assert _draft_saved(platform, case_id) is not None
     assert _kept_rows(platform) == []
     assert kari.get_cookie(HINT_COOKIE) is None
+
+
+def test_answers_kept_from_the_retired_one_page_form_wait_there_until_saved_as_the_draft(intake):
+    """A tab left open on the one-page closure form (retired for the steps), sent after the idle timeout: after
+    sign-in its old address shows the kept answers, never applied by themselves, and saves them as the draft."""
+    app, platform, case_id = intake
+    old_page = f"/saker/{case_id}/avslutning"
+    kari = app.test_client()
+    csrf = _csrf(kari)
+    _session(kari, platform, "kari-veileder", minutes_ago=platform.settings.session_idle_minutes + 1)
+    sent = kari.post(old_page, data={**ANSWERS, "action": "submit", "expected_version": "3", "csrf_token": csrf,
+                                     "_form_token": "t1"}, headers={"Referer": "http://localhost" + old_page})
+    assert parse_qs(urlsplit(sent.headers["Location"]).query)["next"] == [old_page]
+    _session(kari, platform, "kari-veileder")
+    html = kari.get(old_page).get_data(as_text=True)
+    assert _draft_saved(platform, case_id) is None  # shown, not applied
+    assert _kept_on_page(html)["action"] == old_page and 'id="en-side-form"' in html
+    assert "20.11.2026" in html and "Lagre svarene som utkast og fortsett" in html
+    form = re.search(r'<form\b[^>]*id="en-side-form"[^>]*>(.*?)</form>', html, re.S).group(1)
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+    saved = kari.post(old_page, data=MultiDict(hidden))
+    assert saved.status_code == 302 and "melding=fra-en-side" in saved.headers["Location"]
+    assert _draft_saved(platform, case_id) is not None and _kept_rows(platform) == []
+    # Nothing waits any more: the old address leads on to the steps.
+    assert kari.get(old_page).headers["Location"].endswith("/sluttskjema/kontakt")
 
 
 def test_a_form_without_its_csrf_token_is_refused_with_a_way_on_and_its_answers_kept(intake):
