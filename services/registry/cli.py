@@ -1,12 +1,15 @@
 """Registry operations in the Flask CLI: `flask --app services.registry.wsgi <command>`.
 
 registry purge-waiting | registry replay --file envelopes.jsonl | registry rebuild --events … |
-registry release cut / recut | registry patterns | registry downloads verify | demo seed | privacy retention
+registry release cut / recut | registry patterns [--follow] | registry downloads verify | demo seed | privacy retention
 """
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
 import time
 
 import click
@@ -16,7 +19,7 @@ from flask.cli import AppGroup
 from shared import privacy as shared_privacy
 from shared.bus.envelope import InvalidEvent
 
-from . import demo, handlers, privacy, service, tables
+from . import demo, handlers, pattern_follower, privacy, service, tables
 from .domain.errors import ReleaseError
 
 registry_cli = AppGroup("registry", help="The research registry's ingest housekeeping and releases.")
@@ -35,9 +38,19 @@ def purge_waiting():
 
 
 @registry_cli.command("patterns")
-def patterns():
+@click.option("--follow", is_flag=True,
+              help="keep running: search it again each time the data has settled after a change (the stack's "
+                   "registry-patterns process; REGISTRY_PATTERNS_* settings)")
+def patterns(follow):
     """Search the suppression pattern of the tables without a filter now, if not kept yet (the front page's), so
     that the first reader after a batch of changes does not wait for it; every worker then reads it."""
+    if follow:
+        config = pattern_follower.load_follower_config(_platform().settings)
+        os.nice(config.nice)
+        # SIGTERM as an exception: a search under way drops its claim row (readers would wait for it otherwise).
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+        pattern_follower.follow(_platform(), config, stop=threading.Event())  # until SIGTERM or Ctrl-C
+        return
     started = time.monotonic()
     view = service.overview(_platform())
     click.echo(f"pattern for cursor {view['cursor']} ready in {time.monotonic() - started:.1f} s")
