@@ -5,8 +5,8 @@ tests/fixtures/stack.py (on other ports, in a temporary data folder, against thr
 
 Processes (each in its own process group, log in <data>/run/logs/<name>.log):
   the OpenID Connect provider (deploy/oidc/provider.mjs, Node), four services under gunicorn, the outbox relays
-  of the producing services, the bus consumers, notify's sweep-and-deliver loop, a local SMTP sink
-  (scripts/smtp_sink.py) and nginx as the one address.
+  of the producing services, the bus consumers, notify's sweep-and-deliver loop, the registry's pattern follower,
+  a local SMTP sink (scripts/smtp_sink.py) and nginx as the one address.
 
 A process that exits is restarted after a backoff that doubles with each exit soon after a start (capped), and
 each exit and restart is written to the terminal and to <data>/run/logs/supervisor.log; a process that keeps
@@ -41,7 +41,7 @@ NGINX_TEMPLATE = REPO_ROOT / "deploy" / "nginx" / "hybrid.conf.template"
 LOCAL_METRICS_PORTS = {"intake-relay": 9101, "consent-relay": 9102,
                        "consent-consumer": 9202, "registry-consumer": 9203, "notify-consumer": 9204}
 PROCESSES = ("oidc", "smtp", *SERVICES, *(f"{s}-relay" for s in PRODUCERS), *(f"{s}-consumer" for s in CONSUMERS),
-             "notify-worker", "nginx")
+             "notify-worker", "registry-patterns", "nginx")
 # Which process uses which secret; no other process gets it (deploy/compose.yaml and deploy/k8s hold to the same).
 # Web services slide the session cookie (signing key); notify's worker mints its service token and signs the
 # unsubscribe links; intake and consent encrypt and hash personal data (keyring); only the registry's ingest
@@ -426,6 +426,8 @@ class DevStack:
         for service in CONSUMERS:
             self.launch(f"{service}-consumer", flask + [f"services.{service}.wsgi", "bus", "consume"])
         self.launch("notify-worker", flask + ["services.notify.wsgi", "notify", "run"])
+        # The registry's unfiltered suppression pattern searched ahead of the first reader after each change.
+        self.launch("registry-patterns", flask + ["services.registry.wsgi", "registry", "patterns", "--follow"])
         conf = self.render_nginx()
         nginx = find_nginx()
         test = subprocess.run([nginx, "-t", "-q", "-e", str(c.log_dir / "nginx-error.log"), "-p",

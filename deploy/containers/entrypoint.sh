@@ -11,12 +11,15 @@ case "$role" in
   relay)          exec python -m flask --app "services.$service.wsgi" outbox relay ;;
   consume)        exec python -m flask --app "services.$service.wsgi" bus consume ;;
   notify-worker)  exec python -m flask --app services.notify.wsgi notify run ;;
+  # The registry's pattern follower (services/registry/pattern_follower.py); the service argument must be registry.
+  patterns)       [ "$service" = registry ] || { echo "patterns: the registry's only" >&2; exit 64; }
+                  exec python -m flask --app services.registry.wsgi registry patterns --follow ;;
   migrate)        exec python -m flask --app "services.$service.wsgi" db upgrade ;;
   load-directory) exec python -m flask --app "services.$service.wsgi" directory load ;;
   proxy-errors)   exec python -m shared.web.proxy /var/lib/hybrid/proxy-errors ;;
   # The Kubernetes ingress's default backend for its own 413/502/504 (the service argument is not used).
   proxy-errors-backend) exec python -m gunicorn --bind "0.0.0.0:${PORT:-8000}" --workers 2 --access-logfile - \
                        "shared.web.proxy:error_backend()" ;;
-  *) echo "unknown role: $role (web|relay|consume|notify-worker|migrate|load-directory|proxy-errors|proxy-errors-backend)" >&2
+  *) echo "unknown role: $role (web|relay|consume|notify-worker|patterns|migrate|load-directory|proxy-errors|proxy-errors-backend)" >&2
      exit 64 ;;
 esac

@@ -35,6 +35,7 @@ SECRETS_OF = {
     "consent-consumer": ["CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"],
     "registry-consumer": ["REGISTRY_DATABASE_URL", "REGISTRY_AMQP_URLS", "REGISTRY_PSEUDONYM_SECRET"],
     "notify-consumer": ["NOTIFY_DATABASE_URL", "NOTIFY_AMQP_URLS"],
+    "registry-patterns": ["REGISTRY_DATABASE_URL"],  # the pattern follower: the database only, never the secret
     "notify-worker": ["NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_OIDC_CLIENT_SECRET", "NOTIFY_SMTP_USERNAME",
                       "NOTIFY_SMTP_PASSWORD"],
     "migrate": DATABASE_URLS,
@@ -156,8 +157,11 @@ def main():
     workers = [deployment(f"{s}-relay", ["relay", s], 2, component="relay") for s in PRODUCERS]
     workers += [deployment(f"{s}-consumer", ["consume", s], 2, component="consumer") for s in CONSUMERS]
     workers += [deployment("notify-worker", ["notify-worker", "notify"], 1, component="worker")]
+    # One is enough: a second would find the first's claim row and wait for its pattern.
+    workers += [deployment("registry-patterns", ["patterns", "registry"], 1, component="worker")]
     dump("workers.yaml", workers, "Outbox relays and bus consumers: two of each share the work (leases on the "
-         "outbox, competing consumers on a quorum queue; the inbox makes a redelivery a no-op).")
+         "outbox, competing consumers on a quorum queue; the inbox makes a redelivery a no-op). Notify's worker "
+         "and the registry's pattern follower.")
     migrate = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "hybrid-migrate", "namespace": NS},
                "spec": {"backoffLimit": 3, "template": {"spec": {
                    "restartPolicy": "OnFailure",

@@ -127,6 +127,7 @@ SECRETS_USED = {
     "consent-consumer": {"CONSENT_DATABASE_URL", "CONSENT_AMQP_URLS"},
     "registry-consumer": {"REGISTRY_DATABASE_URL", "REGISTRY_AMQP_URLS", "REGISTRY_PSEUDONYM_SECRET"},
     "notify-consumer": {"NOTIFY_DATABASE_URL", "NOTIFY_AMQP_URLS"},
+    "registry-patterns": {"REGISTRY_DATABASE_URL"},  # the pattern follower reads the tables, never the secret
     "notify-worker": {"NOTIFY_DATABASE_URL", "AUTH_SIGNING_KEY", "NOTIFY_OIDC_CLIENT_SECRET", "NOTIFY_SMTP_USERNAME",
                       "NOTIFY_SMTP_PASSWORD"},
 }
