@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
 from services.consent import service
 from services.consent.domain import ConsentInvalid
@@ -65,3 +66,19 @@ def test_a_missing_title_translation_can_be_added_but_a_given_one_not_changed(co
 def service_item(item: dict) -> dict:
     """A file's item as the template schema loads it (dates as dates)."""
     return TemplateSchema().load(item)
+
+
+def test_a_version_stored_without_a_text_translation_keeps_its_texts_when_the_file_gives_one(consent):
+    """An install that stored the demo file's version 1 before its nynorsk text (and had consents signed on it): the
+    file loads again as unchanged and the stored texts stay; a text given differently than stored is refused."""
+    items = service.read_template_file(service.DEFAULT_TEMPLATES)
+    observation = next(item for item in items if item["purpose"] == "observation" and item["version"] == 1)
+    assert observation["text_nn"]  # the demo file's first version has its nynorsk text (fresh installs get it)
+    templates = consent.tables["templates"]
+    with consent.engine.begin() as conn:  # as stored before the file had it
+        conn.execute(templates.update().where(templates.c.purpose == "observation").values(text_nn=None))
+        result = service.load_templates(conn, items, "demo-seed", consent.clock.now())
+        stored = conn.execute(select(templates.c.text_nn).where(templates.c.purpose == "observation")).scalar()
+    assert result["added"] == [] and ("observation", 1) in result["unchanged"] and stored is None
+    with pytest.raises(ConsentInvalid), consent.engine.begin() as conn:
+        service.load_templates(conn, [{**observation, "text_en": "Another text."}], "admin", consent.clock.now())
