@@ -280,9 +280,10 @@ def test_every_page_of_every_role_passes_axe_and_the_checks_axe_cannot_make(demo
 def _closure_journey(page, base_url: str, user_id: str, checked: Checked) -> set[str]:
     """The counsellor's central journey, as a person goes it: from an open case's «Fyll ut sluttskjemaet» the first
     step, sent empty (its error summary); from a closed case's «Rett sluttskjemaet» the check-answers page, sent
-    (a correction, so each language's walk can send one on the same demo data), and the receipt after sending.
-    The one-page closure form (…/avslutning) has no link in the product and is opened at its address. Returns the
-    policy's pages reached."""
+    (a correction, so each language's walk can send one on the same demo data), and the receipt after sending;
+    then the retired one-page form's address (…/avslutning, no link in the product): a visit lands on the steps,
+    and answers kept from it wait there on a page of their own until saved as the draft. Returns the policy's pages
+    reached."""
     user_name = page.locator("header .who").inner_text()
     page.goto(base_url + "/intake/")
     cases = sorted(set(page.evaluate("""() => Array.from(document.querySelectorAll('main a[href*="/saker/"]'))
@@ -307,8 +308,21 @@ def _closure_journey(page, base_url: str, user_id: str, checked: Checked) -> set
     assert "/sluttskjema/kvittering" in page.url and page.locator("#til-saker").count() == 1, page.url
     _check_state(page, f"{user_id} closure receipt after sending", user_name, checked)
 
-    page.goto(closed_case + "/avslutning")
-    _check_state(page, f"{user_id} one-page closure form (no link to it; by its address)", user_name, checked)
+    # The one-page form is retired (services/intake/README.md): its address lands on the steps. Answers sent from a
+    # tab left open on it after the session ended (here: without the CSRF cookie) wait at that address until saved.
+    old_page = closed_case + "/avslutning"
+    page.goto(old_page)
+    assert "/sluttskjema/" in page.url, page.url
+    refused = page.request.post(old_page, form={"feedback_counsellor": "satisfied", "action": "submit"},
+                                headers={"Referer": old_page})
+    assert refused.status == 403, refused.status
+    page.goto(old_page)
+    assert page.locator("#lagre-svarene").count() == 1, page.url
+    _check_state(page, f"{user_id} answers kept from the retired one-page closure form", user_name, checked)
+    page.click("#lagre-svarene")
+    page.wait_for_load_state()
+    assert "/sluttskjema/" in page.url and page.locator("#melding").count() == 1, page.url
+    _check_state(page, f"{user_id} closure form after the one-page form's answers were saved", user_name, checked)
     return {"/intake/saker/<uid:case_id>/sluttskjema/kvittering", "/intake/saker/<uid:case_id>/avslutning",
             "/intake/saker/<uid:case_id>/sluttskjema/<step>", "/intake/saker/<uid:case_id>/sluttskjema"}
 
