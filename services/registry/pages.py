@@ -14,7 +14,7 @@ from shared.web.paging import page_of
 from . import access, charts, service
 from .domain import reports
 from .domain.codebook import labels
-from .domain.errors import TableRequestError
+from .domain.errors import PatternPending, TableRequestError
 from .domain.reports import DISTRIBUTIONS
 from .schemas import CutIn, TablePageForm
 
@@ -40,10 +40,20 @@ def _language():
     return {"language": data_language(), "table_title": reports.title}
 
 
+RELOAD_AFTER_SECONDS = 60
+
+
+@pages.errorhandler(PatternPending)
+def _pattern_pending(_error):
+    """Another process is searching the suppression pattern the page needs (up to 20 s and more): the page says so
+    at once rather than holding one of the service's few workers while it waits (the API waits for it)."""
+    return render_template("registry/computing.html"), 503, {"Retry-After": str(RELOAD_AFTER_SECONDS)}
+
+
 @pages.get("/")
 @roles_required(*access.RESEARCH)
 def index():
-    view = service.overview(current_platform())
+    view = service.overview(current_platform(), wait=False)
     outcome, language = view["outcome"], data_language()
     return render_template(
         "registry/index.html", threshold=view["threshold"], cursor=view["cursor"],
@@ -73,7 +83,7 @@ def table_page(table_id):
         if table_id == "1":
             rows = service.table1(platform, **filters)["rows"]
             return render_template("registry/table1.html", rows=rows, label=codebook_label, form=form, errors=errors)
-        table = service.distribution(platform, table_id, by=form["by"], **filters)
+        table = service.distribution(platform, table_id, by=form["by"], wait=False, **filters)
     except TableRequestError as error:
         if error.field == "table":
             return render_template("error.html", status=404, message=_("Fant ikke tabellen.")), 404

@@ -32,7 +32,7 @@ from shared.db import read_only
 from . import store, streaming
 from .domain import anonymity, codebook, disclosure, gate, periods, records, releases, reports, research_files
 from .domain.codebook import EXPORT_COLUMNS
-from .domain.errors import ReleaseError
+from .domain.errors import PatternPending, ReleaseError
 from .domain.pseudonyms import Pseudonymiser
 
 MIN_SECRET_BYTES = 32
@@ -487,10 +487,10 @@ def _renewing(platform, scope: str, key: str) -> threading.Event:
     return over
 
 
-def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dict, threshold: int):
+def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dict, threshold: int, wait=True):
     """disclosure.protect's (values, hidden), kept in the database (store.disclosure_pattern) under a digest of all
-    it reads, so every worker and process reuses one search; while one worker searches, the others wait for its row.
-    The caller's connection must not hold SQLite's write lock (read_only)."""
+    it reads, so every worker and process reuses one search; while one worker searches, the others wait for its row
+    (or, not `wait`, raise PatternPending). The caller's connection must not hold SQLite's write lock (read_only)."""
     key = disclosure.digest(grid, counts, cases, threshold)
     while True:
         with platform.engine.connect() as conn:
@@ -501,6 +501,8 @@ def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dic
                     store.touch_disclosure_pattern(conn, scope, key, cursor)
             return disclosure.published_values(grid, counts, cases), disclosure.decode_hidden(row.hidden)
         now = datetime.now(UTC)  # wall time: a claim's age says whether its worker still lives
+        if row is not None and row.started_at >= now - _CLAIM_EXPIRES and not wait:
+            raise PatternPending()
         if row is None or row.started_at < now - _CLAIM_EXPIRES:
             try:
                 with platform.engine.begin() as conn:
@@ -523,10 +525,10 @@ def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dic
     return values, hidden
 
 
-def published(conn, platform, filters: dict) -> dict:
+def published(conn, platform, filters: dict, wait=True) -> dict:
     """Every table of a filter set under its one suppression pattern: {grid, values, hidden, threshold, places}.
     The pattern is a search (domain.disclosure): kept in the database for every worker (_protected) and per
-    process for the newest change and the filters."""
+    process for the newest change and the filters. Not `wait`: PatternPending while another process searches it."""
     bounds = _bounds(conn, platform, filters)
     threshold = _threshold(conn, platform)
     cursor = store.newest_change(conn)
@@ -536,7 +538,7 @@ def published(conn, platform, filters: dict) -> dict:
         offices, places = _places(conn, platform)
         counts, cases, counties_of = store.inner_counts(conn, reports.counted_variables(), bounds)
         grid = reports.filter_set_grid(offices, counts, counties_of, filters)
-        values, hidden = _protected(platform, "live", cursor, grid, counts, cases, threshold)
+        values, hidden = _protected(platform, "live", cursor, grid, counts, cases, threshold, wait)
         while len(kept) >= _PATTERNS_KEPT:
             kept.pop(next(iter(kept)))
         kept[key] = {"grid": grid, "values": values, "hidden": hidden, "threshold": threshold, "places": places}
@@ -555,18 +557,20 @@ def _distribution(view: dict, table_id: str, by: str) -> dict:
                                 view["places"])
 
 
-def distribution(platform, table_id, by="office", **filters) -> dict:
+def distribution(platform, table_id, by="office", wait=True, **filters) -> dict:
     """Tables 3–7 and the outcome summary by office, county or period, from the filter set's one suppression
-    pattern; raises TableRequestError for a table, a breakdown or a period filter the registry cannot serve."""
+    pattern; raises TableRequestError for a table, a breakdown or a period filter the registry cannot serve (and,
+    not `wait`, PatternPending while another process searches the pattern)."""
     reports.check_request(table_id, by)
     with platform.engine.connect() as conn:
-        return _distribution(published(read_only(conn), platform, filters), table_id, by)
+        return _distribution(published(read_only(conn), platform, filters, wait), table_id, by)
 
 
-def overview(platform) -> dict:
-    """The researchers' front page: the threshold, the cursor and the tables its charts are drawn from (by office)."""
+def overview(platform, wait=True) -> dict:
+    """The researchers' front page: the threshold, the cursor and the tables its charts are drawn from (by office);
+    not `wait`: PatternPending while another process searches the pattern."""
     with platform.engine.connect() as conn:
-        view = published(read_only(conn), platform, {})
+        view = published(read_only(conn), platform, {}, wait)
         return {"threshold": view["threshold"], "cursor": store.newest_change(conn),
                 **{name: _distribution(view, table_id, "office")
                    for name, table_id in (("outcome", "outcome"), ("contact", "5"), ("duration", "6"))}}

@@ -179,3 +179,34 @@ def test_the_command_follows_niced_without_the_secret_and_sigterm_drops_its_clai
     assert process.returncode == 0, output
     assert "unfiltered pattern ready" in output
     assert _claims(ingest) == 0  # dropped: a reader searches at once instead of waiting for a dead claim
+
+
+def test_a_page_says_the_tables_are_being_computed_while_another_process_searches(registry, monkeypatch):
+    """The front page and a table page answer at once (503, Retry-After, a reload link) while another process
+    searches the pattern they need, instead of holding a worker until it is done; afterwards they show the tables."""
+    new, _ingest, _rest = registry
+    searching, release, real = threading.Event(), threading.Event(), disclosure.protect
+
+    def held(*args):
+        searching.set()
+        release.wait(120)
+        return real(*args)
+    monkeypatch.setattr(disclosure, "protect", held)
+    searcher = threading.Thread(target=service.overview, args=(new()[0],))  # the follower, say
+    searcher.start()
+    _reader, client = new()
+    try:
+        assert searching.wait(60)
+        page = client.get("/")
+        assert page.status_code == 503 and page.headers["Retry-After"] == "60"
+        text = page.get_data(as_text=True)
+        assert "Tabellene blir beregnet – last siden på nytt om et minutt." in text and 'id="reload"' in text
+        client.set_cookie("hybrid_sprak", "en")
+        table = client.get("/tabeller/4?by=county")
+        assert table.status_code == 503
+        assert "The tables are being computed – reload the page in a minute." in table.get_data(as_text=True)
+    finally:
+        release.set()
+        searcher.join(timeout=120)
+    assert client.get("/").status_code == 200
+    assert client.get("/tabeller/4?by=county").status_code == 200

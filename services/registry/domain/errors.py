@@ -15,3 +15,8 @@ class ReleaseError(ValueError):
     def __init__(self, message, status=409):
         super().__init__(message)
         self.status = status
+
+
+class PatternPending(RuntimeError):
+    """Another process is searching the suppression pattern a page needs; a reader that will not wait for it gets
+    this at once (the page says to reload in a minute)."""
