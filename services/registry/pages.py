@@ -40,20 +40,21 @@ def _language():
     return {"language": data_language(), "table_title": reports.title}
 
 
+# While another process searches the suppression pattern a page needs (20 s and more), the page waits this long
+# (a small search is over by then), then says so rather than holding one of the service's few workers; the API waits.
+PATTERN_WAIT_SECONDS = 5
 RELOAD_AFTER_SECONDS = 60
 
 
 @pages.errorhandler(PatternPending)
 def _pattern_pending(_error):
-    """Another process is searching the suppression pattern the page needs (up to 20 s and more): the page says so
-    at once rather than holding one of the service's few workers while it waits (the API waits for it)."""
     return render_template("registry/computing.html"), 503, {"Retry-After": str(RELOAD_AFTER_SECONDS)}
 
 
 @pages.get("/")
 @roles_required(*access.RESEARCH)
 def index():
-    view = service.overview(current_platform(), wait=False)
+    view = service.overview(current_platform(), wait=PATTERN_WAIT_SECONDS)
     outcome, language = view["outcome"], data_language()
     return render_template(
         "registry/index.html", threshold=view["threshold"], cursor=view["cursor"],
@@ -83,7 +84,7 @@ def table_page(table_id):
         if table_id == "1":
             rows = service.table1(platform, **filters)["rows"]
             return render_template("registry/table1.html", rows=rows, label=codebook_label, form=form, errors=errors)
-        table = service.distribution(platform, table_id, by=form["by"], wait=False, **filters)
+        table = service.distribution(platform, table_id, by=form["by"], wait=PATTERN_WAIT_SECONDS, **filters)
     except TableRequestError as error:
         if error.field == "table":
             return render_template("error.html", status=404, message=_("Fant ikke tabellen.")), 404

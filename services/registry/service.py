@@ -487,11 +487,13 @@ def _renewing(platform, scope: str, key: str) -> threading.Event:
     return over
 
 
-def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dict, threshold: int, wait=True):
+def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dict, threshold: int, wait=None):
     """disclosure.protect's (values, hidden), kept in the database (store.disclosure_pattern) under a digest of all
     it reads, so every worker and process reuses one search; while one worker searches, the others wait for its row
-    (or, not `wait`, raise PatternPending). The caller's connection must not hold SQLite's write lock (read_only)."""
+    (at most `wait` seconds, if given; then PatternPending). The caller's connection must not hold SQLite's write
+    lock (read_only)."""
     key = disclosure.digest(grid, counts, cases, threshold)
+    give_up = None if wait is None else time.monotonic() + wait
     while True:
         with platform.engine.connect() as conn:
             row = store.disclosure_pattern(read_only(conn), scope, key)
@@ -501,7 +503,8 @@ def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dic
                     store.touch_disclosure_pattern(conn, scope, key, cursor)
             return disclosure.published_values(grid, counts, cases), disclosure.decode_hidden(row.hidden)
         now = datetime.now(UTC)  # wall time: a claim's age says whether its worker still lives
-        if row is not None and row.started_at >= now - _CLAIM_EXPIRES and not wait:
+        if row is not None and row.started_at >= now - _CLAIM_EXPIRES and give_up is not None \
+                and time.monotonic() >= give_up:
             raise PatternPending()
         if row is None or row.started_at < now - _CLAIM_EXPIRES:
             try:
@@ -525,10 +528,11 @@ def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dic
     return values, hidden
 
 
-def published(conn, platform, filters: dict, wait=True) -> dict:
+def published(conn, platform, filters: dict, wait=None) -> dict:
     """Every table of a filter set under its one suppression pattern: {grid, values, hidden, threshold, places}.
     The pattern is a search (domain.disclosure): kept in the database for every worker (_protected) and per
-    process for the newest change and the filters. Not `wait`: PatternPending while another process searches it."""
+    process for the newest change and the filters. `wait`: the longest wait for another process's search of it
+    (None: as long as it takes), then PatternPending."""
     bounds = _bounds(conn, platform, filters)
     threshold = _threshold(conn, platform)
     cursor = store.newest_change(conn)
@@ -557,18 +561,18 @@ def _distribution(view: dict, table_id: str, by: str) -> dict:
                                 view["places"])
 
 
-def distribution(platform, table_id, by="office", wait=True, **filters) -> dict:
+def distribution(platform, table_id, by="office", wait=None, **filters) -> dict:
     """Tables 3–7 and the outcome summary by office, county or period, from the filter set's one suppression
-    pattern; raises TableRequestError for a table, a breakdown or a period filter the registry cannot serve (and,
-    not `wait`, PatternPending while another process searches the pattern)."""
+    pattern; raises TableRequestError for a table, a breakdown or a period filter the registry cannot serve (and
+    PatternPending when another process's search of the pattern takes longer than `wait` seconds)."""
     reports.check_request(table_id, by)
     with platform.engine.connect() as conn:
         return _distribution(published(read_only(conn), platform, filters, wait), table_id, by)
 
 
-def overview(platform, wait=True) -> dict:
+def overview(platform, wait=None) -> dict:
     """The researchers' front page: the threshold, the cursor and the tables its charts are drawn from (by office);
-    not `wait`: PatternPending while another process searches the pattern."""
+    PatternPending when another process's search of the pattern takes longer than `wait` seconds."""
     with platform.engine.connect() as conn:
         view = published(read_only(conn), platform, {}, wait)
         return {"threshold": view["threshold"], "cursor": store.newest_change(conn),
