@@ -30,7 +30,7 @@ from shared.bus.consumer import Reject
 from shared.db import read_only
 
 from . import store, streaming
-from .domain import anonymity, codebook, disclosure, gate, periods, records, releases, reports, research_files
+from .domain import codebook, disclosure, gate, periods, records, releases, reports, research_files
 from .domain.codebook import EXPORT_COLUMNS
 from .domain.errors import PatternPending, ReleaseError
 from .domain.pseudonyms import Pseudonymiser
@@ -601,21 +601,27 @@ def _release_files(conn, platform, folder: Path, identifier, number, cut_at, lab
     """Every file of a release written into `folder` from the rows kept for its number ({name: path}), its
     manifest and its notes (`notes_of(cases, k_anonymity report)`): the tables in every format, made k-anonymous
     (domain.anonymity), the codebook, the DDI-Codebook XML and the notes. The rows are read once, a chunk at a
-    time: their quasi-identifiers go to the plan (it needs every row) and the chunks to a local spill file, read
+    time: their quasi-identifiers go to the plan (it needs every row) and the rows to a local spill file, read
     again for the files: nothing holds the whole release as Python objects."""
     from . import writers  # pandas, pyarrow and pyreadstat (~150 MB) only where a release is cut, not in every worker
+    from .domain import anonymity  # numpy: likewise
     _offices, places = _places(conn, platform)
     project = platform.directory.project_settings(conn)
     layout = research_files.layout(places)
-    spill = writers.RowSpill(folder / ".rows.arrow", EXPORT_COLUMNS)
-
-    def quasi_identifiers():
-        for data in store.release_column_batches(conn, number, EXPORT_COLUMNS, CUT_CHUNK_ROWS):
-            spill.append(data)
-            yield from zip(*(data[name] for name in anonymity.QUASI_IDENTIFIERS), strict=True)
-    found = anonymity.plan(quasi_identifiers(), project.get("k_anonymity", anonymity.DEFAULT_K),
-                           project["date_coarsening"])
-    writers.give_back_memory()  # the plan's ~60 MB at 100,000 cases, before the chunks and the .sav/.dta frames
+    spill = writers.RowSpill(folder / ".rows.txt", EXPORT_COLUMNS, keep=anonymity.QUASI_IDENTIFIERS)
+    if conn.dialect.name == "postgresql":
+        # COPY's text read by Arrow in this process while the database is still parsing the rows' JSON (a
+        # thread and a pipe), instead of a Python string per value from the cursor: the two overlap.
+        blocks = streaming.copy_chunks_on(conn.connection.dbapi_connection,
+                                          store.release_rows_copy_sql(conn, number, EXPORT_COLUMNS))
+    else:
+        blocks = (writers.copy_text(data, EXPORT_COLUMNS)
+                  for data in store.release_column_batches(conn, number, EXPORT_COLUMNS, CUT_CHUNK_ROWS))
+    for block in blocks:
+        spill.write(block)
+    found = anonymity.plan_columns(spill.kept(), project.get("k_anonymity", anonymity.DEFAULT_K),
+                                   project["date_coarsening"])
+    writers.give_back_memory()  # what reading the rows left in Arrow's pool, before the chunks and the frames
     book = {"release": identifier, "codebook_version": releases.CODEBOOK_VERSION, "labels": labels,
             "date_coarsening": project["date_coarsening"], "periods_in_files": found.granularity,
             "tables": research_files.codebook_entries(layout)}
@@ -624,7 +630,7 @@ def _release_files(conn, platform, folder: Path, identifier, number, cut_at, lab
                                                 formats or writers.FORMATS)
                      for table, variables in layout.items()}
     position, cache = 0, {}
-    for data in spill.chunks():
+    for data in spill.chunks(CUT_CHUNK_ROWS):
         # Column by column: a dict per row and a test per value made most of a cut's time.
         count = len(data[EXPORT_COLUMNS[0]])
         data = anonymity.apply_columns(found, position, data, cache)

@@ -23,12 +23,46 @@ PIPE_BYTES = 1 << 20
 
 
 def copy_chunks(engine, copy_sql: str):
-    """PostgreSQL: COPY TO STDOUT straight through to the client.
+    """PostgreSQL: COPY TO STDOUT straight through to the client, on a connection of its own.
 
     A reader thread runs the COPY into the write end of an OS pipe (a buffered writer, so psycopg2's one write per
     row stays in C); the response reads the other end in chunks. The pipe's fixed size is the back-pressure: when
     the client is slow the COPY waits, so memory stays constant. A client that leaves closes the read end, the
     writer gets EPIPE and the COPY is abandoned and rolled back."""
+    def copy(sink):
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cursor:
+                cursor.copy_expert(copy_sql, sink, size=CHUNK_BYTES)
+            sink.flush()
+            raw.rollback()  # read-only: end the transaction
+        except Exception:
+            try:
+                raw.rollback()
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        finally:
+            raw.close()
+    return _piped(copy)
+
+
+def copy_chunks_on(dbapi_connection, copy_sql: str):
+    """The same on a connection in use (a release cut reads the rows its own transaction copied): its transaction
+    is left as it was. The caller does not use the connection until the chunks are read to the end. The COPY runs
+    in the database while the caller works on the chunks already read."""
+    def copy(sink):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.copy_expert(copy_sql, sink, size=CHUNK_BYTES)
+            sink.flush()
+        finally:
+            cursor.close()
+    return _piped(copy)
+
+
+def _piped(copy):
+    """`copy(sink)` run in a thread into an OS pipe, whose other end is read here, chunk by chunk."""
     read_fd, write_fd = os.pipe()
     if fcntl is not None:
         try:
@@ -38,25 +72,16 @@ def copy_chunks(engine, copy_sql: str):
     failure = []
 
     def run():
-        raw = engine.raw_connection()
         sink = os.fdopen(write_fd, "wb", buffering=CHUNK_BYTES)
         try:
-            with raw.cursor() as cursor:
-                cursor.copy_expert(copy_sql, sink, size=CHUNK_BYTES)
-            sink.flush()
-            raw.rollback()  # read-only: end the transaction
-        except Exception as error:  # noqa: BLE001 — a client that left (EPIPE) or a database error
+            copy(sink)
+        except Exception as error:  # noqa: BLE001 — a reader that left (EPIPE) or a database error
             failure.append(error)
-            try:
-                raw.rollback()
-            except Exception:  # noqa: BLE001
-                pass
         finally:
             try:
                 sink.close()
             except OSError:
                 pass
-            raw.close()
 
     thread = threading.Thread(target=run, name="registry-copy", daemon=True)
     thread.start()

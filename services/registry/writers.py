@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import ctypes
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc  # noqa: F401 (pa.ipc)
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyreadstat
 
@@ -203,31 +204,100 @@ class TableWriter:
                                  column_labels=column_labels, variable_value_labels=value_labels)
 
 
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPED = re.compile(r"\\(.)")
+_TO_ESCAPE = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def copy_text(data: dict, names) -> bytes:
+    """A chunk ({name: [text or None]}) in PostgreSQL's COPY text format, the spill's (where the rows do not come
+    from a COPY: SQLite)."""
+    columns = [["\\N" if value is None else value.translate(_TO_ESCAPE) for value in data[name]] for name in names]
+    return "".join("\t".join(row) + "\n" for row in zip(*columns, strict=True)).encode("utf-8")
+
+
+def _unescaped(column: pa.Array) -> pa.Array:
+    """A column of COPY text with its backslash escapes decoded (only where a value has one)."""
+    if not pc.any(pc.match_substring(column, "\\")).as_py():
+        return column
+    return pa.array([value if value is None or "\\" not in value else
+                     _ESCAPED.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), value)
+                     for value in column.to_pylist()], pa.string())
+
+
 class RowSpill:
-    """The release's rows read once from the database and kept for a second pass in a local Arrow IPC file (lz4),
-    a chunk ({column: [text or None]}) at a time: the k-anonymity plan needs every row before the first file is
-    written, and reading the rows' JSON twice in the database took longer than writing and reading them here."""
+    """The release's rows as PostgreSQL's COPY text format has them (a line per row, tab-separated, \\N for null,
+    backslash escapes), kept in a local file for the second pass: the k-anonymity plan needs every row before the
+    first file is written. The lines are parsed by Arrow's CSV reader a slab at a time (no Python object per value
+    until a chunk's columns are handed on); the quasi-identifiers are kept as Arrow columns while the rows come."""
 
-    def __init__(self, path: Path, names):
-        self.path, self.names = path, list(names)
-        self._schema = pa.schema([pa.field(name, pa.string()) for name in self.names])
-        self._writer = pa.ipc.new_file(str(path), self._schema,
-                                       options=pa.ipc.IpcWriteOptions(compression="lz4"))
+    def __init__(self, path: Path, names, keep=()):
+        self.path, self.names, self.keep = path, list(names), list(keep)
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in chunks())
+        self._pending = b""
+        self._kept = {name: [] for name in self.keep}
+        self.rows = 0
 
-    def append(self, data: dict):
-        self._writer.write_batch(pa.record_batch([pa.array(data[name], pa.string()) for name in self.names],
-                                                 schema=self._schema))
+    def _parse(self, slab: bytes, names) -> pa.Table:
+        options = pacsv.ConvertOptions(column_types=dict.fromkeys(self.names, pa.string()), null_values=["\\N"],
+                                       strings_can_be_null=True, include_columns=names)
+        # No quoting in the text format (tabs and newlines in values are escaped); one block, no threads.
+        table = pacsv.read_csv(pa.BufferReader(slab),
+                               read_options=pacsv.ReadOptions(column_names=self.names, use_threads=False,
+                                                              block_size=len(slab) + 1),
+                               parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
+                                                                escape_char=False),
+                               convert_options=options)
+        return table
 
-    def chunks(self):
-        """Every chunk again, in the order appended; the file is deleted after the last."""
-        self._writer.close()
-        with pa.OSFile(str(self.path)) as source:  # not mapped: pages of a mapped file count in the RSS
-            reader = pa.ipc.open_file(source)
-            for index in range(reader.num_record_batches):
-                batch = reader.get_batch(index)
-                yield {name: batch.column(position).to_pylist() for position, name in enumerate(self.names)}
-                del batch
+    def write(self, block: bytes):
+        """A block of COPY text as it comes (lines may be cut anywhere): kept, and its whole lines' quasi-identifiers
+        read."""
+        self._file.write(block)
+        text = self._pending + block
+        end = text.rfind(b"\n") + 1
+        self._pending = text[end:]
+        if not end:
+            return
+        table = self._parse(text[:end], self.keep)
+        self.rows += table.num_rows
+        for name in self.keep:
+            self._kept[name].append(_unescaped(table.column(name).combine_chunks()))
+
+    def kept(self) -> list:
+        """Each kept column whole (pyarrow arrays), in the order of `keep`; the spill forgets them."""
+        kept, self._kept = self._kept, {}
+        return [pa.concat_arrays(kept.pop(name)) if kept[name] else pa.array([], pa.string()) for name in self.keep]
+
+    def chunks(self, size: int):
+        """Every row again, `size` at a time, column by column ({name: [text or None]}); the file is deleted after
+        the last."""
+        if self._pending:
+            raise ValueError("the rows' COPY text ended inside a line")
+        self._file.close()
+        with open(self.path, "rb") as source:
+            pending = b""
+            for block in iter(lambda: source.read(1 << 20), b""):
+                pending += block
+                start = 0
+                while True:
+                    end = start
+                    for _ in range(size):
+                        end = pending.find(b"\n", end) + 1
+                        if not end:
+                            break
+                    if not end:
+                        break
+                    yield self._columns(pending[start:end])
+                    start = end
+                pending = pending[start:]
+            if pending:
+                yield self._columns(pending)
         self.path.unlink()
+
+    def _columns(self, slab: bytes) -> dict:
+        table = self._parse(slab, self.names)
+        return {name: _unescaped(table.column(name).combine_chunks()).to_pylist() for name in self.names}
 
 
 def write_table(folder: Path, table: str, variables, data, codebook: dict, lang: str, file_label: str) -> list[Path]:

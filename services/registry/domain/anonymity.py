@@ -225,7 +225,7 @@ def plan_columns(columns, k: int, stored: str) -> Plan:
 
 
 def _encoded_columns(columns) -> tuple[np.ndarray, list[list]]:
-    """The values as a number per row and column (-1 for None) and, per column, the text of each number."""
+    """The values as a number per row and column (-1 for None) and, per period column, the text of each number."""
     arrays = [column.combine_chunks() if isinstance(column, pa.ChunkedArray) else
               column if isinstance(column, pa.Array) else pa.array(column, pa.string()) for column in columns]
     if not arrays:
@@ -235,7 +235,11 @@ def _encoded_columns(columns) -> tuple[np.ndarray, list[list]]:
     for position, array in enumerate(arrays):
         encoded = pc.dictionary_encode(array)
         codes[:, position] = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        texts.append(encoded.dictionary.to_pylist())
+        # Only the periods' texts are needed (to recode them): a pseudonym's would be 100,000 strings.
+        texts.append(encoded.dictionary.to_pylist() if QUASI_IDENTIFIERS[position] in PERIODS else None)
+        del encoded
+        # Arrow's pool keeps what the hash table of 100,000 pseudonyms took (~10 MB a column) unless told.
+        pa.default_memory_pool().release_unused()
     return codes, texts
 
 
