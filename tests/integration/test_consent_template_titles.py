@@ -36,6 +36,8 @@ def test_the_templates_page_shows_the_title_in_the_readers_language(consent, lan
     _admin, page = _templates_page(consent, language)
     assert f"<strong>{title}</strong>" in page
     assert bokmal not in page
+    listed = page.split("<main", 1)[1]
+    assert 'lang="nb"' not in listed  # every demo template's title and text in the reader's language
 
 
 def test_a_title_without_a_translation_is_the_bokmal_one_marked_as_bokmal(consent):
