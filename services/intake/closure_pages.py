@@ -152,8 +152,16 @@ def _posted(step_fields) -> dict:
     return posted
 
 
+def _earlier_answers(ctx) -> dict:
+    """The answers a step's save goes over: the saved draft's, else the sent version's (a correction keeps the
+    answers of the steps it does not change), less what the draft no longer takes (a replaced criteria list)."""
+    earlier = ctx["draft"] or (ctx["latest"] and closure_rules.values_from_record(ctx["latest"])) or {}
+    earlier = {k: v for k, v in earlier.items() if k in closure_rules.FORM_FIELDS and v not in ("", [], {}, None)}
+    return _without_refused(earlier, closure_rules.validate_draft(earlier, ctx["criteria"])[1])
+
+
 def _new_draft(ctx, posted) -> dict:
-    draft = {k: v for k, v in (ctx["draft"] or {}).items() if k in closure_rules.FORM_FIELDS}
+    draft = _earlier_answers(ctx)
     for name, value in posted.items():
         if value in ("", [], {}, None):
             draft.pop(name, None)
@@ -364,15 +372,11 @@ def closure_one_page(case_id):
     _, errors = closure_rules.validate_draft({**answers, "list_version": request.form.get("list_version")},
                                              ctx["criteria"])
     saved = _without_refused(answers, errors)
-    # Over the answers the steps would show: the saved draft's, else the sent version's (a correction).
-    earlier = ctx["draft"] or (ctx["latest"] and closure_rules.values_from_record(ctx["latest"])) or {}
-    draft = {k: v for k, v in earlier.items() if k in closure_rules.FORM_FIELDS and v not in ("", [], {}, None)}
+    draft = _earlier_answers(ctx)
     draft.update({name: value for name, value in saved.items() if name != "success_criteria"})
     if saved.get("success_criteria"):
         draft["success_criteria"] = {**draft.get("success_criteria", {}), **saved["success_criteria"]}
     draft["list_version"] = ctx["criteria"]["version"]
-    # What the current rules no longer take of the earlier answers (a replaced criteria list) is left out.
-    draft = _without_refused(draft, closure_rules.validate_draft(draft, ctx["criteria"])[1])
     with platform.engine.begin() as conn:
         service.save_draft(conn, platform, principal, case_id, draft)
     if not errors:

@@ -298,6 +298,24 @@ def test_a_double_click_on_the_check_answers_page_makes_one_closure_version(web)
     assert closure_versions(web.platform, case_id) == [1, 2]
 
 
+def test_a_correction_in_steps_keeps_the_sent_answers_of_the_steps_it_does_not_change(web):
+    case_id = _one_page_case(web, 12)
+    with web.platform.engine.begin() as conn:
+        service.save_draft(conn, web.platform, _actor(web), case_id, CLOSURE_DRAFT)
+    summary = web("GET", f"/saker/{case_id}/sluttskjema/oppsummering").get_data(as_text=True)
+    assert web("POST", f"/saker/{case_id}/sluttskjema/send", data=form_fields(summary, "send-form")).status_code == 302
+    step = web("POST", f"/saker/{case_id}/sluttskjema/avslutning", data={
+        "closed_on": "20.11.2026", "closure_reason": "measure_completed", "attachment_after": "work_training",
+        "attached_same_company": "no"})
+    assert step.status_code == 302
+    draft = _draft(web, case_id)
+    assert draft["attached_same_company"] == "no"  # the one answer changed
+    assert draft["feedback_mentor"] == "satisfied" and draft["success_criteria"] == CLOSURE_DRAFT["success_criteria"]
+    summary = web("GET", f"/saker/{case_id}/sluttskjema/oppsummering").get_data(as_text=True)
+    assert web("POST", f"/saker/{case_id}/sluttskjema/send", data=form_fields(summary, "send-form")).status_code == 302
+    assert closure_versions(web.platform, case_id) == [1, 2]
+
+
 def test_a_double_submit_of_the_contact_form_logs_one_contact(web):
     case_id = enter_case(web.platform, "kristiansand", "kari-veileder", {
         "opened_on": "2026-08-03", "entry_point": "course_start", "industry": "retail", "initiator": "counsellor",
