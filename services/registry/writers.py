@@ -12,6 +12,7 @@ import csv
 import ctypes
 import json
 import re
+from json.encoder import encode_basestring
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,11 @@ def _strings(column) -> pd.Categorical:
                                      categories=pd.Index(words, dtype=object))
 
 
+def _json_text(value) -> str:
+    """The text json.dumps(value, ensure_ascii=False) gives, a text straight through json's C escaping."""
+    return encode_basestring(value) if isinstance(value, str) else json.dumps(value)
+
+
 def _rows(variables, data):
     return zip(*(data[v.name] for v in variables), strict=True)
 
@@ -155,10 +161,9 @@ class TableWriter:
             # them took longer than every other format).
             encoded = []
             for variable in self.variables:
-                known = {}
-                encoded.append([known[value] if value in known else
-                                known.setdefault(value, json.dumps(value, ensure_ascii=False))
-                                for value in data[variable.name]])
+                values = data[variable.name]
+                known = {value: _json_text(value) for value in set(values)}
+                encoded.append(map(known.__getitem__, values))
             template = self._json_template
             text = ", ".join(template % row for row in zip(*encoded, strict=True))
             self._json.write((", " if self.rows else "") + text)
