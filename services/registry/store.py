@@ -613,6 +613,10 @@ def insert_release_rows(conn, number: int, upto: int) -> None:
     query = select(literal(number, Integer), closures.c.case_pseudonym, _export_object(conn.dialect.name),
                    null()).where(closures.c.change_seq <= upto)
     conn.execute(insert(release_rows).from_select(["number", "case_pseudonym", "row", "erased_from"], query))
+    if conn.dialect.name == "postgresql":
+        # Counted at once (inside the cut's transaction): without statistics the planner reads the new 100,000 rows
+        # in one process, with them in parallel workers, which halves the COPY that reads them back for the files.
+        conn.exec_driver_sql(f"ANALYZE {release_rows.name}")
 
 
 def _kept_rows(query, number):
