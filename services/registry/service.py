@@ -494,35 +494,40 @@ def _protected(platform, scope: str, cursor: int, grid, counts: dict, cases: dic
     lock (read_only)."""
     key = disclosure.digest(grid, counts, cases, threshold)
     give_up = None if wait is None else time.monotonic() + wait
-    while True:
-        with platform.engine.connect() as conn:
-            row = store.disclosure_pattern(read_only(conn), scope, key)
-        if row is not None and row.hidden is not None:
-            if row.cursor < cursor:
-                with platform.engine.begin() as conn:
-                    store.touch_disclosure_pattern(conn, scope, key, cursor)
-            return disclosure.published_values(grid, counts, cases), disclosure.decode_hidden(row.hidden)
-        now = datetime.now(UTC)  # wall time: a claim's age says whether its worker still lives
-        if row is not None and row.started_at >= now - _CLAIM_EXPIRES and give_up is not None \
-                and time.monotonic() >= give_up:
-            raise PatternPending()
-        if row is None or row.started_at < now - _CLAIM_EXPIRES:
-            try:
-                with platform.engine.begin() as conn:
-                    store.claim_disclosure_pattern(conn, scope, key, cursor, now, now - _CLAIM_EXPIRES)
-                break
-            except IntegrityError:
-                pass  # another worker claimed it a moment before: wait for its row
-        time.sleep(_CLAIM_POLL)
-    over = _renewing(platform, scope, key)
+    claimed, over = False, None
     try:
+        while True:
+            with platform.engine.connect() as conn:
+                row = store.disclosure_pattern(read_only(conn), scope, key)
+            if row is not None and row.hidden is not None:
+                if row.cursor < cursor:
+                    with platform.engine.begin() as conn:
+                        store.touch_disclosure_pattern(conn, scope, key, cursor)
+                return disclosure.published_values(grid, counts, cases), disclosure.decode_hidden(row.hidden)
+            now = datetime.now(UTC)  # wall time: a claim's age says whether its worker still lives
+            if row is not None and row.started_at >= now - _CLAIM_EXPIRES and give_up is not None \
+                    and time.monotonic() >= give_up:
+                raise PatternPending()
+            if row is None or row.started_at < now - _CLAIM_EXPIRES:
+                try:
+                    with platform.engine.begin() as conn:
+                        store.claim_disclosure_pattern(conn, scope, key, cursor, now, now - _CLAIM_EXPIRES)
+                        # Set before the commit: an exception from here on (SIGTERM's) leaves a claim to drop.
+                        claimed = True
+                    break
+                except IntegrityError:
+                    claimed = False  # another worker claimed it a moment before: wait for its row
+            time.sleep(_CLAIM_POLL)
+        over = _renewing(platform, scope, key)
         values, hidden = disclosure.protect(grid, counts, cases, threshold)
     except BaseException:
-        with platform.engine.begin() as conn:
-            store.drop_disclosure_claim(conn, scope, key)
+        if claimed:
+            with platform.engine.begin() as conn:
+                store.drop_disclosure_claim(conn, scope, key)
         raise
     finally:
-        over.set()
+        if over is not None:
+            over.set()
     with platform.engine.begin() as conn:
         store.keep_disclosure_pattern(conn, scope, key, cursor, disclosure.encode_hidden(hidden))
     return values, hidden

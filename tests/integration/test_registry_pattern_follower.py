@@ -181,6 +181,18 @@ def test_the_command_follows_niced_without_the_secret_and_sigterm_drops_its_clai
     assert _claims(ingest) == 0  # dropped: a reader searches at once instead of waiting for a dead claim
 
 
+def test_an_exit_right_after_the_claim_drops_it(registry, monkeypatch):
+    """SIGTERM (SystemExit) landing between the claim's commit and the search leaves no claim behind."""
+    new, ingest, _rest = registry
+
+    def signalled(*_args):
+        raise SystemExit(0)
+    monkeypatch.setattr(service, "_renewing", signalled)
+    with pytest.raises(SystemExit):
+        service.overview(new()[0])
+    assert _claims(ingest) == 0
+
+
 def test_a_page_says_the_tables_are_being_computed_while_another_process_searches(registry, monkeypatch):
     """While another process searches the pattern they need, the front page and a table page wait a little, then
     answer (503, Retry-After, a reload link) instead of holding a worker until it is done; a search that ends
