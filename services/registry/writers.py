@@ -165,7 +165,7 @@ class TableWriter:
                 known = {value: _json_text(value) for value in set(values)}
                 encoded.append(map(known.__getitem__, values))
             template = self._json_template
-            text = ", ".join(template % row for row in zip(*encoded, strict=True))
+            text = ", ".join(map(template.__mod__, zip(*encoded, strict=True)))
             self._json.write((", " if self.rows else "") + text)
         if self._csv is not None:
             self._csv.writerows(_rows(self.variables, data))  # None is written as an empty field
