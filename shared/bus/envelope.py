@@ -307,11 +307,16 @@ def _loaded_boolean(value):
     return value if type(value) is bool else _NOT_PLAIN
 
 
+_ISO_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
+
+
 def _loaded_date(value):
     if type(value) is not str:
         return _NOT_PLAIN
     try:
-        return from_iso_date(value)  # the field's own parser (format iso)
+        # The form producers write, read as the field's own parser reads it (the same numbers), in C; any other
+        # text by that parser.
+        return date.fromisoformat(value) if _ISO_DATE_SHAPE(value) else from_iso_date(value)
     except ValueError:
         return _NOT_PLAIN
 
@@ -332,20 +337,33 @@ def _field_load(field):
     load = _field_kind_load(field)
     if load is None or not field.validators:
         return load
-    validators = tuple(field.validators)
+    checks = tuple(_validator_check(validator, load is _loaded_text) for validator in field.validators)
 
     def load_and_validate(value):
         value = load(value)
         if value is _NOT_PLAIN:
             return _NOT_PLAIN
-        for validator in validators:
-            try:
-                if validator(value) is False:  # a plain function's refusal
-                    return _NOT_PLAIN
-            except ValidationError:
+        for check in checks:
+            if not check(value):
                 return _NOT_PLAIN
         return value
     return load_and_validate
+
+
+def _validator_check(validator, takes_text: bool):
+    """A function telling whether `validator` passes a loaded value. A code list's and a pattern's are their own
+    test without the call (a code is looked up in a set of the codes: for a text, the same answer as the list)."""
+    if type(validator) is validate.OneOf and takes_text and all(type(code) is str for code in validator.choices):
+        return frozenset(validator.choices).__contains__
+    if type(validator) is validate.Regexp:
+        return validator.regex.match  # what the validator tests: a match, or None
+
+    def passes(value):
+        try:
+            return validator(value) is not False  # False: a plain function's refusal
+        except ValidationError:
+            return False
+    return passes
 
 
 def _item_load(field):
