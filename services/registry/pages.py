@@ -48,7 +48,8 @@ RELOAD_AFTER_SECONDS = 60
 
 @pages.errorhandler(PatternPending)
 def _pattern_pending(_error):
-    return render_template("registry/computing.html"), 503, {"Retry-After": str(RELOAD_AFTER_SECONDS)}
+    # 202, not 503: the service is well and the work is under way; a 5xx would page the operator and read as a fault.
+    return render_template("registry/computing.html"), 202, {"Retry-After": str(RELOAD_AFTER_SECONDS)}
 
 
 @pages.get("/")

@@ -195,7 +195,7 @@ def test_an_exit_right_after_the_claim_drops_it(registry, monkeypatch):
 
 def test_a_page_says_the_tables_are_being_computed_while_another_process_searches(registry, monkeypatch):
     """While another process searches the pattern they need, the front page and a table page wait a little, then
-    answer (503, Retry-After, a reload link) instead of holding a worker until it is done; a search that ends
+    answer (202, Retry-After, a reload link) instead of holding a worker until it is done; a search that ends
     within their wait gives them the tables."""
     new, _ingest, _rest = registry
     searched, release, real = threading.Event(), threading.Event(), disclosure.protect
@@ -215,12 +215,12 @@ def test_a_page_says_the_tables_are_being_computed_while_another_process_searche
         started = time.monotonic()
         page = client.get("/")
         assert time.monotonic() - started >= 0.5
-        assert page.status_code == 503 and page.headers["Retry-After"] == "60"
+        assert page.status_code == 202 and page.headers["Retry-After"] == "60"
         text = page.get_data(as_text=True)
         assert "Tabellene blir beregnet – last siden på nytt om et minutt." in text and 'id="reload"' in text
         client.set_cookie("hybrid_sprak", "en")
         table = client.get("/tabeller/4?by=county")
-        assert table.status_code == 503
+        assert table.status_code == 202
         assert "The tables are being computed – reload the page in a minute." in table.get_data(as_text=True)
         monkeypatch.setattr(pages, "PATTERN_WAIT_SECONDS", 30)
         threading.Timer(0.3, release.set).start()  # the search ends while the page waits
