@@ -225,8 +225,11 @@ def insert_many(conn, kind: str, rows: list[dict]):
 
 # COPY's text format: a tab between columns, \N for NULL, and these escaped in a text.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-_NOT_COPIED = object()
 _COPY_PLANS: dict = {}
+
+
+class _NotCopied(Exception):
+    """A value the COPY does not write as the INSERT would: the batch goes to the INSERT."""
 
 
 def _copy(conn, table, rows: list[dict]) -> bool:
@@ -239,17 +242,21 @@ def _copy(conn, table, rows: list[dict]) -> bool:
     if plan is None:
         return False
     statement, encoders = plan
+    tabs = len(names) - 1
     lines = []
     for row in rows:
         if len(row) != len(names):
             return False
         try:
-            values = [encode(row[name]) for name, encode in encoders]
-        except (KeyError, TypeError, ValueError):
+            texts = [encode(row[name]) for name, encode in encoders]
+        except (KeyError, TypeError, ValueError, _NotCopied):  # the INSERT raises its own error
             return False
-        if _NOT_COPIED in values:
-            return False
-        lines.append("\t".join(values))
+        nulls = texts.count(None)
+        line = "\t".join([r"\N" if text is None else text for text in texts] if nulls else texts)
+        # Escaped only when the row holds something to escape (one backslash per NULL is the NULL's own).
+        if line.count("\\") != nulls or line.count("\t") != tabs or "\n" in line or "\r" in line:
+            line = "\t".join([r"\N" if text is None else text.translate(_COPY_ESCAPES) for text in texts])
+        lines.append(line)
     lines.append("")
     _run_copy(conn, statement, "\n".join(lines))
     return True
@@ -295,29 +302,47 @@ def _copy_plan(dialect, table, names):
 
 
 def _copy_encoder(dialect, column_type):
-    """The text COPY reads for a value of `column_type` as the INSERT would store it, or _NOT_COPIED."""
+    """A function giving the text COPY reads (before escaping) for a value of `column_type` as the INSERT would
+    store it, None for NULL; it raises _NotCopied for a value of another type. None for another column type."""
     if isinstance(column_type, JSON):
         serialise = dialect._json_serializer or json.dumps
-        null = r"\N" if column_type.none_as_null else serialise(None)  # the INSERT stores JSON null
-        return lambda value: null if value is None else serialise(value).translate(_COPY_ESCAPES)
-    if isinstance(column_type, UTCDateTime):
-        return lambda value: r"\N" if value is None else (
-            value.isoformat() if type(value) is datetime and value.tzinfo is not None else _NOT_COPIED)
-    if isinstance(column_type, Boolean):
-        return lambda value: r"\N" if value is None else (
-            ("t" if value else "f") if type(value) is bool else _NOT_COPIED)
-    if isinstance(column_type, Integer):
-        return lambda value: r"\N" if value is None else (str(value) if type(value) is int else _NOT_COPIED)
-    if isinstance(column_type, String) and not isinstance(column_type, Enum):
-        return lambda value: r"\N" if value is None else (
-            value.translate(_COPY_ESCAPES) if type(value) is str else _NOT_COPIED)
-    return None
+        if column_type.none_as_null:
+            return lambda value: None if value is None else serialise(value)
+        return serialise  # None too: the INSERT stores JSON null
+    kind = (UTCDateTime if isinstance(column_type, UTCDateTime) else Boolean if isinstance(column_type, Boolean)
+            else Integer if isinstance(column_type, Integer)
+            else String if isinstance(column_type, String) and not isinstance(column_type, Enum) else None)
+    return {UTCDateTime: _copy_time, Boolean: _copy_boolean, Integer: _copy_integer, String: _copy_text}.get(kind)
 
 
-def update_consents(conn, rows: list[dict]):
-    """Consent states of cases that have one: each row {case, state, data_policy, effective_at, updated_at}."""
-    if rows:
-        conn.execute(_UPDATE_CONSENT, rows)
+def _copy_text(value):
+    if type(value) is str or value is None:
+        return value
+    raise _NotCopied
+
+
+def _copy_integer(value):
+    if type(value) is int:  # not a bool
+        return str(value)
+    if value is None:
+        return None
+    raise _NotCopied
+
+
+def _copy_boolean(value):
+    if type(value) is bool:
+        return "t" if value else "f"
+    if value is None:
+        return None
+    raise _NotCopied
+
+
+def _copy_time(value):
+    if type(value) is datetime and value.tzinfo is not None:  # a naive one the column type refuses
+        return value.isoformat()
+    if value is None:
+        return None
+    raise _NotCopied
 
 
 # ---------------------------------------------------------------- rebuild (handlers.rebuild)
