@@ -345,6 +345,12 @@ def _copy_time(value):
     raise _NotCopied
 
 
+def update_consents(conn, rows: list[dict]):
+    """Consent states of cases that have one: each row {case, state, data_policy, effective_at, updated_at}."""
+    if rows:
+        conn.execute(_UPDATE_CONSENT, rows)
+
+
 # ---------------------------------------------------------------- rebuild (handlers.rebuild)
 _REBUILT = (closures, versions, waiting, consents, changes)
 
