@@ -112,7 +112,11 @@ def _strings(column) -> pd.Categorical:
 
 def _json_text(value) -> str:
     """The text json.dumps(value, ensure_ascii=False) gives, a text straight through json's C escaping."""
-    return encode_basestring(value) if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if value is None:
+        return "null"
+    return json.dumps(value)
 
 
 def _rows(variables, data):
@@ -132,10 +136,12 @@ class TableWriter:
         if "json" in self.formats:
             # The release's reference: every other format loads back to these values (codes as text, flags
             # "0"/"1"): {"columns": [...], "rows": [{...}, ...]}.
-            self._json = open(self.paths["json"], "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
-            self._json.write(json.dumps({"columns": self._names}, ensure_ascii=False)[:-1] + ', "rows": [')
-            self._json_template = "{" + ", ".join(json.dumps(name, ensure_ascii=False).replace("%", "%%") + ": %s"
-                                                  for name in self._names) + "}"
+            self._json = open(self.paths["json"], "wb")  # noqa: SIM115 (closed in close()); UTF-8 written as bytes
+            self._json.write((json.dumps({"columns": self._names}, ensure_ascii=False)[:-1] + ', "rows": [')
+                             .encode("utf-8"))
+            # What comes before each value in a row's text: ', {"name": ', ', "next": ', ... and the closing '}'.
+            self._json_parts = [pa.scalar((", {" if position == 0 else ", ") + json.dumps(name, ensure_ascii=False)
+                                          + ": ") for position, name in enumerate(self._names)]
         if "csv" in self.formats:
             self._csv_file = open(self.paths["csv"], "w", encoding="utf-8", newline="")  # noqa: SIM115
             self._csv = csv.writer(self._csv_file, lineterminator="\n")
@@ -157,16 +163,22 @@ class TableWriter:
             return
         if self._json is not None:
             # The text json.dumps gives the list of row objects, made a column at a time: each distinct value of
-            # a column encoded once, each row filled into the object's template (a dict per row and json.dumps of
-            # them took longer than every other format).
-            encoded = []
-            for variable in self.variables:
+            # a column encoded once, the rows' texts joined by Arrow (a dict per row and json.dumps of them, then a
+            # Python template per row, took longer than every other format).
+            arguments = []
+            for part, variable in zip(self._json_parts, self.variables, strict=True):
                 values = data[variable.name]
-                known = {value: _json_text(value) for value in set(values)}
-                encoded.append(map(known.__getitem__, values))
-            template = self._json_template
-            text = ", ".join(map(template.__mod__, zip(*encoded, strict=True)))
-            self._json.write((", " if self.rows else "") + text)
+                distinct = list(set(values))
+                place = {value: position for position, value in enumerate(distinct)}
+                texts = pa.array([_json_text(value) for value in distinct], pa.string())
+                places = np.fromiter(map(place.__getitem__, values), dtype=np.int32, count=count)
+                arguments += [part, texts.take(pa.array(places))]
+            rows = pc.binary_join_element_wise(*arguments, pa.scalar("}"), "")
+            # The rows' texts one after the other are the bytes of the array's data buffer (UTF-8): written as they
+            # are. Each row's text begins ', {': the release's first row without the comma.
+            offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
+            start = int(offsets[0]) + (0 if self.rows else 2)
+            self._json.write(memoryview(rows.buffers()[2])[start:int(offsets[-1])])
         if self._csv is not None:
             self._csv.writerows(_rows(self.variables, data))  # None is written as an empty field
         if self._parquet is not None:
@@ -182,7 +194,7 @@ class TableWriter:
 
     def close(self) -> list[Path]:
         if self._json is not None:
-            self._json.write("]}")
+            self._json.write(b"]}")
             self._json.close()
         if self._csv is not None:
             self._csv_file.close()
