@@ -1,7 +1,7 @@
-"""The registry's batch inserts go to PostgreSQL as one COPY (issue #19): a row stored that way reads back exactly as
-the same row stored by the INSERT, whatever its texts hold (COPY's escapes, an empty text beside NULL, JSON null);
-a value the COPY does not write as the INSERT would leaves the batch to the INSERT; a duplicate key is SQLAlchemy's
-IntegrityError, as the consumer expects of a batch."""
+"""The registry's batch writes on PostgreSQL (issue #19): inserts as one COPY, whose rows read back exactly as the
+same rows stored by the INSERT, whatever their texts hold (COPY's escapes, an empty text beside NULL, JSON null); a
+value the COPY does not write as the INSERT would leaves the batch to the INSERT; a duplicate key is SQLAlchemy's
+IntegrityError, as the consumer expects of a batch. The change feed's entries from arrays, numbered in order."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -106,3 +106,19 @@ def test_a_duplicate_in_a_copy_is_an_integrity_error_and_nothing_is_kept(registr
         store.insert_many(conn, "closures", [_closure("once", "x", 1), _closure("twice", "x", 2)])
     with registry.engine.connect() as conn:
         assert conn.execute(select(tables.closures.c.case_pseudonym)).scalars().all() == ["twice"]
+
+
+def test_the_change_feed_numbers_a_batch_in_the_order_given(registry):
+    """On PostgreSQL the batch's changes go as arrays: each row still gets its own sequence number, rising in the
+    order given (a closure's row then names its own change)."""
+    at = datetime(2026, 11, 26, 10, tzinfo=UTC)
+    rows = [{"case_pseudonym": f"case-{n}", "change": ("closed", "corrected")[n % 2], "version": n % 3 or None,
+             "at": at + timedelta(seconds=n)} for n in (5, 3, 9, 0, 7, 1, 8, 2, 6, 4)]
+    with registry.engine.begin() as conn:
+        first = store.record_changes(conn, rows[:1])
+        seqs = store.record_changes(conn, rows)
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(rows) and seqs[0] > first[0]
+    with registry.engine.connect() as conn:
+        kept = {row.seq: row for row in conn.execute(select(tables.changes))}
+    for seq, row in zip(seqs, rows, strict=True):
+        assert {key: getattr(kept[seq], key) for key in row} == row
